@@ -1,0 +1,201 @@
+/* model: the shared vocabulary of Caretaker — points, profiles, devices, buses, the whole config.
+ * Plain data, filled by profile.c and config.c, read by everyone else; nothing here allocates. */
+#ifndef CARETAKER_MODEL_H
+#define CARETAKER_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define NAME_MAX_LEN 64      /* ids of site, gateway, bus, device, point, param, driver */
+#define TEXT_MAX_LEN 192     /* free text: locations, contractor names, messages (UTF-8) */
+#define PATH_MAX_LEN 256
+#define MAX_POINTS 128       /* per profile */
+#define MAX_PARAMS 64        /* per profile, and overrides per device */
+#define MAX_SUM_TERMS 4
+#define MAX_DRIVER_DIRS 8
+
+/* Modbus data model tables (Modbus Application Protocol v1.1b3, section 4.3). */
+enum reg_table {
+    TABLE_COIL = 0,     /* FC 1, bits, read-write */
+    TABLE_DISCRETE = 1, /* FC 2, bits, read-only */
+    TABLE_INPUT = 2,    /* FC 4, 16-bit registers, read-only */
+    TABLE_HOLDING = 3,  /* FC 3, 16-bit registers, read-write */
+    TABLE_DERIVED = 4,  /* not on the wire: computed from other points (sum) */
+};
+
+enum value_type {
+    VT_BOOL,
+    VT_INT16,
+    VT_UINT16,
+    VT_INT32,
+    VT_UINT32,
+    VT_INT64,
+    VT_UINT64,
+    VT_FLOAT32,
+    VT_FLOAT64,
+};
+
+/* Byte order of a multi-register value, named by where the bytes of the big-endian value
+ * A B C D (A most significant) sit on the wire: ABCD = high word first, CDAB = low word
+ * first ("word swapped"), BADC = bytes swapped in each word, DCBA = fully reversed.
+ * For 64-bit values the same pattern extends: ABCD = ABCDEFGH, CDAB = GHEFCDAB (words reversed),
+ * BADC = BADCFEHG, DCBA = HGFEDCBA. For 16-bit values only the byte swap matters. */
+enum word_order { ORDER_ABCD, ORDER_CDAB, ORDER_BADC, ORDER_DCBA };
+
+enum quality { Q_OK = 0, Q_INVALID = 1, Q_OFFLINE = 2 };
+
+struct point {
+    char name[NAME_MAX_LEN];
+    char unit[16];
+    enum reg_table table;
+    uint16_t address;        /* protocol address, 0-based, after the profile's "base" */
+    enum value_type type;
+    enum word_order order;
+    int8_t bit;              /* -1: whole value; else lowest bit of a field inside a register */
+    uint8_t bits;            /* width of that field (1 for a flag, 4 for a nibble) */
+    double scale;            /* value = raw * scale + offset */
+    double offset;
+    bool has_min, has_max;   /* outside [min, max] the value is stored as invalid */
+    double min, max;
+    int16_t decimals_from;   /* index of a point holding decimal places: value /= 10^that; -1 none */
+    uint8_t nsum;            /* TABLE_DERIVED: value = sum of these points' values */
+    int16_t sum[MAX_SUM_TERMS];
+};
+
+struct param {
+    char name[NAME_MAX_LEN];
+    double value;
+};
+
+struct profile {
+    char driver[NAME_MAX_LEN];   /* "level/ultrasonic-generic" */
+    char kind[NAME_MAX_LEN];     /* "sewage.level", "elevator" */
+    char path[PATH_MAX_LEN];     /* file it came from, for errors */
+    int npoints;
+    struct point points[MAX_POINTS];
+    int nparams;
+    struct param params[MAX_PARAMS]; /* defaults; a device may override */
+    /* rules: parsed and compiled by the rules module; kept opaque here */
+    void *rules;
+};
+
+struct device {
+    char id[NAME_MAX_LEN];
+    char location[TEXT_MAX_LEN];
+    int unit;                    /* Modbus unit id (slave address) */
+    char driver[NAME_MAX_LEN];
+    const struct profile *profile;
+    int poll_ms;
+    int timeout_ms;              /* inherits the bus's when not set */
+    int retries;
+    int nparams;
+    struct param params[MAX_PARAMS]; /* overrides of profile params */
+    int index;                   /* position in config->devices order, stable for a config */
+};
+
+enum bus_type { BUS_RTU, BUS_TCP };
+
+struct bus_config {
+    char id[NAME_MAX_LEN];
+    enum bus_type type;
+    /* rtu */
+    char port[PATH_MAX_LEN];
+    int baud;
+    char parity;                 /* 'N', 'E', 'O' */
+    int data_bits;
+    int stop_bits;
+    bool rs485;                  /* ask the driver for RS-485 mode (TIOCSRS485) where supported */
+    int frame_delay_us;          /* extra silence between frames beyond the 3.5 char time */
+    /* tcp */
+    char host[TEXT_MAX_LEN];
+    int tcp_port;
+    /* polling */
+    int timeout_ms;              /* per request */
+    int retries;                 /* extra attempts per read before the cycle counts as failed */
+    int max_gap;                 /* registers of gap a read may bridge to merge two points */
+    int offline_after;           /* failed cycles before the device is declared offline */
+    int backoff_max_ms;          /* ceiling of the offline probe interval */
+    int ndevices;
+    struct device *devices;
+};
+
+struct contract {
+    char id[NAME_MAX_LEN];
+    char contractor[TEXT_MAX_LEN];
+    int ncovers;
+    char (*covers)[NAME_MAX_LEN]; /* device kinds ("elevator", "sewage") or device ids */
+    int respond_minutes[4];       /* by severity: critical, major, minor, info; 0 = none */
+};
+
+struct tls_config {
+    bool enabled;
+    char ca_file[PATH_MAX_LEN];
+    char cert_file[PATH_MAX_LEN];
+    char key_file[PATH_MAX_LEN];
+    bool insecure_skip_verify;    /* must be spelled out; never the default */
+};
+
+struct mqtt_config {
+    char host[TEXT_MAX_LEN];
+    int port;
+    int qos;
+    int keepalive_s;
+    int protocol;                 /* 3 = 3.1.1, 5 */
+    char client_id[NAME_MAX_LEN * 2];
+    char topic_prefix[TEXT_MAX_LEN];
+    char username[NAME_MAX_LEN];
+    char password_file[PATH_MAX_LEN];
+    struct tls_config tls;
+    int inflight;                 /* publish window */
+};
+
+struct store_config {
+    char path[PATH_MAX_LEN];
+    int max_mb;
+    int retention_days;
+    int commit_ms;                /* group commit interval */
+    int batch;                    /* rows that force a commit before the interval */
+};
+
+struct config {
+    char path[PATH_MAX_LEN];
+    char site_id[NAME_MAX_LEN];
+    char site_name[TEXT_MAX_LEN];
+    char timezone[NAME_MAX_LEN];
+    char gateway_id[NAME_MAX_LEN];
+    int ndriver_dirs;
+    char driver_dirs[MAX_DRIVER_DIRS][PATH_MAX_LEN];
+    struct store_config store;
+    struct mqtt_config mqtt;
+    bool has_mqtt;
+    int ncontracts;
+    struct contract *contracts;
+    int nbuses;
+    struct bus_config *buses;
+    int ndevices;                 /* all devices of all buses */
+    struct device **devices;      /* by device->index */
+    int nprofiles;
+    struct profile **profiles;    /* loaded profiles, owned by the config */
+};
+
+/* Number of 16-bit registers a point occupies (1 bit for coil/discrete tables counts as 1). */
+static inline int point_width(const struct point *p)
+{
+    switch (p->type) {
+    case VT_BOOL:
+    case VT_INT16:
+    case VT_UINT16:
+        return 1;
+    case VT_INT32:
+    case VT_UINT32:
+    case VT_FLOAT32:
+        return 2;
+    case VT_INT64:
+    case VT_UINT64:
+    case VT_FLOAT64:
+        return 4;
+    }
+    return 1;
+}
+
+#endif
