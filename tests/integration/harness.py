@@ -1,0 +1,214 @@
+"""harness: starts the real parts of an integration test — the simulator, a socat pty pair, a
+mosquitto broker, the daemon — waits for conditions with deadlines, and stops what it started
+by PID."""
+
+import json
+import os
+import re
+import select
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+BIN = os.environ.get("CARETAKER_BIN", "caretaker")
+SIM = os.environ.get("CARETAKER_SIM", "caretaker-sim")
+SRC = os.environ.get("CARETAKER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+DRIVERS = os.path.join(SRC, "drivers")
+SCENARIOS = os.path.join(SRC, "tests", "sim", "scenarios")
+
+
+class TestFailure(Exception):
+    pass
+
+
+def wait_until(what, fn, timeout=20.0, interval=0.05):
+    """Polls fn until it returns a truthy value; fails naming `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise TestFailure("timed out after %.0f s waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Workdir:
+    def __init__(self, name):
+        self.path = tempfile.mkdtemp(prefix="caretaker-%s-" % name)
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+
+class Sim:
+    """The device simulator, driven over stdin: each command is answered OK or ERR."""
+
+    def __init__(self, work, scenario, tcp=False, rtu=None, extra=()):
+        args = [SIM, "--scenario", scenario, "--drivers", DRIVERS]
+        if tcp:
+            args += ["--tcp", "0"]
+        if rtu:
+            args += ["--rtu", rtu]
+        args += list(extra)
+        self.log = open(work.file("sim.log"), "w")
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True, bufsize=1)
+        line = self._readline(10.0)
+        if not line.startswith("READY"):
+            raise TestFailure("simulator did not start: %r (see %s)" % (line, work.file("sim.log")))
+        m = re.search(r"tcp=(\d+)", line)
+        self.tcp_port = int(m.group(1)) if m else None
+
+    def _readline(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.1)
+            if r:
+                line = self.proc.stdout.readline()
+                if not line:
+                    raise TestFailure("simulator exited (code %s)" % self.proc.poll())
+                return line.strip()
+            if self.proc.poll() is not None:
+                raise TestFailure("simulator exited (code %s)" % self.proc.returncode)
+        raise TestFailure("simulator did not answer within %.0f s" % timeout)
+
+    def cmd(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        reply = self._readline(5.0)
+        if reply.startswith("ERR"):
+            raise TestFailure("simulator refused %r: %s" % (line, reply))
+        return reply
+
+    def stats(self):
+        """Requests received per unit id."""
+        reply = self.cmd("stats")
+        return {int(u): int(n) for u, n in re.findall(r"(\d+):(\d+)", reply)}
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class PtyPair:
+    """A virtual serial line: two pty ends joined by socat, like a USB RS-485 adapter pair."""
+
+    def __init__(self, work):
+        self.a = work.file("tty-sim")
+        self.b = work.file("tty-gw")
+        self.log = open(work.file("socat.log"), "w")
+        self.proc = subprocess.Popen(["socat", "-d", "-d", "pty,raw,echo=0,link=" + self.a,
+                                      "pty,raw,echo=0,link=" + self.b], stderr=self.log)
+        wait_until("socat pty links", lambda: os.path.exists(self.a) and os.path.exists(self.b), 10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+        self.log.close()
+
+
+class Daemon:
+    """The real caretaker binary on a config written for the test."""
+
+    def __init__(self, work, config, name="caretaker"):
+        self.work = work
+        self.config_path = work.file(name + ".json")
+        with open(self.config_path, "w") as f:
+            json.dump(config, f, ensure_ascii=False, indent=1)
+        self.log_path = work.file(name + ".log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([BIN, "run", "-c", self.config_path, "-d", DRIVERS],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise TestFailure("daemon did not stop within %d s of %s" % (timeout, sig))
+        self.log.close()
+        return self.proc.returncode
+
+    def output(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+
+def base_config(work, buses, **extra):
+    cfg = {
+        "site": {"id": "hongmei", "name": "红梅新村", "timezone": "Asia/Shanghai"},
+        "gateway": {"id": "gw-test"},
+        "store": {"path": work.file("caretaker.db"), "commit_ms": 50},
+        "buses": buses,
+    }
+    cfg.update(extra)
+    return cfg
+
+
+def query(db_path, sql, args=()):
+    """Reads the daemon's store while it runs (WAL lets readers in)."""
+    if not os.path.exists(db_path):
+        return []
+    con = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=5)
+    try:
+        return con.execute(sql, args).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+def latest(db_path, device, point):
+    rows = query(db_path, "SELECT value, quality FROM reading_values WHERE device = ? AND point = ? "
+                          "ORDER BY seq DESC LIMIT 1", (device, point))
+    return rows[0] if rows else None
+
+
+def run(test_fn):
+    """Runs one test function with cleanup of whatever it started; exit code for ctest."""
+    started = []
+    name = os.path.basename(test_fn.__code__.co_filename)
+    try:
+        test_fn(started)
+    except TestFailure as e:
+        print("FAIL %s: %s" % (name, e))
+        for p in started:
+            log = getattr(p, "log_path", None)
+            if log and os.path.exists(log):
+                print("---- %s ----" % log)
+                print(open(log).read()[-4000:])
+        code = 1
+    else:
+        print("PASS %s" % name)
+        code = 0
+    finally:
+        for p in reversed(started):
+            try:
+                p.stop()
+            except Exception:  # cleanup must reach every process
+                pass
+    return code
