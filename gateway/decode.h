@@ -16,7 +16,8 @@ enum quality decode_point(const struct point *p, const uint16_t *regs, double *v
  * divides by 10^decimals where a point takes its decimal places from another point,
  * computes derived sums, then marks values outside [min, max] invalid.
  * values[] and quality[] are indexed like pr->points; quality entries other than Q_OK
- * are left alone (their values are NAN). */
+ * are left alone (their values are NAN); a derived point is computed when its entry comes in
+ * as Q_OK, and takes the quality of a term that is not Q_OK. */
 void decode_finish(const struct profile *pr, double *values, uint8_t *quality);
 
 #endif

@@ -37,7 +37,8 @@ int plan_build(const struct profile *p, int max_gap, struct read_plan *out);
  * points (each re-spanned tightly), or, when every point of the block occupies the same
  * registers, marks those points missing and removes the block. The result is remembered in the
  * plan, so later cycles do not send the failing read again. Returns the number of points newly
- * marked missing and writes their indices to missing_out (room for MAX_POINTS). */
+ * marked missing and writes their indices to missing_out (room for MAX_POINTS), or -1 when
+ * i is not a block of the plan. */
 int plan_split(struct read_plan *plan, const struct profile *p, int i, int *missing_out);
 
 /* Bytes one read costs on the wire, request plus normal response, in RTU framing
