@@ -54,12 +54,12 @@ class Sim:
     """The device simulator, driven over stdin: each command is answered OK or ERR."""
 
     def __init__(self, work, scenario, tcp=False, rtu=None, extra=()):
-        args = [SIM, "--scenario", scenario, "--drivers", DRIVERS]
+        args = [SIM, "--drivers", DRIVERS]
         if tcp:
             args += ["--tcp", "0"]
         if rtu:
             args += ["--rtu", rtu]
-        args += list(extra)
+        args += list(extra) + [scenario]
         self.log = open(work.file("sim.log"), "w")
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log, text=True, bufsize=1)
@@ -182,6 +182,12 @@ def query(db_path, sql, args=()):
         con.close()
 
 
+def scalar(db_path, sql, args=()):
+    """First column of the first row, or None before the store exists."""
+    rows = query(db_path, sql, args)
+    return rows[0][0] if rows else None
+
+
 def latest(db_path, device, point):
     rows = query(db_path, "SELECT value, quality FROM reading_values WHERE device = ? AND point = ? "
                           "ORDER BY seq DESC LIMIT 1", (device, point))
@@ -194,7 +200,10 @@ def run(test_fn):
     name = os.path.basename(test_fn.__code__.co_filename)
     try:
         test_fn(started)
-    except TestFailure as e:
+    except Exception as e:  # any error fails the test, with the logs of what it started
+        import traceback
+        if not isinstance(e, TestFailure):
+            traceback.print_exc()
         print("FAIL %s: %s" % (name, e))
         for p in started:
             log = getattr(p, "log_path", None)
