@@ -1,0 +1,45 @@
+#!/bin/sh
+# demo: starts the device simulator (an elevator over TCP, a manhole and a flow meter on a serial
+# line), runs Caretaker on config/demo.json, and shows readings and events as they are stored.
+# Ctrl-C stops everything it started, by PID.
+set -eu
+build=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/caretaker-demo.XXXXXX)
+pids=""
+cleanup() {
+    trap - INT TERM EXIT
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    echo "demo stopped; its files are in $work"
+}
+trap cleanup INT TERM EXIT
+
+socat pty,raw,echo=0,link="$work/tty-sim" pty,raw,echo=0,link="$work/tty-gw" 2>"$work/socat.log" &
+pids="$pids $!"
+i=0
+while [ ! -e "$work/tty-sim" ] || [ ! -e "$work/tty-gw" ]; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "socat did not create the serial pair" >&2; exit 1; }
+    sleep 0.1
+done
+
+# The simulator stays up with stdin closed; it prints READY with the TCP port it picked.
+"$build/tests/sim/caretaker-sim" --drivers "$top/drivers" --tcp 0 --rtu "$work/tty-sim" \
+    "$top/tests/sim/scenarios/demo.json" >"$work/sim.out" 2>"$work/sim.log" </dev/null &
+pids="$pids $!"
+i=0
+until grep -q '^READY' "$work/sim.out" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "the simulator did not start: $(cat "$work/sim.log")" >&2; exit 1; }
+    sleep 0.1
+done
+sim_port=$(sed -n 's/^READY tcp=\([0-9]*\).*/\1/p' "$work/sim.out")
+
+sed -e "s|@WORK@|$work|g" -e "s|@SIM_PORT@|$sim_port|g" "$top/config/demo.json" >"$work/demo.json"
+"$build/gateway/caretaker" check -c "$work/demo.json" -d "$top/drivers"
+"$build/gateway/caretaker" run -c "$work/demo.json" -d "$top/drivers" 2>"$work/caretaker.log" &
+pids="$pids $!"
+echo "Caretaker is running (log: $work/caretaker.log). Ctrl-C to stop."
+python3 "$top/tools/demo_view.py" "$work/caretaker.db" &
+viewer=$!
+pids="$pids $viewer"
+wait "$viewer"
