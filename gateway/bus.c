@@ -103,6 +103,9 @@ static int link_open(struct bus *b)
         return -1;
     if (modbus_connect(b->ctx) == 0) {
         b->connected = 1;
+        if (b->cfg->type == BUS_RTU && b->cfg->rs485 && modbus_rtu_set_serial_mode(b->ctx, MODBUS_RTU_RS485) < 0)
+            log_warn("bus %s: %s does not support RS-485 mode (%s); continuing in RS-232 mode", b->cfg->id,
+                     b->cfg->port, modbus_strerror(errno));
         if (log_release(&b->link_complaint))
             log_notice("bus %s: connected again", b->cfg->id);
         return 0;
@@ -188,6 +191,8 @@ static enum read_result read_once(struct bus *b, struct device_rt *d, uint8_t ta
             res = READ_EXCEPTION;
         } else if (e == ETIMEDOUT) {
             atomic_fetch_add_explicit(&d->timeouts, 1, memory_order_relaxed);
+            /* A reply arriving after the timeout must not be taken for the next request's. */
+            modbus_flush(b->ctx);
             res = READ_TIMEOUT;
         } else if (is_bad_reply(e)) {
             atomic_fetch_add_explicit(&d->bad_replies, 1, memory_order_relaxed);
@@ -419,15 +424,8 @@ int bus_start(const struct bus_config *cfg, struct queue *q, struct bus **out)
         log_err("bus %s: cannot create the Modbus context: %s", cfg->id, modbus_strerror(errno));
         goto fail;
     }
-    if (cfg->type == BUS_RTU) {
+    if (cfg->type == BUS_RTU)
         b->silence_us = rtu_silence_us(cfg);
-        if (cfg->rs485 && modbus_connect(b->ctx) == 0) {
-            b->connected = 1;
-            if (modbus_rtu_set_serial_mode(b->ctx, MODBUS_RTU_RS485) < 0)
-                log_warn("bus %s: %s does not support RS-485 mode (%s); continuing in RS-232 mode", cfg->id,
-                         cfg->port, modbus_strerror(errno));
-        }
-    }
     /* Bytes of a reply must follow each other closely on a line; over TCP they may not. */
     if (cfg->type == BUS_RTU)
         modbus_set_byte_timeout(b->ctx, 0, 100000);
