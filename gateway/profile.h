@@ -22,6 +22,11 @@ int profile_find(const char *const *dirs, int ndirs, const char *driver, char *p
  * for "did you mean". *names is malloc'd; free it. Returns the count, or -1. */
 int profile_list(const char *const *dirs, int ndirs, char (**names)[NAME_MAX_LEN]);
 
+/* True when driver is a well-formed driver name: segments of a-z, 0-9, '_' and '-' joined by
+ * '/', shorter than NAME_MAX_LEN ("level/ultrasonic-generic"). Such a name cannot leave the
+ * drivers directory it is looked up in. */
+bool profile_driver_name_ok(const char *driver);
+
 /* Index of the named point, or -1. */
 int profile_point_index(const struct profile *p, const char *name);
 

@@ -1,0 +1,924 @@
+/* config: the site's JSON config file to a validated struct config, with the profiles it uses.
+ * Two passes, so each error is judged where it can be: parse_* check each field on its own
+ * (type, range, unknown keys), check_* then judge fields against each other and against the
+ * driver profiles. Reads only the config file and the profile files; never the database. */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "json_util.h"
+#include "profile.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The time zone database is checked only where installed: a minimal image may lack it, and
+ * then the name is used as given. */
+#define ZONEINFO_DIR "/usr/share/zoneinfo"
+
+/* An integer field: name, bounds and default in one row, read into base + off. */
+struct int_field {
+    const char *key;
+    int lo, hi, def;
+    size_t off;
+};
+
+static int read_ints(struct jctx *c, const cJSON *obj, const struct int_field *f, size_t n, void *base)
+{
+    for (size_t i = 0; i < n; i++)
+        if (json_get_int(c, obj, f[i].key, f[i].lo, f[i].hi, f[i].def, false, (int *)((char *)base + f[i].off)) < 0)
+            return -1;
+    return 0;
+}
+
+static const char *const root_keys[] = {"site", "gateway", "store", "mqtt", "contracts", "buses"};
+static const char *const site_keys[] = {"id", "name", "timezone"};
+static const char *const gateway_keys[] = {"id", "drivers_dirs"};
+static const char *const store_keys[] = {"path", "max_mb", "retention_days", "commit_ms", "batch"};
+static const char *const mqtt_keys[] = {"host",     "port",   "qos",      "keepalive_s",   "protocol", "client_id",
+                                        "topic_prefix", "username", "password_file", "inflight", "tls"};
+static const char *const tls_keys[] = {"ca_file", "cert_file", "key_file", "insecure_skip_verify"};
+static const char *const contract_keys[] = {"id", "contractor", "covers", "respond_minutes"};
+static const char *const severity_keys[] = {"critical", "major", "minor", "info"};
+static const char *const bus_common_keys[] = {"id",      "type",          "timeout_ms",     "retries",
+                                              "max_gap", "offline_after", "backoff_max_ms", "devices"};
+static const char *const bus_rtu_keys[] = {"port", "baud", "parity", "data_bits", "stop_bits", "rs485", "frame_delay_ms"};
+static const char *const bus_tcp_keys[] = {"host", "port"};
+static const char *const device_keys[] = {"id",       "unit",       "driver",  "poll_ms",
+                                          "location", "timeout_ms", "retries", "params"};
+
+static const struct int_field store_ints[] = {
+    {"max_mb", 1, 1048576, 512, offsetof(struct store_config, max_mb)},
+    {"retention_days", 1, 3650, 90, offsetof(struct store_config, retention_days)},
+    {"commit_ms", 10, 10000, 250, offsetof(struct store_config, commit_ms)},
+    {"batch", 1, 100000, 1000, offsetof(struct store_config, batch)},
+};
+
+static const struct int_field mqtt_ints[] = {
+    {"qos", 0, 2, 1, offsetof(struct mqtt_config, qos)},
+    {"keepalive_s", 5, 3600, 30, offsetof(struct mqtt_config, keepalive_s)},
+    {"inflight", 1, 65535, 100, offsetof(struct mqtt_config, inflight)},
+};
+
+/* timeout_ms is read apart: its default depends on the bus type. */
+static const struct int_field bus_ints[] = {
+    {"retries", 0, 10, 1, offsetof(struct bus_config, retries)},
+    {"max_gap", 0, 124, 10, offsetof(struct bus_config, max_gap)},
+    {"offline_after", 1, 100, 3, offsetof(struct bus_config, offline_after)},
+    {"backoff_max_ms", 1000, 3600000, 60000, offsetof(struct bus_config, backoff_max_ms)},
+};
+
+static const struct int_field rtu_ints[] = {
+    {"data_bits", 7, 8, 8, offsetof(struct bus_config, data_bits)},
+    {"stop_bits", 1, 2, 1, offsetof(struct bus_config, stop_bits)},
+};
+
+static const int bauds[] = {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+
+#define ID_RULE "a-z, 0-9, _ and -"
+
+struct loader {
+    struct jctx c;
+    char dir[PATH_MAX_LEN]; /* the config file's directory, for relative paths; "" = as given */
+    const char *installed;
+    struct config *cfg;
+};
+
+static int get_id(struct jctx *c, const cJSON *obj, const char *key, char *out, size_t n)
+{
+    if (json_get_string(c, obj, key, NULL, true, "an id of " ID_RULE, out, n) < 0)
+        return -1;
+    if (!json_name_ok(out, "_-"))
+        return json_fail_key(c, key, "\"%s\" is not a valid id (expected " ID_RULE ", starting with a letter or digit)",
+                             out);
+    return 0;
+}
+
+/* A relative path in the config means relative to the config file, not to the daemon's cwd.
+ * Errors name the current path. */
+static int resolve_path(struct loader *l, const char *raw, char *out)
+{
+    if (raw[0] == '/' || !l->dir[0]) {
+        if (strlen(raw) >= PATH_MAX_LEN)
+            return json_fail(&l->c, "\"%.60s...\" is too long (at most %d bytes)", raw, PATH_MAX_LEN - 1);
+        snprintf(out, PATH_MAX_LEN, "%s", raw);
+        return 0;
+    }
+    int w = snprintf(out, PATH_MAX_LEN, "%s/%s", l->dir, raw);
+    if (w < 0 || w >= PATH_MAX_LEN)
+        return json_fail(&l->c, "\"%.60s\" relative to %.60s is too long (at most %d bytes)", raw, l->dir,
+                         PATH_MAX_LEN - 1);
+    return 0;
+}
+
+static int get_path(struct loader *l, const cJSON *obj, const char *key, bool required, const char *what, char *out)
+{
+    char raw[PATH_MAX_LEN];
+    int rc = json_get_string(&l->c, obj, key, NULL, required, what, raw, sizeof raw);
+    if (rc <= 0)
+        return rc;
+    size_t mark = json_enter_key(&l->c, key);
+    rc = resolve_path(l, raw, out);
+    json_leave(&l->c, mark);
+    return rc ? -1 : 1;
+}
+
+static int parse_timezone(struct jctx *c, const cJSON *site, char *tz, size_t n)
+{
+    if (json_get_string(c, site, "timezone", "Asia/Shanghai", false, "a time zone name like \"Asia/Shanghai\"", tz,
+                        n) < 0)
+        return -1;
+    bool ok = tz[0] != '/' && !strstr(tz, "..");
+    for (const char *s = tz; *s && ok; s++)
+        ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || strchr("/_+-", *s);
+    if (!ok)
+        return json_fail_key(c, "timezone", "\"%s\" is not a time zone name (expected a name like \"Asia/Shanghai\")",
+                             tz);
+    struct stat st;
+    if (stat(ZONEINFO_DIR, &st) == 0 && S_ISDIR(st.st_mode)) {
+        char p[PATH_MAX_LEN];
+        int w = snprintf(p, sizeof p, "%s/%s", ZONEINFO_DIR, tz);
+        if (w < 0 || (size_t)w >= sizeof p || stat(p, &st) != 0 || !S_ISREG(st.st_mode))
+            return json_fail_key(c, "timezone", "\"%s\" is not in %s (expected a name like \"Asia/Shanghai\")", tz,
+                                 ZONEINFO_DIR);
+    }
+    return 0;
+}
+
+static int parse_site(struct loader *l, const cJSON *root)
+{
+    struct jctx *c = &l->c;
+    const cJSON *site;
+    if (json_get_child(c, root, "site", cJSON_Object, true, &site) < 0)
+        return -1;
+    size_t mark = json_enter_key(c, "site");
+    if (json_check_keys(c, site, site_keys, NELEM(site_keys)) ||
+        get_id(c, site, "id", l->cfg->site_id, sizeof l->cfg->site_id) ||
+        json_get_string(c, site, "name", "", false, "the site's name", l->cfg->site_name, sizeof l->cfg->site_name) < 0 ||
+        parse_timezone(c, site, l->cfg->timezone, sizeof l->cfg->timezone))
+        return -1;
+    json_leave(c, mark);
+    return 0;
+}
+
+static int parse_gateway(struct loader *l, const cJSON *root)
+{
+    struct jctx *c = &l->c;
+    struct config *cfg = l->cfg;
+    const cJSON *gw, *dirs;
+    if (json_get_child(c, root, "gateway", cJSON_Object, true, &gw) < 0)
+        return -1;
+    size_t mark = json_enter_key(c, "gateway");
+    if (json_check_keys(c, gw, gateway_keys, NELEM(gateway_keys)) ||
+        get_id(c, gw, "id", cfg->gateway_id, sizeof cfg->gateway_id) ||
+        json_get_child(c, gw, "drivers_dirs", cJSON_Array, false, &dirs) < 0)
+        return -1;
+    if (dirs) {
+        size_t m2 = json_enter_key(c, "drivers_dirs");
+        /* one place is kept for the installed directory, searched last */
+        int n = cJSON_GetArraySize(dirs);
+        if (n > MAX_DRIVER_DIRS - 1)
+            return json_fail(c, "%d directories (expected at most %d)", n, MAX_DRIVER_DIRS - 1);
+        int i = 0;
+        for (const cJSON *d = dirs->child; d; d = d->next, i++) {
+            size_t m3 = json_enter_index(c, i);
+            if (json_expect_type(c, d, cJSON_String, "a directory path"))
+                return -1;
+            if (!d->valuestring[0])
+                return json_fail(c, "\"\" is empty (expected a directory path)");
+            if (resolve_path(l, d->valuestring, cfg->driver_dirs[i]))
+                return -1;
+            json_leave(c, m3);
+        }
+        cfg->ndriver_dirs = n;
+        json_leave(c, m2);
+    }
+    json_leave(c, mark);
+    return 0;
+}
+
+static int parse_store(struct loader *l, const cJSON *root)
+{
+    struct jctx *c = &l->c;
+    struct store_config *s = &l->cfg->store;
+    const cJSON *obj;
+    if (json_get_child(c, root, "store", cJSON_Object, true, &obj) < 0)
+        return -1;
+    size_t mark = json_enter_key(c, "store");
+    if (json_check_keys(c, obj, store_keys, NELEM(store_keys)) ||
+        get_path(l, obj, "path", true, "the database file's path", s->path) < 0 ||
+        read_ints(c, obj, store_ints, NELEM(store_ints), s))
+        return -1;
+    json_leave(c, mark);
+    return 0;
+}
+
+static int parse_tls(struct loader *l, const cJSON *obj, struct tls_config *t)
+{
+    struct jctx *c = &l->c;
+    size_t mark = json_enter_key(c, "tls");
+    if (json_check_keys(c, obj, tls_keys, NELEM(tls_keys)) ||
+        json_get_bool(c, obj, "insecure_skip_verify", false, &t->insecure_skip_verify) < 0)
+        return -1;
+    int has_ca = get_path(l, obj, "ca_file", false, "the CA certificate file", t->ca_file);
+    int has_cert = has_ca < 0 ? -1 : get_path(l, obj, "cert_file", false, "the client certificate file", t->cert_file);
+    int has_key = has_cert < 0 ? -1 : get_path(l, obj, "key_file", false, "the client key file", t->key_file);
+    if (has_key < 0)
+        return -1;
+    /* Refuse early what the TLS library would only refuse at connect time, or worse, accept. */
+    if (!has_ca && !t->insecure_skip_verify)
+        return json_fail_key(c, "ca_file",
+                             "missing (expected the CA file that signs the broker's certificate; "
+                             "\"insecure_skip_verify\": true skips verification instead)");
+    if (has_cert && !has_key)
+        return json_fail_key(c, "key_file", "missing while cert_file is \"%s\" (expected both or neither)",
+                             t->cert_file);
+    if (has_key && !has_cert)
+        return json_fail_key(c, "cert_file", "missing while key_file is \"%s\" (expected both or neither)", t->key_file);
+    t->enabled = true;
+    json_leave(c, mark);
+    return 0;
+}
+
+static int topic_prefix_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && s[0] != '/' && s[n - 1] != '/' && !strpbrk(s, "+#");
+}
+
+static int parse_mqtt(struct loader *l, const cJSON *root)
+{
+    struct jctx *c = &l->c;
+    struct config *cfg = l->cfg;
+    struct mqtt_config *m = &cfg->mqtt;
+    const cJSON *obj, *tls;
+    int rc = json_get_child(c, root, "mqtt", cJSON_Object, false, &obj);
+    if (rc <= 0)
+        return rc;
+    cfg->has_mqtt = true;
+    size_t mark = json_enter_key(c, "mqtt");
+    static const char *const protocols[] = {"3.1.1", "5"};
+    int proto;
+    if (json_check_keys(c, obj, mqtt_keys, NELEM(mqtt_keys)) ||
+        json_get_child(c, obj, "tls", cJSON_Object, false, &tls) < 0 || (tls && parse_tls(l, tls, &m->tls)) ||
+        json_get_string(c, obj, "host", "127.0.0.1", false, "a host name or address", m->host, sizeof m->host) < 0 ||
+        json_get_int(c, obj, "port", 1, 65535, tls ? 8883 : 1883, false, &m->port) < 0 ||
+        read_ints(c, obj, mqtt_ints, NELEM(mqtt_ints), m) ||
+        json_get_enum(c, obj, "protocol", protocols, NELEM(protocols), "protocol version", 1, false, &proto) < 0 ||
+        json_get_string(c, obj, "username", NULL, false, "a user name", m->username, sizeof m->username) < 0 ||
+        get_path(l, obj, "password_file", false, "the file holding the password", m->password_file) < 0)
+        return -1;
+    m->protocol = proto == 0 ? 3 : 5;
+    int has = json_get_string(c, obj, "client_id", NULL, false, "a client id", m->client_id, sizeof m->client_id);
+    if (has < 0)
+        return -1;
+    if (!has) {
+        int w = snprintf(m->client_id, sizeof m->client_id, "caretaker-%s-%s", cfg->site_id, cfg->gateway_id);
+        if (w < 0 || (size_t)w >= sizeof m->client_id)
+            return json_fail_key(c, "client_id", "missing, and the default is too long (expected a client id)");
+    }
+    has = json_get_string(c, obj, "topic_prefix", NULL, false, "a topic prefix like \"caretaker/site/gw\"",
+                          m->topic_prefix, sizeof m->topic_prefix);
+    if (has < 0)
+        return -1;
+    if (!has)
+        snprintf(m->topic_prefix, sizeof m->topic_prefix, "caretaker/%s/%s", cfg->site_id, cfg->gateway_id);
+    else if (!topic_prefix_ok(m->topic_prefix))
+        return json_fail_key(c, "topic_prefix",
+                             "\"%s\" is not a topic prefix (expected levels joined by /, no leading or trailing /, "
+                             "no + or #)",
+                             m->topic_prefix);
+    json_leave(c, mark);
+    return 0;
+}
+
+static int parse_respond(struct jctx *c, const cJSON *obj, struct contract *k)
+{
+    const cJSON *rm;
+    if (json_get_child(c, obj, "respond_minutes", cJSON_Object, false, &rm) < 0)
+        return -1;
+    if (!rm)
+        return 0;
+    size_t mark = json_enter_key(c, "respond_minutes");
+    if (json_check_keys(c, rm, severity_keys, NELEM(severity_keys)))
+        return -1;
+    for (size_t s = 0; s < NELEM(severity_keys); s++)
+        if (json_get_int(c, rm, severity_keys[s], 0, 100000, 0, false, &k->respond_minutes[s]) < 0)
+            return -1;
+    json_leave(c, mark);
+    return 0;
+}
+
+static int parse_contract(struct jctx *c, const cJSON *obj, struct contract *k)
+{
+    const cJSON *covers;
+    if (json_expect_type(c, obj, cJSON_Object, "an object describing one contract") ||
+        json_check_keys(c, obj, contract_keys, NELEM(contract_keys)) || get_id(c, obj, "id", k->id, sizeof k->id) ||
+        json_get_string(c, obj, "contractor", NULL, true, "the contractor's name", k->contractor,
+                        sizeof k->contractor) < 0 ||
+        json_get_child(c, obj, "covers", cJSON_Array, true, &covers) < 0 || parse_respond(c, obj, k))
+        return -1;
+    size_t mark = json_enter_key(c, "covers");
+    int n = cJSON_GetArraySize(covers);
+    if (n < 1)
+        return json_fail(c, "[] is empty (expected device kinds like \"elevator\" or device ids)");
+    k->covers = calloc((size_t)n, sizeof *k->covers);
+    if (!k->covers)
+        return json_fail(c, "out of memory");
+    int i = 0;
+    for (const cJSON *v = covers->child; v; v = v->next, i++) {
+        size_t m2 = json_enter_index(c, i);
+        if (json_expect_type(c, v, cJSON_String, "a device kind or a device id"))
+            return -1;
+        if (strlen(v->valuestring) >= NAME_MAX_LEN || !json_name_ok(v->valuestring, "_-."))
+            return json_fail(c, "\"%.60s\" is not a device kind or id (expected a-z, 0-9, _, - and .)", v->valuestring);
+        memcpy(k->covers[i], v->valuestring, strlen(v->valuestring) + 1);
+        k->ncovers = i + 1;
+        json_leave(c, m2);
+    }
+    json_leave(c, mark);
+    return 0;
+}
+
+static int parse_contracts(struct loader *l, const cJSON *root)
+{
+    struct jctx *c = &l->c;
+    const cJSON *arr;
+    int rc = json_get_child(c, root, "contracts", cJSON_Array, false, &arr);
+    if (rc <= 0)
+        return rc;
+    int n = cJSON_GetArraySize(arr);
+    if (n == 0)
+        return 0;
+    l->cfg->contracts = calloc((size_t)n, sizeof *l->cfg->contracts);
+    if (!l->cfg->contracts)
+        return json_fail_key(c, "contracts", "out of memory");
+    size_t mark = json_enter_key(c, "contracts");
+    int i = 0;
+    for (const cJSON *obj = arr->child; obj; obj = obj->next, i++) {
+        size_t m2 = json_enter_index(c, i);
+        l->cfg->ncontracts = i + 1;
+        if (parse_contract(c, obj, &l->cfg->contracts[i]))
+            return -1;
+        json_leave(c, m2);
+    }
+    json_leave(c, mark);
+    return 0;
+}
+
+static int parse_device_params(struct jctx *c, const cJSON *obj, struct device *d)
+{
+    const cJSON *params;
+    if (json_get_child(c, obj, "params", cJSON_Object, false, &params) < 0)
+        return -1;
+    if (!params)
+        return 0;
+    size_t mark = json_enter_key(c, "params");
+    for (const cJSON *v = params->child; v; v = v->next) {
+        if (d->nparams == MAX_PARAMS)
+            return json_fail(c, "more than %d params", MAX_PARAMS);
+        struct param *p = &d->params[d->nparams];
+        if (strlen(v->string) >= sizeof p->name)
+            return json_fail_key(c, v->string, "\"%.60s...\" is too long for a param name", v->string);
+        snprintf(p->name, sizeof p->name, "%s", v->string);
+        if (json_get_number(c, params, v->string, 0, true, &p->value) < 0)
+            return -1;
+        d->nparams++;
+    }
+    json_leave(c, mark);
+    return 0;
+}
+
+static int parse_device(struct jctx *c, const cJSON *obj, const struct bus_config *b, struct device *d)
+{
+    bool rtu = b->type == BUS_RTU;
+    if (json_expect_type(c, obj, cJSON_Object, "an object describing one device") ||
+        json_check_keys(c, obj, device_keys, NELEM(device_keys)) || get_id(c, obj, "id", d->id, sizeof d->id) ||
+        json_get_int(c, obj, "unit", rtu ? 1 : 0, rtu ? 247 : 255, 0, true, &d->unit) < 0 ||
+        json_get_string(c, obj, "driver", NULL, true, "a driver name like \"level/ultrasonic-generic\"", d->driver,
+                        sizeof d->driver) < 0)
+        return -1;
+    if (!profile_driver_name_ok(d->driver))
+        return json_fail_key(c, "driver",
+                             "\"%s\" is not a driver name (expected segments of a-z, 0-9, _ and - joined by /)",
+                             d->driver);
+    if (json_get_int(c, obj, "poll_ms", 50, 86400000, 5000, false, &d->poll_ms) < 0 ||
+        json_get_string(c, obj, "location", "", false, "where the device is", d->location, sizeof d->location) < 0 ||
+        json_get_int(c, obj, "timeout_ms", 10, 60000, b->timeout_ms, false, &d->timeout_ms) < 0 ||
+        json_get_int(c, obj, "retries", 0, 10, b->retries, false, &d->retries) < 0 || parse_device_params(c, obj, d))
+        return -1;
+    return 0;
+}
+
+static bool in_list(const char *key, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(key, list[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Keys of the other bus type get their own message: "baud" on a TCP bus is not a typo. */
+static int check_bus_keys(struct jctx *c, const cJSON *obj, bool rtu)
+{
+    const char *const *own = rtu ? bus_rtu_keys : bus_tcp_keys;
+    size_t nown = rtu ? NELEM(bus_rtu_keys) : NELEM(bus_tcp_keys);
+    const char *const *other = rtu ? bus_tcp_keys : bus_rtu_keys;
+    size_t nother = rtu ? NELEM(bus_tcp_keys) : NELEM(bus_rtu_keys);
+    const char *all[NELEM(bus_common_keys) + NELEM(bus_rtu_keys)];
+    size_t n = 0;
+    for (size_t i = 0; i < NELEM(bus_common_keys); i++)
+        all[n++] = bus_common_keys[i];
+    for (size_t i = 0; i < nown; i++)
+        all[n++] = own[i];
+    for (const cJSON *m = obj->child; m; m = m->next)
+        if (!in_list(m->string, all, n) && in_list(m->string, other, nother))
+            return json_fail_key(c, m->string, "\"%s\" applies to %s buses only (this bus is %s)", m->string,
+                                 rtu ? "tcp" : "rtu", rtu ? "rtu" : "tcp");
+    return json_check_keys(c, obj, all, n);
+}
+
+static int parse_rtu(struct jctx *c, const cJSON *obj, struct bus_config *b)
+{
+    static const char *const parities[] = {"N", "E", "O"};
+    int parity, delay_ms;
+    if (json_get_string(c, obj, "port", NULL, true, "a serial device path like \"/dev/ttyS1\"", b->port,
+                        sizeof b->port) < 0)
+        return -1;
+    if (b->port[0] != '/')
+        return json_fail_key(c, "port", "\"%s\" is not a device path (expected a path like \"/dev/ttyS1\")", b->port);
+    if (json_get_int(c, obj, "baud", 1, 10000000, 9600, false, &b->baud) < 0)
+        return -1;
+    bool std = false;
+    for (size_t i = 0; i < NELEM(bauds); i++)
+        std = std || bauds[i] == b->baud;
+    if (!std)
+        return json_fail_key(c, "baud",
+                             "%d is not a supported baud rate (expected one of 1200, 2400, 4800, 9600, 19200, 38400, "
+                             "57600, 115200)",
+                             b->baud);
+    if (json_get_enum(c, obj, "parity", parities, NELEM(parities), "parity", 0, false, &parity) < 0 ||
+        read_ints(c, obj, rtu_ints, NELEM(rtu_ints), b) ||
+        json_get_bool(c, obj, "rs485", false, &b->rs485) < 0 ||
+        json_get_int(c, obj, "frame_delay_ms", 0, 1000, 0, false, &delay_ms) < 0)
+        return -1;
+    b->parity = parities[parity][0];
+    b->frame_delay_us = delay_ms * 1000;
+    return 0;
+}
+
+static int parse_bus(struct jctx *c, const cJSON *obj, struct bus_config *b)
+{
+    static const char *const types[] = {"rtu", "tcp"};
+    int type;
+    if (json_expect_type(c, obj, cJSON_Object, "an object describing one bus") ||
+        json_get_enum(c, obj, "type", types, NELEM(types), "bus type", 0, true, &type) < 0)
+        return -1;
+    b->type = type == 0 ? BUS_RTU : BUS_TCP;
+    bool rtu = b->type == BUS_RTU;
+    if (check_bus_keys(c, obj, rtu) || get_id(c, obj, "id", b->id, sizeof b->id))
+        return -1;
+    if (rtu) {
+        if (parse_rtu(c, obj, b))
+            return -1;
+    } else if (json_get_string(c, obj, "host", NULL, true, "a host name or address", b->host, sizeof b->host) < 0 ||
+               json_get_int(c, obj, "port", 1, 65535, 502, false, &b->tcp_port) < 0) {
+        return -1;
+    }
+    /* A serial line answers within tens of ms; a TCP link may cross a 4G network. */
+    if (json_get_int(c, obj, "timeout_ms", 10, 60000, rtu ? 300 : 1000, false, &b->timeout_ms) < 0 ||
+        read_ints(c, obj, bus_ints, NELEM(bus_ints), b))
+        return -1;
+    const cJSON *devs;
+    if (json_get_child(c, obj, "devices", cJSON_Array, true, &devs) < 0)
+        return -1;
+    size_t mark = json_enter_key(c, "devices");
+    int n = cJSON_GetArraySize(devs);
+    if (n == 0)
+        return json_fail(c, "[] is empty (expected at least one device; a bus without devices is left out)");
+    b->devices = calloc((size_t)n, sizeof *b->devices);
+    if (!b->devices)
+        return json_fail(c, "out of memory");
+    int i = 0;
+    for (const cJSON *d = devs->child; d; d = d->next, i++) {
+        size_t m2 = json_enter_index(c, i);
+        b->ndevices = i + 1;
+        if (parse_device(c, d, b, &b->devices[i]))
+            return -1;
+        json_leave(c, m2);
+    }
+    json_leave(c, mark);
+    return 0;
+}
+
+static int parse_buses(struct loader *l, const cJSON *root)
+{
+    struct jctx *c = &l->c;
+    const cJSON *arr;
+    int rc = json_get_child(c, root, "buses", cJSON_Array, false, &arr);
+    if (rc <= 0)
+        return rc;
+    int n = cJSON_GetArraySize(arr);
+    if (n == 0)
+        return 0;
+    l->cfg->buses = calloc((size_t)n, sizeof *l->cfg->buses);
+    if (!l->cfg->buses)
+        return json_fail_key(c, "buses", "out of memory");
+    size_t mark = json_enter_key(c, "buses");
+    int i = 0;
+    for (const cJSON *obj = arr->child; obj; obj = obj->next, i++) {
+        size_t m2 = json_enter_index(c, i);
+        l->cfg->nbuses = i + 1;
+        if (parse_bus(c, obj, &l->cfg->buses[i]))
+            return -1;
+        json_leave(c, m2);
+    }
+    json_leave(c, mark);
+    return 0;
+}
+
+/* Sets the path to buses[b].devices[d] (and .key when key is given). */
+static void at_device(struct jctx *c, int b, int d, const char *key)
+{
+    json_leave(c, 0);
+    json_enter_key(c, "buses");
+    json_enter_index(c, b);
+    if (d >= 0) {
+        json_enter_key(c, "devices");
+        json_enter_index(c, d);
+    }
+    if (key)
+        json_enter_key(c, key);
+}
+
+static int check_unique(struct loader *l)
+{
+    struct jctx *c = &l->c;
+    struct config *cfg = l->cfg;
+    for (int i = 0; i < cfg->nbuses; i++) {
+        const struct bus_config *b = &cfg->buses[i];
+        for (int j = 0; j < i; j++) {
+            const struct bus_config *o = &cfg->buses[j];
+            if (strcmp(b->id, o->id) == 0) {
+                at_device(c, i, -1, "id");
+                return json_fail(c, "\"%s\" is already the id of buses[%d] (expected a unique bus id)", b->id, j);
+            }
+            /* two pollers on one serial line would interleave frames on a half-duplex bus */
+            if (b->type == BUS_RTU && o->type == BUS_RTU && strcmp(b->port, o->port) == 0) {
+                at_device(c, i, -1, "port");
+                return json_fail(c, "\"%s\" is already the port of bus \"%s\" (buses[%d]) (expected one bus per "
+                                    "serial port; put all its devices on that bus)",
+                                 b->port, o->id, j);
+            }
+        }
+        for (int d = 0; d < b->ndevices; d++) {
+            const struct device *dv = &b->devices[d];
+            for (int e = 0; e < d; e++) {
+                if (b->devices[e].unit == dv->unit) {
+                    at_device(c, i, d, "unit");
+                    return json_fail(c, "%d is already the unit of device \"%s\" (buses[%d].devices[%d]) on this bus "
+                                        "(expected a unique unit id per bus)",
+                                     dv->unit, b->devices[e].id, i, e);
+                }
+            }
+            for (int j = 0; j <= i; j++) {
+                const struct bus_config *o = &cfg->buses[j];
+                for (int e = 0; e < (j == i ? d : o->ndevices); e++) {
+                    if (strcmp(o->devices[e].id, dv->id) == 0) {
+                        at_device(c, i, d, "id");
+                        return json_fail(c, "\"%s\" is already the id of buses[%d].devices[%d] (expected a unique "
+                                            "device id across all buses)",
+                                         dv->id, j, e);
+                    }
+                }
+            }
+        }
+    }
+    json_leave(c, 0);
+    for (int i = 0; i < cfg->ncontracts; i++) {
+        for (int j = 0; j < i; j++) {
+            if (strcmp(cfg->contracts[i].id, cfg->contracts[j].id) == 0) {
+                json_enter_key(c, "contracts");
+                json_enter_index(c, i);
+                json_enter_key(c, "id");
+                return json_fail(c, "\"%s\" is already the id of contracts[%d] (expected a unique contract id)",
+                                 cfg->contracts[i].id, j);
+            }
+        }
+    }
+    return 0;
+}
+
+static int unknown_driver(struct loader *l, const char *const *dirs, int ndirs, const char *driver)
+{
+    char (*names)[NAME_MAX_LEN] = NULL;
+    int n = profile_list(dirs, ndirs, &names);
+    const char *near = NULL;
+    if (n > 0) {
+        const char **cand = malloc((size_t)n * sizeof *cand);
+        if (cand) {
+            for (int i = 0; i < n; i++)
+                cand[i] = names[i];
+            near = json_suggest(driver, cand, (size_t)n);
+            free(cand);
+        }
+    }
+    if (near)
+        json_fail(&l->c, "no profile \"%s\" (did you mean \"%s\"?)", driver, near);
+    else if (ndirs > 0)
+        json_fail(&l->c, "no profile \"%s\" (expected a file %s/%s.json%s)", driver, dirs[0], driver,
+                  ndirs > 1 ? " or in the other drivers directories" : "");
+    else
+        json_fail(&l->c, "no profile \"%s\" (no drivers directory is configured)", driver);
+    free(names);
+    return -1;
+}
+
+static const struct profile *find_loaded(const struct config *cfg, const char *driver)
+{
+    for (int i = 0; i < cfg->nprofiles; i++)
+        if (strcmp(cfg->profiles[i]->driver, driver) == 0)
+            return cfg->profiles[i];
+    return NULL;
+}
+
+/* Each profile is read once per config, however many devices use it. */
+static int load_profile(struct loader *l, const char *const *dirs, int ndirs, struct device *d)
+{
+    struct config *cfg = l->cfg;
+    d->profile = find_loaded(cfg, d->driver);
+    if (d->profile)
+        return 0;
+    char path[PATH_MAX_LEN * 2];
+    if (profile_find(dirs, ndirs, d->driver, path, sizeof path))
+        return unknown_driver(l, dirs, ndirs, d->driver);
+    struct profile **grown = realloc(cfg->profiles, (size_t)(cfg->nprofiles + 1) * sizeof *grown);
+    if (!grown)
+        return json_fail(&l->c, "out of memory");
+    cfg->profiles = grown;
+    struct profile *p = calloc(1, sizeof *p);
+    if (!p)
+        return json_fail(&l->c, "out of memory");
+    struct diag sub;
+    diag_clear(&sub);
+    if (profile_load_file(path, p, &sub)) {
+        free(p);
+        return json_fail(&l->c, "profile \"%s\" does not load: %s", d->driver, sub.msg);
+    }
+    cfg->profiles[cfg->nprofiles++] = p;
+    d->profile = p;
+    return 0;
+}
+
+static int check_params(struct jctx *c, const struct device *d)
+{
+    const struct profile *p = d->profile;
+    for (int i = 0; i < d->nparams; i++) {
+        const char *name = d->params[i].name;
+        bool known = false;
+        const char *cand[MAX_PARAMS];
+        for (int k = 0; k < p->nparams; k++) {
+            cand[k] = p->params[k].name;
+            known = known || strcmp(cand[k], name) == 0;
+        }
+        if (known)
+            continue;
+        size_t mark = json_enter_key(c, "params");
+        json_enter_key(c, name);
+        const char *near = json_suggest(name, cand, (size_t)p->nparams);
+        if (near)
+            json_fail(c, "\"%s\" is not a param of %s (did you mean \"%s\"?)", name, p->driver, near);
+        else if (p->nparams == 0)
+            json_fail(c, "\"%s\" is not a param of %s (it declares none)", name, p->driver);
+        else
+            json_fail(c, "\"%s\" is not a param of %s (expected one of the params in %s)", name, p->driver, p->path);
+        json_leave(c, mark);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_devices(struct loader *l)
+{
+    struct config *cfg = l->cfg;
+    const char *dirs[MAX_DRIVER_DIRS];
+    for (int i = 0; i < cfg->ndriver_dirs; i++)
+        dirs[i] = cfg->driver_dirs[i];
+    for (int b = 0; b < cfg->nbuses; b++) {
+        for (int d = 0; d < cfg->buses[b].ndevices; d++) {
+            struct device *dv = &cfg->buses[b].devices[d];
+            at_device(&l->c, b, d, "driver");
+            if (load_profile(l, dirs, cfg->ndriver_dirs, dv))
+                return -1;
+            at_device(&l->c, b, d, NULL);
+            if (check_params(&l->c, dv))
+                return -1;
+        }
+    }
+    json_leave(&l->c, 0);
+    return 0;
+}
+
+/* A cover names a device id, or a kind at a dot boundary: "sewage" covers "sewage.level". */
+static bool cover_matches(const char *cover, const struct device *d)
+{
+    if (strcmp(cover, d->id) == 0)
+        return true;
+    const char *kind = d->profile ? d->profile->kind : "";
+    size_t n = strlen(cover);
+    return strncmp(kind, cover, n) == 0 && (kind[n] == '\0' || kind[n] == '.');
+}
+
+static int check_contracts(struct loader *l)
+{
+    struct config *cfg = l->cfg;
+    /* With no device yet (a gateway commissioned before its meters), nothing can be judged. */
+    if (cfg->ndevices == 0)
+        return 0;
+    for (int i = 0; i < cfg->ncontracts; i++) {
+        const struct contract *k = &cfg->contracts[i];
+        bool any = false;
+        for (int j = 0; j < k->ncovers && !any; j++)
+            for (int d = 0; d < cfg->ndevices && !any; d++)
+                any = cover_matches(k->covers[j], cfg->devices[d]);
+        if (any)
+            continue;
+        /* Suggest from what exists: device ids, kinds, and the first word of each kind. */
+        size_t ncand = (size_t)cfg->ndevices * 3;
+        char(*words)[NAME_MAX_LEN] = calloc(ncand, NAME_MAX_LEN);
+        const char **cand = calloc(ncand, sizeof *cand);
+        const char *near = NULL;
+        if (words && cand) {
+            for (int d = 0; d < cfg->ndevices; d++) {
+                const struct device *dv = cfg->devices[d];
+                snprintf(words[3 * d], NAME_MAX_LEN, "%s", dv->id);
+                snprintf(words[3 * d + 1], NAME_MAX_LEN, "%s", dv->profile->kind);
+                snprintf(words[3 * d + 2], NAME_MAX_LEN, "%s", dv->profile->kind);
+                char *dot = strchr(words[3 * d + 2], '.');
+                if (dot)
+                    *dot = '\0';
+            }
+            for (size_t w = 0; w < ncand; w++)
+                cand[w] = words[w];
+            near = json_suggest(k->covers[0], cand, ncand);
+        }
+        char list[256];
+        size_t used = 0;
+        list[0] = '\0';
+        for (int j = 0; j < k->ncovers && used < sizeof list; j++) {
+            int w = snprintf(list + used, sizeof list - used, "%s\"%s\"", j ? ", " : "", k->covers[j]);
+            if (w < 0)
+                break;
+            used += (size_t)w;
+        }
+        json_leave(&l->c, 0);
+        json_enter_key(&l->c, "contracts");
+        json_enter_index(&l->c, i);
+        json_enter_key(&l->c, "covers");
+        if (near)
+            json_fail(&l->c, "[%s] covers no device of this config (did you mean \"%s\"?)", list, near);
+        else
+            json_fail(&l->c, "[%s] covers no device of this config (expected device kinds like \"elevator\" or "
+                             "\"sewage\", or device ids)",
+                      list);
+        free(words);
+        free(cand);
+        return -1;
+    }
+    return 0;
+}
+
+static int index_devices(struct loader *l)
+{
+    struct config *cfg = l->cfg;
+    int n = 0;
+    for (int b = 0; b < cfg->nbuses; b++)
+        n += cfg->buses[b].ndevices;
+    if (n == 0)
+        return 0;
+    cfg->devices = calloc((size_t)n, sizeof *cfg->devices);
+    if (!cfg->devices)
+        return json_fail(&l->c, "out of memory");
+    for (int b = 0; b < cfg->nbuses; b++) {
+        for (int d = 0; d < cfg->buses[b].ndevices; d++) {
+            struct device *dv = &cfg->buses[b].devices[d];
+            dv->index = cfg->ndevices;
+            cfg->devices[cfg->ndevices++] = dv;
+        }
+    }
+    return 0;
+}
+
+/* The installed directory goes last, so a site's own directories can shadow an installed
+ * model; a directory that does not exist is simply searched in vain. */
+static void add_installed(struct config *cfg, const char *installed)
+{
+    if (!installed || !installed[0] || strlen(installed) >= PATH_MAX_LEN)
+        return;
+    for (int i = 0; i < cfg->ndriver_dirs; i++)
+        if (strcmp(cfg->driver_dirs[i], installed) == 0)
+            return;
+    snprintf(cfg->driver_dirs[cfg->ndriver_dirs++], PATH_MAX_LEN, "%s", installed);
+}
+
+static int parse_root(struct loader *l, const cJSON *root)
+{
+    struct jctx *c = &l->c;
+    if (json_expect_type(c, root, cJSON_Object, "an object: the site's config") ||
+        json_check_keys(c, root, root_keys, NELEM(root_keys)) || parse_site(l, root) || parse_gateway(l, root) ||
+        parse_store(l, root) || parse_mqtt(l, root) || parse_contracts(l, root) || parse_buses(l, root))
+        return -1;
+    add_installed(l->cfg, l->installed);
+    if (index_devices(l) || check_unique(l) || check_devices(l) || check_contracts(l))
+        return -1;
+    return 0;
+}
+
+int config_parse(const char *text, size_t len, const char *path, const char *installed_drivers_dir,
+                 struct config **out, struct diag *err)
+{
+    *out = NULL;
+    if (strlen(path) >= PATH_MAX_LEN) {
+        diag_set(err, "%.80s...: path too long (at most %d bytes)", path, PATH_MAX_LEN - 1);
+        return -1;
+    }
+    struct loader l;
+    memset(&l, 0, sizeof l);
+    json_ctx_init(&l.c, path, err);
+    l.installed = installed_drivers_dir;
+    const char *slash = strrchr(path, '/');
+    if (slash == path)
+        snprintf(l.dir, sizeof l.dir, "/");
+    else if (slash)
+        snprintf(l.dir, sizeof l.dir, "%.*s", (int)(slash - path), path);
+    cJSON *root = json_parse(text, len, path, err);
+    if (!root)
+        return -1;
+    l.cfg = calloc(1, sizeof *l.cfg);
+    if (!l.cfg) {
+        cJSON_Delete(root);
+        diag_set(err, "%s: out of memory", path);
+        return -1;
+    }
+    snprintf(l.cfg->path, sizeof l.cfg->path, "%s", path);
+    int rc = parse_root(&l, root);
+    cJSON_Delete(root);
+    if (rc) {
+        config_free(l.cfg);
+        return -1;
+    }
+    *out = l.cfg;
+    return 0;
+}
+
+int config_load(const char *path, const char *installed_drivers_dir, struct config **out, struct diag *err)
+{
+    *out = NULL;
+    size_t len;
+    char *text = json_read_file(path, &len, err);
+    if (!text)
+        return -1;
+    int rc = config_parse(text, len, path, installed_drivers_dir, out, err);
+    free(text);
+    return rc;
+}
+
+void config_free(struct config *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->nprofiles; i++) {
+        profile_release(c->profiles[i]);
+        free(c->profiles[i]);
+    }
+    free(c->profiles);
+    for (int i = 0; i < c->nbuses; i++)
+        free(c->buses[i].devices);
+    free(c->buses);
+    for (int i = 0; i < c->ncontracts; i++)
+        free(c->contracts[i].covers);
+    free(c->contracts);
+    free(c->devices);
+    free(c);
+}
+
+int config_param(const struct device *d, const char *name, double *value)
+{
+    for (int i = 0; i < d->nparams; i++) {
+        if (strcmp(d->params[i].name, name) == 0) {
+            *value = d->params[i].value;
+            return 0;
+        }
+    }
+    const struct profile *p = d->profile;
+    for (int i = 0; p && i < p->nparams; i++) {
+        if (strcmp(p->params[i].name, name) == 0) {
+            *value = p->params[i].value;
+            return 0;
+        }
+    }
+    return -1;
+}

@@ -1,0 +1,309 @@
+/* test_config: the example config loads with its defaults filled in; every kind of config mistake
+ * is refused with a message naming the file, the exact JSON path and the offending value. */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+
+static char src[512], drivers[600];
+
+/* Test texts are written with ' for " to stay readable; no test value contains a quote. */
+static const char *q(const char *s)
+{
+    static char buf[8192];
+    size_t i = 0;
+    for (; s[i] && i + 1 < sizeof buf; i++)
+        buf[i] = s[i] == '\'' ? '"' : s[i];
+    buf[i] = '\0';
+    return buf;
+}
+
+#define HEAD "{'site':{'id':'hm'},'gateway':{'id':'gw'},'store':{'path':'/tmp/ct.db'},"
+#define LEVEL "{'id':'manhole-3','unit':1,'driver':'level/ultrasonic-generic'}"
+#define LIFT "{'id':'lift-1','unit':1,'driver':'elevator/generic'}"
+#define RTU(devs) "{'id':'rs485-1','type':'rtu','port':'/dev/ttyS1','devices':[" devs "]}"
+#define TCP(devs) "{'id':'lifts','type':'tcp','host':'10.0.0.2','devices':[" devs "]}"
+
+static struct config *parse_ok(int line, const char *text, const char *path)
+{
+    struct config *c = NULL;
+    struct diag d;
+    diag_clear(&d);
+    const char *t = q(text);
+    int rc = config_parse(t, strlen(t), path, drivers, &c, &d);
+    CHECK_MSG(rc == 0 && c, "line %d: %s", line, d.msg);
+    return c;
+}
+
+static void expect_error(int line, const char *text, const char *n1, const char *n2)
+{
+    struct config *c = (struct config *)1;
+    struct diag d;
+    diag_clear(&d);
+    const char *t = q(text);
+    int rc = config_parse(t, strlen(t), "site.json", drivers, &c, &d);
+    CHECK_MSG(rc == -1 && c == NULL, "line %d: parsed, expected an error containing %s", line, n1);
+    CHECK_MSG(strncmp(d.msg, "site.json:", 10) == 0, "line %d: message does not start with the file: %s", line,
+              d.msg);
+    CHECK_MSG(strstr(d.msg, n1) != NULL, "line %d: \"%s\" does not contain \"%s\"", line, d.msg, n1);
+    if (n2)
+        CHECK_MSG(strstr(d.msg, n2) != NULL, "line %d: \"%s\" does not contain \"%s\"", line, d.msg, n2);
+    if (rc == 0)
+        config_free(c);
+}
+
+#define OK(text, path) parse_ok(__LINE__, text, path)
+#define ERR(text, n1, n2) expect_error(__LINE__, text, n1, n2)
+
+static void test_example(void)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/config/example.json", src);
+    struct config *c = NULL;
+    struct diag d;
+    diag_clear(&d);
+    CHECK_MSG(config_load(path, drivers, &c, &d) == 0, "%s", d.msg);
+    if (!c)
+        return;
+    CHECK(strcmp(c->site_id, "hongmei") == 0 && strcmp(c->site_name, "红梅新村") == 0);
+    CHECK(strcmp(c->timezone, "Asia/Shanghai") == 0 && strcmp(c->gateway_id, "gw-01") == 0);
+    /* the config's directory first (absent here: searched in vain, not an error), installed last */
+    CHECK(c->ndriver_dirs == 2 && strcmp(c->driver_dirs[0], "/etc/caretaker/drivers") == 0);
+    CHECK(strcmp(c->driver_dirs[1], drivers) == 0);
+    CHECK(strcmp(c->store.path, "/var/lib/caretaker/caretaker.db") == 0 && c->store.max_mb == 512);
+    CHECK(c->store.retention_days == 90 && c->store.commit_ms == 250 && c->store.batch == 1000);
+    CHECK(c->has_mqtt && c->mqtt.port == 8883 && c->mqtt.qos == 1 && c->mqtt.protocol == 5);
+    CHECK(c->mqtt.keepalive_s == 30 && c->mqtt.inflight == 100);
+    CHECK(strcmp(c->mqtt.client_id, "caretaker-hongmei-gw-01") == 0);
+    CHECK(strcmp(c->mqtt.topic_prefix, "caretaker/hongmei/gw-01") == 0);
+    CHECK(c->mqtt.tls.enabled && strcmp(c->mqtt.tls.ca_file, "/etc/caretaker/ca.pem") == 0);
+    CHECK(!c->mqtt.tls.insecure_skip_verify && c->mqtt.tls.cert_file[0] == '\0');
+    CHECK(strcmp(c->mqtt.password_file, "/etc/caretaker/mqtt.pass") == 0);
+    CHECK(c->ncontracts == 2 && c->contracts[0].ncovers == 1 && strcmp(c->contracts[0].covers[0], "elevator") == 0);
+    CHECK(c->contracts[0].respond_minutes[0] == 30 && c->contracts[0].respond_minutes[2] == 1440);
+    CHECK(c->contracts[0].respond_minutes[3] == 0);
+    CHECK(c->nbuses == 2 && c->ndevices == 4);
+    const struct bus_config *rtu = &c->buses[0], *tcp = &c->buses[1];
+    CHECK(rtu->type == BUS_RTU && rtu->baud == 9600 && rtu->parity == 'N' && rtu->data_bits == 8);
+    CHECK(rtu->stop_bits == 1 && !rtu->rs485 && rtu->frame_delay_us == 0 && rtu->timeout_ms == 300);
+    CHECK(rtu->max_gap == 10 && rtu->offline_after == 3 && rtu->backoff_max_ms == 60000 && rtu->retries == 1);
+    CHECK(tcp->type == BUS_TCP && tcp->tcp_port == 502 && tcp->timeout_ms == 1000);
+    CHECK(strcmp(tcp->host, "192.168.10.20") == 0);
+    for (int i = 0; i < c->ndevices; i++)
+        CHECK(c->devices[i]->index == i);
+    CHECK(c->devices[1] == &rtu->devices[1] && c->devices[2] == &tcp->devices[0]);
+    const struct device *level = c->devices[0], *lift1 = c->devices[2], *lift2 = c->devices[3];
+    CHECK(strcmp(level->location, "3号楼北侧窨井") == 0 && level->poll_ms == 5000);
+    CHECK(level->timeout_ms == 300 && level->retries == 1 && lift1->timeout_ms == 1000);
+    /* two elevators, one profile: three profiles for four devices */
+    CHECK(c->nprofiles == 3 && lift1->profile == lift2->profile && lift1->profile != NULL);
+    CHECK(strcmp(level->profile->kind, "sewage.level") == 0);
+    double v = 0;
+    CHECK(config_param(level, "rim_m", &v) == 0 && v == 2.1);    /* override */
+    CHECK(config_param(level, "pipe_d_m", &v) == 0 && v == 0.4); /* profile default */
+    CHECK(config_param(lift2, "top_floor", &v) == 0 && v == 7);
+    CHECK(config_param(lift1, "top_floor", &v) == 0 && v == 6);
+    CHECK(config_param(level, "nope", &v) == -1);
+    config_free(c);
+}
+
+static void test_defaults_and_relative_paths(void)
+{
+    struct config *c = OK("{'site':{'id':'hm'},'gateway':{'id':'gw','drivers_dirs':['local/drivers']},"
+                          "'store':{'path':'data/ct.db'},'mqtt':{}}",
+                          "/srv/site/caretaker.json");
+    if (c) {
+        CHECK(strcmp(c->store.path, "/srv/site/data/ct.db") == 0);
+        CHECK(strcmp(c->driver_dirs[0], "/srv/site/local/drivers") == 0);
+        CHECK(c->has_mqtt && strcmp(c->mqtt.host, "127.0.0.1") == 0 && c->mqtt.port == 1883);
+        CHECK(!c->mqtt.tls.enabled && c->mqtt.protocol == 5);
+        CHECK(strcmp(c->mqtt.topic_prefix, "caretaker/hm/gw") == 0);
+        CHECK(strcmp(c->timezone, "Asia/Shanghai") == 0);
+        /* a gateway may be commissioned before its buses */
+        CHECK(c->nbuses == 0 && c->ndevices == 0 && c->nprofiles == 0);
+        config_free(c);
+    }
+    c = OK(HEAD "'mqtt':{'protocol':'3.1.1','tls':{'insecure_skip_verify':true}},"
+                "'buses':[{'id':'b','type':'rtu','port':'/dev/ttyUSB0','baud':19200,'parity':'E',"
+                "'stop_bits':2,'rs485':true,'frame_delay_ms':5,'devices':[" LEVEL "]},"
+                "{'id':'t','type':'tcp','host':'h','port':1502,'devices':[{'id':'x','unit':0,"
+                "'driver':'elevator/generic','timeout_ms':2500,'retries':0}]}]}",
+           "caretaker.json");
+    if (c) {
+        CHECK(c->mqtt.protocol == 3 && c->mqtt.port == 8883 && c->mqtt.tls.enabled);
+        CHECK(c->buses[0].baud == 19200 && c->buses[0].parity == 'E' && c->buses[0].stop_bits == 2);
+        CHECK(c->buses[0].rs485 && c->buses[0].frame_delay_us == 5000);
+        CHECK(c->buses[1].tcp_port == 1502 && c->devices[1]->unit == 0);
+        CHECK(c->devices[1]->timeout_ms == 2500 && c->devices[1]->retries == 0);
+        config_free(c);
+    }
+}
+
+static void test_errors(void)
+{
+    /* unknown keys, with a suggestion or the list of keys */
+    ERR(HEAD "'buses':[" RTU("{'id':'m','unit':1,'driver':'level/ultrasonic-generic','pol_ms':500}") "]}",
+        "site.json: buses[0].devices[0].pol_ms: unknown key \"pol_ms\" (did you mean \"poll_ms\"?)", NULL);
+    ERR(HEAD "'mqtt':{'hots':'a'}}", "mqtt.hots: unknown key \"hots\" (did you mean \"host\"?)", NULL);
+    ERR(HEAD "'colour':1}", "colour: unknown key \"colour\" (expected one of site, gateway, store", NULL);
+    ERR(HEAD "'buses':[" TCP("" LIFT) "," "{'id':'b2','type':'tcp','host':'h','baud':9600,'devices':[" LEVEL "]}]}",
+        "buses[1].baud: \"baud\" applies to rtu buses only (this bus is tcp)", NULL);
+
+    /* wrong types name the type found and the one expected */
+    ERR(HEAD "'buses':[" RTU(LEVEL) "," TCP("{'id':'l','unit':1,'driver':'elevator/generic','poll_ms':'5000'}") "]}",
+        "site.json: buses[1].devices[0].poll_ms: \"5000\" is a string (expected an integer 50..86400000)", NULL);
+    ERR(HEAD "'mqtt':{'tls':{'ca_file':'/ca','insecure_skip_verify':'yes'}}}",
+        "mqtt.tls.insecure_skip_verify: \"yes\" is a string (expected true or false)", NULL);
+    ERR("{'site':{'id':'hm'},'gateway':{'id':'gw'},'store':'/tmp/x.db'}",
+        "store: \"/tmp/x.db\" is a string (expected an object)", NULL);
+    ERR(HEAD "'buses':{}}", "buses: {...} is an object (expected an array)", NULL);
+
+    /* out of range */
+    ERR(HEAD "'buses':[" RTU("{'id':'m','unit':1,'driver':'level/ultrasonic-generic','poll_ms':10}") "]}",
+        "buses[0].devices[0].poll_ms: 10 is out of range (expected an integer 50..86400000)", NULL);
+    ERR(HEAD "'buses':[" RTU("{'id':'m','unit':248,'driver':'level/ultrasonic-generic'}") "]}",
+        "buses[0].devices[0].unit: 248 is out of range (expected an integer 1..247)", NULL);
+    ERR(HEAD "'buses':[{'id':'b','type':'rtu','port':'/dev/ttyS1','baud':14400,'devices':[" LEVEL "]}]}",
+        "buses[0].baud: 14400 is not a supported baud rate", NULL);
+    ERR(HEAD "'buses':[{'id':'b','type':'rtu','port':'/dev/ttyS1','parity':'n','devices':[" LEVEL "]}]}",
+        "buses[0].parity: \"n\" is not a parity (expected one of N, E, O; did you mean \"N\"?)", NULL);
+    ERR(HEAD "'mqtt':{'qos':3}}", "mqtt.qos: 3 is out of range (expected an integer 0..2)", NULL);
+    ERR(HEAD "'mqtt':{'protocol':'4'}}", "mqtt.protocol: \"4\" is not a protocol version (expected one of 3.1.1, 5",
+        NULL);
+    ERR(HEAD "'mqtt':{'topic_prefix':'caretaker/#'}}", "mqtt.topic_prefix: \"caretaker/#\" is not a topic prefix",
+        NULL);
+    ERR("{'site':{'id':'hm'},'gateway':{'id':'gw'},'store':{'path':'/x','max_mb':0}}",
+        "store.max_mb: 0 is out of range (expected an integer 1..1048576)", NULL);
+    ERR(HEAD "'contracts':[{'id':'c','contractor':'x','covers':['elevator'],'respond_minutes':{'critical':-5}}]}",
+        "contracts[0].respond_minutes.critical: -5 is out of range (expected an integer 0..100000)", NULL);
+    ERR("{'site':{'id':'Hong Mei'},'gateway':{'id':'gw'},'store':{'path':'/x'}}",
+        "site.id: \"Hong Mei\" is not a valid id", NULL);
+    struct stat st;
+    if (stat("/usr/share/zoneinfo/Asia/Shanghai", &st) == 0)
+        ERR("{'site':{'id':'hm','timezone':'Asia/Shangai'},'gateway':{'id':'gw'},'store':{'path':'/x'}}",
+            "site.timezone: \"Asia/Shangai\" is not in /usr/share/zoneinfo", NULL);
+
+    /* missing required fields */
+    ERR("{'site':{'name':'x'},'gateway':{'id':'gw'},'store':{'path':'/x'}}",
+        "site.id: missing (expected an id of a-z, 0-9, _ and -)", NULL);
+    ERR("{'site':{'id':'hm'},'gateway':{'id':'gw'}}", "site.json: store: missing (expected an object)", NULL);
+    ERR(HEAD "'buses':[{'id':'b','type':'rtu','devices':[" LEVEL "]}]}",
+        "buses[0].port: missing (expected a serial device path", NULL);
+    ERR(HEAD "'buses':[" TCP("{'id':'l','unit':1}") "]}", "buses[0].devices[0].driver: missing", NULL);
+    ERR(HEAD "'buses':[{'id':'b','port':'/dev/ttyS1','devices':[" LEVEL "]}]}",
+        "buses[0].type: missing (expected a bus type: one of rtu, tcp)", NULL);
+
+    /* uniqueness across the file */
+    ERR(HEAD "'buses':[" RTU(LEVEL) "," TCP("{'id':'manhole-3','unit':1,'driver':'elevator/generic'}") "]}",
+        "buses[1].devices[0].id: \"manhole-3\" is already the id of buses[0].devices[0]", NULL);
+    ERR(HEAD "'buses':[" RTU(LEVEL ",{'id':'m2','unit':1,'driver':'level/ultrasonic-generic'}") "]}",
+        "buses[0].devices[1].unit: 1 is already the unit of device \"manhole-3\"", NULL);
+    ERR(HEAD "'buses':[" TCP(LIFT) "," TCP("{'id':'lift-2','unit':2,'driver':'elevator/generic'}") "]}",
+        "buses[1].id: \"lifts\" is already the id of buses[0]", NULL);
+    ERR(HEAD "'buses':[" RTU(LEVEL) ",{'id':'b2','type':'rtu','port':'/dev/ttyS1','devices':["
+             "{'id':'m2','unit':2,'driver':'level/ultrasonic-generic'}]}]}",
+        "buses[1].port: \"/dev/ttyS1\" is already the port of bus \"rs485-1\"", NULL);
+    ERR(HEAD "'contracts':[{'id':'om','contractor':'a','covers':['x']},{'id':'om','contractor':'b','covers':['y']}]}",
+        "contracts[1].id: \"om\" is already the id of contracts[0]", NULL);
+
+    /* drivers and their params */
+    ERR(HEAD "'buses':[" RTU("{'id':'m','unit':1,'driver':'level/ultrasonic-genric'}") "]}",
+        "site.json: buses[0].devices[0].driver: no profile \"level/ultrasonic-genric\" "
+        "(did you mean \"level/ultrasonic-generic\"?)",
+        NULL);
+    ERR(HEAD "'buses':[" RTU("{'id':'m','unit':1,'driver':'pump/none'}") "]}",
+        "buses[0].devices[0].driver: no profile \"pump/none\"", NULL);
+    ERR(HEAD "'buses':[" RTU("{'id':'m','unit':1,'driver':'level/ultrasonic-generic','params':{'hgih_m':1.5}}") "]}",
+        "buses[0].devices[0].params.hgih_m: \"hgih_m\" is not a param of level/ultrasonic-generic "
+        "(did you mean \"high_m\"?)",
+        NULL);
+    ERR(HEAD "'buses':[" RTU("{'id':'m','unit':1,'driver':'level/ultrasonic-generic','params':{'high_m':'1.5'}}") "]}",
+        "buses[0].devices[0].params.high_m: \"1.5\" is a string (expected a number)", NULL);
+
+    /* TLS refused before any connection is tried */
+    ERR(HEAD "'mqtt':{'tls':{}}}", "mqtt.tls.ca_file: missing (expected the CA file", NULL);
+    ERR(HEAD "'mqtt':{'tls':{'ca_file':'/ca.pem','cert_file':'/c.pem'}}}",
+        "mqtt.tls.key_file: missing while cert_file is \"/c.pem\" (expected both or neither)", NULL);
+    ERR(HEAD "'mqtt':{'tls':{'ca_file':'/ca.pem','key_file':'/k.pem'}}}",
+        "mqtt.tls.cert_file: missing while key_file is \"/k.pem\"", NULL);
+
+    /* the text itself */
+    /* line 3 is `  "store": {"path": "/x",}}`: two spaces, "store": (cols 3-10), a space, {"path":
+     * (12-19), a space, "/x" (21-24), "," (25), "}" (26), "}" (27). cJSON, wanting a key after the
+     * comma, stops one character past the "}" it could not take, so the message points at 27. */
+    ERR("{'site':{'id':'hm'},\n 'gateway':{'id':'gw'},\n  'store': {'path': '/x',}}",
+        "site.json:3:27: invalid JSON near \"}\"", NULL);
+    ERR("{'site':{'id':'hm'}", "site.json:1:20: invalid JSON: unexpected end of text", NULL);
+    ERR(HEAD "'buses':[" RTU("{'id':'m','unit':1,'unit':2,'driver':'level/ultrasonic-generic'}") "]}",
+        "buses[0].devices[0].unit: duplicate key \"unit\"", NULL);
+    ERR("  \n", "site.json: file is empty", NULL);
+    ERR("{} x", "site.json:1:4: invalid JSON near \"x\"", NULL);
+    /* {"site":{"id":"hm","name":" is 27 characters; the truncated 3-byte sequence starts at 28 */
+    ERR("{'site':{'id':'hm','name':'\xe7\xba'}}", "site.json:1:28: invalid UTF-8 byte 0xE7", NULL);
+
+    /* contracts must cover something that exists */
+    ERR(HEAD "'contracts':[{'id':'om','contractor':'x','covers':['elevater']}],'buses':[" TCP(LIFT) "]}",
+        "contracts[0].covers: [\"elevater\"] covers no device of this config (did you mean \"elevator\"?)", NULL);
+    ERR(HEAD "'contracts':[{'id':'om','contractor':'x','covers':['sewage']}],'buses':[" TCP(LIFT) "]}",
+        "contracts[0].covers: [\"sewage\"] covers no device", NULL);
+    /* "sewage" covers the kind "sewage.level" at the dot; "sew" does not */
+    ERR(HEAD "'contracts':[{'id':'om','contractor':'x','covers':['sew']}],'buses':[" RTU(LEVEL) "]}",
+        "contracts[0].covers: [\"sew\"] covers no device", NULL);
+    struct config *c = OK(HEAD "'contracts':[{'id':'om','contractor':'x','covers':['sewage','lift-1']}],"
+                               "'buses':[" RTU(LEVEL) "]}",
+                          "site.json");
+    config_free(c);
+    ERR(HEAD "'contracts':[{'id':'om','contractor':'x','covers':[]}]}", "contracts[0].covers: [] is empty", NULL);
+
+    /* a bus must have devices */
+    ERR(HEAD "'buses':[" TCP("") "]}", "site.json: buses[0].devices: [] is empty (expected at least one device", NULL);
+    ERR(HEAD "'buses':[{'id':'b','type':'tcp','host':'h'}]}", "buses[0].devices: missing (expected an array)", NULL);
+}
+
+static void test_files(void)
+{
+    struct config *c = (struct config *)1;
+    struct diag d;
+    diag_clear(&d);
+    CHECK(config_load("/nonexistent/caretaker.json", drivers, &c, &d) == -1 && c == NULL);
+    CHECK_CONTAINS(d.msg, "/nonexistent/caretaker.json: cannot open: No such file or directory");
+
+    /* a profile that does not load: the device's path first, then the profile's own error;
+     * the config's drivers_dirs ["../profiles"] is relative to the config file */
+    char path[700];
+    snprintf(path, sizeof path, "%s/tests/data/config/broken-profile.json", src);
+    diag_clear(&d);
+    CHECK(config_load(path, drivers, &c, &d) == -1);
+    CHECK_CONTAINS(d.msg, "broken-profile.json: buses[0].devices[0].driver: profile \"broken/bad-type\" does not load: ");
+    CHECK_CONTAINS(d.msg, "/tests/data/config/../profiles/broken/bad-type.json: points[0].type: \"float\" is not a type");
+
+    char tmp[] = "/tmp/ct-config-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    snprintf(path, sizeof path, "%s/empty.json", tmp);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    diag_clear(&d);
+    CHECK(config_load(path, drivers, &c, &d) == -1);
+    CHECK_CONTAINS(d.msg, "empty.json: file is empty");
+    unlink(path);
+    diag_clear(&d);
+    CHECK(config_load(tmp, drivers, &c, &d) == -1);
+    CHECK_CONTAINS(d.msg, "not a regular file");
+    rmdir(tmp);
+}
+
+int main(void)
+{
+    const char *s = getenv("CARETAKER_SOURCE_DIR");
+    snprintf(src, sizeof src, "%s", s ? s : ".");
+    snprintf(drivers, sizeof drivers, "%s/drivers", src);
+    test_example();
+    test_defaults_and_relative_paths();
+    test_errors();
+    test_files();
+    return check_report();
+}

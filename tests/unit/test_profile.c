@@ -1,0 +1,407 @@
+/* test_profile: every shipped driver profile loads and says what its JSON says; every kind of
+ * profile mistake is refused with a message naming the file, the JSON path and the value. */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "check.h"
+#include "profile.h"
+
+static char src_drivers[512];
+
+/* Test texts are written with ' for " to stay readable; no test value contains a quote. */
+static const char *q(const char *s)
+{
+    static char buf[8192];
+    size_t i = 0;
+    for (; s[i] && i + 1 < sizeof buf; i++)
+        buf[i] = s[i] == '\'' ? '"' : s[i];
+    buf[i] = '\0';
+    return buf;
+}
+
+#define HEAD "{'driver':'test/x','kind':'sewage.flow',"
+
+/* Parses text (quotes as '), expects failure, and checks the message holds each needle. */
+static void expect_error(int line, const char *text, const char *n1, const char *n2)
+{
+    struct profile *p = calloc(1, sizeof *p);
+    struct diag d;
+    diag_clear(&d);
+    const char *t = q(text);
+    int rc = profile_parse(t, strlen(t), "drivers/test/x.json", p, &d);
+    CHECK_MSG(rc == -1, "line %d: parsed, expected an error containing %s", line, n1);
+    CHECK_MSG(strncmp(d.msg, "drivers/test/x.json:", 20) == 0, "line %d: message does not start with the file: %s",
+              line, d.msg);
+    CHECK_MSG(strstr(d.msg, n1) != NULL, "line %d: \"%s\" does not contain \"%s\"", line, d.msg, n1);
+    if (n2)
+        CHECK_MSG(strstr(d.msg, n2) != NULL, "line %d: \"%s\" does not contain \"%s\"", line, d.msg, n2);
+    CHECK(p->rules == NULL);
+    profile_release(p);
+    free(p);
+}
+
+#define ERR(text, n1, n2) expect_error(__LINE__, text, n1, n2)
+
+static struct profile *load(const char *driver)
+{
+    const char *dirs[] = {src_drivers};
+    char path[600];
+    struct profile *p = calloc(1, sizeof *p);
+    struct diag d;
+    diag_clear(&d);
+    if (profile_find(dirs, 1, driver, path, sizeof path) != 0 || profile_load_file(path, p, &d) != 0) {
+        CHECK_MSG(0, "%s does not load: %s", driver, d.msg);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static const struct point *pt(const struct profile *p, const char *name)
+{
+    int i = profile_point_index(p, name);
+    CHECK_MSG(i >= 0, "%s has no point %s", p->driver, name);
+    return i >= 0 ? &p->points[i] : &p->points[0];
+}
+
+static void test_all_shipped_profiles_load(void)
+{
+    const char *dirs[] = {src_drivers};
+    char(*names)[NAME_MAX_LEN] = NULL;
+    int n = profile_list(dirs, 1, &names);
+    CHECK(n >= 5);
+    const char *expected[] = {"flow/electromagnetic-generic", "flow/ultrasonic-generic", "level/ultrasonic-generic",
+                              "level/radar-float", "elevator/generic"};
+    for (size_t e = 0; e < sizeof expected / sizeof expected[0]; e++) {
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            found |= strcmp(names[i], expected[e]) == 0;
+        CHECK_MSG(found, "profile_list misses %s", expected[e]);
+    }
+    for (int i = 0; i < n; i++) {
+        struct profile *p = load(names[i]);
+        if (!p)
+            continue;
+        CHECK_MSG(strcmp(p->driver, names[i]) == 0, "%s says driver %s", names[i], p->driver);
+        CHECK(p->npoints > 0);
+        profile_release(p);
+        free(p);
+    }
+    free(names);
+}
+
+static void test_electromagnetic_fields(void)
+{
+    struct profile *p = load("flow/electromagnetic-generic");
+    if (!p)
+        return;
+    CHECK(strcmp(p->kind, "sewage.flow") == 0);
+    const struct point *f = pt(p, "flow");
+    CHECK(f->table == TABLE_INPUT && f->address == 0 && f->type == VT_FLOAT32 && f->order == ORDER_ABCD);
+    CHECK(f->bit == -1 && f->scale == 1 && f->offset == 0 && f->decimals_from == -1);
+    CHECK(f->has_min && f->min == -100000 && f->has_max && f->max == 100000);
+    const struct point *t = pt(p, "forward_total");
+    CHECK(t->table == TABLE_DERIVED && t->nsum == 2);
+    CHECK(t->sum[0] == profile_point_index(p, "forward_int") && t->sum[1] == profile_point_index(p, "forward_frac"));
+    const struct point *fi = pt(p, "forward_int");
+    CHECK(fi->type == VT_INT32 && fi->address == 8);
+    const struct point *e = pt(p, "excitation_alarm");
+    CHECK(e->type == VT_BOOL && e->address == 16 && e->bit == 1 && e->bits == 1);
+    /* rules are kept for the rules module as given: an empty array here */
+    CHECK(cJSON_IsArray((cJSON *)p->rules) && cJSON_GetArraySize((cJSON *)p->rules) == 0);
+    profile_release(p);
+    CHECK(p->rules == NULL);
+    free(p);
+}
+
+static void test_ultrasonic_flow_base_1_cdab(void)
+{
+    struct profile *p = load("flow/ultrasonic-generic");
+    if (!p)
+        return;
+    /* the manual's REG0001 is protocol address 0; REG0072 is 71; REG0092 is 91 */
+    const struct point *f = pt(p, "flow");
+    CHECK(f->address == 0 && f->order == ORDER_CDAB && f->type == VT_FLOAT32);
+    CHECK(pt(p, "positive_int")->address == 8);
+    CHECK(pt(p, "positive_int")->order == ORDER_CDAB);
+    CHECK(pt(p, "error_code")->address == 71);
+    const struct point *sq = pt(p, "signal_quality");
+    CHECK(sq->address == 91 && sq->type == VT_UINT16 && sq->bit == 0 && sq->bits == 8);
+    CHECK(pt(p, "empty_pipe")->bit == 3);
+    profile_release(p);
+    free(p);
+}
+
+static void test_level_decimals_and_params(void)
+{
+    struct profile *p = load("level/ultrasonic-generic");
+    if (!p)
+        return;
+    const struct point *lv = pt(p, "level");
+    CHECK(lv->type == VT_INT16 && lv->decimals_from == profile_point_index(p, "decimals"));
+    CHECK(strcmp(lv->unit, "m") == 0);
+    CHECK_NEAR(pt(p, "temperature")->scale, 0.1, 0);
+    int found = 0;
+    for (int i = 0; i < p->nparams; i++)
+        if (strcmp(p->params[i].name, "high_m") == 0)
+            found = p->params[i].value == 1.2;
+    CHECK(found);
+    profile_release(p);
+    free(p);
+
+    p = load("level/radar-float");
+    if (!p)
+        return;
+    CHECK(pt(p, "level")->order == ORDER_CDAB && pt(p, "level")->type == VT_FLOAT32);
+    profile_release(p);
+    free(p);
+}
+
+static void test_elevator_fields(void)
+{
+    struct profile *p = load("elevator/generic");
+    if (!p)
+        return;
+    CHECK(strcmp(p->kind, "elevator") == 0);
+    const struct point *m = pt(p, "mode");
+    CHECK(m->address == 0 && m->type == VT_UINT16 && m->bit == 0 && m->bits == 4);
+    const struct point *a = pt(p, "alarm_button");
+    CHECK(a->address == 0 && a->type == VT_BOOL && a->bit == 14 && a->bits == 1);
+    CHECK(pt(p, "door_zone")->bit == 7);
+    CHECK_NEAR(pt(p, "speed")->scale, 0.001, 0);
+    CHECK_NEAR(pt(p, "load")->scale, 0.1, 0);
+    CHECK(pt(p, "runs")->type == VT_UINT32 && pt(p, "runs")->address == 6);
+    CHECK(pt(p, "door_cycles")->address == 10);
+    profile_release(p);
+    free(p);
+}
+
+static void test_minimal_defaults(void)
+{
+    struct profile *p = calloc(1, sizeof *p);
+    struct diag d;
+    diag_clear(&d);
+    const char *t = q(HEAD "'address_base':1,'points':[{'name':'a','table':'coil','address':1},"
+                           "{'name':'b','table':'input','address':3,'type':'int64','order':'DCBA'}]}");
+    CHECK_MSG(profile_parse(t, strlen(t), "x.json", p, &d) == 0, "%s", d.msg);
+    CHECK(p->points[0].type == VT_BOOL && p->points[0].table == TABLE_COIL && p->points[0].address == 0);
+    CHECK(p->points[1].address == 2 && p->points[1].order == ORDER_DCBA && p->points[1].scale == 1);
+    CHECK(!p->points[1].has_min && !p->points[1].has_max && p->rules == NULL && p->nparams == 0);
+    profile_release(p);
+    free(p);
+}
+
+static void test_errors(void)
+{
+    /* document-level */
+    ERR("", "file is empty", NULL);
+    /* line 2 is `  "kind": "a" "points": []}`: two spaces, "kind": (cols 3-9), a space, "a" (11-13),
+     * a space, and the missing comma shows at the quote opening "points", column 15 */
+    ERR("{'driver':'test/x',\n  'kind': 'a' 'points': []}", "drivers/test/x.json:2:15: invalid JSON", NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'uint16','type':'int16'}]}",
+        "points[0].type: duplicate key \"type\"", NULL);
+    ERR("[1]", "[...] is an array (expected an object", NULL);
+    ERR("{'kind':'x','points':[]}", "driver: missing", NULL);
+    ERR("{'driver':'Test/X','kind':'x','points':[]}", "driver: \"Test/X\" is not a valid driver name", NULL);
+    ERR("{'driver':'test/x','kind':'sewage..flow','points':[]}", "kind: \"sewage..flow\" is not a valid kind", NULL);
+    ERR(HEAD "'pionts':[]}", "pionts: unknown key \"pionts\"", "did you mean \"points\"?");
+    ERR(HEAD "'points':[]}", "points: 0 points (expected 1..128)", NULL);
+    ERR(HEAD "'address_base':2,'points':[]}", "address_base: 2 is out of range (expected an integer 0..1)", NULL);
+
+    /* point keys and names */
+    ERR(HEAD "'points':[{'name':'a','table':'holding','adress':0,'type':'uint16'}]}",
+        "points[0].adress: unknown key \"adress\"", "did you mean \"address\"?");
+    ERR(HEAD "'points':[{'name':'Flow','table':'holding','address':0,'type':'uint16'}]}",
+        "points[0].name: \"Flow\" is not a valid name", NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'uint16'},"
+             "{'name':'a','table':'holding','address':1,'type':'uint16'}]}",
+        "points[1].name: \"a\" is already the name of points[0]", NULL);
+
+    /* table, type, order */
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'uint16'},"
+             "{'name':'b','table':'holding','address':0,'type':'float'}]}",
+        "points[1].type: \"float\" is not a type (expected one of bool, int16, uint16, int32, uint32, int64, uint64, "
+        "float32, float64; did you mean \"float32\"?)",
+        NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'holdings','address':0,'type':'uint16'}]}",
+        "points[0].table: \"holdings\" is not a table", "did you mean \"holding\"?");
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'float32','order':'abcd'}]}",
+        "points[0].order: \"abcd\" is not a word order", "did you mean \"ABCD\"?");
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0}]}", "points[0].type: missing", NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'coil','address':0,'type':'uint16'}]}",
+        "points[0].type: \"uint16\" in table \"coil\" (expected \"bool\"", NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'discrete','address':0,'order':'CDAB'}]}",
+        "points[0].order: \"order\": \"CDAB\" is not allowed here", NULL);
+
+    /* addresses */
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':65536,'type':'uint16'}]}",
+        "points[0].address: 65536 is out of range (expected an integer 0..65535)", NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':'12','type':'uint16'}]}",
+        "points[0].address: \"12\" is a string (expected an integer 0..65535)", NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':1.5,'type':'uint16'}]}",
+        "points[0].address: 1.5 is not an integer", NULL);
+    /* a float32 at 65535 would need register 65536 */
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':65535,'type':'float32'}]}",
+        "points[0].address: 65535: the 2 registers of a float32 run past 65535", NULL);
+    /* with address_base 1 the manual's numbers run 1..65536 */
+    ERR(HEAD "'address_base':1,'points':[{'name':'a','table':'holding','address':0,'type':'uint16'}]}",
+        "points[0].address: 0 is out of range (expected an integer 1..65536)", NULL);
+
+    /* bit fields */
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'float32','bit':3}]}",
+        "points[0].bit: 3 on a float32", NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'uint16','bits':4}]}",
+        "points[0].bits: 4 without \"bit\"", NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'uint16','bit':12,'bits':8}]}",
+        "points[0].bits: 8 from bit 12 runs past bit 15", NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'uint16','bit':16}]}",
+        "points[0].bit: 16 is out of range (expected an integer 0..15)", NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'bool'}]}", "points[0].bit: missing",
+        NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'bool','bit':2,'bits':2}]}",
+        "points[0].bits: 2 on a bool", NULL);
+
+    /* scale and range */
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'uint16','scale':0}]}",
+        "points[0].scale: 0 (expected a nonzero number", NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'uint16','scale':1e999}]}",
+        "points[0].scale: inf is not a finite number", NULL);
+    ERR(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'uint16','min':20,'max':10}]}",
+        "points[0].max: 10 is below min 20", NULL);
+
+    /* decimals_from */
+    ERR(HEAD "'points':[{'name':'level','table':'holding','address':0,'type':'int16','decimals_from':'decimal'},"
+             "{'name':'decimals','table':'holding','address':1,'type':'uint16'}]}",
+        "points[0].decimals_from: \"decimal\" is not a point of this profile", "did you mean \"decimals\"?");
+    ERR(HEAD "'points':[{'name':'level','table':'holding','address':0,'type':'int16','decimals_from':'d'},"
+             "{'name':'d','table':'holding','address':1,'type':'float32'}]}",
+        "points[0].decimals_from: \"d\" is a float32 (expected a plain integer point", NULL);
+
+    /* derived sums */
+    ERR(HEAD "'points':[{'name':'i','table':'holding','address':0,'type':'int32'},"
+             "{'name':'t','sum':['i','frac']}]}",
+        "points[1].sum[1]: \"frac\" is not a point of this profile", NULL);
+    ERR(HEAD "'points':[{'name':'i','table':'holding','address':0,'type':'int32'},"
+             "{'name':'t','sum':['i']},{'name':'u','sum':['t','i']}]}",
+        "points[2].sum[0]: \"t\" is itself a derived point", NULL);
+    ERR(HEAD "'points':[{'name':'i','table':'holding','address':0,'type':'int32'},"
+             "{'name':'t','sum':['i'],'address':4}]}",
+        "points[1].address: \"address\": 4 is not allowed here", NULL);
+    ERR(HEAD "'points':[{'name':'i','table':'holding','address':0,'type':'int32'},"
+             "{'name':'t','sum':['i','i','i','i','i']}]}",
+        "points[1].sum: 5 terms (expected 1..4 point names)", NULL);
+    ERR(HEAD "'points':[{'name':'t','sum':[]}]}", "points[0].sum: 0 terms", NULL);
+
+    /* params, rules, codes */
+    ERR(HEAD "'params':{'high_m':{'unit':'m'}},'points':[{'name':'a','table':'coil','address':0}]}",
+        "params.high_m.default: missing (expected a number)", NULL);
+    ERR(HEAD "'params':{'high_m':{'default':'1.2'}},'points':[{'name':'a','table':'coil','address':0}]}",
+        "params.high_m.default: \"1.2\" is a string (expected a number)", NULL);
+    ERR(HEAD "'params':{'high_m':{'defualt':1}},'points':[{'name':'a','table':'coil','address':0}]}",
+        "params.high_m.defualt: unknown key", "did you mean \"default\"?");
+    ERR(HEAD "'rules':{},'points':[{'name':'a','table':'coil','address':0}]}",
+        "rules: {...} is an object (expected an array)", NULL);
+    ERR(HEAD "'rules':[{},3],'points':[{'name':'a','table':'coil','address':0}]}",
+        "rules[1]: 3 is a number (expected an object", NULL);
+    ERR(HEAD "'codes':{'fault':{'0':'ok','x1':'bad'}},'points':[{'name':'a','table':'coil','address':0}]}",
+        "codes.fault.x1: \"x1\" is not a code", NULL);
+    ERR(HEAD "'codes':{'fault':{'0':7}},'points':[{'name':'a','table':'coil','address':0}]}",
+        "codes.fault.0: 7 is a number (expected the text of the code)", NULL);
+}
+
+/* An object too large for the pairwise check goes through the sorted one: same verdict. */
+static void test_duplicate_in_large_object(void)
+{
+    char text[4096];
+    size_t n = (size_t)snprintf(text, sizeof text, "%s", HEAD "'codes':{'fault':{");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "'%d':'code %d',", i, i);
+    snprintf(text + n, sizeof text - n, "%s", "'17':'again'}},'points':[{'name':'a','table':'coil','address':0}]}");
+    ERR(text, "codes.fault.17: duplicate key \"17\"", NULL);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void test_files_find_and_list(void)
+{
+    char tmp[] = "/tmp/ct-profile-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    char sub[600], path[700], found[800];
+    snprintf(sub, sizeof sub, "%s/level", tmp);
+    mkdir(sub, 0755);
+
+    /* a file whose "driver" does not match where it sits */
+    snprintf(path, sizeof path, "%s/level/misplaced.json", tmp);
+    write_file(path, q("{'driver':'level/elsewhere','kind':'sewage.level',"
+                       "'points':[{'name':'a','table':'coil','address':0}]}"));
+    struct profile *p = calloc(1, sizeof *p);
+    struct diag d;
+    diag_clear(&d);
+    CHECK(profile_load_file(path, p, &d) == -1);
+    CHECK_CONTAINS(d.msg, "misplaced.json: driver: \"level/elsewhere\" does not match");
+    free(p);
+
+    /* a site's own directory listed first shadows the installed profile of the same name */
+    snprintf(path, sizeof path, "%s/level/ultrasonic-generic.json", tmp);
+    write_file(path, q("{'driver':'level/ultrasonic-generic','kind':'sewage.level',"
+                       "'points':[{'name':'a','table':'coil','address':0}]}"));
+    const char *dirs[] = {tmp, src_drivers};
+    CHECK(profile_find(dirs, 2, "level/ultrasonic-generic", found, sizeof found) == 0);
+    CHECK(strcmp(found, path) == 0);
+    CHECK(profile_find(dirs, 2, "elevator/generic", found, sizeof found) == 0);
+    CHECK(strstr(found, src_drivers) == found);
+    CHECK(profile_find(dirs, 2, "elevator/nothing", found, sizeof found) == -1);
+    CHECK(profile_find(dirs, 2, "../level/ultrasonic-generic", found, sizeof found) == -1);
+
+    /* "misplaced" is listed (it is a name to suggest), the shadowed name once */
+    char(*names)[NAME_MAX_LEN] = NULL;
+    int n = profile_list(dirs, 2, &names);
+    int shadowed = 0, misplaced = 0;
+    for (int i = 0; i < n; i++) {
+        shadowed += strcmp(names[i], "level/ultrasonic-generic") == 0;
+        misplaced += strcmp(names[i], "level/misplaced") == 0;
+    }
+    CHECK(shadowed == 1 && misplaced == 1);
+    free(names);
+
+    diag_clear(&d);
+    p = calloc(1, sizeof *p);
+    snprintf(path, sizeof path, "%s/level/absent.json", tmp);
+    CHECK(profile_load_file(path, p, &d) == -1);
+    CHECK_CONTAINS(d.msg, "absent.json: cannot open: No such file or directory");
+    free(p);
+
+    snprintf(path, sizeof path, "%s/level/misplaced.json", tmp);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/level/ultrasonic-generic.json", tmp);
+    unlink(path);
+    rmdir(sub);
+    rmdir(tmp);
+}
+
+int main(void)
+{
+    const char *src = getenv("CARETAKER_SOURCE_DIR");
+    snprintf(src_drivers, sizeof src_drivers, "%s/drivers", src ? src : ".");
+    test_all_shipped_profiles_load();
+    test_electromagnetic_fields();
+    test_ultrasonic_flow_base_1_cdab();
+    test_level_decimals_and_params();
+    test_elevator_fields();
+    test_minimal_defaults();
+    test_errors();
+    test_duplicate_in_large_object();
+    test_files_find_and_list();
+    return check_report();
+}
