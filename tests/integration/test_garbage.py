@@ -1,6 +1,6 @@
-"""A meter answering garbage (bad CRC, wrong unit, wrong function, truncated frames) never
-crashes the daemon and never stores garbage; the failures are counted and logged at a limited
-rate, and its neighbour on the same endpoint keeps flowing."""
+"""A meter answering garbage (random bytes, bad CRC, wrong unit, wrong function, truncated
+frames) on a shared RS-485 line never crashes the daemon and never stores garbage; the failures
+are logged at a limited rate, and its neighbour on the same line keeps flowing."""
 
 import json
 import sys
@@ -17,9 +17,11 @@ def test(started):
             {"unit": 2, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.44},
              "behave": "garbage"},
         ]}, f)
-    sim = h.Sim(work, scen, tcp=True)
+    line = h.PtyPair(work)
+    started.append(line)
+    sim = h.Sim(work, scen, rtu=line.a)
     started.append(sim)
-    bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 200,
+    bus = {"id": "rs485-1", "type": "rtu", "port": line.b, "baud": 9600, "timeout_ms": 200,
            "retries": 1, "offline_after": 100,
            "devices": [
                {"id": "good", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 50},
