@@ -91,8 +91,8 @@ class Sim:
         return reply
 
     def stats(self):
-        """Requests received per unit id."""
-        reply = self.cmd("stats")
+        """Requests that reached each unit id (answered or not)."""
+        reply = self.cmd("stats received")
         return {int(u): int(n) for u, n in re.findall(r"(\d+):(\d+)", reply)}
 
     def stop(self):
