@@ -158,6 +158,14 @@ class Daemon:
             return f.read()
 
 
+def scenario(work, devices, steps=(), name="scenario.json"):
+    """Writes a simulator scenario serving `devices`; returns its path."""
+    path = work.file(name)
+    with open(path, "w") as f:
+        json.dump({"devices": devices, "steps": list(steps)}, f, ensure_ascii=False)
+    return path
+
+
 def base_config(work, buses, **extra):
     cfg = {
         "site": {"id": "hongmei", "name": "红梅新村", "timezone": "Asia/Shanghai"},

@@ -2,7 +2,6 @@
 offline it is probed once per back-off window, and the healthy meter keeps its schedule.
 Asserted by counting requests on the line, not by wall time."""
 
-import json
 import sys
 
 import harness as h
@@ -17,13 +16,11 @@ def test(started):
     work = h.Workdir("dead")
     line = h.PtyPair(work)
     started.append(line)
-    scen = work.file("scenario.json")
-    with open(scen, "w") as f:
-        json.dump({"devices": [
-            {"unit": 1, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.5}},
-            {"unit": 2, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.7},
-             "behave": "silent"},
-        ]}, f)
+    scen = h.scenario(work, [
+        {"unit": 1, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.5}},
+        {"unit": 2, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.7},
+         "behave": "silent"},
+    ])
     sim = h.Sim(work, scen, rtu=line.a)
     started.append(sim)
     bus = {"id": "rs485-1", "type": "rtu", "port": line.b, "baud": 9600, "timeout_ms": 100,

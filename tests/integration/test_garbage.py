@@ -2,7 +2,6 @@
 frames) on a shared RS-485 line never crashes the daemon and never stores garbage; the failures
 are logged at a limited rate, and its neighbour on the same line keeps flowing."""
 
-import json
 import sys
 
 import harness as h
@@ -10,13 +9,11 @@ import harness as h
 
 def test(started):
     work = h.Workdir("garbage")
-    scen = work.file("scenario.json")
-    with open(scen, "w") as f:
-        json.dump({"devices": [
-            {"unit": 1, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.33}},
-            {"unit": 2, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.44},
-             "behave": "garbage"},
-        ]}, f)
+    scen = h.scenario(work, [
+        {"unit": 1, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.33}},
+        {"unit": 2, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.44},
+         "behave": "garbage"},
+    ])
     line = h.PtyPair(work)
     started.append(line)
     sim = h.Sim(work, scen, rtu=line.a)

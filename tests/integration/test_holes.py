@@ -2,7 +2,6 @@
 found, that point is reported once by name, its neighbours keep flowing, and later cycles do not
 repeat the failing read."""
 
-import json
 import sys
 
 import harness as h
@@ -10,14 +9,12 @@ import harness as h
 
 def test(started):
     work = h.Workdir("holes")
-    scen = work.file("scenario.json")
-    with open(scen, "w") as f:
-        json.dump({"devices": [
-            {"unit": 1, "driver": "level/ultrasonic-generic",
-             "values": {"decimals": 2, "level": 0.64, "distance": 1.25, "echo_lost": 1},
-             # This model has no temperature register (address 5)
-             "holes": [{"table": "holding", "address": 5, "count": 1}]},
-        ]}, f)
+    scen = h.scenario(work, [
+        {"unit": 1, "driver": "level/ultrasonic-generic",
+         "values": {"decimals": 2, "level": 0.64, "distance": 1.25, "echo_lost": 1},
+         # This model has no temperature register (address 5)
+         "holes": [{"table": "holding", "address": 5, "count": 1}]},
+    ])
     sim = h.Sim(work, scen, tcp=True)
     started.append(sim)
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "max_gap": 10,

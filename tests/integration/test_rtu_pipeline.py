@@ -1,7 +1,6 @@
 """The real daemon polls the simulator over Modbus RTU on a serial line (a socat pty pair): word
 orders of a low-word-first meter and a 1-based register map decode to the values served."""
 
-import json
 import sys
 
 import harness as h
@@ -14,12 +13,10 @@ def test(started):
     work = h.Workdir("rtu")
     line = h.PtyPair(work)
     started.append(line)
-    scen = work.file("scenario.json")
-    with open(scen, "w") as f:
-        json.dump({"devices": [
-            {"unit": 7, "driver": "flow/ultrasonic-generic", "values": FLOW},
-            {"unit": 9, "driver": "level/radar-float", "values": LEVEL},
-        ]}, f)
+    scen = h.scenario(work, [
+        {"unit": 7, "driver": "flow/ultrasonic-generic", "values": FLOW},
+        {"unit": 9, "driver": "level/radar-float", "values": LEVEL},
+    ])
     sim = h.Sim(work, scen, rtu=line.a, extra=["--baud", "9600"])
     started.append(sim)
     bus = {"id": "rs485-1", "type": "rtu", "port": line.b, "baud": 9600, "parity": "N", "timeout_ms": 300,

@@ -2,7 +2,6 @@
 simulator serves, with the time they were read; a change on the device shows up; SIGTERM stops
 it cleanly and a restart continues the seq."""
 
-import json
 import signal
 import sys
 import time
@@ -14,19 +13,13 @@ LEVEL = {"decimals": 3, "level": 1.234, "distance": 0.5, "temperature": 21.5, "b
 FLOW = {"flow": 12.5, "velocity": 0.75, "forward_int": 123456, "forward_frac": 0.75, "empty_pipe": 1}
 
 
-def scenario(work):
-    path = work.file("scenario.json")
-    with open(path, "w") as f:
-        json.dump({"devices": [
-            {"unit": 1, "driver": "level/ultrasonic-generic", "values": LEVEL},
-            {"unit": 2, "driver": "flow/electromagnetic-generic", "values": FLOW},
-        ]}, f)
-    return path
-
-
 def test(started):
     work = h.Workdir("tcp")
-    sim = h.Sim(work, scenario(work), tcp=True)
+    scen = h.scenario(work, [
+        {"unit": 1, "driver": "level/ultrasonic-generic", "values": LEVEL},
+        {"unit": 2, "driver": "flow/electromagnetic-generic", "values": FLOW},
+    ])
+    sim = h.Sim(work, scen, tcp=True)
     started.append(sim)
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
            "devices": [
