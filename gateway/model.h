@@ -77,6 +77,8 @@ struct profile {
     struct param params[MAX_PARAMS]; /* defaults; a device may override */
     /* rules: parsed and compiled by the rules module; kept opaque here */
     void *rules;
+    /* the same rules compiled, with the profile's code tables (struct rule_set, rules.h) */
+    void *ruleset;
 };
 
 struct device {

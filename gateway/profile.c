@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "json_util.h"
+#include "rules.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -432,6 +433,11 @@ static int parse_root(struct jctx *c, const cJSON *root, struct profile *p)
         if (!p->rules)
             return json_fail_key(c, "rules", "out of memory");
     }
+    /* Compiled here, so one bad rule refuses the whole profile, naming the rule and the column. */
+    struct rule_set *rs;
+    if (rules_compile(c, p, rules, codes, &rs))
+        return -1;
+    p->ruleset = rs;
     return 0;
 }
 
@@ -584,4 +590,6 @@ void profile_release(struct profile *p)
         return;
     cJSON_Delete(p->rules);
     p->rules = NULL;
+    rules_set_free(p->ruleset);
+    p->ruleset = NULL;
 }

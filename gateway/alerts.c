@@ -1,0 +1,174 @@
+/* alerts: names, contract matching and the JSON form of alerts and their events. */
+#include "alerts.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const severity_names[] = {"critical", "major", "minor", "info"};
+static const char *const event_names[] = {"raised", "escalated", "acknowledged", "cleared", "occurred"};
+
+const char *alert_severity_name(enum severity s)
+{
+    return (unsigned)s < 4 ? severity_names[s] : "unknown";
+}
+
+int alert_severity_parse(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, severity_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *alert_event_name(enum alert_event_kind k)
+{
+    return (unsigned)k < 5 ? event_names[k] : "unknown";
+}
+
+/* How specifically cover names d: 0 not at all; a kind prefix scores its length; the device
+ * id scores above any kind. */
+static size_t cover_score(const char *cover, const struct device *d)
+{
+    if (strcmp(cover, d->id) == 0)
+        return 1000;
+    const char *kind = d->profile ? d->profile->kind : "";
+    size_t n = strlen(cover);
+    if (n && strncmp(kind, cover, n) == 0 && (kind[n] == '\0' || kind[n] == '.'))
+        return n;
+    return 0;
+}
+
+const struct contract *alert_contract_for(const struct config *cfg, const struct device *d)
+{
+    const struct contract *best = NULL;
+    size_t best_score = 0;
+    for (int i = 0; i < cfg->ncontracts; i++) {
+        const struct contract *k = &cfg->contracts[i];
+        for (int j = 0; j < k->ncovers; j++) {
+            size_t s = cover_score(k->covers[j], d);
+            if (s > best_score) {
+                best_score = s;
+                best = k;
+            }
+        }
+    }
+    return best;
+}
+
+static void add_num(cJSON *o, const char *key, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+static bool fill(cJSON *o, const struct alert *a)
+{
+    cJSON *msg = cJSON_CreateObject();
+    if (!msg || !cJSON_AddItemToObject(o, "message", msg)) {
+        cJSON_Delete(msg);
+        return false;
+    }
+    cJSON_AddStringToObject(o, "id", a->id);
+    cJSON_AddStringToObject(o, "device", a->device);
+    cJSON_AddStringToObject(o, "rule", a->rule);
+    cJSON_AddStringToObject(o, "severity", alert_severity_name(a->severity));
+    cJSON_AddStringToObject(msg, "zh", a->message_zh);
+    cJSON_AddStringToObject(msg, "en", a->message_en);
+    cJSON_AddStringToObject(o, "point", a->point);
+    add_num(o, "value", a->value);
+    add_num(o, "raised_ts", (double)a->raised_ts);
+    cJSON_AddStringToObject(o, "contract", a->contract);
+    cJSON_AddStringToObject(o, "contractor", a->contractor);
+    add_num(o, "respond_by_ts", (double)a->respond_by_ts);
+    add_num(o, "escalation", a->escalation);
+    add_num(o, "next_escalation_ts", (double)a->next_escalation_ts);
+    cJSON_AddBoolToObject(o, "acked", a->acked);
+    cJSON_AddStringToObject(o, "acked_by", a->acked_by);
+    add_num(o, "acked_ts", (double)a->acked_ts);
+    cJSON_AddBoolToObject(o, "flapping", a->flapping);
+    add_num(o, "cleared_ts", (double)a->cleared_ts);
+    /* cJSON's Add* return NULL on allocation failure; one check at the end is enough. */
+    return cJSON_GetObjectItemCaseSensitive(o, "cleared_ts") != NULL;
+}
+
+cJSON *alert_to_json(const struct alert *a)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o && !fill(o, a)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+cJSON *alert_event_to_json(const struct alert_event *ev)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    if (!cJSON_AddStringToObject(o, "event", alert_event_name(ev->kind)) ||
+        !cJSON_AddNumberToObject(o, "ts", (double)ev->ts) || !fill(o, &ev->alert)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int get_str(const cJSON *o, const char *key, char *out, size_t n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsString(v) || strlen(v->valuestring) >= n)
+        return -1;
+    snprintf(out, n, "%s", v->valuestring);
+    return 0;
+}
+
+static int get_i64(const cJSON *o, const char *key, int64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (cJSON_IsNull(v)) {
+        *out = 0;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < 9.0e15))
+        return -1;
+    *out = (int64_t)v->valuedouble;
+    return 0;
+}
+
+int alert_from_json(const cJSON *o, struct alert *a)
+{
+    memset(a, 0, sizeof *a);
+    char sev[16];
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(o, "message");
+    if (!cJSON_IsObject(o) || get_str(o, "id", a->id, sizeof a->id) || get_str(o, "device", a->device, sizeof a->device) ||
+        get_str(o, "rule", a->rule, sizeof a->rule) || get_str(o, "severity", sev, sizeof sev) ||
+        get_str(msg, "zh", a->message_zh, sizeof a->message_zh) ||
+        get_str(msg, "en", a->message_en, sizeof a->message_en) || get_str(o, "point", a->point, sizeof a->point) ||
+        get_str(o, "contract", a->contract, sizeof a->contract) ||
+        get_str(o, "contractor", a->contractor, sizeof a->contractor) ||
+        get_str(o, "acked_by", a->acked_by, sizeof a->acked_by) || get_i64(o, "raised_ts", &a->raised_ts) ||
+        get_i64(o, "respond_by_ts", &a->respond_by_ts) || get_i64(o, "next_escalation_ts", &a->next_escalation_ts) ||
+        get_i64(o, "acked_ts", &a->acked_ts) || get_i64(o, "cleared_ts", &a->cleared_ts))
+        return -1;
+    int s = alert_severity_parse(sev);
+    if (s < 0)
+        return -1;
+    a->severity = (enum severity)s;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "value");
+    a->value = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    int64_t esc;
+    if (get_i64(o, "escalation", &esc) || esc > 1000000)
+        return -1;
+    a->escalation = (int)esc;
+    const cJSON *acked = cJSON_GetObjectItemCaseSensitive(o, "acked");
+    const cJSON *flap = cJSON_GetObjectItemCaseSensitive(o, "flapping");
+    if (!cJSON_IsBool(acked) || !cJSON_IsBool(flap))
+        return -1;
+    a->acked = cJSON_IsTrue(acked);
+    a->flapping = cJSON_IsTrue(flap);
+    return 0;
+}

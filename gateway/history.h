@@ -1,0 +1,59 @@
+/* history: the recent past of a device's points, as much as its rules ask for — one bounded
+ * ring per (point, window) pair, and the time of each point's last valid value.
+ *
+ * A series keeps HISTORY_BUCKETS buckets of window / (HISTORY_BUCKETS - 2) each; a bucket sums
+ * up the samples that fall in it (first, last, min, max, sum, count, changes). With polls at
+ * least one bucket apart (the usual case: a 60 s window has 0.64 s buckets) every sample has
+ * its own bucket and the functions are exact; with faster polls a window may reach back up to
+ * one bucket further. Memory is fixed at creation: nothing is allocated after history_new.
+ *
+ * Windows are closed, [now - window, now]. A window function is unknown (NaN) until the series
+ * reaches back to the window's start, so no rule judges a window it has only partly seen
+ * (after a start, delta(x, 600) is unknown for ten minutes). */
+#ifndef CARETAKER_HISTORY_H
+#define CARETAKER_HISTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HISTORY_BUCKETS 96
+
+struct history;
+
+struct history_spec {
+    int point;
+    int64_t win_ms;
+};
+
+/* npoints: points of the profile; specs: the (point, window) pairs the rules use (duplicates
+ * are merged). start_ms: when watching began, the reference of stale() for a point never read.
+ * NULL when out of memory. */
+struct history *history_new(int npoints, const struct history_spec *specs, int nspecs, int64_t start_ms);
+void history_free(struct history *h);
+
+/* The series serving (point, win_ms), or -1. Looked up once when rules are bound. */
+int history_series(const struct history *h, int point, int64_t win_ms);
+
+/* Records a valid value of point at ts_ms (timestamps must not go back; an older one is
+ * dropped). Invalid values are simply not recorded. */
+void history_add(struct history *h, int point, int64_t ts_ms, double v);
+
+/* Seconds since point's last valid value, or since start_ms when it never had one. */
+double history_stale_s(const struct history *h, int point, int64_t now_ms);
+
+/* Window functions of series s at now_ms (NaN when unknown):
+ * delta:   newest value - value of the newest sample at or before now - window;
+ * rate:    that delta divided by the seconds between the two samples (per second);
+ * changes: how many times the value differed from the sample before it, within the window;
+ * min, max, avg: over the samples within the window. */
+double history_delta(const struct history *h, int s, int64_t now_ms);
+double history_rate(const struct history *h, int s, int64_t now_ms);
+double history_changes(const struct history *h, int s, int64_t now_ms);
+double history_min(const struct history *h, int s, int64_t now_ms);
+double history_max(const struct history *h, int s, int64_t now_ms);
+double history_avg(const struct history *h, int s, int64_t now_ms);
+
+/* Bytes held, for the gateway's own metrics. */
+size_t history_bytes(const struct history *h);
+
+#endif

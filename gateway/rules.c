@@ -1,0 +1,848 @@
+/* rules: compiles a profile's rules and runs them per device — timers, suppression, escalation,
+ * flapping and the alert records. See rules.h for the life cycle.
+ * Invariant: a rule instance holds at most one active alert; an active alert leaves only by
+ * one ALERT_CLEARED event; nothing here raises an alert from an unknown value. */
+#include "rules.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "history.h"
+#include "profile.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define FLAP_RING 16
+#define MAX_DURATION_S (31.0 * 86400)
+
+static const char *const rule_keys[] = {"id",          "kind",     "when",     "clear",   "for_s", "clear_for_s",
+                                        "for_samples", "severity", "message",  "suppress", "doc"};
+static const char *const kind_names[] = {"condition", "event"};
+static const char *const severity_names[] = {"critical", "major", "minor", "info"};
+
+/* ---- compiling ---------------------------------------------------------------------------- */
+
+static int compile_text(struct jctx *c, const struct profile *p, const cJSON *obj, const char *key, bool const_only,
+                        bool required, struct expr *out, bool *present)
+{
+    const char *text;
+    int rc = json_get_text(c, obj, key, required, &text);
+    if (rc < 0)
+        return -1;
+    if (present)
+        *present = rc == 1;
+    if (rc == 0)
+        return 0;
+    int col;
+    char msg[256];
+    if (expr_compile(text, p, const_only, out, &col, msg, sizeof msg))
+        return json_fail_key(c, key, "column %d: %s", col, msg);
+    return 0;
+}
+
+static void default_params(const struct profile *p, double *params)
+{
+    for (int i = 0; i < p->nparams; i++)
+        params[i] = p->params[i].value;
+}
+
+/* for_s and clear_for_s: a number, or a string of numbers and params ("params.trapped_s"). */
+static int compile_duration(struct jctx *c, const struct profile *p, const cJSON *obj, const char *key,
+                            struct expr *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char text[64];
+    if (!v || cJSON_IsNumber(v)) {
+        double s = v ? v->valuedouble : 0;
+        if (!(s >= 0 && s <= MAX_DURATION_S))
+            return json_fail_key(c, key, "%.15g (expected 0 to %.0f seconds)", s, MAX_DURATION_S);
+        snprintf(text, sizeof text, "%.17g", s);
+        int col;
+        char msg[128];
+        return expr_compile(text, p, true, out, &col, msg, sizeof msg) ? json_fail_key(c, key, "%s", msg) : 0;
+    }
+    if (!cJSON_IsString(v)) {
+        size_t mark = json_enter_key(c, key);
+        json_expect_type(c, v, cJSON_String, "seconds: a number, or params like \"params.trapped_s\"");
+        json_leave(c, mark);
+        return -1;
+    }
+    if (compile_text(c, p, obj, key, true, true, out, NULL))
+        return -1;
+    double params[MAX_PARAMS];
+    default_params(p, params);
+    double s = expr_eval_const(out, params);
+    if (!(s >= 0 && s <= MAX_DURATION_S))
+        return json_fail_key(c, key, "\"%s\" is %.15g with the profile's defaults (expected 0 to %.0f seconds)",
+                             v->valuestring, s, MAX_DURATION_S);
+    return 0;
+}
+
+/* A history window that is not positive with the profile's own defaults is a mistake of the
+ * profile, caught at load rather than when a device is bound. */
+static int check_windows(struct jctx *c, const struct profile *p, const char *key, const struct expr *e)
+{
+    double params[MAX_PARAMS];
+    default_params(p, params);
+    int64_t win[EXPR_MAX_WINDOWS];
+    int bad;
+    if (expr_windows(e, params, win, &bad))
+        return json_fail_key(c, key, "window of history function %d is not 0 < seconds <= %.0f with the profile's "
+                                     "defaults", bad + 1, MAX_DURATION_S);
+    return 0;
+}
+
+static const struct code_table *find_table(const struct rule_set *rs, const char *name)
+{
+    for (int i = 0; rs && i < rs->ntables; i++)
+        if (strcmp(rs->tables[i].name, name) == 0)
+            return &rs->tables[i];
+    return NULL;
+}
+
+/* Placeholders of a message must name what exists: a point, params.x, or point.text with a code
+ * table of the point's name. */
+static int check_message(struct jctx *c, const struct profile *p, const struct rule_set *rs, const char *key,
+                         const char *text)
+{
+    for (const char *s = text; (s = strchr(s, '{')) != NULL;) {
+        const char *end = strchr(s, '}');
+        if (!end)
+            return json_fail_key(c, key, "\"{\" without \"}\" (expected {point}, {point.text} or {params.name})");
+        char name[NAME_MAX_LEN + 16];
+        size_t n = (size_t)(end - s - 1);
+        if (n == 0 || n >= sizeof name)
+            return json_fail_key(c, key, "empty or too long placeholder (expected {point}, {point.text} or "
+                                         "{params.name})");
+        memcpy(name, s + 1, n);
+        name[n] = '\0';
+        bool ok;
+        if (strncmp(name, "params.", 7) == 0) {
+            ok = false;
+            for (int i = 0; i < p->nparams; i++)
+                ok = ok || strcmp(p->params[i].name, name + 7) == 0;
+        } else if (n > 5 && strcmp(name + n - 5, ".text") == 0) {
+            name[n - 5] = '\0';
+            ok = profile_point_index(p, name) >= 0 && find_table(rs, name) != NULL;
+            if (profile_point_index(p, name) >= 0 && !ok)
+                return json_fail_key(c, key, "{%s.text}: no code table \"%s\" in \"codes\"", name, name);
+            name[n - 5] = '.';
+        } else {
+            ok = profile_point_index(p, name) >= 0;
+        }
+        if (!ok)
+            return json_fail_key(c, key, "{%s} names no point or param of this profile", name);
+        s = end + 1;
+    }
+    return 0;
+}
+
+static int compile_message(struct jctx *c, const struct profile *p, const struct rule_set *rs, const cJSON *obj,
+                           struct rule_def *r)
+{
+    static const char *const msg_keys[] = {"zh", "en"};
+    const cJSON *m;
+    if (json_get_child(c, obj, "message", cJSON_Object, true, &m) < 0)
+        return -1;
+    size_t mark = json_enter_key(c, "message");
+    if (json_check_keys(c, m, msg_keys, NELEM(msg_keys)) ||
+        json_get_string(c, m, "zh", NULL, true, "the message in Chinese", r->message_zh, sizeof r->message_zh) < 0 ||
+        json_get_string(c, m, "en", NULL, true, "the message in English", r->message_en, sizeof r->message_en) < 0 ||
+        check_message(c, p, rs, "zh", r->message_zh) || check_message(c, p, rs, "en", r->message_en))
+        return -1;
+    json_leave(c, mark);
+    return 0;
+}
+
+static int compile_rule(struct jctx *c, const struct profile *p, struct rule_set *rs, const cJSON *obj, int i)
+{
+    struct rule_def *r = &rs->rules[i];
+    if (json_check_keys(c, obj, rule_keys, NELEM(rule_keys)) ||
+        json_get_string(c, obj, "id", NULL, true, "a rule id", r->id, sizeof r->id) < 0)
+        return -1;
+    if (!(r->id[0] >= 'a' && r->id[0] <= 'z') || !json_name_ok(r->id, "_"))
+        return json_fail_key(c, "id", "\"%s\" is not a valid id (expected a-z, 0-9 and _, starting with a letter)",
+                             r->id);
+    if (strcmp(r->id, RULES_COMM_LOST) == 0)
+        return json_fail_key(c, "id", "\"%s\" is the built-in communication-lost rule (expected another id)", r->id);
+    for (int k = 0; k < i; k++)
+        if (strcmp(rs->rules[k].id, r->id) == 0)
+            return json_fail_key(c, "id", "\"%s\" is already the id of rules[%d] (expected a unique id)", r->id, k);
+    int kind, sev;
+    if (json_get_enum(c, obj, "kind", kind_names, NELEM(kind_names), "kind", RULE_CONDITION, false, &kind) < 0 ||
+        json_get_enum(c, obj, "severity", severity_names, NELEM(severity_names), "severity", 0, true, &sev) < 0)
+        return -1;
+    r->kind = (enum rule_kind)kind;
+    r->severity = (enum severity)sev;
+    if (compile_text(c, p, obj, "when", false, true, &r->when, NULL) || check_windows(c, p, "when", &r->when) ||
+        compile_text(c, p, obj, "clear", false, false, &r->clear, &r->has_clear) ||
+        check_windows(c, p, "clear", &r->clear) ||
+        compile_text(c, p, obj, "suppress", false, false, &r->suppress, &r->has_suppress) ||
+        check_windows(c, p, "suppress", &r->suppress))
+        return -1;
+    if (!r->when.uses_points)
+        return json_fail_key(c, "when", "names no point (expected a condition on the device's data)");
+    if (r->kind == RULE_EVENT) {
+        static const char *const no_event[] = {"clear", "clear_for_s"};
+        for (size_t k = 0; k < NELEM(no_event); k++)
+            if (cJSON_GetObjectItemCaseSensitive(obj, no_event[k]))
+                return json_fail_key(c, no_event[k], "not allowed on an event rule (it fires once and holds no alert)");
+    }
+    if (compile_duration(c, p, obj, "for_s", &r->for_s) || compile_duration(c, p, obj, "clear_for_s", &r->clear_for_s))
+        return -1;
+    if (json_get_int(c, obj, "for_samples", 1, 100, 1, false, &r->for_samples) < 0)
+        return -1;
+    const char *doc;
+    if (json_get_text(c, obj, "doc", false, &doc) < 0)
+        return -1;
+    return compile_message(c, p, rs, obj, r);
+}
+
+static int read_codes(struct jctx *c, const cJSON *codes, struct rule_set *rs)
+{
+    int n = cJSON_GetArraySize(codes);
+    rs->tables = calloc((size_t)(n ? n : 1), sizeof *rs->tables);
+    if (!rs->tables)
+        return json_fail_key(c, "codes", "out of memory");
+    for (const cJSON *t = codes->child; t; t = t->next) {
+        struct code_table *ct = &rs->tables[rs->ntables++];
+        if (strlen(t->string) >= sizeof ct->name)
+            return json_fail_key(c, "codes", "table name \"%.60s\" too long", t->string);
+        snprintf(ct->name, sizeof ct->name, "%s", t->string);
+        int m = cJSON_GetArraySize(t);
+        ct->entries = calloc((size_t)(m ? m : 1), sizeof *ct->entries);
+        if (!ct->entries)
+            return json_fail_key(c, "codes", "out of memory");
+        for (const cJSON *e = t->child; e; e = e->next) {
+            /* shape (an integer key, a string value) was checked by the profile loader */
+            struct code_entry *ce = &ct->entries[ct->n++];
+            ce->code = strtoll(e->string, NULL, 10);
+            snprintf(ce->text, sizeof ce->text, "%s", cJSON_IsString(e) ? e->valuestring : "");
+        }
+    }
+    return 0;
+}
+
+int rules_compile(struct jctx *c, const struct profile *p, const cJSON *rules, const cJSON *codes,
+                  struct rule_set **out)
+{
+    *out = NULL;
+    struct rule_set *rs = calloc(1, sizeof *rs);
+    if (!rs)
+        return json_fail(c, "out of memory");
+    if (codes && read_codes(c, codes, rs)) {
+        rules_set_free(rs);
+        return -1;
+    }
+    int n = rules ? cJSON_GetArraySize(rules) : 0;
+    if (n > RULES_MAX) {
+        rules_set_free(rs);
+        return json_fail_key(c, "rules", "%d rules (expected at most %d)", n, RULES_MAX);
+    }
+    rs->rules = calloc((size_t)(n ? n : 1), sizeof *rs->rules);
+    if (!rs->rules) {
+        rules_set_free(rs);
+        return json_fail_key(c, "rules", "out of memory");
+    }
+    size_t mark = json_enter_key(c, "rules");
+    int i = 0;
+    for (const cJSON *r = rules ? rules->child : NULL; r; r = r->next, i++) {
+        size_t m2 = json_enter_index(c, i);
+        if (compile_rule(c, p, rs, r, i)) {
+            rules_set_free(rs);
+            return -1;
+        }
+        rs->nrules = i + 1;
+        json_leave(c, m2);
+    }
+    json_leave(c, mark);
+    *out = rs;
+    return 0;
+}
+
+void rules_set_free(struct rule_set *rs)
+{
+    if (!rs)
+        return;
+    for (int i = 0; i < rs->ntables; i++)
+        free(rs->tables[i].entries);
+    free(rs->tables);
+    free(rs->rules);
+    free(rs);
+}
+
+const char *rules_code_text(const struct rule_set *rs, const char *table, int64_t code)
+{
+    const struct code_table *t = find_table(rs, table);
+    for (int i = 0; t && i < t->n; i++)
+        if (t->entries[i].code == code)
+            return t->entries[i].text;
+    return NULL;
+}
+
+/* ---- messages ---------------------------------------------------------------------------- */
+
+/* Appends s, cutting at a UTF-8 character boundary when out is full. */
+static void append(char *out, size_t n, size_t *used, const char *s)
+{
+    size_t len = strlen(s);
+    if (*used + len >= n) {
+        len = n - 1 - *used;
+        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+            len--;
+    }
+    memcpy(out + *used, s, len);
+    *used += len;
+    out[*used] = '\0';
+}
+
+static void format_value(double v, char *buf, size_t n)
+{
+    if (v != v)
+        snprintf(buf, n, "?");
+    else
+        snprintf(buf, n, "%.6g", v);
+}
+
+void rules_render(const struct profile *p, const struct rule_set *rs, const char *tmpl, const double *values,
+                  const double *params, char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    const char *s = tmpl;
+    while (*s && used + 1 < n) {
+        const char *open = strchr(s, '{');
+        const char *close = open ? strchr(open, '}') : NULL;
+        if (!open || !close) {
+            append(out, n, &used, s);
+            return;
+        }
+        char lit[TEXT_MAX_LEN * 2];
+        size_t ln = (size_t)(open - s) < sizeof lit - 1 ? (size_t)(open - s) : sizeof lit - 1;
+        memcpy(lit, s, ln);
+        lit[ln] = '\0';
+        append(out, n, &used, lit);
+        char name[NAME_MAX_LEN + 16];
+        size_t nn = (size_t)(close - open - 1) < sizeof name - 1 ? (size_t)(close - open - 1) : sizeof name - 1;
+        memcpy(name, open + 1, nn);
+        name[nn] = '\0';
+        char buf[TEXT_MAX_LEN];
+        snprintf(buf, sizeof buf, "?");
+        if (strncmp(name, "params.", 7) == 0) {
+            for (int i = 0; i < p->nparams; i++)
+                if (strcmp(p->params[i].name, name + 7) == 0)
+                    format_value(params ? params[i] : p->params[i].value, buf, sizeof buf);
+        } else if (nn > 5 && strcmp(name + nn - 5, ".text") == 0) {
+            name[nn - 5] = '\0';
+            int k = profile_point_index(p, name);
+            double v = k >= 0 && values ? values[k] : NAN;
+            const char *t = v == v && fabs(v) < 9e15 ? rules_code_text(rs, name, (int64_t)v) : NULL;
+            if (t)
+                snprintf(buf, sizeof buf, "%s", t);
+            else
+                format_value(v, buf, sizeof buf);
+        } else {
+            int k = profile_point_index(p, name);
+            format_value(k >= 0 && values ? values[k] : NAN, buf, sizeof buf);
+        }
+        append(out, n, &used, buf);
+        s = close + 1;
+    }
+}
+
+/* ---- instances on a device ------------------------------------------------------------------ */
+
+enum rstate { RS_IDLE, RS_PENDING, RS_ACTIVE };
+
+/* Window series of one expression, bound to the device's history. */
+struct bound {
+    int series[EXPR_MAX_WINDOWS];
+};
+
+struct rinst {
+    const struct rule_def *def;   /* NULL: the built-in communication-lost rule */
+    int64_t for_ms, clear_for_ms;
+    struct bound when, clear, suppress;
+    bool stale_driven;            /* some expression uses stale(): evaluated on ticks too */
+    enum rstate st;
+    int64_t pending_since;
+    int true_count;
+    int64_t clear_since;          /* -1: the clear condition is not (known) true */
+    bool armed;                   /* event rules: seen false since the last firing */
+    bool suppressed;
+    struct alert a;
+    int64_t raises[FLAP_RING];    /* raise times, newest at raises_head */
+    int raises_head, nraises;
+};
+
+struct rules_device {
+    const struct profile *p;
+    const struct rule_set *rs;
+    char id[NAME_MAX_LEN];
+    double params[MAX_PARAMS];
+    const struct contract *k;
+    struct rules_options opt;
+    struct history *hist;
+    int npoints;
+    double values[MAX_POINTS];    /* current sample; NaN unknown */
+    int64_t last_reading_ms;
+    int64_t start_ms;
+    bool offline;
+    int ninst;
+    struct rinst *inst;           /* rules in profile order, then comm_lost */
+    uint64_t gen;
+};
+
+void rules_options_default(struct rules_options *o)
+{
+    o->escalate_every_ms = 30 * 60 * 1000;
+    o->flap_max = 3;
+    o->flap_window_ms = 10 * 60 * 1000;
+    o->flap_hold_ms = 10 * 60 * 1000;
+    o->comm_lost_ms = 60 * 1000;
+}
+
+static int collect_specs(const struct expr *e, const int64_t *win, struct history_spec *specs, int n)
+{
+    for (int k = 0; k < e->nwin; k++)
+        specs[n++] = (struct history_spec){e->win[k].point, win[k]};
+    return n;
+}
+
+static int bind_expr(struct rules_device *d, const struct expr *e, struct bound *b, struct history_spec *specs,
+                     int *nspecs, bool collect, const char *rule, const char *what, struct diag *err)
+{
+    int64_t win[EXPR_MAX_WINDOWS];
+    int bad;
+    if (expr_windows(e, d->params, win, &bad)) {
+        diag_set(err, "device %s: rule %s: %s: window of history function %d is not 0 < seconds <= %.0f with this "
+                      "device's params", d->id, rule, what, bad + 1, MAX_DURATION_S);
+        return -1;
+    }
+    if (collect) {
+        *nspecs = collect_specs(e, win, specs, *nspecs);
+        return 0;
+    }
+    for (int k = 0; k < e->nwin; k++)
+        b->series[k] = history_series(d->hist, e->win[k].point, win[k]);
+    return 0;
+}
+
+static int duration_ms(struct rules_device *d, const struct expr *e, const char *rule, const char *what,
+                       int64_t *out, struct diag *err)
+{
+    double s = expr_eval_const(e, d->params);
+    if (!(s >= 0 && s <= MAX_DURATION_S)) {
+        diag_set(err, "device %s: rule %s: %s is %.15g with this device's params (expected 0 to %.0f seconds)", d->id,
+                 rule, what, s, MAX_DURATION_S);
+        return -1;
+    }
+    *out = (int64_t)llround(s * 1000.0);
+    return 0;
+}
+
+/* Two passes over the rules: the first collects the (point, window) pairs so the history is
+ * sized once, the second binds each window to its series. */
+static int bind_all(struct rules_device *d, bool collect, struct history_spec *specs, int *nspecs, struct diag *err)
+{
+    for (int i = 0; d->rs && i < d->rs->nrules; i++) {
+        const struct rule_def *r = &d->rs->rules[i];
+        struct rinst *in = &d->inst[i];
+        if (bind_expr(d, &r->when, &in->when, specs, nspecs, collect, r->id, "when", err) ||
+            bind_expr(d, &r->clear, &in->clear, specs, nspecs, collect, r->id, "clear", err) ||
+            bind_expr(d, &r->suppress, &in->suppress, specs, nspecs, collect, r->id, "suppress", err))
+            return -1;
+    }
+    return 0;
+}
+
+static void init_alert_base(struct rinst *in)
+{
+    memset(&in->a, 0, sizeof in->a);
+    in->a.value = NAN;
+}
+
+struct rules_device *rules_device_new(const struct profile *p, const char *device_id, const double *params,
+                                      const struct contract *k, const struct rules_options *opt, int64_t start_ms,
+                                      struct diag *err)
+{
+    struct rules_device *d = calloc(1, sizeof *d);
+    if (!d) {
+        diag_set(err, "device %s: out of memory", device_id);
+        return NULL;
+    }
+    d->p = p;
+    d->rs = p->ruleset;
+    snprintf(d->id, sizeof d->id, "%s", device_id);
+    for (int i = 0; i < p->nparams; i++)
+        d->params[i] = params ? params[i] : p->params[i].value;
+    d->k = k;
+    if (opt)
+        d->opt = *opt;
+    else
+        rules_options_default(&d->opt);
+    if (d->opt.flap_max >= FLAP_RING)
+        d->opt.flap_max = FLAP_RING - 1;
+    d->npoints = p->npoints;
+    for (int i = 0; i < MAX_POINTS; i++)
+        d->values[i] = NAN;
+    d->start_ms = start_ms;
+    int nrules = d->rs ? d->rs->nrules : 0;
+    d->ninst = nrules + 1;
+    d->inst = calloc((size_t)d->ninst, sizeof *d->inst);
+    int cap = nrules * 3 * EXPR_MAX_WINDOWS + 1;
+    struct history_spec *specs = calloc((size_t)cap, sizeof *specs);
+    int nspecs = 0;
+    if (!d->inst || !specs) {
+        free(specs);
+        diag_set(err, "device %s: out of memory", device_id);
+        rules_device_free(d);
+        return NULL;
+    }
+    if (bind_all(d, true, specs, &nspecs, err)) {
+        free(specs);
+        rules_device_free(d);
+        return NULL;
+    }
+    d->hist = history_new(p->npoints, specs, nspecs, start_ms);
+    free(specs);
+    if (!d->hist) {
+        diag_set(err, "device %s: out of memory", device_id);
+        rules_device_free(d);
+        return NULL;
+    }
+    bind_all(d, false, NULL, NULL, err);
+    for (int i = 0; i < nrules; i++) {
+        const struct rule_def *r = &d->rs->rules[i];
+        struct rinst *in = &d->inst[i];
+        in->def = r;
+        in->stale_driven = r->when.uses_stale || r->clear.uses_stale || r->suppress.uses_stale;
+        if (duration_ms(d, &r->for_s, r->id, "for_s", &in->for_ms, err) ||
+            duration_ms(d, &r->clear_for_s, r->id, "clear_for_s", &in->clear_for_ms, err)) {
+            rules_device_free(d);
+            return NULL;
+        }
+    }
+    struct rinst *cl = &d->inst[nrules];
+    cl->for_ms = d->opt.comm_lost_ms;
+    for (int i = 0; i < p->nparams; i++)
+        if (strcmp(p->params[i].name, "comm_lost_s") == 0 && d->params[i] >= 0 && d->params[i] <= MAX_DURATION_S)
+            cl->for_ms = (int64_t)llround(d->params[i] * 1000.0);
+    for (int i = 0; i < d->ninst; i++) {
+        d->inst[i].clear_since = -1;
+        init_alert_base(&d->inst[i]);
+    }
+    return d;
+}
+
+void rules_device_free(struct rules_device *d)
+{
+    if (!d)
+        return;
+    history_free(d->hist);
+    free(d->inst);
+    free(d);
+}
+
+uint64_t rules_generation(const struct rules_device *d)
+{
+    return d->gen;
+}
+
+static const char *rule_id(const struct rinst *in)
+{
+    return in->def ? in->def->id : RULES_COMM_LOST;
+}
+
+static void emit(struct rules_device *d, const struct alert_sink *sink, enum alert_event_kind kind, int64_t ts,
+                 const struct alert *a)
+{
+    if (kind != ALERT_OCCURRED)
+        d->gen++;
+    if (!sink || !sink->emit)
+        return;
+    struct alert_event ev;
+    ev.kind = kind;
+    ev.ts = ts;
+    ev.alert = *a;
+    sink->emit(sink->ctx, &ev);
+}
+
+/* Fills the record of a new alert (or a one-shot occurrence) from the current sample. */
+static void make_alert(struct rules_device *d, struct rinst *in, int64_t ts)
+{
+    struct alert *a = &in->a;
+    init_alert_base(in);
+    snprintf(a->id, sizeof a->id, "%s:%s:%lld", d->id, rule_id(in), (long long)ts);
+    snprintf(a->device, sizeof a->device, "%s", d->id);
+    snprintf(a->rule, sizeof a->rule, "%s", rule_id(in));
+    a->raised_ts = ts;
+    if (in->def) {
+        a->severity = in->def->severity;
+        rules_render(d->p, d->rs, in->def->message_zh, d->values, d->params, a->message_zh, sizeof a->message_zh);
+        rules_render(d->p, d->rs, in->def->message_en, d->values, d->params, a->message_en, sizeof a->message_en);
+        int fp = in->def->when.first_point;
+        if (fp >= 0) {
+            snprintf(a->point, sizeof a->point, "%s", d->p->points[fp].name);
+            a->value = d->values[fp];
+        }
+    } else {
+        a->severity = SEV_MINOR;
+        snprintf(a->message_zh, sizeof a->message_zh, "通讯中断");
+        snprintf(a->message_en, sizeof a->message_en, "Communication lost");
+    }
+    if (d->k) {
+        snprintf(a->contract, sizeof a->contract, "%s", d->k->id);
+        snprintf(a->contractor, sizeof a->contractor, "%s", d->k->contractor);
+        int minutes = d->k->respond_minutes[a->severity];
+        if (minutes > 0) {
+            a->respond_by_ts = ts + (int64_t)minutes * 60000;
+            a->next_escalation_ts = a->respond_by_ts;
+        }
+    }
+}
+
+static void raise_alert(struct rules_device *d, struct rinst *in, int64_t ts, const struct alert_sink *sink)
+{
+    make_alert(d, in, ts);
+    if (in->def && in->def->kind == RULE_EVENT) {
+        in->st = RS_IDLE;
+        in->armed = false;
+        emit(d, sink, ALERT_OCCURRED, ts, &in->a);
+        return;
+    }
+    in->st = RS_ACTIVE;
+    in->clear_since = -1;
+    in->raises_head = (in->raises_head + 1) % FLAP_RING;
+    in->raises[in->raises_head] = ts;
+    if (in->nraises < FLAP_RING)
+        in->nraises++;
+    emit(d, sink, ALERT_RAISED, ts, &in->a);
+}
+
+static int recent_raises(const struct rules_device *d, const struct rinst *in, int64_t now)
+{
+    int n = 0;
+    for (int k = 0; k < in->nraises; k++)
+        if (in->raises[(in->raises_head - k + FLAP_RING) % FLAP_RING] >= now - d->opt.flap_window_ms)
+            n++;
+    return n;
+}
+
+/* The clear condition has been true since clear_since: clear, or hold a flapping alert. */
+static void try_clear(struct rules_device *d, struct rinst *in, int64_t now, const struct alert_sink *sink)
+{
+    if (now - in->clear_since < in->clear_for_ms)
+        return;
+    if (!in->a.flapping && in->def && recent_raises(d, in, now) > d->opt.flap_max) {
+        in->a.flapping = true;
+        d->gen++;
+    }
+    if (in->a.flapping) {
+        int64_t hold = d->opt.flap_hold_ms > in->clear_for_ms ? d->opt.flap_hold_ms : in->clear_for_ms;
+        if (now - in->clear_since < hold)
+            return;
+    }
+    in->a.cleared_ts = now;
+    in->a.next_escalation_ts = 0;
+    in->st = RS_IDLE;
+    in->clear_since = -1;
+    in->pending_since = 0;
+    in->true_count = 0;
+    emit(d, sink, ALERT_CLEARED, now, &in->a);
+}
+
+static void escalate(struct rules_device *d, struct rinst *in, int64_t now, const struct alert_sink *sink)
+{
+    struct alert *a = &in->a;
+    if (in->st != RS_ACTIVE || a->acked || in->suppressed || !a->next_escalation_ts || now < a->next_escalation_ts)
+        return;
+    a->escalation++;
+    if (d->opt.escalate_every_ms > 0) {
+        a->next_escalation_ts += d->opt.escalate_every_ms;
+        /* after a long suppression or a restart: one escalation now, not a burst */
+        if (a->next_escalation_ts <= now)
+            a->next_escalation_ts = now + d->opt.escalate_every_ms;
+    } else {
+        a->next_escalation_ts = 0;
+    }
+    emit(d, sink, ALERT_ESCALATED, now, a);
+}
+
+/* One evaluation of a rule: w, c, s are the truths of when, clear and suppress (-1 unknown). */
+static void step(struct rules_device *d, struct rinst *in, int w, int c, int s, int64_t now,
+                 const struct alert_sink *sink)
+{
+    in->suppressed = s == 1;
+    bool event = in->def->kind == RULE_EVENT;
+    if (in->st == RS_ACTIVE) {
+        if (c == 1) {
+            if (in->clear_since < 0)
+                in->clear_since = now;
+            try_clear(d, in, now, sink);
+        } else {
+            in->clear_since = -1;
+        }
+        return;
+    }
+    if (event && w == 0)
+        in->armed = true;
+    if (w != 1 || in->suppressed || (event && !in->armed)) {
+        if (event && w == 1)
+            in->armed = false; /* true while suppressed: this edge is spent */
+        in->st = RS_IDLE;
+        in->true_count = 0;
+        return;
+    }
+    if (in->st == RS_IDLE) {
+        in->st = RS_PENDING;
+        in->pending_since = now;
+        in->true_count = 0;
+    }
+    in->true_count++;
+    if (now - in->pending_since >= in->for_ms && in->true_count >= in->def->for_samples)
+        raise_alert(d, in, now, sink);
+}
+
+static void evaluate(struct rules_device *d, struct rinst *in, int64_t now, const struct alert_sink *sink)
+{
+    const struct rule_def *r = in->def;
+    struct expr_env env = {d->values, d->params, d->hist, in->when.series, now};
+    int w = expr_truth(expr_eval(&r->when, &env));
+    int c;
+    if (r->has_clear) {
+        env.series = in->clear.series;
+        c = expr_truth(expr_eval(&r->clear, &env));
+    } else {
+        c = w < 0 ? -1 : !w;
+    }
+    int s = 0;
+    if (r->has_suppress) {
+        env.series = in->suppress.series;
+        s = expr_truth(expr_eval(&r->suppress, &env));
+    }
+    step(d, in, w, c, s, now, sink);
+}
+
+static void comm_check(struct rules_device *d, int64_t now, const struct alert_sink *sink)
+{
+    struct rinst *cl = &d->inst[d->ninst - 1];
+    if (cl->st != RS_PENDING)
+        return;
+    int64_t since = d->last_reading_ms ? d->last_reading_ms : d->start_ms;
+    if (now - since >= cl->for_ms)
+        raise_alert(d, cl, now, sink);
+}
+
+static void comm_back(struct rules_device *d, int64_t now, const struct alert_sink *sink)
+{
+    struct rinst *cl = &d->inst[d->ninst - 1];
+    d->offline = false;
+    if (cl->st == RS_PENDING) {
+        cl->st = RS_IDLE;
+    } else if (cl->st == RS_ACTIVE) {
+        cl->clear_since = now;
+        try_clear(d, cl, now, sink);
+    }
+}
+
+void rules_feed(struct rules_device *d, int64_t ts_ms, const double *values, const uint8_t *quality, int npoints,
+                const struct alert_sink *sink)
+{
+    int n = npoints < d->npoints ? npoints : d->npoints;
+    for (int i = 0; i < d->npoints; i++) {
+        bool ok = i < n && quality[i] == Q_OK && values[i] == values[i];
+        d->values[i] = ok ? values[i] : NAN;
+        if (ok)
+            history_add(d->hist, i, ts_ms, values[i]);
+    }
+    d->last_reading_ms = ts_ms;
+    comm_back(d, ts_ms, sink);
+    for (int i = 0; i < d->ninst - 1; i++)
+        evaluate(d, &d->inst[i], ts_ms, sink);
+    for (int i = 0; i < d->ninst; i++)
+        escalate(d, &d->inst[i], ts_ms, sink);
+}
+
+void rules_offline(struct rules_device *d, int64_t ts_ms, const struct alert_sink *sink)
+{
+    for (int i = 0; i < d->npoints; i++)
+        d->values[i] = NAN;
+    d->offline = true;
+    struct rinst *cl = &d->inst[d->ninst - 1];
+    if (cl->st == RS_IDLE) {
+        cl->st = RS_PENDING;
+        cl->pending_since = ts_ms;
+    }
+    comm_check(d, ts_ms, sink);
+}
+
+void rules_online(struct rules_device *d, int64_t ts_ms, const struct alert_sink *sink)
+{
+    comm_back(d, ts_ms, sink);
+}
+
+void rules_tick(struct rules_device *d, int64_t now_ms, const struct alert_sink *sink)
+{
+    for (int i = 0; i < d->ninst - 1; i++)
+        if (d->inst[i].stale_driven)
+            evaluate(d, &d->inst[i], now_ms, sink);
+    comm_check(d, now_ms, sink);
+    for (int i = 0; i < d->ninst; i++)
+        escalate(d, &d->inst[i], now_ms, sink);
+}
+
+int rules_ack(struct rules_device *d, const char *alert_id, const char *by, int64_t now_ms,
+              const struct alert_sink *sink)
+{
+    for (int i = 0; i < d->ninst; i++) {
+        struct rinst *in = &d->inst[i];
+        if (in->st != RS_ACTIVE || strcmp(in->a.id, alert_id) != 0)
+            continue;
+        if (in->a.acked)
+            return 1;
+        in->a.acked = true;
+        snprintf(in->a.acked_by, sizeof in->a.acked_by, "%s", by ? by : "");
+        in->a.acked_ts = now_ms;
+        in->a.next_escalation_ts = 0;
+        emit(d, sink, ALERT_ACKNOWLEDGED, now_ms, &in->a);
+        return 0;
+    }
+    return -1;
+}
+
+int rules_active(const struct rules_device *d, struct alert *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < d->ninst; i++) {
+        if (d->inst[i].st != RS_ACTIVE)
+            continue;
+        if (n < max)
+            out[n] = d->inst[i].a;
+        n++;
+    }
+    return n;
+}
+
+int rules_restore(struct rules_device *d, const struct alert *a)
+{
+    for (int i = 0; i < d->ninst; i++) {
+        struct rinst *in = &d->inst[i];
+        if (strcmp(rule_id(in), a->rule) != 0)
+            continue;
+        if (in->st == RS_ACTIVE || (in->def && in->def->kind == RULE_EVENT))
+            return -1;
+        in->a = *a;
+        in->st = RS_ACTIVE;
+        in->clear_since = -1;
+        in->nraises = 0;
+        if (!in->def) {
+            /* communication is judged afresh: pending until a reading or an offline event */
+            d->offline = false;
+        }
+        d->gen++;
+        return 0;
+    }
+    return -1;
+}

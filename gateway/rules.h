@@ -1,0 +1,143 @@
+/* rules: a profile's rules compiled at load (rule_set), and their instances on one device with
+ * the alert life cycle (rules_device). Pure: time comes in with every call, nothing sleeps or
+ * reads a clock, so tests drive it with a fake clock.
+ *
+ * Life of a condition rule on a device (one alert at a time per rule and device):
+ *
+ *   idle ──when true──► pending ──true for for_s and for_samples polls──► raised ─ack─► acknowledged
+ *    ▲                   │ when false, unknown or suppressed                 │             │
+ *    └───────────────────┘                                                   ▼             ▼
+ *    └──────────────────── cleared ◄── clear true for clear_for_s ───────────┴─────────────┘
+ *
+ * - unknown (a point invalid or offline) neither raises nor clears, and restarts the pending and
+ *   clearing timers; after a restart every point is unknown until read again.
+ * - suppress: while it is (known) true the rule does not raise, and its raised alert does not
+ *   escalate; it may still clear.
+ * - escalation: not acknowledged by respond_by_ts, the alert escalates (level 1), then again
+ *   every escalate_every_ms (level 2, 3 ...) until acknowledged or cleared.
+ * - flapping: when an alert is about to clear and its rule raised more than flap_max times in the
+ *   last flap_window_ms, it is held raised with flapping set, and clears only once its clear
+ *   condition has held for flap_hold_ms (or clear_for_s if longer).
+ * - event rules (kind "event") fire once each time `when` becomes true — after it was seen
+ *   false, so a restart or a gap in data never fires one — and hold no alert.
+ * - communication lost is a built-in rule, "comm_lost" (minor): raised when the device is
+ *   offline and has had no valid reading for the profile param comm_lost_s (default 60 s),
+ *   cleared when it is back. */
+#ifndef CARETAKER_RULES_H
+#define CARETAKER_RULES_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "alerts.h"
+#include "diag.h"
+#include "expr.h"
+#include "json_util.h"
+#include "model.h"
+
+#define RULES_MAX 64
+#define RULES_COMM_LOST "comm_lost"
+
+enum rule_kind { RULE_CONDITION, RULE_EVENT };
+
+struct rule_def {
+    char id[NAME_MAX_LEN];
+    enum rule_kind kind;
+    enum severity severity;
+    struct expr when, clear, suppress;
+    bool has_clear, has_suppress;
+    struct expr for_s, clear_for_s;   /* constants of numbers and params */
+    int for_samples;
+    char message_zh[TEXT_MAX_LEN];
+    char message_en[TEXT_MAX_LEN];
+};
+
+struct code_entry {
+    int64_t code;
+    char text[TEXT_MAX_LEN];
+};
+
+struct code_table {
+    char name[NAME_MAX_LEN];
+    int n;
+    struct code_entry *entries;
+};
+
+struct rule_set {
+    int nrules;
+    struct rule_def *rules;
+    int ntables;
+    struct code_table *tables;
+};
+
+/* Compiles the "rules" array (and reads the "codes" tables, either may be NULL) of profile p,
+ * whose points and params are already parsed. Errors go through c, so they read
+ * "<file>: rules[2].when: column 14: unknown point ...". Returns 0 and *out, or -1. */
+int rules_compile(struct jctx *c, const struct profile *p, const cJSON *rules, const cJSON *codes,
+                  struct rule_set **out);
+void rules_set_free(struct rule_set *rs);
+
+/* Text of code in table name, or NULL. */
+const char *rules_code_text(const struct rule_set *rs, const char *table, int64_t code);
+
+/* Knobs of the life cycle that are not per rule (the core fills them from the config). */
+struct rules_options {
+    int64_t escalate_every_ms;  /* re-escalation interval; 0 = escalate once */
+    int flap_max;               /* raises within flap_window_ms above which an alert is flapping */
+    int64_t flap_window_ms;
+    int64_t flap_hold_ms;
+    int64_t comm_lost_ms;       /* when the profile has no comm_lost_s param */
+};
+
+/* Defaults: escalate every 30 min; more than 3 raises in 10 min is flapping, held until clear
+ * for 10 min; communication lost after 60 s. */
+void rules_options_default(struct rules_options *o);
+
+struct rules_device;
+
+/* Binds the rules of profile p (compiled in p->ruleset; a profile without rules gets only
+ * comm_lost) to one device: params[i] is the device's value of profile param i, k the contract
+ * covering it (or NULL). start_ms is when watching starts (the reference of stale()). Fails
+ * when a duration or window is not positive with this device's params, naming the device and
+ * the rule. */
+struct rules_device *rules_device_new(const struct profile *p, const char *device_id, const double *params,
+                                      const struct contract *k, const struct rules_options *opt, int64_t start_ms,
+                                      struct diag *err);
+void rules_device_free(struct rules_device *d);
+
+/* One poll: values[i] and quality[i] of point i (Q_OK or not), read at ts_ms. A reading also
+ * means the device answers (clears communication lost). */
+void rules_feed(struct rules_device *d, int64_t ts_ms, const double *values, const uint8_t *quality, int npoints,
+                const struct alert_sink *sink);
+
+/* The bus declared the device offline / back online. Offline makes every point unknown. */
+void rules_offline(struct rules_device *d, int64_t ts_ms, const struct alert_sink *sink);
+void rules_online(struct rules_device *d, int64_t ts_ms, const struct alert_sink *sink);
+
+/* Time alone: escalations, communication lost, rules using stale(). Call at least every second. */
+void rules_tick(struct rules_device *d, int64_t now_ms, const struct alert_sink *sink);
+
+/* Acknowledges the alert with this id: 0 done (one ALERT_ACKNOWLEDGED event), 1 it was already
+ * acknowledged (no event), -1 no such active alert on this device. */
+int rules_ack(struct rules_device *d, const char *alert_id, const char *by, int64_t now_ms,
+              const struct alert_sink *sink);
+
+/* Copies up to max active alerts (raised or acknowledged, not cleared) into out; returns how
+ * many are active (may exceed max). */
+int rules_active(const struct rules_device *d, struct alert *out, int max);
+
+/* Puts back an alert saved before a restart, as active, without any event: it is not raised
+ * again, and it clears once its clear condition is read true. Returns 0, or -1 when this
+ * device has no such rule or already holds an alert for it. */
+int rules_restore(struct rules_device *d, const struct alert *a);
+
+/* Bumped on every change of the active list (raise, ack, escalation, flapping, clear). */
+uint64_t rules_generation(const struct rules_device *d);
+
+/* Renders a message template: {point} its value now, {point.text} the text of its value from
+ * the code table of the same name, {params.x} a param. Unknown values read "?". */
+void rules_render(const struct profile *p, const struct rule_set *rs, const char *tmpl, const double *values,
+                  const double *params, char *out, size_t n);
+
+#endif
