@@ -45,7 +45,7 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 if(CMAKE_CROSSCOMPILING)
   set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${CARETAKER_DEB_ARCH})
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
-  set(_deps "adduser" "libc6 (>= 2.34)" "libmodbus5 (>= ${MODBUS_VERSION})"
+  set(_deps "adduser" "libc6 (>= 2.34)"
       "libmosquitto1 (>= ${MOSQUITTO_VERSION})" "libsqlite3-0 (>= ${SQLITE_VERSION})"
       "libcjson1 (>= ${CJSON_VERSION})")
   if(SYSTEMD_FOUND)

@@ -1,4 +1,4 @@
-/* bus: the poller thread of one bus.
+/* bus: the poller thread of one bus, talking through its transport (RTU, TCP or DTU).
  *
  * Schedule: each device has an absolute deadline on its own grid (t0 + k * poll_ms), so polls
  * do not drift; when the bus falls behind, missed grid points are skipped and counted, never
@@ -11,9 +11,7 @@
  */
 #include "bus.h"
 
-#include <errno.h>
 #include <math.h>
-#include <modbus/modbus.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +22,7 @@
 #include "decode.h"
 #include "log.h"
 #include "plan.h"
+#include "transport.h"
 
 enum read_result { READ_OK, READ_HOLE, READ_TIMEOUT, READ_BAD, READ_EXCEPTION, READ_LINK };
 
@@ -32,6 +31,7 @@ struct device_rt {
     struct read_plan plan;
     int64_t next_due;
     int fails;               /* consecutive failed cycles */
+    enum read_result failure; /* of the last failed cycle's first failed read */
     int state;               /* -1 unknown (not read since start), 0 offline, 1 online */
     int64_t backoff_ms;
     struct complaint complain;
@@ -43,32 +43,13 @@ struct bus {
     struct queue *q;
     pthread_t thread;
     atomic_int stop;
-    modbus_t *ctx;
-    int connected;
+    struct transport *tp;
     int64_t next_connect_ms;
     struct complaint link_complaint;
-    int64_t silence_us;      /* RTU: quiet time the line needs between frames */
-    int64_t last_frame_end_us;
     struct device_rt *devs;
     uint16_t regs[PLAN_MAX_REGS];
     uint8_t bits[PLAN_MAX_BITS];
 };
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* Modbus over serial line v1.02, 2.5.1.1: frames are separated by at least 3.5 character
- * times; above 19200 baud a fixed 1750 us is recommended. */
-static int64_t rtu_silence_us(const struct bus_config *c)
-{
-    int bits = 1 + c->data_bits + (c->parity != 'N' ? 1 : 0) + c->stop_bits;
-    int64_t t = c->baud > 19200 ? 1750 : (int64_t)(3.5 * bits * 1e6 / c->baud + 0.5);
-    return t > c->frame_delay_us ? t : c->frame_delay_us;
-}
 
 static void push(struct bus *b, struct msg *m)
 {
@@ -88,58 +69,34 @@ static const char *unit_label(const struct device *d, char *buf, size_t n)
 
 static void link_close(struct bus *b)
 {
-    if (b->connected) {
-        modbus_close(b->ctx);
-        b->connected = 0;
-    }
+    transport_close(b->tp);
 }
 
 static int link_open(struct bus *b)
 {
-    if (b->connected)
+    if (b->tp->connected)
         return 0;
     int64_t now = clock_mono_ms();
     if (now < b->next_connect_ms)
         return -1;
-    if (modbus_connect(b->ctx) == 0) {
-        b->connected = 1;
-        if (b->cfg->type == BUS_RTU && b->cfg->rs485 && modbus_rtu_set_serial_mode(b->ctx, MODBUS_RTU_RS485) < 0)
-            log_warn("bus %s: %s does not support RS-485 mode (%s); continuing in RS-232 mode", b->cfg->id,
-                     b->cfg->port, modbus_strerror(errno));
+    if (transport_connect(b->tp) == 0) {
         if (log_release(&b->link_complaint))
-            log_notice("bus %s: connected again", b->cfg->id);
+            log_notice("bus %s: %s: connected again", b->cfg->id, b->tp->label);
         return 0;
     }
     uint32_t held;
     if (log_complain(&b->link_complaint, now, &held))
-        log_warn("bus %s: cannot open %s: %s (%u similar held back)", b->cfg->id,
-                 b->cfg->type == BUS_RTU ? b->cfg->port : b->cfg->host, modbus_strerror(errno), held);
+        log_warn("bus %s: %s: %s (%u similar held back)", b->cfg->id, b->tp->label, b->tp->err, held);
     /* Retry the link at most once a second, whatever the number of devices behind it. */
     b->next_connect_ms = now + 1000;
     return -1;
 }
 
-static void wait_line_silence(struct bus *b)
+/* Busy, acknowledge and device-failure exceptions may pass on a second try; the others
+ * (illegal function, value) will not. */
+static int exception_may_pass(int code)
 {
-    if (b->cfg->type != BUS_RTU)
-        return;
-    int64_t until = b->last_frame_end_us + b->silence_us;
-    int64_t now = mono_us();
-    if (now < until) {
-        struct timespec ts = {.tv_sec = (until - now) / 1000000, .tv_nsec = ((until - now) % 1000000) * 1000};
-        nanosleep(&ts, NULL);
-    }
-}
-
-static int is_bad_reply(int e)
-{
-    return e == EMBBADCRC || e == EMBBADDATA || e == EMBBADEXC || e == EMBUNKEXC || e == EMBMDATA ||
-           e == EMBBADSLAVE;
-}
-
-static int is_exception(int e)
-{
-    return e > MODBUS_ENOBASE && e < MODBUS_ENOBASE + 12;
+    return code == MB_EXC_SERVER_BUSY || code == MB_EXC_ACKNOWLEDGE || code == MB_EXC_SERVER_FAILURE;
 }
 
 /* One read, with the device's retries. count/start override the block (probes read one). */
@@ -151,62 +108,41 @@ static enum read_result read_once(struct bus *b, struct device_rt *d, uint8_t ta
     for (int a = 0; a < attempts; a++) {
         if (link_open(b) < 0)
             return READ_LINK;
-        modbus_set_slave(b->ctx, dev->unit);
-        modbus_set_response_timeout(b->ctx, (uint32_t)(dev->timeout_ms / 1000),
-                                    (uint32_t)(dev->timeout_ms % 1000) * 1000);
-        wait_line_silence(b);
-        int rc;
-        switch (table) {
-        case TABLE_COIL:
-            rc = modbus_read_bits(b->ctx, start, count, b->bits);
-            break;
-        case TABLE_DISCRETE:
-            rc = modbus_read_input_bits(b->ctx, start, count, b->bits);
-            break;
-        case TABLE_INPUT:
-            rc = modbus_read_input_registers(b->ctx, start, count, b->regs);
-            break;
-        default:
-            rc = modbus_read_registers(b->ctx, start, count, b->regs);
-            break;
-        }
-        int e = errno;
-        b->last_frame_end_us = mono_us();
-        if (rc == count)
+        int exc = 0;
+        enum mb_status st = transport_read(b->tp, (uint8_t)dev->unit, table, (uint16_t)start, (uint16_t)count,
+                                           dev->timeout_ms, b->regs, b->bits, &exc);
+        if (st == MB_OK)
             return READ_OK;
-        if (rc >= 0)
-            e = EMBBADDATA;
         char label[96];
         uint32_t held;
-        if (e == EMBXILADD)
+        if (st == MB_EXCEPTION && exc == MB_EXC_ILLEGAL_ADDRESS)
             return READ_HOLE;
-        if (is_exception(e)) {
+        if (st == MB_EXCEPTION) {
             atomic_fetch_add_explicit(&d->exceptions, 1, memory_order_relaxed);
             if (log_complain(&d->complain, clock_mono_ms(), &held))
                 log_warn("bus %s: %s: exception reading %d..%d: %s (%u similar held back)", b->cfg->id,
-                         unit_label(dev, label, sizeof label), start, start + count - 1, modbus_strerror(e), held);
-            /* Busy and failure exceptions may pass; a wrong function or value will not. */
-            if (e != EMBXSBUSY && e != EMBXSFAIL && e != EMBXACK)
+                         unit_label(dev, label, sizeof label), start, start + count - 1, b->tp->err, held);
+            if (!exception_may_pass(exc))
                 return READ_EXCEPTION;
             res = READ_EXCEPTION;
-        } else if (e == ETIMEDOUT) {
+        } else if (st == MB_TIMEOUT) {
             atomic_fetch_add_explicit(&d->timeouts, 1, memory_order_relaxed);
             /* A reply arriving after the timeout must not be taken for the next request's. */
-            modbus_flush(b->ctx);
+            transport_flush(b->tp);
             res = READ_TIMEOUT;
-        } else if (is_bad_reply(e)) {
+        } else if (st == MB_BAD) {
             atomic_fetch_add_explicit(&d->bad_replies, 1, memory_order_relaxed);
             if (log_complain(&d->complain, clock_mono_ms(), &held))
                 log_warn("bus %s: %s: bad reply reading %d..%d: %s (%u similar held back)", b->cfg->id,
-                         unit_label(dev, label, sizeof label), start, start + count - 1, modbus_strerror(e), held);
+                         unit_label(dev, label, sizeof label), start, start + count - 1, b->tp->err, held);
             /* Drop whatever is left of the garbage so the next request starts clean. */
-            modbus_flush(b->ctx);
+            transport_flush(b->tp);
             res = READ_BAD;
         } else {
             /* Connection reset, broken pipe, I/O error: reopen the link before the next try. */
             if (log_complain(&b->link_complaint, clock_mono_ms(), &held))
                 log_warn("bus %s: %s: link error: %s (%u similar held back)", b->cfg->id,
-                         unit_label(dev, label, sizeof label), modbus_strerror(e), held);
+                         unit_label(dev, label, sizeof label), b->tp->err, held);
             link_close(b);
             res = READ_LINK;
         }
@@ -281,7 +217,8 @@ static int poll_cycle(struct bus *b, struct device_rt *d)
         } else {
             for (int k = 0; k < blk->npoints; k++)
                 m->quality[d->plan.order[blk->first + k]] = Q_OFFLINE;
-            failed++;
+            if (failed++ == 0)
+                d->failure = r;
             /* A device that did not answer one read will not answer the next, and the other
              * devices on the line are waiting; a garbled reply or an exception on one block
              * does not condemn the rest. */
@@ -362,9 +299,14 @@ static void run_due(struct bus *b, struct device_rt *d, int64_t due)
         d->fails++;
         char label[96];
         uint32_t held;
-        if (d->fails < c->offline_after && log_complain(&d->complain, now, &held))
-            log_warn("bus %s: %s: no valid reply within %d ms (%d tries) (%u similar held back)", c->id,
-                     unit_label(d->dev, label, sizeof label), d->dev->timeout_ms, 1 + d->dev->retries, held);
+        if (d->fails < c->offline_after && log_complain(&d->complain, now, &held)) {
+            if (d->failure == READ_LINK)
+                log_warn("bus %s: %s: not polled: %s is down (%u similar held back)", c->id,
+                         unit_label(d->dev, label, sizeof label), b->tp->label, held);
+            else
+                log_warn("bus %s: %s: no valid reply within %d ms (%d tries) (%u similar held back)", c->id,
+                         unit_label(d->dev, label, sizeof label), d->dev->timeout_ms, 1 + d->dev->retries, held);
+        }
         if (d->fails >= c->offline_after) {
             d->backoff_ms = initial_backoff(d, c);
             set_state(b, d, 0);
@@ -401,16 +343,6 @@ static void *bus_thread(void *arg)
     return NULL;
 }
 
-static modbus_t *new_context(const struct bus_config *c)
-{
-    if (c->type == BUS_TCP) {
-        char port[16];
-        snprintf(port, sizeof port, "%d", c->tcp_port);
-        return modbus_new_tcp_pi(c->host, port);
-    }
-    return modbus_new_rtu(c->port, c->baud, c->parity, c->data_bits, c->stop_bits);
-}
-
 int bus_start(const struct bus_config *cfg, struct queue *q, struct bus **out)
 {
     struct bus *b = calloc(1, sizeof *b);
@@ -419,16 +351,11 @@ int bus_start(const struct bus_config *cfg, struct queue *q, struct bus **out)
     b->cfg = cfg;
     b->q = q;
     b->devs = calloc((size_t)cfg->ndevices, sizeof *b->devs);
-    b->ctx = new_context(cfg);
-    if (!b->devs || !b->ctx) {
-        log_err("bus %s: cannot create the Modbus context: %s", cfg->id, modbus_strerror(errno));
+    b->tp = transport_new(cfg);
+    if (!b->devs || !b->tp) {
+        log_err("bus %s: out of memory", cfg->id);
         goto fail;
     }
-    if (cfg->type == BUS_RTU)
-        b->silence_us = rtu_silence_us(cfg);
-    /* Bytes of a reply must follow each other closely on a line; over TCP they may not. */
-    if (cfg->type == BUS_RTU)
-        modbus_set_byte_timeout(b->ctx, 0, 100000);
     int64_t now = clock_mono_ms();
     for (int i = 0; i < cfg->ndevices; i++) {
         struct device_rt *d = &b->devs[i];
@@ -448,8 +375,7 @@ int bus_start(const struct bus_config *cfg, struct queue *q, struct bus **out)
     *out = b;
     return 0;
 fail:
-    if (b->ctx)
-        modbus_free(b->ctx);
+    transport_free(b->tp);
     free(b->devs);
     free(b);
     return -1;
@@ -461,7 +387,7 @@ void bus_stop(struct bus *b)
         return;
     atomic_store(&b->stop, 1);
     pthread_join(b->thread, NULL);
-    modbus_free(b->ctx);
+    transport_free(b->tp);
     free(b->devs);
     free(b);
 }

@@ -1,4 +1,4 @@
-/* bus: one poller thread per bus (an RTU line or a TCP endpoint): schedule, read, retry,
+/* bus: one poller thread per bus (an RTU line, a TCP endpoint or a 4G DTU): schedule, read, retry,
  * circuit breaker and back-off; it owns its bus and nothing else, and talks to the core only
  * through the queue. */
 #ifndef CARETAKER_BUS_H

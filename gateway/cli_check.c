@@ -36,7 +36,8 @@ double check_cycle_ms(const struct bus_config *b, const struct device *d)
         silence = b->frame_delay_us / 1000.0;
     double t = 0;
     for (int i = 0; i < plan.nblocks; i++)
-        t += plan_block_rtu_bytes(&plan.blocks[i]) * ch + 2 * silence + CHECK_RTU_TURNAROUND_MS;
+        t += plan_block_rtu_bytes(&plan.blocks[i]) * ch + 2 * silence + CHECK_RTU_TURNAROUND_MS +
+             (b->type == BUS_DTU ? CHECK_DTU_ROUNDTRIP_MS : 0);
     return t;
 }
 
@@ -75,6 +76,10 @@ int check_print(FILE *out, const struct config *cfg)
         if (b->type == BUS_RTU)
             fprintf(out, "bus %s: rtu %s %d %d%c%d, timeout %d ms, %d retries\n", b->id, b->port, b->baud,
                     b->data_bits, b->parity, b->stop_bits, b->timeout_ms, b->retries);
+        else if (b->type == BUS_DTU)
+            fprintf(out, "bus %s: dtu \"%s\" connecting to %s:%d, line %d %d%c%d, timeout %d ms, %d retries\n", b->id,
+                    b->dtu_id, b->listen_host, b->listen_port, b->baud, b->data_bits, b->parity, b->stop_bits,
+                    b->timeout_ms, b->retries);
         else
             fprintf(out, "bus %s: tcp %s:%d, timeout %d ms, %d retries\n", b->id, b->host, b->tcp_port,
                     b->timeout_ms, b->retries);
@@ -90,7 +95,7 @@ int check_print(FILE *out, const struct config *cfg)
                 shortest = d->poll_ms;
         }
         fprintf(out, "  estimated: one cycle of all devices %.1f ms on the %s; shortest poll %d ms; bus load %.1f %%%s\n",
-                cycle, b->type == BUS_RTU ? "line" : "network", shortest, load * 100,
+                cycle, b->type == BUS_TCP ? "network" : "line", shortest, load * 100,
                 load > 1.0 ? "  OVERLOADED: polls will be skipped; lengthen poll_ms or split the line" : "");
         if (load > 1.0)
             overloaded++;

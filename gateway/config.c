@@ -4,6 +4,8 @@
  * driver profiles. Reads only the config file and the profile files; never the database. */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +49,7 @@ static const char *const bus_common_keys[] = {"id",      "type",          "timeo
                                               "max_gap", "offline_after", "backoff_max_ms", "devices"};
 static const char *const bus_rtu_keys[] = {"port", "baud", "parity", "data_bits", "stop_bits", "rs485", "frame_delay_ms"};
 static const char *const bus_tcp_keys[] = {"host", "port"};
+static const char *const bus_dtu_keys[] = {"listen", "port", "dtu_id", "register_pattern", "heartbeat"};
 static const char *const device_keys[] = {"id",       "unit",       "driver",  "poll_ms",
                                           "location", "timeout_ms", "retries", "params"};
 
@@ -394,7 +397,8 @@ static int parse_device_params(struct jctx *c, const cJSON *obj, struct device *
 
 static int parse_device(struct jctx *c, const cJSON *obj, const struct bus_config *b, struct device *d)
 {
-    bool rtu = b->type == BUS_RTU;
+    /* Behind a DTU is an RS-485 line: RTU addressing. */
+    bool rtu = b->type != BUS_TCP;
     if (json_expect_type(c, obj, cJSON_Object, "an object describing one device") ||
         json_check_keys(c, obj, device_keys, NELEM(device_keys)) || get_id(c, obj, "id", d->id, sizeof d->id) ||
         json_get_int(c, obj, "unit", rtu ? 1 : 0, rtu ? 247 : 255, 0, true, &d->unit) < 0 ||
@@ -421,23 +425,30 @@ static bool in_list(const char *key, const char *const *list, size_t n)
     return false;
 }
 
-/* Keys of the other bus type get their own message: "baud" on a TCP bus is not a typo. */
-static int check_bus_keys(struct jctx *c, const cJSON *obj, bool rtu)
+/* Keys of another bus type get their own message: "baud" on a TCP bus is not a typo. */
+static int check_bus_keys(struct jctx *c, const cJSON *obj, enum bus_type type)
 {
-    const char *const *own = rtu ? bus_rtu_keys : bus_tcp_keys;
-    size_t nown = rtu ? NELEM(bus_rtu_keys) : NELEM(bus_tcp_keys);
-    const char *const *other = rtu ? bus_tcp_keys : bus_rtu_keys;
-    size_t nother = rtu ? NELEM(bus_tcp_keys) : NELEM(bus_rtu_keys);
-    const char *all[NELEM(bus_common_keys) + NELEM(bus_rtu_keys)];
+    static const char *const names[] = {"rtu", "tcp", "dtu"};
+    static const char *const *const lists[] = {bus_rtu_keys, bus_tcp_keys, bus_dtu_keys};
+    static const size_t sizes[] = {NELEM(bus_rtu_keys), NELEM(bus_tcp_keys), NELEM(bus_dtu_keys)};
+    const char *all[NELEM(bus_common_keys) + NELEM(bus_rtu_keys) + NELEM(bus_dtu_keys)];
     size_t n = 0;
     for (size_t i = 0; i < NELEM(bus_common_keys); i++)
         all[n++] = bus_common_keys[i];
-    for (size_t i = 0; i < nown; i++)
-        all[n++] = own[i];
-    for (const cJSON *m = obj->child; m; m = m->next)
-        if (!in_list(m->string, all, n) && in_list(m->string, other, nother))
-            return json_fail_key(c, m->string, "\"%s\" applies to %s buses only (this bus is %s)", m->string,
-                                 rtu ? "tcp" : "rtu", rtu ? "rtu" : "tcp");
+    for (size_t i = 0; i < sizes[type]; i++)
+        all[n++] = lists[type][i];
+    for (const cJSON *m = obj->child; m; m = m->next) {
+        if (in_list(m->string, all, n))
+            continue;
+        char owners[32] = "";
+        for (int t = 0; t < 3; t++)
+            if (t != (int)type && in_list(m->string, lists[t], sizes[t]))
+                snprintf(owners + strlen(owners), sizeof owners - strlen(owners), "%s%s", owners[0] ? " and " : "",
+                         names[t]);
+        if (owners[0])
+            return json_fail_key(c, m->string, "\"%s\" applies to %s buses only (this bus is %s)", m->string, owners,
+                                 names[type]);
+    }
     return json_check_keys(c, obj, all, n);
 }
 
@@ -470,26 +481,158 @@ static int parse_rtu(struct jctx *c, const cJSON *obj, struct bus_config *b)
     return 0;
 }
 
+/* "HOST:PORT", "[V6]:PORT" or ":PORT"; the host must be a numeric address (the box binds it). */
+static int parse_listen(struct jctx *c, const char *text, struct bus_config *b)
+{
+    const char *colon = strrchr(text, ':');
+    const char *what = "expected \"ADDRESS:PORT\" like \"0.0.0.0:9000\", or \":9000\"";
+    if (!colon)
+        return json_fail_key(c, "listen", "\"%s\" has no port (%s)", text, what);
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || port < 1 || port > 65535)
+        return json_fail_key(c, "listen", "\"%s\": the port is not a number 1..65535 (%s)", text, what);
+    size_t hl = (size_t)(colon - text);
+    char host[TEXT_MAX_LEN];
+    if (hl >= 2 && text[0] == '[' && text[hl - 1] == ']') {
+        text++;
+        hl -= 2;
+    }
+    if (hl >= sizeof host)
+        return json_fail_key(c, "listen", "\"%s\": the address is too long (%s)", text, what);
+    memcpy(host, text, hl);
+    host[hl] = '\0';
+    if (hl == 0)
+        snprintf(host, sizeof host, "0.0.0.0");
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1)
+        return json_fail_key(c, "listen", "\"%s\" is not a numeric IPv4 or IPv6 address (%s)", host, what);
+    snprintf(b->listen_host, sizeof b->listen_host, "%s", host);
+    b->listen_port = (int)port;
+    return 0;
+}
+
+/* "hex:fe 01" or "hex:FE01" for binary bytes; any other text is taken as its bytes. */
+static int parse_literal(struct jctx *c, const char *key, const char *text, uint8_t *out, int *len)
+{
+    if (strncmp(text, "hex:", 4) != 0) {
+        size_t l = strlen(text);
+        if (l > DTU_LITERAL_MAX)
+            return json_fail_key(c, key, "\"%.40s...\" is too long (expected at most %d bytes)", text,
+                                 DTU_LITERAL_MAX);
+        memcpy(out, text, l);
+        *len = (int)l;
+        return 0;
+    }
+    int n = 0, half = -1;
+    for (const char *p = text + 4; *p; p++) {
+        int v = *p >= '0' && *p <= '9' ? *p - '0'
+                : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+                : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+                : *p == ' ' ? -2 : -1;
+        if (v == -2 && half < 0)
+            continue;
+        if (v < 0 || (half < 0 && n == DTU_LITERAL_MAX))
+            return json_fail_key(c, key, "\"%s\" is not hex bytes (expected \"hex:\" and up to %d pairs of hex digits, "
+                                         "like \"hex:fe01\")",
+                                 text, DTU_LITERAL_MAX);
+        if (half < 0) {
+            half = v;
+        } else {
+            out[n++] = (uint8_t)(half << 4 | v);
+            half = -1;
+        }
+    }
+    if (n == 0 || half >= 0)
+        return json_fail_key(c, key, "\"%s\" is not whole hex bytes (expected pairs of hex digits, like \"hex:fe01\")",
+                             text);
+    *len = n;
+    return 0;
+}
+
+static int parse_dtu(struct jctx *c, const cJSON *obj, struct bus_config *b)
+{
+    char listen[TEXT_MAX_LEN], pattern[DTU_LITERAL_MAX * 2], hb[DTU_LITERAL_MAX * 3];
+    int has_listen = json_get_string(c, obj, "listen", NULL, false, "\"ADDRESS:PORT\" like \"0.0.0.0:9000\"",
+                                     listen, sizeof listen);
+    int has_port = json_get_int(c, obj, "port", 1, 65535, 0, false, &b->listen_port);
+    if (has_listen < 0 || has_port < 0)
+        return -1;
+    if (has_listen && has_port)
+        return json_fail_key(c, "port", "%d given with \"listen\" (expected one of them: \"listen\": \"0.0.0.0:%d\" "
+                                        "or \"port\": %d)",
+                             b->listen_port, b->listen_port, b->listen_port);
+    if (!has_listen && !has_port)
+        return json_fail_key(c, "listen", "missing (expected \"listen\": \"0.0.0.0:PORT\" or \"port\": PORT, where "
+                                          "the DTUs connect)");
+    if (has_listen && parse_listen(c, listen, b))
+        return -1;
+    if (has_port)
+        snprintf(b->listen_host, sizeof b->listen_host, "0.0.0.0");
+    if (json_get_string(c, obj, "dtu_id", NULL, true, "the DTU's registration id: its IMEI, ICCID or configured text",
+                        b->dtu_id, sizeof b->dtu_id) < 0)
+        return -1;
+    for (const char *p = b->dtu_id; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return json_fail_key(c, "dtu_id", "\"%s\" has a space or a character outside printable ASCII (expected "
+                                              "the registration id as the DTU sends it, like \"868120034567891\")",
+                                 b->dtu_id);
+    if (json_get_string(c, obj, "register_pattern", "{id}", false, "the registration packet, with {id} for the id",
+                        pattern, sizeof pattern) < 0)
+        return -1;
+    const char *at = strstr(pattern, "{id}");
+    if (!at || strstr(at + 1, "{id}"))
+        return json_fail_key(c, "register_pattern", "\"%s\" must hold {id} exactly once (expected the packet the DTU "
+                                                    "sends, like \"REG{id}\")",
+                             pattern);
+    size_t pre = (size_t)(at - pattern), idl = strlen(b->dtu_id), post = strlen(at + 4);
+    if (pre + idl + post > DTU_LITERAL_MAX)
+        return json_fail_key(c, "register_pattern", "\"%s\" with the id filled in is longer than %d bytes", pattern,
+                             DTU_LITERAL_MAX);
+    memcpy(b->register_packet, pattern, pre);
+    memcpy(b->register_packet + pre, b->dtu_id, idl);
+    memcpy(b->register_packet + pre + idl, at + 4, post);
+    b->register_len = (int)(pre + idl + post);
+    int has_hb = json_get_string(c, obj, "heartbeat", NULL, false, "the DTU's heartbeat text, or \"hex:\" and bytes", hb,
+                                 sizeof hb);
+    if (has_hb < 0 || (has_hb && parse_literal(c, "heartbeat", hb, b->heartbeat, &b->heartbeat_len)))
+        return -1;
+    /* The serial side behind the DTU is set on the DTU itself; 9600 8N1 is what check's load
+     * estimate assumes for it. */
+    b->baud = 9600;
+    b->parity = 'N';
+    b->data_bits = 8;
+    b->stop_bits = 1;
+    return 0;
+}
+
 static int parse_bus(struct jctx *c, const cJSON *obj, struct bus_config *b)
 {
-    static const char *const types[] = {"rtu", "tcp"};
+    static const char *const types[] = {"rtu", "tcp", "dtu"};
+    static const enum bus_type by_name[] = {BUS_RTU, BUS_TCP, BUS_DTU};
     int type;
     if (json_expect_type(c, obj, cJSON_Object, "an object describing one bus") ||
         json_get_enum(c, obj, "type", types, NELEM(types), "bus type", 0, true, &type) < 0)
         return -1;
-    b->type = type == 0 ? BUS_RTU : BUS_TCP;
+    b->type = by_name[type];
     bool rtu = b->type == BUS_RTU;
-    if (check_bus_keys(c, obj, rtu) || get_id(c, obj, "id", b->id, sizeof b->id))
+    if (check_bus_keys(c, obj, b->type) || get_id(c, obj, "id", b->id, sizeof b->id))
         return -1;
     if (rtu) {
         if (parse_rtu(c, obj, b))
+            return -1;
+    } else if (b->type == BUS_DTU) {
+        if (parse_dtu(c, obj, b))
             return -1;
     } else if (json_get_string(c, obj, "host", NULL, true, "a host name or address", b->host, sizeof b->host) < 0 ||
                json_get_int(c, obj, "port", 1, 65535, 502, false, &b->tcp_port) < 0) {
         return -1;
     }
-    /* A serial line answers within tens of ms; a TCP link may cross a 4G network. */
-    if (json_get_int(c, obj, "timeout_ms", 10, 60000, rtu ? 300 : 1000, false, &b->timeout_ms) < 0 ||
+    /* A serial line answers within tens of ms; a TCP link may cross a network; a DTU's reply
+     * crosses 4G twice and its serial line once: seconds are normal. */
+    int def_timeout = rtu ? 300 : b->type == BUS_DTU ? 2000 : 1000;
+    if (json_get_int(c, obj, "timeout_ms", 10, 60000, def_timeout, false, &b->timeout_ms) < 0 ||
         read_ints(c, obj, bus_ints, NELEM(bus_ints), b))
         return -1;
     const cJSON *devs;
@@ -565,6 +708,22 @@ static int check_unique(struct loader *l)
             if (strcmp(b->id, o->id) == 0) {
                 at_device(c, i, -1, "id");
                 return json_fail(c, "\"%s\" is already the id of buses[%d] (expected a unique bus id)", b->id, j);
+            }
+            /* DTUs sharing a listening port are told apart by their registration */
+            if (b->type == BUS_DTU && o->type == BUS_DTU && b->listen_port == o->listen_port) {
+                if (strcmp(b->listen_host, o->listen_host) != 0) {
+                    at_device(c, i, -1, "listen");
+                    return json_fail(c, "\"%s:%d\": port %d is already listened on at %s by bus \"%s\" (buses[%d]) "
+                                        "(expected DTU buses sharing a port to share its address)",
+                                     b->listen_host, b->listen_port, b->listen_port, o->listen_host, o->id, j);
+                }
+                if (b->register_len == o->register_len &&
+                    memcmp(b->register_packet, o->register_packet, (size_t)b->register_len) == 0) {
+                    at_device(c, i, -1, "dtu_id");
+                    return json_fail(c, "\"%s\" is already the registration of bus \"%s\" (buses[%d]) on port %d "
+                                        "(expected one bus per DTU)",
+                                     b->dtu_id, o->id, j, b->listen_port);
+                }
             }
             /* two pollers on one serial line would interleave frames on a half-duplex bus */
             if (b->type == BUS_RTU && o->type == BUS_RTU && strcmp(b->port, o->port) == 0) {

@@ -95,7 +95,11 @@ struct device {
     int index;                   /* position in config->devices order, stable for a config */
 };
 
-enum bus_type { BUS_RTU, BUS_TCP };
+/* BUS_DTU: Modbus RTU frames over a TCP connection that a 4G DTU opens to us (docs/dtu.md). */
+enum bus_type { BUS_RTU, BUS_TCP, BUS_DTU };
+
+#define DTU_ID_MAX_LEN 64    /* registration id: IMEI (15 digits), ICCID (19-20) or a literal */
+#define DTU_LITERAL_MAX 64   /* registration pattern and heartbeat, in bytes */
 
 struct bus_config {
     char id[NAME_MAX_LEN];
@@ -117,6 +121,14 @@ struct bus_config {
     int max_gap;                 /* registers of gap a read may bridge to merge two points */
     int offline_after;           /* failed cycles before the device is declared offline */
     int backoff_max_ms;          /* ceiling of the offline probe interval */
+    /* dtu: we listen; the DTU connects and is known by the id it registers with */
+    char listen_host[TEXT_MAX_LEN]; /* address to bind, "0.0.0.0" by default */
+    int listen_port;
+    char dtu_id[DTU_ID_MAX_LEN];
+    uint8_t register_packet[DTU_LITERAL_MAX]; /* register_pattern with {id} filled in */
+    int register_len;
+    uint8_t heartbeat[DTU_LITERAL_MAX];       /* empty: heartbeats are told apart by shape */
+    int heartbeat_len;
     int ndevices;
     struct device *devices;
 };

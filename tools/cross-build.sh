@@ -3,7 +3,7 @@
 # runs the unit tests under qemu-user when it is installed, and makes the .deb.
 # usage: tools/cross-build.sh arm64|armhf [BUILD_DIR]    (default BUILD_DIR: build-<arch>)
 #
-# The target's libraries come from Debian multiarch (apt-get install libmodbus-dev:arm64 …).
+# The target's libraries come from Debian multiarch (apt-get install libmosquitto-dev:arm64 …).
 # When apt cannot install them next to the build machine's own (multiarch needs the very same
 # version of each library on both architectures, which a half-synced mirror or a newer
 # security update on one side breaks), the same packages are downloaded and unpacked into
@@ -22,7 +22,7 @@ armhf) triplet=arm-linux-gnueabihf qemu=qemu-arm ;;
 esac
 mkdir -p "${2:-build-$arch}"
 build=$(cd "${2:-build-$arch}" && pwd)
-libs="libmodbus-dev libmosquitto-dev libsqlite3-dev libcjson-dev libsystemd-dev"
+libs="libmosquitto-dev libsqlite3-dev libcjson-dev libsystemd-dev"
 started=$(date +%s)
 step() {
     echo "cross-build: [$(($(date +%s) - started)) s] $*" >&2

@@ -2,9 +2,9 @@
 # install-deps: installs the Debian packages Caretaker needs to build, test or demo, when missing.
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -eu
-pkgs="build-essential cmake pkg-config libmodbus-dev libmosquitto-dev libsqlite3-dev libcjson-dev
+pkgs="build-essential cmake pkg-config libmosquitto-dev libsqlite3-dev libcjson-dev
 libsystemd-dev mosquitto mosquitto-clients socat python3 python3-paho-mqtt sqlite3"
-[ "${1:-}" = "--test" ] && pkgs="$pkgs clang valgrind systemd dpkg-dev"
+[ "${1:-}" = "--test" ] && pkgs="$pkgs clang valgrind systemd dpkg-dev openssl"
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

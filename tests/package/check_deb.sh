@@ -42,10 +42,10 @@ dpkg-deb -x "$deb" "$tmp/root" && dpkg-deb -e "$deb" "$tmp/control" || { echo "c
 [ -n "$(dpkg-deb -f "$deb" Maintainer)" ] || fail "no Maintainer"
 depends=$(dpkg-deb -f "$deb" Depends)
 # adduser for the postinst, and the package of every library the binary is linked with
-# (libmosquitto1 and libsystemd0 only once code uses them: the linker drops unused ones).
+# (libsystemd0 only when built with it: the linker drops unused ones).
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 sonames=$(readelf -d "$tmp/root/usr/bin/caretaker" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
-for so in libmodbus.so.5 libsqlite3.so.0 libcjson.so.1; do
+for so in libmosquitto.so.1 libsqlite3.so.0 libcjson.so.1; do
     echo "$sonames" | grep -qxF "$so" || fail "usr/bin/caretaker is not linked with $so: $sonames"
 done
 needed=adduser

@@ -1,5 +1,6 @@
-/* sim_link: the wire side — a Modbus TCP server and an RTU serial line, both feeding
- * requests to the fleet and sending replies, immediately or when a timer says so.
+/* sim_link: the wire side — a Modbus TCP server, an RTU serial line and a 4G DTU (a client
+ * that connects out, registers, sends heartbeats and carries RTU frames over its socket), all
+ * feeding requests to the fleet and sending replies, immediately or when a timer says so.
  * Nothing here blocks: a slow unit's reply waits in the pending list while other
  * connections and units are served; the RTU line's bytes leave through a paced queue. */
 #include "sim_link.h"
@@ -31,6 +32,8 @@ enum { SLOT_LISTEN, SLOT_RTU, SLOT_CONN };
 struct conn {
     int fd;
     uint64_t id;
+    bool dtu;                   /* our connection out to a gateway: RTU frames, not MBAP */
+    bool stale;                 /* a DTU connection we abandoned (left open, never answered) */
     uint8_t in[CONN_IN];
     size_t inlen;
     uint8_t *out;
@@ -79,6 +82,14 @@ struct sim_link {
     struct pending pend[MAX_PENDING];
     int npend;
 
+    /* DTU client mode */
+    uint64_t dtu_conn;          /* the live DTU connection; 0 none */
+    bool dtu_auto;              /* redial when the gateway drops us, as a DTU does */
+    bool dtu_hb_before_reply;
+    int64_t dtu_next_connect;   /* INT64_MAX: none planned */
+    int64_t dtu_next_hb;
+    unsigned dtu_connects, dtu_dropped, dtu_stale_closed;
+
     /* what each pollfd handed out by sim_link_prepare stands for */
     int slot_kind[MAX_CONNS + 2];
     uint64_t slot_id[MAX_CONNS + 2];
@@ -121,8 +132,19 @@ static struct conn *conn_by_id(struct sim_link *l, uint64_t id)
     return NULL;
 }
 
+#define DTU_REDIAL_NS 200000000
+
 static void conn_drop(struct sim_link *l, struct conn *c)
 {
+    if (c->dtu && c->id == l->dtu_conn) {
+        /* The gateway closed our live connection: a DTU redials. */
+        l->dtu_conn = 0;
+        l->dtu_dropped++;
+        if (l->dtu_auto)
+            l->dtu_next_connect = sim_now_ns() + DTU_REDIAL_NS;
+    } else if (c->dtu && c->stale) {
+        l->dtu_stale_closed++;
+    }
     for (int i = 0; i < l->nconns; i++) {
         if (l->conns[i] == c) {
             close(c->fd);
@@ -243,7 +265,11 @@ static void deliver(struct sim_link *l, uint64_t conn_id, struct sim_device *dev
         struct conn *c = conn_by_id(l, conn_id);
         if (!c)
             return;     /* the client left before a slow reply was due */
-        if (conn_send(c, adu, len) < 0) {
+        const char *hb = l->cfg.dtu_heartbeat;
+        int r = 0;
+        if (c->dtu && l->dtu_hb_before_reply && hb)
+            r = conn_send(c, (const uint8_t *)hb, strlen(hb));
+        if (r < 0 || conn_send(c, adu, len) < 0) {
             fprintf(stderr, "sim: tcp: client not reading, dropped\n");
             conn_drop(l, c);
             return;
@@ -294,7 +320,8 @@ static void serve(struct sim_link *l, uint64_t conn_id, uint16_t tid, struct sim
 {
     struct sim_answer a;
     uint8_t adu[SIM_ADU_MAX];
-    bool rtu = conn_id == 0;
+    struct conn *dc = conn_id ? conn_by_id(l, conn_id) : NULL;
+    bool rtu = conn_id == 0 || (dc && dc->dtu);
 
     sim_device_answer(dev, pdu, n, &a);
     if (a.how == SIM_BEHAVE_SILENT || a.len == 0)
@@ -332,6 +359,34 @@ static void serve(struct sim_link *l, uint64_t conn_id, uint16_t tid, struct sim
     memcpy(p->adu, adu, len);
 }
 
+/* RTU frames off a DTU connection. A stale one is read (to see the gateway close it) but
+ * never answered: it stands for a socket the carrier's NAT has silently cut. */
+static void dtu_parse(struct sim_link *l, struct conn *c, int64_t now)
+{
+    uint64_t id = c->id;
+    if (c->stale) {
+        c->inlen = 0;
+        return;
+    }
+    while (c->inlen > 0) {
+        size_t flen = 0;
+        enum sim_rtu_scan s = sim_rtu_scan(c->in, c->inlen, &flen);
+        if (s == SIM_RTU_NEED_MORE)
+            return;
+        if (s == SIM_RTU_FRAME) {
+            struct sim_device *dev = c->in[0] ? sim_fleet_find(l->fleet, c->in[0]) : NULL;
+            if (dev)
+                serve(l, id, 0, dev, c->in + 1, flen - 3, flen, now);
+            if (!conn_by_id(l, id))
+                return;
+        } else {
+            flen = 1;
+        }
+        memmove(c->in, c->in + flen, c->inlen - flen);
+        c->inlen -= flen;
+    }
+}
+
 static void tcp_read(struct sim_link *l, struct conn *c, int64_t now)
 {
     uint64_t id = c->id;
@@ -343,6 +398,10 @@ static void tcp_read(struct sim_link *l, struct conn *c, int64_t now)
         return;
     }
     c->inlen += (size_t)r;
+    if (c->dtu) {
+        dtu_parse(l, c, now);
+        return;
+    }
     for (;;) {
         int len = sim_tcp_adu_len(c->in, c->inlen);
         if (len < 0) {
@@ -528,6 +587,90 @@ static void rtu_pump(struct sim_link *l, int64_t now)
     }
 }
 
+/* ---- DTU client ---- */
+
+static void dtu_open(struct sim_link *l, int64_t now)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)l->cfg.dtu_port);
+    inet_pton(AF_INET, l->cfg.dtu_host, &sa.sin_addr);
+    l->dtu_next_connect = now + DTU_REDIAL_NS;
+    struct conn *c = l->nconns < MAX_CONNS ? calloc(1, sizeof *c) : NULL;
+    if (!c)
+        return;
+    /* Loopback: a blocking connect is refused or done at once. */
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        if (c->fd >= 0)
+            close(c->fd);
+        free(c);
+        return;     /* the gateway is not listening (yet): dial again shortly */
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+    c->dtu = true;
+    c->id = ++l->next_conn_id;
+    l->conns[l->nconns++] = c;
+    l->dtu_conn = c->id;
+    l->dtu_connects++;
+    l->dtu_next_connect = INT64_MAX;
+    l->dtu_next_hb = now + (int64_t)l->cfg.dtu_heartbeat_ms * 1000000;
+    conn_send(c, (const uint8_t *)l->cfg.dtu_id, strlen(l->cfg.dtu_id));
+}
+
+int sim_link_dtu_cmd(struct sim_link *l, const char *args, char *reply, size_t len)
+{
+    char w[2][32] = {"", ""};
+    int n = sscanf(args, "%31s %31s", w[0], w[1]);
+    if (!l->cfg.dtu_host) {
+        snprintf(reply, len, "ERR not a DTU (start with --dtu HOST:PORT)");
+        return -1;
+    }
+    struct conn *cur = l->dtu_conn ? conn_by_id(l, l->dtu_conn) : NULL;
+    int64_t now = sim_now_ns();
+    if (n == 1 && strcmp(w[0], "connect") == 0) {
+        l->dtu_auto = true;
+        if (!cur)
+            dtu_open(l, now);
+    } else if (n == 1 && strcmp(w[0], "disconnect") == 0) {
+        l->dtu_auto = false;
+        l->dtu_conn = 0;
+        if (cur)
+            conn_drop(l, cur);
+        l->dtu_next_connect = INT64_MAX;
+    } else if (n == 1 && strcmp(w[0], "reconnect") == 0) {
+        l->dtu_conn = 0;
+        if (cur)
+            conn_drop(l, cur);
+        dtu_open(l, now);
+    } else if (n == 1 && strcmp(w[0], "replace") == 0) {
+        if (cur) {
+            cur->stale = true;
+            l->dtu_conn = 0;
+        }
+        dtu_open(l, now);
+    } else if (n == 2 && strcmp(w[0], "heartbeat-before-reply") == 0 &&
+               (strcmp(w[1], "on") == 0 || strcmp(w[1], "off") == 0)) {
+        l->dtu_hb_before_reply = strcmp(w[1], "on") == 0;
+    } else if (n == 1 && strcmp(w[0], "stats") == 0) {
+        int stale = 0;
+        for (int i = 0; i < l->nconns; i++)
+            stale += l->conns[i]->dtu && l->conns[i]->stale;
+        snprintf(reply, len, "DTU connects=%u connected=%d stale_open=%d stale_closed=%u dropped=%u",
+                 l->dtu_connects, l->dtu_conn != 0, stale, l->dtu_stale_closed, l->dtu_dropped);
+        return 0;
+    } else {
+        snprintf(reply, len, "ERR dtu takes connect, disconnect, reconnect, replace, "
+                 "heartbeat-before-reply on|off or stats");
+        return -1;
+    }
+    snprintf(reply, len, "OK");
+    return 0;
+}
+
 /* ---- the link ---- */
 
 struct sim_link *sim_link_open(const struct sim_link_config *cfg, struct sim_fleet *fleet,
@@ -544,6 +687,8 @@ struct sim_link *sim_link_open(const struct sim_link_config *cfg, struct sim_fle
     l->listen_fd = -1;
     l->port = -1;
     l->rtu_fd = -1;
+    l->dtu_next_connect = cfg->dtu_host ? 0 : INT64_MAX;
+    l->dtu_auto = cfg->dtu_host != NULL;
     if ((cfg->tcp && tcp_open(l, err, errlen) < 0) ||
         (cfg->rtu_path && rtu_open(l, err, errlen) < 0)) {
         sim_link_close(l);
@@ -636,6 +781,10 @@ int64_t sim_link_deadline(const struct sim_link *l)
             t = l->pend[i].due;
     if (l->rtu_fd >= 0 && l->rlen > 0 && l->last_rx + l->gap_ns < t)
         t = l->last_rx + l->gap_ns;
+    if (l->cfg.dtu_host && !l->dtu_conn && l->dtu_next_connect < t)
+        t = l->dtu_next_connect;
+    if (l->dtu_conn && l->cfg.dtu_heartbeat && l->cfg.dtu_heartbeat_ms > 0 && l->dtu_next_hb < t)
+        t = l->dtu_next_hb;
     /* Unpaced bytes wait for POLLOUT instead; only paced ones need a timer. */
     if (l->rtu_fd >= 0 && l->rq_count > 0 && l->byte_ns) {
         const struct rtu_frame *f = &l->rq[l->rq_head];
@@ -663,6 +812,14 @@ void sim_link_timers(struct sim_link *l, int64_t now)
     }
     if (l->rtu_fd >= 0 && l->rlen > 0 && now - l->last_rx >= l->gap_ns)
         rtu_parse(l, true, now);
+    if (l->cfg.dtu_host && !l->dtu_conn && now >= l->dtu_next_connect)
+        dtu_open(l, now);
+    struct conn *dc = l->dtu_conn ? conn_by_id(l, l->dtu_conn) : NULL;
+    if (dc && l->cfg.dtu_heartbeat && l->cfg.dtu_heartbeat_ms > 0 && now >= l->dtu_next_hb) {
+        l->dtu_next_hb = now + (int64_t)l->cfg.dtu_heartbeat_ms * 1000000;
+        if (conn_send(dc, (const uint8_t *)l->cfg.dtu_heartbeat, strlen(l->cfg.dtu_heartbeat)) < 0)
+            conn_drop(l, dc);
+    }
     if (l->rtu_fd >= 0)
         rtu_pump(l, now);
 }

@@ -19,6 +19,12 @@ struct sim_link_config {
     int stop_bits;
     bool byte_timing;           /* pace RTU replies at the line's real character time */
     uint64_t seed;              /* garbage bytes are pseudo-random from this seed */
+    /* DTU client mode: connect out to a gateway, register, send heartbeats, carry RTU frames */
+    const char *dtu_host;       /* NULL: no DTU */
+    int dtu_port;
+    const char *dtu_id;         /* registration packet, sent on every connect */
+    const char *dtu_heartbeat;  /* NULL: none */
+    int dtu_heartbeat_ms;
 };
 
 struct sim_link;
@@ -40,6 +46,10 @@ void sim_link_handle(struct sim_link *l, const struct pollfd *pfd, int n, int64_
  * sim_link_timers runs everything due at now_ns. */
 int64_t sim_link_deadline(const struct sim_link *l);
 void sim_link_timers(struct sim_link *l, int64_t now_ns);
+
+/* A "dtu ..." control command (words after "dtu"): connect, disconnect, reconnect, replace,
+ * heartbeat-before-reply on|off, stats. Writes the one-line reply; returns 0 or -1 (ERR). */
+int sim_link_dtu_cmd(struct sim_link *l, const char *args, char *reply, size_t len);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t sim_now_ns(void);

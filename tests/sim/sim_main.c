@@ -1,5 +1,6 @@
 /* sim_main: caretaker-sim's command line and its single poll loop — stdin commands,
- * scenario steps, value motions at 10 Hz, and the wire transports. */
+ * scenario steps, value motions at 10 Hz, and the wire transports (TCP, RTU, a DTU). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -28,10 +29,13 @@ static void usage(FILE *f)
 {
     fputs("usage: caretaker-sim [--tcp PORT] [--rtu PATH [--baud N] [--parity N|E|O]\n"
           "                     [--stop-bits 1|2] [--byte-timing]] [--drivers DIR]...\n"
-          "                     [--seed N] SCENARIO.json\n"
-          "Serves the scenario's devices over Modbus TCP on 127.0.0.1 and/or Modbus RTU\n"
-          "on a serial device or pty. Prints \"READY tcp=<port> rtu=<path>\" once listening,\n"
-          "then takes commands on stdin, one a line (see tests/sim/README.md).\n", f);
+          "                     [--dtu HOST:PORT --dtu-id ID [--dtu-heartbeat TEXT]\n"
+          "                     [--dtu-heartbeat-ms N]] [--seed N] SCENARIO.json\n"
+          "Serves the scenario's devices over Modbus TCP on 127.0.0.1, Modbus RTU on a serial\n"
+          "device or pty, and/or as a 4G DTU that connects to HOST:PORT, sends ID, then\n"
+          "heartbeats, and carries RTU frames. Prints \"READY tcp=<port> rtu=<path>\n"
+          "dtu=<host:port>\" once listening, then takes commands on stdin, one a line (see\n"
+          "tests/sim/README.md).\n", f);
 }
 
 static int parse_int(const char *s, long lo, long hi, long *out)
@@ -60,6 +64,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->link.parity = 'N';
     o->link.stop_bits = 1;
     o->link.seed = 1;
+    o->link.dtu_heartbeat_ms = 1000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -117,6 +122,42 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -1;
             }
             o->link.seed = (uint64_t)v;
+        } else if (strcmp(a, "--dtu") == 0) {
+            static char host[64];
+            const char *colon = strrchr(next, ':');
+            struct in_addr ia;
+            size_t hl = colon ? (size_t)(colon - next) : 0;
+            if (!colon || hl == 0 || hl >= sizeof host || parse_int(colon + 1, 1, 65535, &v) < 0) {
+                fprintf(stderr, "caretaker-sim: --dtu: expected IPV4:PORT, got \"%s\"\n", next);
+                return -1;
+            }
+            memcpy(host, next, hl);
+            host[hl] = '\0';
+            if (inet_pton(AF_INET, host, &ia) != 1) {
+                fprintf(stderr, "caretaker-sim: --dtu: \"%s\" is not an IPv4 address\n", host);
+                return -1;
+            }
+            o->link.dtu_host = host;
+            o->link.dtu_port = (int)v;
+        } else if (strcmp(a, "--dtu-id") == 0) {
+            if (!*next || strlen(next) > 128) {
+                fprintf(stderr, "caretaker-sim: --dtu-id: expected 1..128 characters\n");
+                return -1;
+            }
+            o->link.dtu_id = next;
+        } else if (strcmp(a, "--dtu-heartbeat") == 0) {
+            if (!*next || strlen(next) > 128) {
+                fprintf(stderr, "caretaker-sim: --dtu-heartbeat: expected 1..128 characters\n");
+                return -1;
+            }
+            o->link.dtu_heartbeat = next;
+        } else if (strcmp(a, "--dtu-heartbeat-ms") == 0) {
+            if (parse_int(next, 10, 3600000, &v) < 0) {
+                fprintf(stderr, "caretaker-sim: --dtu-heartbeat-ms: expected 10..3600000, got \"%s\"\n",
+                        next);
+                return -1;
+            }
+            o->link.dtu_heartbeat_ms = (int)v;
         } else if (strcmp(a, "--drivers") == 0) {
             if (o->ndrivers == SIM_MAX_DIRS) {
                 fprintf(stderr, "caretaker-sim: at most %d --drivers\n", SIM_MAX_DIRS);
@@ -134,8 +175,12 @@ static int parse_args(int argc, char **argv, struct options *o)
         usage(stderr);
         return -1;
     }
-    if (!o->link.tcp && !o->link.rtu_path) {
-        fprintf(stderr, "caretaker-sim: give --tcp PORT, --rtu PATH or both\n");
+    if (!o->link.tcp && !o->link.rtu_path && !o->link.dtu_host) {
+        fprintf(stderr, "caretaker-sim: give --tcp PORT, --rtu PATH, --dtu HOST:PORT or several\n");
+        return -1;
+    }
+    if (o->link.dtu_host && !o->link.dtu_id) {
+        fprintf(stderr, "caretaker-sim: --dtu needs --dtu-id ID, the registration it sends\n");
         return -1;
     }
     return 0;
@@ -162,7 +207,9 @@ static void run_line(struct sim *s, const char *line, bool from_stdin)
     char err[200];
     struct sim_cmd c;
 
-    if (sim_cmd_parse(line, &c, err, sizeof err) < 0) {
+    if (strncmp(line, "dtu", 3) == 0 && (line[3] == ' ' || line[3] == '\0')) {
+        sim_link_dtu_cmd(s->link, line + 3, reply, sizeof reply);
+    } else if (sim_cmd_parse(line, &c, err, sizeof err) < 0) {
         snprintf(reply, sizeof reply, "ERR %s", err);
     } else if (sim_cmd_exec(&c, &s->fleet, reply, sizeof reply) == SIM_CMD_EXIT) {
         s->quit = true;
@@ -308,6 +355,8 @@ int main(int argc, char **argv)
         printf(" tcp=%d", sim_link_tcp_port(s.link));
     if (o.link.rtu_path)
         printf(" rtu=%s", o.link.rtu_path);
+    if (o.link.dtu_host)
+        printf(" dtu=%s:%d", o.link.dtu_host, o.link.dtu_port);
     printf("\n");
     fflush(stdout);
 

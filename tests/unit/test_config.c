@@ -193,7 +193,7 @@ static void test_errors(void)
         "buses[0].port: missing (expected a serial device path", NULL);
     ERR(HEAD "'buses':[" TCP("{'id':'l','unit':1}") "]}", "buses[0].devices[0].driver: missing", NULL);
     ERR(HEAD "'buses':[{'id':'b','port':'/dev/ttyS1','devices':[" LEVEL "]}]}",
-        "buses[0].type: missing (expected a bus type: one of rtu, tcp)", NULL);
+        "buses[0].type: missing (expected a bus type: one of rtu, tcp, dtu)", NULL);
 
     /* uniqueness across the file */
     ERR(HEAD "'buses':[" RTU(LEVEL) "," TCP("{'id':'manhole-3','unit':1,'driver':'elevator/generic'}") "]}",
@@ -296,6 +296,85 @@ static void test_files(void)
     rmdir(tmp);
 }
 
+#define DTU(extra, devs) "{'id':'dtu-1','type':'dtu'," extra ",'devices':[" devs "]}"
+
+static void test_dtu(void)
+{
+    /* defaults: bound on every address, the id itself as the registration, no heartbeat,
+     * a 4G timeout, RTU unit ids */
+    struct config *c = OK(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'868120034567891'", LEVEL) "]}", "c.json");
+    if (c) {
+        const struct bus_config *b = &c->buses[0];
+        CHECK(b->type == BUS_DTU && b->listen_port == 9000 && strcmp(b->listen_host, "0.0.0.0") == 0);
+        CHECK(strcmp(b->dtu_id, "868120034567891") == 0 && b->register_len == 15);
+        CHECK(memcmp(b->register_packet, "868120034567891", 15) == 0 && b->heartbeat_len == 0);
+        CHECK(b->timeout_ms == 2000 && b->retries == 1 && b->offline_after == 3);
+        config_free(c);
+    }
+    /* listen address, a pattern around the id, a text and a hex heartbeat; two DTUs on one port */
+    c = OK(HEAD "'buses':[" DTU("'listen':'127.0.0.1:9001','dtu_id':'89860412345678901234',"
+                                "'register_pattern':'REG{id};','heartbeat':'hex:FE 01 0a','timeout_ms':5000", LEVEL)
+                "," "{'id':'dtu-2','type':'dtu','listen':'127.0.0.1:9001','dtu_id':'pump-house',"
+                "'heartbeat':'www.usr.cn','devices':[" LIFT "]}]}",
+           "c.json");
+    if (c) {
+        const struct bus_config *b = &c->buses[0];
+        CHECK(strcmp(b->listen_host, "127.0.0.1") == 0 && b->listen_port == 9001 && b->timeout_ms == 5000);
+        /* "REG" + 20 digits + ";" */
+        CHECK(b->register_len == 24 && memcmp(b->register_packet, "REG89860412345678901234;", 24) == 0);
+        CHECK(b->heartbeat_len == 3 && b->heartbeat[0] == 0xFE && b->heartbeat[1] == 0x01 && b->heartbeat[2] == 0x0A);
+        CHECK(c->buses[1].heartbeat_len == 10 && memcmp(c->buses[1].heartbeat, "www.usr.cn", 10) == 0);
+        config_free(c);
+    }
+    c = OK(HEAD "'buses':[" DTU("'listen':'[::1]:9002','dtu_id':'x1'", LEVEL) "]}", "c.json");
+    if (c) {
+        CHECK(strcmp(c->buses[0].listen_host, "::1") == 0 && c->buses[0].listen_port == 9002);
+        config_free(c);
+    }
+    c = OK(HEAD "'buses':[" DTU("'listen':':9003','dtu_id':'x1'", LEVEL) "]}", "c.json");
+    if (c) {
+        CHECK(strcmp(c->buses[0].listen_host, "0.0.0.0") == 0 && c->buses[0].listen_port == 9003);
+        config_free(c);
+    }
+
+    ERR(HEAD "'buses':[" DTU("'dtu_id':'868120034567891'", LEVEL) "]}",
+        "buses[0].listen: missing (expected \"listen\": \"0.0.0.0:PORT\" or \"port\": PORT", NULL);
+    ERR(HEAD "'buses':[" DTU("'port':9000,'listen':':9000','dtu_id':'a'", LEVEL) "]}",
+        "buses[0].port: 9000 given with \"listen\"", NULL);
+    ERR(HEAD "'buses':[" DTU("'port':9000", LEVEL) "]}", "buses[0].dtu_id: missing", NULL);
+    ERR(HEAD "'buses':[" DTU("'listen':'0.0.0.0','dtu_id':'a'", LEVEL) "]}", "buses[0].listen: \"0.0.0.0\" has no port",
+        NULL);
+    ERR(HEAD "'buses':[" DTU("'listen':'0.0.0.0:70000','dtu_id':'a'", LEVEL) "]}",
+        "buses[0].listen: \"0.0.0.0:70000\": the port is not a number 1..65535", NULL);
+    ERR(HEAD "'buses':[" DTU("'listen':'gateway.local:9000','dtu_id':'a'", LEVEL) "]}",
+        "buses[0].listen: \"gateway.local\" is not a numeric IPv4 or IPv6 address", NULL);
+    ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'868 120'", LEVEL) "]}",
+        "buses[0].dtu_id: \"868 120\" has a space", NULL);
+    ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'a','register_pattern':'REG'", LEVEL) "]}",
+        "buses[0].register_pattern: \"REG\" must hold {id} exactly once", NULL);
+    ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'a','heartbeat':'hex:F'", LEVEL) "]}",
+        "buses[0].heartbeat: \"hex:F\" is not whole hex bytes", NULL);
+    ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'a','heartbeat':'hex:zz'", LEVEL) "]}",
+        "buses[0].heartbeat: \"hex:zz\" is not hex bytes", NULL);
+    ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'a','baud':9600", LEVEL) "]}",
+        "buses[0].baud: \"baud\" applies to rtu buses only (this bus is dtu)", NULL);
+    ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'a','host':'h'", LEVEL) "]}",
+        "buses[0].host: \"host\" applies to tcp buses only (this bus is dtu)", NULL);
+    ERR(HEAD "'buses':[" TCP("" LIFT) "," "{'id':'t2','type':'tcp','host':'h','dtu_id':'a','devices':[" LEVEL "]}]}",
+        "buses[1].dtu_id: \"dtu_id\" applies to dtu buses only (this bus is tcp)", NULL);
+    /* RS-485 behind the DTU: RTU unit ids */
+    ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'a'", "{'id':'m','unit':0,'driver':'level/ultrasonic-generic'}")
+        "]}",
+        "buses[0].devices[0].unit: 0 is out of range (expected an integer 1..247)", NULL);
+    /* one port: same address, distinct registrations */
+    ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'a'", LEVEL) ","
+             "{'id':'d2','type':'dtu','listen':'127.0.0.1:9000','dtu_id':'b','devices':[" LIFT "]}]}",
+        "buses[1].listen: \"127.0.0.1:9000\": port 9000 is already listened on at 0.0.0.0 by bus \"dtu-1\"", NULL);
+    ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'a'", LEVEL) ","
+             "{'id':'d2','type':'dtu','port':9000,'dtu_id':'a','devices':[" LIFT "]}]}",
+        "buses[1].dtu_id: \"a\" is already the registration of bus \"dtu-1\" (buses[0]) on port 9000", NULL);
+}
+
 int main(void)
 {
     const char *s = getenv("CARETAKER_SOURCE_DIR");
@@ -305,5 +384,6 @@ int main(void)
     test_defaults_and_relative_paths();
     test_errors();
     test_files();
+    test_dtu();
     return check_report();
 }
