@@ -1,8 +1,14 @@
-/* core: the main loop around poll(): the queue's eventfd, a signalfd and the group-commit timer.
- * Signals are blocked in every thread (the pollers inherit the mask) and read here alone. */
+/* core: the main loop around poll(): the queue's eventfd, a signalfd, the publisher's socket,
+ * and the timers (group commit, metrics, retention). Signals are blocked in every thread (the
+ * pollers inherit the mask) and read here alone.
+ *
+ * Order at start: store open and limits set, publisher set up and its first connect begun,
+ * pollers started, then READY. Order at stop: pollers stopped, queue drained, commit, the
+ * publisher given a bounded time to flush, acknowledgements committed, store closed. */
 #include "core.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,30 +20,58 @@
 
 #include "bus.h"
 #include "clock.h"
+#include "commands.h"
+#include "config.h"
 #include "log.h"
+#include "payload.h"
+#include "publish.h"
 #include "queue.h"
+#include "sd.h"
 #include "store.h"
 
 #define QUEUE_CAPACITY 4096
 #define DRAIN_MAX 256
+#define METRICS_MS 60000
+#define EXPIRE_EVERY_MS 600000     /* retention_days is coarse; one pass per 10 minutes */
+#define EXPIRE_BATCH 10000         /* rows per pass, so a first pass over a year stays short */
+#define STOP_FLUSH_MS 2000
 
 struct core {
     struct config *cfg;
     struct store *store;
     struct queue *q;
     struct bus **buses;
-    uint64_t store_errors;
+    int nbuses;
+    struct publisher *pub;
+    int64_t started_ts;
+    int64_t next_metrics;
+    int64_t next_expire;
+    int watchdog_ms;           /* 0: systemd's watchdog is off */
+    int64_t next_watchdog;
+    int64_t *last_ok_ts;       /* by device index: wall ms of the last poll with a good value */
+    struct jbuf out;
 };
+
+static void state_body(struct core *c, const struct msg *m, char *body, size_t n)
+{
+    int online = m->kind == MSG_DEVICE_ONLINE;
+    if (online)
+        c->last_ok_ts[m->device] = m->ts_ms;
+    int64_t last = c->last_ok_ts[m->device];
+    char last_text[24] = "null"; /* not known since this start */
+    if (last)
+        snprintf(last_text, sizeof last_text, "%" PRId64, last);
+    snprintf(body, n, "{\"state\":\"%s\",\"last_ok_ts\":%s,\"errors\":%d}", online ? "online" : "offline", last_text,
+             m->errors);
+}
 
 static void handle_state(struct core *c, const struct msg *m)
 {
     const struct device *d = c->cfg->devices[m->device];
     char body[160];
-    int online = m->kind == MSG_DEVICE_ONLINE;
-    snprintf(body, sizeof body, "{\"state\":\"%s\",\"errors\":%d}", online ? "online" : "offline", m->errors);
-    if (store_append_event(c->store, d, OUTBOX_DEVICE_STATE, m->ts_ms, body, NULL) < 0)
-        c->store_errors++;
-    if (online)
+    state_body(c, m, body, sizeof body);
+    store_append_event(c->store, d, OUTBOX_DEVICE_STATE, m->ts_ms, body, NULL);
+    if (m->kind == MSG_DEVICE_ONLINE)
         return;
     /* Mark the gap in every series of the device, so a chart shows where data stops. */
     const struct profile *p = d->profile;
@@ -48,8 +82,7 @@ static void handle_state(struct core *c, const struct msg *m)
         gap->values[k] = NAN;
         gap->quality[k] = Q_OFFLINE;
     }
-    if (store_append_reading(c->store, d, gap, NULL) < 0)
-        c->store_errors++;
+    store_append_reading(c->store, d, gap, NULL);
     msg_free(gap);
 }
 
@@ -58,8 +91,14 @@ static void handle(struct core *c, const struct msg *m)
     const struct device *d = c->cfg->devices[m->device];
     switch (m->kind) {
     case MSG_READING:
-        if (store_append_reading(c->store, d, m, NULL) < 0)
-            c->store_errors++;
+        for (int k = 0; k < m->npoints; k++) {
+            if (m->quality[k] == Q_OK) {
+                c->last_ok_ts[m->device] = m->ts_ms;
+                break;
+            }
+        }
+        /* A failed write is counted by the store (metrics: store.write_errors); polling goes on. */
+        store_append_reading(c->store, d, m, NULL);
         break;
     case MSG_DEVICE_ONLINE:
     case MSG_DEVICE_OFFLINE:
@@ -69,11 +108,17 @@ static void handle(struct core *c, const struct msg *m)
         char body[200];
         snprintf(body, sizeof body, "{\"event\":\"point_missing\",\"point\":\"%s\"}",
                  d->profile->points[m->point].name);
-        if (store_append_event(c->store, d, OUTBOX_EVENT, m->ts_ms, body, NULL) < 0)
-            c->store_errors++;
+        store_append_event(c->store, d, OUTBOX_EVENT, m->ts_ms, body, NULL);
         break;
     }
     }
+}
+
+static void commit(struct core *c)
+{
+    store_commit(c->store);
+    /* Checked after each commit: the file's size only grows by what a commit wrote. */
+    store_enforce_limits(c->store, clock_wall_ms());
 }
 
 /* Drains the queue; returns the number of messages handled. */
@@ -88,25 +133,221 @@ static int drain(struct core *c)
         }
         total += n;
         if (store_pending_rows(c->store) >= c->cfg->store.batch)
-            store_commit(c->store);
+            commit(c);
     }
     return total;
 }
 
 static int commit_due_in(const struct core *c)
 {
-    if (store_pending_rows(c->store) == 0)
+    if (!store_in_transaction(c->store))
         return -1;
     int64_t left = store_pending_since_ms(c->store) + c->cfg->store.commit_ms - clock_mono_ms();
     return left < 0 ? 0 : (int)left;
 }
 
-int core_run(struct config *cfg)
+static long rss_kb(void)
 {
-    struct core c = {.cfg = cfg};
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void publish_metrics(struct core *c)
+{
+    struct payload_metrics m = {.ts_ms = clock_wall_ms(), .started_ts_ms = c->started_ts};
+    struct payload_device *devs = calloc((size_t)c->cfg->ndevices + 1, sizeof *devs);
+    if (!devs)
+        return;
+    for (int i = 0; i < c->nbuses; i++) {
+        const struct bus_config *b = &c->cfg->buses[i];
+        for (int j = 0; j < b->ndevices; j++) {
+            devs[m.ndevices].id = b->devices[j].id;
+            bus_device_stats(c->buses[i], j, &devs[m.ndevices].stats);
+            m.ndevices++;
+        }
+    }
+    m.devices = devs;
+    store_backlog(c->store, &m.backlog);
+    store_usage(c->store, &m.store);
+    m.queue_dropped = queue_dropped(c->q);
+    m.rss_kb = rss_kb();
+    struct publish_stats ps;
+    publish_get_stats(c->pub, &ps);
+    m.mqtt_connects = ps.connects;
+    m.mqtt_published = ps.published;
+    m.mqtt_acked = ps.acked;
+    m.mqtt_inflight = ps.inflight;
+    if (payload_metrics(&c->out, c->cfg->gateway_id, &m) == 0)
+        publish_direct(c->pub, "metrics", c->out.p, c->out.len, false);
+    free(devs);
+}
+
+/* Validates the config file as it is now on disk; the running config is never replaced here
+ * (buses and store keep going), so a bad file cannot take the gateway down. */
+static int reload_check(struct core *c, char *msg, size_t n)
+{
+    struct config *fresh = NULL;
     struct diag err;
     diag_clear(&err);
-    int rc = 1, sfd = -1, started = 0;
+    /* The installed drivers directory is the last of the running config's list (config_load
+     * adds it last and skips it when already there), so passing it again gives the same list. */
+    const char *installed = c->cfg->ndriver_dirs ? c->cfg->driver_dirs[c->cfg->ndriver_dirs - 1] : NULL;
+    if (config_load(c->cfg->path, installed, &fresh, &err) < 0) {
+        snprintf(msg, n, "%s", err.msg);
+        return -1;
+    }
+    config_free(fresh);
+    snprintf(msg, n, "%s is valid; restart the daemon to apply it (the running config is unchanged)", c->cfg->path);
+    return 0;
+}
+
+/* Text from the network, made safe for one log line. */
+static void printable(char *dst, size_t n, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < n; i++)
+        dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
+    dst[i] = '\0';
+}
+
+static void reply(struct core *c, const struct command *cmd, bool ok, const char *text)
+{
+    if (payload_reply(&c->out, c->cfg->gateway_id, clock_wall_ms(), cmd->name, cmd->has_id ? cmd->id : NULL, ok,
+                      text) == 0)
+        publish_direct(c->pub, "cmd/reply", c->out.p, c->out.len, false);
+}
+
+static void on_command(void *ctx, const char *name, const void *payload, size_t len, bool retained)
+{
+    struct core *c = ctx;
+    struct command cmd;
+    char err[1024], shown[CMD_NAME_MAX + 1], text[1200];
+    if (commands_parse(name, payload, len, retained, &cmd, err, sizeof err) < 0) {
+        printable(shown, sizeof shown, cmd.name);
+        printable(text, sizeof text, err);
+        log_warn("commands: cmd/%s refused: %s", shown, text);
+        reply(c, &cmd, false, err);
+        return;
+    }
+    switch (cmd.kind) {
+    case CMD_ACK:
+        /* No rule raises alerts yet, so no id can match one. */
+        printable(shown, sizeof shown, cmd.alert_id);
+        printable(text, sizeof text, cmd.by);
+        log_notice("commands: ack of alert \"%s\" by \"%s\": unknown alert", shown, text);
+        snprintf(err, sizeof err, "unknown alert \"%s\"", cmd.alert_id);
+        reply(c, &cmd, false, err);
+        break;
+    case CMD_RELOAD: {
+        int rc = reload_check(c, err, sizeof err);
+        printable(text, sizeof text, err);
+        if (rc < 0)
+            log_warn("commands: reload refused, keeping the running config: %s", text);
+        else
+            log_notice("commands: reload: %s", text);
+        reply(c, &cmd, rc == 0, err);
+        break;
+    }
+    case CMD_UNKNOWN:
+        break;
+    }
+}
+
+static int min_timeout(int a, int b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+static int until(int64_t when, int64_t now)
+{
+    return when <= now ? 0 : when - now > 600000 ? 600000 : (int)(when - now);
+}
+
+/* One turn of the loop: returns 1 to go on, 0 on a stop signal, -1 on a poll error. */
+static int turn(struct core *c, int sfd)
+{
+    struct pollfd fds[3] = {{.fd = queue_fd(c->q), .events = POLLIN}, {.fd = sfd, .events = POLLIN}, {.fd = -1}};
+    int64_t now = clock_mono_ms();
+    int timeout = commit_due_in(c);
+    if (c->pub) {
+        short ev = 0;
+        int fd = publish_fd(c->pub, &ev);
+        if (fd >= 0) {
+            fds[2].fd = fd;
+            fds[2].events = ev;
+        }
+        timeout = min_timeout(timeout, publish_timeout_ms(c->pub, now));
+        if (publish_connected(c->pub))
+            timeout = min_timeout(timeout, until(c->next_metrics, now));
+    }
+    timeout = min_timeout(timeout, until(c->next_expire, now));
+    if (c->watchdog_ms)
+        timeout = min_timeout(timeout, until(c->next_watchdog, now));
+    int r = poll(fds, 3, timeout);
+    if (r < 0 && errno != EINTR) {
+        log_err("core: poll: %s", strerror(errno));
+        return -1;
+    }
+    if (r < 0)
+        return 1;
+    if (fds[0].revents & POLLIN)
+        drain(c);
+    if (commit_due_in(c) == 0)
+        commit(c);
+    now = clock_mono_ms();
+    if (c->pub) {
+        publish_io(c->pub, fds[2].fd >= 0 ? fds[2].revents : 0, now);
+        if (publish_take_connected(c->pub) || (publish_connected(c->pub) && now >= c->next_metrics)) {
+            publish_metrics(c);
+            c->next_metrics = now + METRICS_MS;
+        }
+        publish_pump(c->pub);
+    }
+    /* Pinged from the loop itself: a loop stuck anywhere above stops the pings. */
+    if (c->watchdog_ms && now >= c->next_watchdog) {
+        sd_watchdog_ping();
+        c->next_watchdog = now + c->watchdog_ms;
+    }
+    if (now >= c->next_expire) {
+        int64_t n = store_expire(c->store, clock_wall_ms(), EXPIRE_BATCH);
+        if (n > 0)
+            log_info("store: %" PRId64 " sent rows past retention deleted", n);
+        c->next_expire = now + (n == EXPIRE_BATCH ? 1000 : EXPIRE_EVERY_MS);
+    }
+    if (fds[1].revents & POLLIN) {
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+            if (si.ssi_signo == SIGHUP) {
+                char msg[1024];
+                if (reload_check(c, msg, sizeof msg) < 0)
+                    log_warn("core: SIGHUP: config refused, keeping the running config: %s", msg);
+                else
+                    log_notice("core: SIGHUP: %s", msg);
+                return 1;
+            }
+            log_notice("core: %s, stopping", strsignal((int)si.ssi_signo));
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int core_run(struct config *cfg)
+{
+    struct core c = {.cfg = cfg, .started_ts = clock_wall_ms()};
+    struct diag err;
+    diag_clear(&err);
+    int rc = 1, sfd = -1;
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -114,64 +355,76 @@ int core_run(struct config *cfg)
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    /* A broker that closes the socket mid-write must not kill the daemon. */
+    signal(SIGPIPE, SIG_IGN);
     sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-    if (store_open(cfg->store.path, &c.store, &err) < 0 || store_register(c.store, cfg, &err) < 0) {
-        log_err("%s", err.msg);
+    if (store_open(cfg->store.path, &c.store, &err) < 0 || store_register(c.store, cfg, &err) < 0 ||
+        store_set_limits(c.store, cfg->store.max_mb, cfg->store.retention_days) < 0) {
+        log_err("%s", err.msg[0] ? err.msg : "store: cannot set its limits");
         goto out;
     }
     c.q = queue_new(QUEUE_CAPACITY);
     c.buses = calloc((size_t)cfg->nbuses + 1, sizeof *c.buses);
-    if (!c.q || !c.buses || sfd < 0) {
+    c.last_ok_ts = calloc((size_t)cfg->ndevices + 1, sizeof *c.last_ok_ts);
+    if (!c.q || !c.buses || !c.last_ok_ts || sfd < 0) {
         log_err("core: cannot set up: %s", strerror(errno));
         goto out;
+    }
+    /* A file over a lowered max_mb is brought down before anything is added to it. */
+    store_enforce_limits(c.store, c.started_ts);
+    store_commit(c.store);
+    if (cfg->has_mqtt) {
+        if (publish_new(cfg, c.store, c.started_ts, &c.pub, &err) < 0) {
+            log_err("%s", err.msg);
+            goto out;
+        }
+        publish_set_command_handler(c.pub, on_command, &c);
+        publish_io(c.pub, 0, clock_mono_ms()); /* the first connect attempt begins */
     }
     for (int i = 0; i < cfg->nbuses; i++) {
         if (bus_start(&cfg->buses[i], c.q, &c.buses[i]) < 0)
             goto out;
-        started++;
+        c.nbuses++;
     }
-    log_notice("caretaker %s: site %s, gateway %s: %d buses, %d devices, store %s (seq %lld)", CARETAKER_VERSION,
+    log_notice("caretaker %s: site %s, gateway %s: %d buses, %d devices, store %s (seq %lld)%s%s", CARETAKER_VERSION,
                cfg->site_id, cfg->gateway_id, cfg->nbuses, cfg->ndevices, cfg->store.path,
-               (long long)store_last_seq(c.store));
+               (long long)store_last_seq(c.store), cfg->has_mqtt ? ", broker " : ", no broker",
+               cfg->has_mqtt ? cfg->mqtt.host : "");
+    char status[160];
+    snprintf(status, sizeof status, "%d devices on %d buses%s", cfg->ndevices, cfg->nbuses,
+             cfg->has_mqtt ? "; connecting to the broker" : "; no broker configured");
+    sd_ready(status);
+    c.next_metrics = clock_mono_ms() + METRICS_MS;
+    c.next_expire = clock_mono_ms() + 5000;
+    c.watchdog_ms = sd_watchdog_interval_ms();
+    c.next_watchdog = clock_mono_ms();
 
-    for (;;) {
-        struct pollfd fds[2] = {{.fd = queue_fd(c.q), .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
-        int r = poll(fds, 2, commit_due_in(&c));
-        if (r < 0 && errno != EINTR) {
-            log_err("core: poll: %s", strerror(errno));
-            break;
-        }
-        if (fds[0].revents & POLLIN)
-            drain(&c);
-        if (commit_due_in(&c) == 0)
-            store_commit(c.store);
-        if (fds[1].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-                if (si.ssi_signo == SIGHUP) {
-                    log_notice("core: SIGHUP: reload is not supported yet; keeping the running config");
-                    continue;
-                }
-                log_notice("core: %s, stopping", strsignal((int)si.ssi_signo));
-                break;
-            }
-        }
-    }
-    rc = 0;
+    int r;
+    while ((r = turn(&c, sfd)) > 0)
+        ;
+    sd_stopping();
+    rc = r < 0 ? 1 : 0;
 out:
     /* Stop the pollers first, so every reading they took is in the queue, then keep it all. */
-    for (int i = 0; i < started; i++)
+    for (int i = 0; i < c.nbuses; i++)
         bus_stop(c.buses[i]);
     if (c.q && c.store)
         drain(&c);
     if (c.store && store_commit(c.store) < 0)
         rc = 1;
+    if (c.pub) {
+        publish_stop(c.pub, STOP_FLUSH_MS);
+        store_commit(c.store); /* the acknowledgements that arrived while flushing */
+        publish_free(c.pub);
+    }
     if (c.store)
         log_notice("core: stopped at seq %lld", (long long)store_last_seq(c.store));
     store_close(c.store);
     queue_free(c.q);
     free(c.buses);
+    free(c.last_ok_ts);
+    jbuf_free(&c.out);
     if (sfd >= 0)
         close(sfd);
     return rc;

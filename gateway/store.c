@@ -1,13 +1,17 @@
-/* store: SQLite schema, migrations and group commit.
+/* store: SQLite schema, migrations, group commit, the outbox and its retention.
  *
  * Invariants:
  * - seq is strictly increasing over the life of the file: it is max(outbox.seq) restored at open,
  *   and meta 'last_seq' is kept so deleting old rows never lets a seq be handed out twice.
  * - One transaction is open at most; rows become durable only at store_commit (synchronous=FULL
- *   in WAL mode: a commit survives power loss, which the outbox's exactly-once promise needs).
+ *   in WAL mode: a commit survives power loss, which the outbox's delivery promise needs).
+ * - A seq above committed_seq may be rolled back and handed out again with other data, so the
+ *   outbox never returns one: only committed rows may be published.
+ * - Retention evicts readings only; rows of every other kind leave the outbox by being sent.
  */
 #include "store.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -17,17 +21,57 @@
 #include "clock.h"
 #include "log.h"
 
+/* Eviction starts when pages in use pass HIGH % of max_mb and stops at LOW %: the gap makes
+ * it run in occasional batches, not on every commit. Usage is checked every CHECK_EVERY rows
+ * appended, so a transaction reaches the hard ceiling (where SQLite rolls the whole
+ * transaction back with SQLITE_FULL) only with rows larger than the headroom. */
+#define EVICT_HIGH_PCT 90
+#define EVICT_LOW_PCT 80
+#define CHECK_EVERY 64
+#define EVICT_CHUNK_MIN 64
+#define EVICT_CHUNK_MAX (1 << 17)
+
+/* Names of rows by id (SQLite rowids of devices and points are small and dense). */
+struct name_table {
+    char **names;
+    int64_t n;
+};
+
+/* Where one fetched row's body and values sit in the fetch buffers, until pointers are fixed. */
+struct fetch_slot {
+    size_t body_off;   /* in arena; SIZE_MAX: none */
+    size_t val_off;    /* in vals */
+};
+
 struct store {
     sqlite3 *db;
-    sqlite3_stmt *ins_outbox, *ins_reading, *set_last_seq;
+    sqlite3_stmt *ins_outbox, *ins_reading, *set_last_seq, *mark_range;
+    sqlite3_stmt *fetch_events, *fetch_readings, *fetch_values;
     int64_t last_seq;
     int64_t committed_seq;  /* last_seq as of the last successful commit */
     int in_tx;
-    int pending;
+    int pending;            /* rows (outbox and readings) in the open transaction */
+    int pending_msgs;       /* outbox rows among them: what a rollback loses */
     int64_t pending_since;
     int ndevices;
     int64_t *device_row;      /* by device->index */
     int64_t **point_row;      /* by device->index, point index */
+    struct name_table dev_names, point_names;
+    int64_t mark_lo, mark_hi; /* seqs acknowledged, not yet written; 0 when none */
+    /* limits */
+    int64_t page_size, max_pages;
+    int retention_days;
+    /* counters */
+    int64_t evicted_unsent, evicted_unsent_committed, evicted_sent, expired;
+    uint64_t write_errors, lost_rows, rollbacks;
+    struct complaint write_complaint;  /* a full disk fails every write: log at growing intervals */
+    /* fetch buffers, reused */
+    struct outbox_value *vals;
+    size_t nvals, vals_cap;
+    char *arena;
+    size_t arena_len, arena_cap;
+    struct fetch_slot *slots;
+    size_t slots_cap;
 };
 
 /* Each entry moves the schema from version i to i+1. Never edit a released entry: add one. */
@@ -47,6 +91,10 @@ static const char *const migrations[] = {
     "CREATE VIEW reading_values AS SELECT o.seq, d.name AS device, p.name AS point, o.ts,"
     "  r.value, r.quality FROM readings r JOIN outbox o ON o.seq = r.seq"
     "  JOIN points p ON p.id = r.point_id JOIN devices d ON d.id = p.device_id;",
+    /* The publisher takes events before readings, each oldest first: an index by (kind, seq)
+     * over unsent rows serves both, and the count of the backlog. */
+    "DROP INDEX outbox_unsent;"
+    "CREATE INDEX outbox_unsent_kind ON outbox(kind, seq) WHERE sent = 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -95,10 +143,15 @@ static int migrate(struct store *s, struct diag *err)
         }
         if (exec(s, "COMMIT", err) < 0)
             return -1;
-        if (v > 0 || version > 0)
+        if (version > 0)
             log_notice("store: schema migrated to version %d", v + 1);
     }
     return 0;
+}
+
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **st)
+{
+    return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 int store_open(const char *path, struct store **out, struct diag *err)
@@ -121,18 +174,29 @@ int store_open(const char *path, struct store **out, struct diag *err)
         goto fail;
     int64_t max_seq = 0, meta_seq = 0;
     if (query_int(s, "SELECT max(seq) FROM outbox", &max_seq) < 0 ||
-        query_int(s, "SELECT value FROM meta WHERE key = 'last_seq'", &meta_seq) < 0) {
+        query_int(s, "SELECT value FROM meta WHERE key = 'last_seq'", &meta_seq) < 0 ||
+        query_int(s, "SELECT value FROM meta WHERE key = 'evicted_unsent'", &s->evicted_unsent) < 0 ||
+        query_int(s, "PRAGMA page_size", &s->page_size) < 0) {
         diag_set(err, "store %s: %s", path, sqlite3_errmsg(s->db));
         goto fail;
     }
+    s->evicted_unsent_committed = s->evicted_unsent;
     s->last_seq = max_seq > meta_seq ? max_seq : meta_seq;
     s->committed_seq = s->last_seq;
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO outbox(seq, kind, device_id, ts, body) VALUES(?,?,?,?,?)", -1,
-                           &s->ins_outbox, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "INSERT INTO readings(seq, point_id, value, quality) VALUES(?,?,?,?)", -1,
-                           &s->ins_reading, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(key, value) VALUES('last_seq', ?)", -1,
-                           &s->set_last_seq, NULL) != SQLITE_OK) {
+    if (prepare(s, "INSERT INTO outbox(seq, kind, device_id, ts, body) VALUES(?,?,?,?,?)", &s->ins_outbox) ||
+        prepare(s, "INSERT INTO readings(seq, point_id, value, quality) VALUES(?,?,?,?)", &s->ins_reading) ||
+        prepare(s, "INSERT OR REPLACE INTO meta(key, value) VALUES('last_seq', ?)", &s->set_last_seq) ||
+        prepare(s, "UPDATE outbox SET sent = 1 WHERE seq BETWEEN ?1 AND ?2 AND sent = 0", &s->mark_range) ||
+        prepare(s,
+                "SELECT seq, kind, device_id, ts, body FROM outbox WHERE sent = 0 AND kind IN (2, 3, 4)"
+                " AND seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+                &s->fetch_events) ||
+        prepare(s,
+                "SELECT seq, device_id, ts FROM outbox WHERE sent = 0 AND kind = 1 AND seq > ?1 AND seq <= ?2"
+                " ORDER BY seq LIMIT ?3",
+                &s->fetch_readings) ||
+        prepare(s, "SELECT seq, point_id, value, quality FROM readings WHERE seq BETWEEN ?1 AND ?2",
+                &s->fetch_values)) {
         diag_set(err, "store %s: %s", path, sqlite3_errmsg(s->db));
         goto fail;
     }
@@ -177,6 +241,49 @@ static int64_t upsert_id(sqlite3 *db, const char *insert_sql, const char *select
     return id;
 }
 
+static void names_free(struct name_table *t)
+{
+    for (int64_t i = 0; i < t->n; i++)
+        free(t->names[i]);
+    free(t->names);
+    t->names = NULL;
+    t->n = 0;
+}
+
+/* Loads every name of a table, configured or not: old rows of a removed device still go out
+ * under the name they were read with. */
+static int names_load(struct store *s, const char *table, struct name_table *t)
+{
+    char sql[96];
+    int64_t max_id = 0;
+    snprintf(sql, sizeof sql, "SELECT max(id) FROM %s", table);
+    if (query_int(s, sql, &max_id) < 0 || max_id < 0 || max_id > 10000000)
+        return -1;
+    names_free(t);
+    t->names = calloc((size_t)max_id + 1, sizeof *t->names);
+    if (!t->names)
+        return -1;
+    t->n = max_id + 1;
+    sqlite3_stmt *st;
+    snprintf(sql, sizeof sql, "SELECT id, name FROM %s", table);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        if (id >= 0 && id < t->n && name && !t->names[id] && !(t->names[id] = strdup(name)))
+            rc = SQLITE_NOMEM;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static const char *name_of(const struct name_table *t, int64_t id)
+{
+    return id >= 0 && id < t->n && t->names[id] ? t->names[id] : "unknown";
+}
+
 int store_register(struct store *s, const struct config *cfg, struct diag *err)
 {
     if (exec(s, "BEGIN IMMEDIATE", err) < 0)
@@ -210,11 +317,53 @@ int store_register(struct store *s, const struct config *cfg, struct diag *err)
                 goto fail;
         }
     }
+    if (names_load(s, "devices", &s->dev_names) < 0 || names_load(s, "points", &s->point_names) < 0)
+        goto fail;
     return exec(s, "COMMIT", err);
 fail:
     diag_set(err, "store: cannot register devices: %s", sqlite3_errmsg(s->db));
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
+}
+
+int store_set_limits(struct store *s, int max_mb, int retention_days)
+{
+    s->retention_days = retention_days > 0 ? retention_days : 0;
+    s->max_pages = 0;
+    if (max_mb <= 0 || s->page_size <= 0)
+        return 0;
+    int64_t want = (int64_t)max_mb * 1048576 / s->page_size;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %" PRId64, want);
+    int64_t got = 0;
+    /* A hard ceiling: past it an insert fails with SQLITE_FULL and evicts at once. A file
+     * already larger (max_mb lowered) keeps its size and is emptied down to the limit. */
+    if (query_int(s, sql, &got) < 0)
+        return -1;
+    s->max_pages = want;
+    return 0;
+}
+
+/* A failed statement may have rolled the whole transaction back (SQLITE_FULL, IOERR, NOMEM do):
+ * its rows are gone and their seqs free again, and acknowledgements written in it are lost. */
+static void rolled_back(struct store *s)
+{
+    if (s->pending_msgs)
+        log_err("store: %d messages lost in a rolled-back transaction", s->pending_msgs);
+    s->lost_rows += (uint64_t)s->pending_msgs;
+    s->rollbacks++;
+    s->in_tx = 0;
+    s->pending = 0;
+    s->pending_msgs = 0;
+    s->last_seq = s->committed_seq;
+    s->evicted_unsent = s->evicted_unsent_committed;
+    s->mark_lo = s->mark_hi = 0;
+}
+
+static void check_rolled_back(struct store *s)
+{
+    if (s->in_tx && sqlite3_get_autocommit(s->db))
+        rolled_back(s);
 }
 
 static int begin_if_needed(struct store *s)
@@ -227,10 +376,19 @@ static int begin_if_needed(struct store *s)
     }
     s->in_tx = 1;
     s->pending = 0;
+    s->pending_msgs = 0;
     s->pending_since = clock_mono_ms();
     return 0;
 }
 
+static int step_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Returns an SQLite result code; on success the row is in the open transaction. */
 static int insert_outbox(struct store *s, enum outbox_kind kind, int device, int64_t ts, const char *body,
                          int64_t *seq_out)
 {
@@ -244,31 +402,45 @@ static int insert_outbox(struct store *s, enum outbox_kind kind, int device, int
         sqlite3_bind_null(st, 3);
     sqlite3_bind_int64(st, 4, ts);
     if (body)
-        sqlite3_bind_text(st, 5, body, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, body, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 5);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        log_err("store: insert failed: %s", sqlite3_errmsg(s->db));
-        return -1;
-    }
+    int rc = step_reset(st);
+    if (rc != SQLITE_DONE)
+        return rc;
     s->last_seq = seq;
     s->pending++;
-    if (seq_out)
-        *seq_out = seq;
-    return 0;
+    s->pending_msgs++;
+    *seq_out = seq;
+    return SQLITE_OK;
 }
 
-int store_append_reading(struct store *s, const struct device *d, const struct msg *m, int64_t *seq_out)
+/* Takes back a row whose values could not all be written, so no half reading is ever sent. */
+static void discard_row(struct store *s, int64_t seq, int values)
+{
+    if (!s->in_tx || sqlite3_get_autocommit(s->db))
+        return;
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM readings WHERE seq = %" PRId64 "; DELETE FROM outbox WHERE seq = %" PRId64,
+             seq, seq);
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK) {
+        s->last_seq = seq - 1;
+        s->pending -= 1 + values;
+        s->pending_msgs--;
+    }
+}
+
+static int append_reading_once(struct store *s, const struct device *d, const struct msg *m, int64_t *seq_out)
 {
     if (begin_if_needed(s) < 0)
-        return -1;
+        return SQLITE_ERROR;
     int64_t seq;
-    if (insert_outbox(s, OUTBOX_READING, d->index, m->ts_ms, NULL, &seq) < 0)
-        return -1;
+    int rc = insert_outbox(s, OUTBOX_READING, d->index, m->ts_ms, NULL, &seq);
+    if (rc != SQLITE_OK)
+        return rc;
     sqlite3_stmt *st = s->ins_reading;
     const int64_t *rows = s->point_row[d->index];
+    int written = 0;
     for (int k = 0; k < m->npoints; k++) {
         if (m->quality[k] == 0xff) /* not part of this poll: a point the device lacks */
             continue;
@@ -279,14 +451,53 @@ int store_append_reading(struct store *s, const struct device *d, const struct m
         else
             sqlite3_bind_null(st, 3);
         sqlite3_bind_int(st, 4, m->quality[k] == Q_OK && !isfinite(m->values[k]) ? Q_INVALID : m->quality[k]);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
+        rc = step_reset(st);
         if (rc != SQLITE_DONE) {
-            log_err("store: insert reading failed: %s", sqlite3_errmsg(s->db));
-            return -1;
+            discard_row(s, seq, written);
+            return rc;
         }
+        written++;
         s->pending++;
     }
+    *seq_out = seq;
+    return SQLITE_OK;
+}
+
+static int64_t evict(struct store *s, int64_t target_pages, int64_t now_wall_ms);
+
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+/* Where a write that hit the ceiling brings the file before it is tried again: the usual
+ * low-water mark, then deeper for a row larger than the headroom. The eviction is committed
+ * before the retry, so a retry that fails again does not take it back. */
+static const int full_targets[] = {EVICT_LOW_PCT, 50, 0};
+
+/* A write that failed: a full file evicts at once and is tried again; anything else (or a
+ * second failure) loses this one message, counted. */
+static int write_failed(struct store *s, int rc, const char *what)
+{
+    check_rolled_back(s);
+    s->write_errors++;
+    uint32_t held = 0;
+    if (log_complain(&s->write_complaint, clock_mono_ms(), &held))
+        log_err("store: %s failed: %s (%" PRIu64 " write errors so far)", what, sqlite3_errstr(rc), s->write_errors);
+    (void)held;
+    return -1;
+}
+
+int store_append_reading(struct store *s, const struct device *d, const struct msg *m, int64_t *seq_out)
+{
+    int64_t seq = 0;
+    if (s->max_pages > 0 && s->in_tx && s->pending_msgs % CHECK_EVERY == CHECK_EVERY - 1 &&
+        store_enforce_limits(s, m->ts_ms) < 0)
+        check_rolled_back(s);
+    int rc = append_reading_once(s, d, m, &seq);
+    for (int i = 0; rc == SQLITE_FULL && i < NELEM(full_targets) && s->max_pages > 0; i++) {
+        check_rolled_back(s);
+        if (evict(s, s->max_pages * full_targets[i] / 100, m->ts_ms) >= 0 && store_commit(s) == 0)
+            rc = append_reading_once(s, d, m, &seq);
+    }
+    if (rc != SQLITE_OK)
+        return write_failed(s, rc, "insert reading");
     if (seq_out)
         *seq_out = seq;
     return 0;
@@ -295,31 +506,71 @@ int store_append_reading(struct store *s, const struct device *d, const struct m
 int store_append_event(struct store *s, const struct device *d, enum outbox_kind kind, int64_t ts_ms,
                        const char *json_body, int64_t *seq_out)
 {
-    if (begin_if_needed(s) < 0)
+    int64_t seq = 0;
+    int dev = d ? d->index : -1;
+    int rc = begin_if_needed(s) < 0 ? SQLITE_ERROR : insert_outbox(s, kind, dev, ts_ms, json_body, &seq);
+    for (int i = 0; rc == SQLITE_FULL && i < NELEM(full_targets) && s->max_pages > 0; i++) {
+        check_rolled_back(s);
+        if (evict(s, s->max_pages * full_targets[i] / 100, ts_ms) >= 0 && store_commit(s) == 0)
+            rc = begin_if_needed(s) < 0 ? SQLITE_ERROR : insert_outbox(s, kind, dev, ts_ms, json_body, &seq);
+    }
+    if (rc != SQLITE_OK)
+        return write_failed(s, rc, "insert event");
+    if (seq_out)
+        *seq_out = seq;
+    return 0;
+}
+
+static int flush_marks(struct store *s)
+{
+    if (!s->mark_hi)
+        return 0;
+    sqlite3_bind_int64(s->mark_range, 1, s->mark_lo);
+    sqlite3_bind_int64(s->mark_range, 2, s->mark_hi);
+    int rc = step_reset(s->mark_range);
+    s->mark_lo = s->mark_hi = 0;
+    if (rc != SQLITE_DONE) {
+        /* The rows stay unsent and go out again: a duplicate, never a loss. */
+        log_err("store: cannot mark rows sent: %s", sqlite3_errstr(rc));
+        check_rolled_back(s);
         return -1;
-    return insert_outbox(s, kind, d ? d->index : -1, ts_ms, json_body, seq_out);
+    }
+    return 0;
 }
 
 int store_commit(struct store *s)
 {
     if (!s->in_tx)
         return 0;
+    flush_marks(s);
+    if (!s->in_tx) /* the flush failed and took the transaction with it */
+        return -1;
     sqlite3_bind_int64(s->set_last_seq, 1, s->last_seq);
-    int rc = sqlite3_step(s->set_last_seq);
-    sqlite3_reset(s->set_last_seq);
+    int rc = step_reset(s->set_last_seq);
     if (rc == SQLITE_DONE)
         rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-    s->in_tx = 0;
-    s->pending = 0;
     if (rc != SQLITE_OK && rc != SQLITE_DONE) {
         log_err("store: commit failed: %s", sqlite3_errmsg(s->db));
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         /* The rolled-back seqs were never published; handing them out again keeps seq gapless. */
-        s->last_seq = s->committed_seq;
+        rolled_back(s);
+        s->write_errors++;
         return -1;
     }
+    s->in_tx = 0;
+    s->pending = 0;
+    s->pending_msgs = 0;
     s->committed_seq = s->last_seq;
+    if (log_release(&s->write_complaint))
+        log_notice("store: writing again");
+    s->evicted_unsent_committed = s->evicted_unsent;
     return 0;
+}
+
+int store_in_transaction(const struct store *s)
+{
+    return s->in_tx;
 }
 
 int store_pending_rows(const struct store *s)
@@ -337,6 +588,373 @@ int64_t store_last_seq(const struct store *s)
     return s->last_seq;
 }
 
+int64_t store_committed_seq(const struct store *s)
+{
+    return s->committed_seq;
+}
+
+uint64_t store_rollbacks(const struct store *s)
+{
+    return s->rollbacks;
+}
+
+/* ---- outbox ---- */
+
+static int grow(void **buf, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    void *p = realloc(*buf, n * elem);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+static size_t arena_add(struct store *s, const char *text, size_t len)
+{
+    if (grow((void **)&s->arena, &s->arena_cap, s->arena_len + len + 1, 1) < 0)
+        return SIZE_MAX;
+    size_t off = s->arena_len;
+    memcpy(s->arena + off, text, len);
+    s->arena[off + len] = '\0';
+    s->arena_len += len + 1;
+    return off;
+}
+
+static int fetch_events(struct store *s, struct outbox_cursor *c, struct outbox_row *rows, int max)
+{
+    sqlite3_stmt *st = s->fetch_events;
+    sqlite3_bind_int64(st, 1, c->event);
+    sqlite3_bind_int64(st, 2, s->committed_seq);
+    sqlite3_bind_int(st, 3, max);
+    int n = 0;
+    while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+        struct outbox_row *r = &rows[n];
+        memset(r, 0, sizeof *r);
+        r->seq = sqlite3_column_int64(st, 0);
+        r->kind = (enum outbox_kind)sqlite3_column_int(st, 1);
+        r->device = sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL
+                                                              : name_of(&s->dev_names, sqlite3_column_int64(st, 2));
+        r->ts_ms = sqlite3_column_int64(st, 3);
+        const char *body = (const char *)sqlite3_column_text(st, 4);
+        s->slots[n].body_off = arena_add(s, body ? body : "{}", body ? (size_t)sqlite3_column_bytes(st, 4) : 2);
+        s->slots[n].val_off = 0;
+        if (s->slots[n].body_off == SIZE_MAX)
+            break;
+        c->event = r->seq;
+        n++;
+    }
+    sqlite3_reset(st);
+    return n;
+}
+
+static int fetch_readings(struct store *s, struct outbox_cursor *c, struct outbox_row *rows, int first, int max)
+{
+    sqlite3_stmt *st = s->fetch_readings;
+    sqlite3_bind_int64(st, 1, c->reading);
+    sqlite3_bind_int64(st, 2, s->committed_seq);
+    sqlite3_bind_int(st, 3, max - first);
+    int n = first;
+    while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+        struct outbox_row *r = &rows[n];
+        memset(r, 0, sizeof *r);
+        r->seq = sqlite3_column_int64(st, 0);
+        r->kind = OUTBOX_READING;
+        r->device = name_of(&s->dev_names, sqlite3_column_int64(st, 1));
+        r->ts_ms = sqlite3_column_int64(st, 2);
+        s->slots[n].body_off = SIZE_MAX;
+        n++;
+    }
+    sqlite3_reset(st);
+    if (n == first)
+        return n;
+    /* One range scan of readings for all the rows taken: values come in (seq, point_id) order,
+     * the rows in seq order, so one pass pairs them. Sent rows inside the range are skipped. */
+    st = s->fetch_values;
+    sqlite3_bind_int64(st, 1, rows[first].seq);
+    sqlite3_bind_int64(st, 2, rows[n - 1].seq);
+    int i = first;
+    s->slots[i].val_off = s->nvals;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0);
+        while (i < n && rows[i].seq < seq) {
+            i++;
+            if (i < n)
+                s->slots[i].val_off = s->nvals;
+        }
+        if (i == n)
+            break;
+        if (rows[i].seq != seq)
+            continue;
+        if (grow((void **)&s->vals, &s->vals_cap, s->nvals + 1, sizeof *s->vals) < 0)
+            break;
+        struct outbox_value *v = &s->vals[s->nvals++];
+        v->point = name_of(&s->point_names, sqlite3_column_int64(st, 1));
+        v->value = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 2);
+        v->quality = sqlite3_column_int(st, 3);
+        rows[i].nvalues++;
+    }
+    sqlite3_reset(st);
+    for (i++; i < n; i++)
+        s->slots[i].val_off = s->nvals;
+    c->reading = rows[n - 1].seq;
+    return n;
+}
+
+int store_fetch_unsent(struct store *s, struct outbox_cursor *c, struct outbox_row *rows, int max)
+{
+    if (max <= 0)
+        return 0;
+    if (s->in_tx && flush_marks(s) < 0)
+        return -1;
+    if (grow((void **)&s->slots, &s->slots_cap, (size_t)max, sizeof *s->slots) < 0)
+        return -1;
+    s->nvals = 0;
+    s->arena_len = 0;
+    int n = fetch_events(s, c, rows, max);
+    if (n < max)
+        n = fetch_readings(s, c, rows, n, max);
+    /* The buffers may have moved while they grew: pointers are set once they are final. */
+    for (int i = 0; i < n; i++) {
+        rows[i].body = s->slots[i].body_off == SIZE_MAX ? NULL : s->arena + s->slots[i].body_off;
+        rows[i].values = rows[i].nvalues ? s->vals + s->slots[i].val_off : NULL;
+    }
+    return n;
+}
+
+int store_mark_sent(struct store *s, int64_t seq)
+{
+    if (seq <= 0 || seq > s->committed_seq)
+        return -1;
+    if (s->mark_hi && seq == s->mark_hi + 1) {
+        s->mark_hi = seq;
+        return 0;
+    }
+    if (begin_if_needed(s) < 0)
+        return -1;
+    int rc = flush_marks(s);
+    if (!s->in_tx && begin_if_needed(s) < 0)
+        return -1;
+    s->mark_lo = s->mark_hi = seq;
+    return rc;
+}
+
+int store_backlog(struct store *s, struct store_backlog *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s->in_tx && flush_marks(s) < 0)
+        return -1;
+    if (query_int(s, "SELECT count(*) FROM outbox WHERE sent = 0", &out->rows) < 0)
+        return -1;
+    if (!out->rows)
+        return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT min(seq) FROM outbox WHERE sent = 0 AND kind = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -1;
+    for (int kind = OUTBOX_READING; kind <= OUTBOX_ALERT; kind++) {
+        sqlite3_bind_int(st, 1, kind);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            int64_t seq = sqlite3_column_int64(st, 0);
+            if (!out->oldest_seq || seq < out->oldest_seq)
+                out->oldest_seq = seq;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    char sql[80];
+    snprintf(sql, sizeof sql, "SELECT ts FROM outbox WHERE seq = %" PRId64, out->oldest_seq);
+    return query_int(s, sql, &out->oldest_ts_ms);
+}
+
+/* ---- retention ---- */
+
+static int64_t used_pages(struct store *s)
+{
+    int64_t pages = 0, free_pages = 0;
+    if (query_int(s, "PRAGMA page_count", &pages) < 0 || query_int(s, "PRAGMA freelist_count", &free_pages) < 0)
+        return -1;
+    return pages - free_pages;
+}
+
+void store_usage(struct store *s, struct store_usage *out)
+{
+    memset(out, 0, sizeof *out);
+    int64_t pages = 0;
+    query_int(s, "PRAGMA page_count", &pages);
+    int64_t used = used_pages(s);
+    out->used_bytes = used > 0 ? used * s->page_size : 0;
+    out->file_bytes = pages * s->page_size;
+    out->max_bytes = s->max_pages * s->page_size;
+    out->evicted_unsent = s->evicted_unsent;
+    out->evicted_sent = s->evicted_sent;
+    out->expired = s->expired;
+    out->write_errors = s->write_errors;
+    out->lost_rows = s->lost_rows;
+    out->rollbacks = s->rollbacks;
+}
+
+static int run_bound(struct store *s, const char *sql, int64_t a, int64_t b)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sqlite3_errcode(s->db);
+    sqlite3_bind_int64(st, 1, a);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        sqlite3_bind_int64(st, 2, b);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* Deletes up to limit oldest readings that are sent (sent=1) or not (sent=0), with their values.
+ * Returns how many; *first_ts / *last_ts get their time span. The SQL names sent literally so
+ * the partial index of unsent rows serves the unsent case. */
+static int64_t delete_oldest_readings(struct store *s, int sent, int64_t limit, int64_t *first_ts, int64_t *last_ts)
+{
+    static const char *const pick[2] = {
+        "SELECT max(seq), count(*), min(ts), max(ts) FROM (SELECT seq, ts FROM outbox WHERE sent = 0 AND kind = 1"
+        " ORDER BY seq LIMIT ?1)",
+        "SELECT max(seq), count(*), min(ts), max(ts) FROM (SELECT seq, ts FROM outbox WHERE sent = 1 AND kind = 1"
+        " ORDER BY seq LIMIT ?1)"};
+    static const char *const del_values[2] = {
+        "DELETE FROM readings WHERE seq IN (SELECT seq FROM outbox WHERE sent = 0 AND kind = 1 AND seq <= ?1)",
+        "DELETE FROM readings WHERE seq IN (SELECT seq FROM outbox WHERE sent = 1 AND kind = 1 AND seq <= ?1)"};
+    static const char *const del_rows[2] = {
+        "DELETE FROM outbox WHERE sent = 0 AND kind = 1 AND seq <= ?1",
+        "DELETE FROM outbox WHERE sent = 1 AND kind = 1 AND seq <= ?1"};
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, pick[sent], -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, limit);
+    int64_t upto = 0, n = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        upto = sqlite3_column_int64(st, 0);
+        n = sqlite3_column_int64(st, 1);
+        *first_ts = sqlite3_column_int64(st, 2);
+        *last_ts = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_finalize(st);
+    if (n == 0)
+        return 0;
+    if (run_bound(s, del_values[sent], upto, 0) != SQLITE_OK || run_bound(s, del_rows[sent], upto, 0) != SQLITE_OK)
+        return -1;
+    return n;
+}
+
+/* Brings the pages in use down to target_pages; see store_enforce_limits. */
+static int64_t evict(struct store *s, int64_t target_pages, int64_t now_wall_ms)
+{
+    if (begin_if_needed(s) < 0 || flush_marks(s) < 0)
+        return -1;
+    int64_t used = used_pages(s), chunk = EVICT_CHUNK_MIN, sent_n = 0, unsent_n = 0;
+    int64_t first_ts = 0, last_ts = 0, a, b;
+    for (int sent = 1; sent >= 0 && used > target_pages; sent--) {
+        while (used > target_pages) {
+            int64_t before = used;
+            int64_t n = delete_oldest_readings(s, sent, chunk, &a, &b);
+            if (n < 0) {
+                check_rolled_back(s);
+                return -1;
+            }
+            if (n == 0)
+                break;
+            if (sent) {
+                sent_n += n;
+            } else {
+                if (!unsent_n)
+                    first_ts = a;
+                last_ts = b;
+                unsent_n += n;
+            }
+            used = used_pages(s);
+            /* The next chunk from the pages the last one freed, so no more rows go than the
+             * target needs (unsent rows are the only copy); pages free only once empty, so a
+             * chunk that freed nothing just doubles. */
+            int64_t freed = before - used;
+            chunk = freed > 0 ? (used - target_pages) * n / freed + 1 : chunk * 2;
+            chunk = chunk < EVICT_CHUNK_MIN ? EVICT_CHUNK_MIN : chunk > EVICT_CHUNK_MAX ? EVICT_CHUNK_MAX : chunk;
+        }
+    }
+    s->evicted_sent += sent_n;
+    if (sent_n)
+        log_notice("store: evicted %" PRId64 " sent readings to stay under %" PRId64 " MB", sent_n,
+                   s->max_pages * s->page_size / 1048576);
+    if (!unsent_n)
+        return 0;
+    s->evicted_unsent += unsent_n;
+    log_err("store: buffer overflow: evicted %" PRId64 " unsent readings (%" PRId64 " in all) from %" PRId64
+            " to %" PRId64,
+            unsent_n, s->evicted_unsent, first_ts, last_ts);
+    if (run_bound(s, "INSERT OR REPLACE INTO meta(key, value) VALUES('evicted_unsent', ?1)", s->evicted_unsent,
+                  0) != SQLITE_OK) {
+        check_rolled_back(s);
+        return -1;
+    }
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"event\":\"buffer_overflow\",\"evicted\":%" PRId64 ",\"evicted_total\":%" PRId64
+             ",\"first_ts\":%" PRId64 ",\"last_ts\":%" PRId64 ",\"max_mb\":%" PRId64 "}",
+             unsent_n, s->evicted_unsent, first_ts, last_ts, s->max_pages * s->page_size / 1048576);
+    int64_t seq;
+    if (insert_outbox(s, OUTBOX_EVENT, -1, now_wall_ms, body, &seq) != SQLITE_OK) {
+        check_rolled_back(s);
+        return -1;
+    }
+    return unsent_n;
+}
+
+int64_t store_enforce_limits(struct store *s, int64_t now_wall_ms)
+{
+    if (s->max_pages <= 0)
+        return 0;
+    int64_t used = used_pages(s);
+    if (used < 0)
+        return -1;
+    if (used * 100 < s->max_pages * EVICT_HIGH_PCT)
+        return 0;
+    return evict(s, s->max_pages * EVICT_LOW_PCT / 100, now_wall_ms);
+}
+
+int64_t store_expire(struct store *s, int64_t now_wall_ms, int max)
+{
+    if (s->retention_days <= 0 || max <= 0)
+        return 0;
+    int64_t cutoff = now_wall_ms - (int64_t)s->retention_days * 86400000;
+    if (begin_if_needed(s) < 0 || flush_marks(s) < 0)
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT max(seq), count(*) FROM (SELECT seq FROM outbox WHERE sent = 1 AND ts < ?1"
+                           " ORDER BY seq LIMIT ?2)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, cutoff);
+    sqlite3_bind_int(st, 2, max);
+    int64_t upto = 0, n = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        upto = sqlite3_column_int64(st, 0);
+        n = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (!n)
+        return 0;
+    if (run_bound(s,
+                  "DELETE FROM readings WHERE seq IN (SELECT seq FROM outbox WHERE sent = 1 AND ts < ?1 AND seq <= ?2)",
+                  cutoff, upto) != SQLITE_OK ||
+        run_bound(s, "DELETE FROM outbox WHERE sent = 1 AND ts < ?1 AND seq <= ?2", cutoff, upto) != SQLITE_OK) {
+        check_rolled_back(s);
+        return -1;
+    }
+    s->expired += n;
+    return n;
+}
+
 void store_close(struct store *s)
 {
     if (!s)
@@ -346,11 +964,20 @@ void store_close(struct store *s)
     sqlite3_finalize(s->ins_outbox);
     sqlite3_finalize(s->ins_reading);
     sqlite3_finalize(s->set_last_seq);
+    sqlite3_finalize(s->mark_range);
+    sqlite3_finalize(s->fetch_events);
+    sqlite3_finalize(s->fetch_readings);
+    sqlite3_finalize(s->fetch_values);
     if (s->db)
         sqlite3_close(s->db);
     for (int i = 0; i < s->ndevices; i++)
         free(s->point_row ? s->point_row[i] : NULL);
     free(s->point_row);
     free(s->device_row);
+    names_free(&s->dev_names);
+    names_free(&s->point_names);
+    free(s->vals);
+    free(s->arena);
+    free(s->slots);
     free(s);
 }

@@ -1,5 +1,5 @@
 /* store: the SQLite file — schema and migrations, group-committed readings and events, and the
- * outbox they are published from. Owned by the core thread alone. */
+ * outbox they are published from, with its retention. Owned by the core thread alone. */
 #ifndef CARETAKER_STORE_H
 #define CARETAKER_STORE_H
 
@@ -9,8 +9,9 @@
 #include "model.h"
 #include "queue.h"
 
-/* Kinds of outbox rows: each is one MQTT message with its own (gateway, seq). */
-enum outbox_kind { OUTBOX_READING = 1, OUTBOX_DEVICE_STATE = 2, OUTBOX_EVENT = 3 };
+/* Kinds of outbox rows: each is one MQTT message with its own (gateway, seq). Readings are the
+ * only kind retention may evict before it is sent; every other kind waits for its broker. */
+enum outbox_kind { OUTBOX_READING = 1, OUTBOX_DEVICE_STATE = 2, OUTBOX_EVENT = 3, OUTBOX_ALERT = 4 };
 
 struct store;
 
@@ -19,27 +20,109 @@ struct store;
 int store_open(const char *path, struct store **out, struct diag *err);
 
 /* Maps the config's devices and points to their rows, adding new ones; existing history of
- * devices no longer configured is kept. */
+ * devices no longer configured is kept (and its unsent rows are still published by name). */
 int store_register(struct store *s, const struct config *cfg, struct diag *err);
 
+/* Size and age limits: the file never grows past max_mb (0: no limit) and sent rows older
+ * than retention_days (0: kept) are deleted by store_expire. */
+int store_set_limits(struct store *s, int max_mb, int retention_days);
+
 /* Appends one poll of a device; opens the group-commit transaction if none is open.
- * Points of quality Q_OFFLINE in a partial poll are stored with a NULL value. */
+ * Points of quality Q_OFFLINE in a partial poll are stored with a NULL value. When the file
+ * is full, old readings are evicted (see store_enforce_limits) and the append retried once. */
 int store_append_reading(struct store *s, const struct device *d, const struct msg *m, int64_t *seq_out);
 
-/* Appends an event row (device state change, missing point...) with a JSON body. */
+/* Appends an event row (device state change, missing point, alert event...) with a JSON
+ * object body; d may be NULL for gateway-wide events. */
 int store_append_event(struct store *s, const struct device *d, enum outbox_kind kind, int64_t ts_ms,
                        const char *json_body, int64_t *seq_out);
 
-/* Commits the open transaction, if any. On failure the transaction is rolled back and -1
- * returned; the caller keeps running (a full disk must not stop polling). */
+/* Commits the open transaction, if any. On failure the transaction is rolled back, its rows
+ * counted as lost and -1 returned; the caller keeps running (a full disk must not stop polling). */
 int store_commit(struct store *s);
 
-/* Rows appended since the last commit, and the monotonic ms when the first of them arrived. */
+/* True while a transaction is open (rows appended or rows marked sent). */
+int store_in_transaction(const struct store *s);
+/* Rows appended since the last commit, and the monotonic ms when the transaction began. */
 int store_pending_rows(const struct store *s);
 int64_t store_pending_since_ms(const struct store *s);
 
-/* The last seq handed out (persisted: the next run continues after it). */
+/* The last seq handed out, and the last one that is durable. Only committed seqs may leave the
+ * box: a seq rolled back (or lost in a crash) is handed out again with other data. */
 int64_t store_last_seq(const struct store *s);
+int64_t store_committed_seq(const struct store *s);
+
+/* Transactions rolled back since open: a publisher that sees it change takes the outbox again
+ * from the start, since acknowledgements written in them were lost. */
+uint64_t store_rollbacks(const struct store *s);
+
+/* ---- outbox ---- */
+
+struct outbox_value {
+    const char *point;
+    double value;            /* meaningful when quality is Q_OK */
+    int quality;             /* enum quality */
+};
+
+/* One unsent message. Pointers stay valid until the next store_fetch_unsent or store_close. */
+struct outbox_row {
+    int64_t seq;
+    enum outbox_kind kind;
+    int64_t ts_ms;
+    const char *device;      /* name; NULL for gateway-wide events */
+    const char *body;        /* JSON object of non-reading kinds; NULL for readings */
+    int nvalues;
+    const struct outbox_value *values;
+};
+
+/* Where a publisher is in the outbox: the highest seq it has taken of each class. Zero it to
+ * take every unsent row again (after a reconnect: rows in flight were never acknowledged). */
+struct outbox_cursor {
+    int64_t event;           /* every kind but readings */
+    int64_t reading;
+};
+
+/* Fills rows[0..max) with unsent committed rows past the cursor: events and alerts first, then
+ * readings, each oldest first, and moves the cursor past them. Returns the count, or -1. */
+int store_fetch_unsent(struct store *s, struct outbox_cursor *c, struct outbox_row *rows, int max);
+
+/* Marks a row sent (its PUBACK arrived). Consecutive seqs are written as one range in the open
+ * transaction, so the mark is durable at the next group commit; a crash before it means the
+ * row is sent again (at-least-once). A seq already evicted is ignored. */
+int store_mark_sent(struct store *s, int64_t seq);
+
+/* Unsent rows (the backlog), and the seq and time of the oldest (0 when none). */
+struct store_backlog {
+    int64_t rows;
+    int64_t oldest_seq;
+    int64_t oldest_ts_ms;
+};
+int store_backlog(struct store *s, struct store_backlog *out);
+
+/* ---- retention and health ---- */
+
+struct store_usage {
+    int64_t used_bytes;        /* pages in use (not on the free list) x page size */
+    int64_t file_bytes;
+    int64_t max_bytes;         /* 0: no limit */
+    int64_t evicted_unsent;    /* readings evicted before they were sent, over the file's life */
+    int64_t evicted_sent;      /* since open */
+    int64_t expired;           /* sent rows past retention_days, since open */
+    uint64_t write_errors;     /* inserts or commits that failed, since open */
+    uint64_t lost_rows;        /* messages in transactions that were rolled back, since open */
+    uint64_t rollbacks;        /* transactions rolled back, since open */
+};
+void store_usage(struct store *s, struct store_usage *out);
+
+/* When the pages in use pass 90 % of max_mb: deletes sent readings oldest first, then unsent
+ * readings oldest first, until 80 % — never events, device states or alerts. Unsent readings
+ * evicted are added to the persistent count and raised as one "buffer_overflow" event row.
+ * Appends check it every 64 rows too. Returns the number of unsent readings evicted by this
+ * call, or -1 on a write error. */
+int64_t store_enforce_limits(struct store *s, int64_t now_wall_ms);
+
+/* Deletes up to max sent rows older than retention_days; returns how many, or -1. */
+int64_t store_expire(struct store *s, int64_t now_wall_ms, int max);
 
 void store_close(struct store *s);
 

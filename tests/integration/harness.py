@@ -229,3 +229,114 @@ def run(test_fn):
             except Exception:  # cleanup must reach every process
                 pass
     return code
+
+
+class Broker:
+    """A real mosquitto on a free loopback port, from a config file written for the test.
+    listeners: extra listener blocks, each a string with {port} where its port goes; their
+    ports are in self.ports, after the plain listener's self.port. Stopped (and restarted on
+    the same ports) by PID; with persistence, sessions and queued messages survive a stop."""
+
+    def __init__(self, work, name="broker", listeners=(), persistence=False, extra="", port=None):
+        self.work = work
+        self.name = name
+        self.port = port or free_port()
+        self.ports = [free_port() for _ in listeners]
+        self.conf = work.file(name + ".conf")
+        self.log_path = work.file(name + ".log")
+        import pwd
+        # As root, mosquitto would switch to the "mosquitto" user, who cannot write our files.
+        lines = ["user %s" % pwd.getpwuid(os.getuid()).pw_name,
+                 "per_listener_settings true", "log_dest stderr", "log_type all",
+                 "max_queued_messages 1000000", "listener %d 127.0.0.1" % self.port,
+                 "allow_anonymous true"]
+        for block, port in zip(listeners, self.ports):
+            lines.append(block.format(port=port))
+        if persistence:
+            lines += ["persistence true", "persistence_location %s/" % work.path,
+                      "persistence_file %s.db" % name, "autosave_interval 0"]
+        lines.append(extra)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = None
+        self.log = None
+        self.start()
+
+    def start(self):
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stdout=self.log, stderr=subprocess.STDOUT)
+
+        def accepting():
+            if self.proc.poll() is not None:
+                raise TestFailure("mosquitto exited (code %s), see %s" % (self.proc.returncode, self.log_path))
+            for port in [self.port] + self.ports:
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.2).close()
+                except OSError:
+                    return False
+            return True
+
+        wait_until("mosquitto accepting on port %d" % self.port, accepting, 10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.log:
+            self.log.close()
+            self.log = None
+
+
+class Subscriber:
+    """An MQTT client (paho-mqtt, Debian's python3-paho-mqtt) collecting every message under a
+    topic filter, reconnecting by itself. With a client_id and clean=False its session (and the
+    messages queued for it) lives in the broker while it is away."""
+
+    def __init__(self, port, topic, client_id="", clean=True, name="subscriber"):
+        import threading
+        import paho.mqtt.client as mqtt
+        self.name = name
+        self.topic = topic
+        self.lock = threading.Lock()
+        self.messages = []  # (topic, payload bytes, retain)
+        self.connected = threading.Event()
+        self.client = mqtt.Client(client_id=client_id, clean_session=clean, protocol=mqtt.MQTTv311)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=1)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_disconnect = lambda c, u, rc: self.connected.clear()
+        self.client.connect("127.0.0.1", port, keepalive=30)
+        self.client.loop_start()
+        wait_until("%s subscribed" % name, self.connected.is_set, 10)
+
+    def _on_connect(self, client, userdata, flags, rc):
+        if rc == 0:
+            result, mid = client.subscribe(self.topic, qos=1)
+            self._sub_mid = mid
+            client.on_subscribe = lambda c, u, m, q: self.connected.set()
+
+    def _on_message(self, client, userdata, msg):
+        with self.lock:
+            self.messages.append((msg.topic, msg.payload, msg.retain))
+
+    def publish(self, topic, payload, retain=False):
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        info.wait_for_publish()
+
+    def received(self, suffix=None):
+        """(topic, parsed JSON, retain) of every message so far whose topic ends with suffix."""
+        with self.lock:
+            msgs = list(self.messages)
+        out = []
+        for topic, payload, retain in msgs:
+            if suffix is None or topic.endswith(suffix):
+                out.append((topic, json.loads(payload.decode("utf-8")), retain))
+        return out
+
+    def stop(self):
+        self.client.loop_stop()
+        self.client.disconnect()

@@ -1,5 +1,6 @@
 /* test_store: the SQLite file — schema, group commit visibility, seq continuity across restarts,
- * quality of values, and refusal of a newer schema. */
+ * quality of values, refusal of a newer schema; the outbox (committed rows only, events before
+ * readings, marks on acknowledgement) and retention (eviction order, overflow count, full file). */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -50,6 +51,291 @@ static long long count(const char *path, const char *sql)
     return n;
 }
 
+static void remove_db(const char *path)
+{
+    char aux[96];
+    unlink(path);
+    snprintf(aux, sizeof aux, "%s-wal", path);
+    unlink(aux);
+    snprintf(aux, sizeof aux, "%s-shm", path);
+    unlink(aux);
+}
+
+static void temp_path(char *path, size_t n, const char *name)
+{
+    snprintf(path, n, "/tmp/caretaker-test-%s-%d", name, (int)getpid());
+    remove_db(path);
+}
+
+static struct msg *reading(int64_t ts, double level)
+{
+    struct msg *m = msg_new(MSG_READING, 0, ts, 3);
+    m->values[0] = level;
+    m->quality[0] = Q_OK;
+    m->values[1] = 2;
+    m->quality[1] = Q_OK;
+    m->values[2] = NAN;
+    m->quality[2] = Q_OFFLINE;
+    return m;
+}
+
+/* The outbox hands out committed rows only, events before readings, each oldest first. */
+static void test_outbox(void)
+{
+    char path[96];
+    temp_path(path, sizeof path, "outbox");
+    struct store *s;
+    struct diag err;
+    diag_clear(&err);
+    CHECK(store_open(path, &s, &err) == 0);
+    CHECK(store_register(s, &cfg, &err) == 0);
+
+    struct msg *m = reading(1000, 0.5);
+    int64_t seq;
+    CHECK(store_append_reading(s, &dev, m, &seq) == 0 && seq == 1);
+    CHECK(store_append_event(s, &dev, OUTBOX_DEVICE_STATE, 1001, "{\"state\":\"online\"}", &seq) == 0 && seq == 2);
+    m->ts_ms = 1002;
+    m->values[0] = 0.75;
+    CHECK(store_append_reading(s, &dev, m, &seq) == 0 && seq == 3);
+    CHECK(store_append_event(s, NULL, OUTBOX_EVENT, 1003, "{\"event\":\"x\"}", &seq) == 0 && seq == 4);
+
+    struct outbox_row rows[8];
+    struct outbox_cursor cur = {0, 0};
+    /* Nothing is committed yet: nothing may leave, though this connection sees the rows. */
+    CHECK(store_committed_seq(s) == 0);
+    CHECK(store_fetch_unsent(s, &cur, rows, 8) == 0);
+    CHECK(store_commit(s) == 0);
+    CHECK(store_committed_seq(s) == 4);
+
+    /* Expected order: the two events (2, 4), then the two readings (1, 3). */
+    int n = store_fetch_unsent(s, &cur, rows, 8);
+    CHECK(n == 4);
+    CHECK(rows[0].seq == 2 && rows[0].kind == OUTBOX_DEVICE_STATE && !strcmp(rows[0].device, "manhole-3"));
+    CHECK(rows[0].body && !strcmp(rows[0].body, "{\"state\":\"online\"}") && rows[0].ts_ms == 1001);
+    CHECK(rows[1].seq == 4 && rows[1].kind == OUTBOX_EVENT && rows[1].device == NULL);
+    CHECK(rows[2].seq == 1 && rows[2].kind == OUTBOX_READING && rows[2].ts_ms == 1000 && rows[2].body == NULL);
+    CHECK(rows[3].seq == 3 && rows[3].ts_ms == 1002);
+    /* Each reading carries its three points in profile order: level ok, decimals ok, total
+     * offline (stored as NULL). */
+    CHECK(rows[2].nvalues == 3 && rows[3].nvalues == 3);
+    if (rows[2].nvalues == 3 && rows[3].nvalues == 3) {
+        CHECK(!strcmp(rows[2].values[0].point, "level") && rows[2].values[0].value == 0.5);
+        CHECK(rows[2].values[0].quality == Q_OK);
+        CHECK(!strcmp(rows[2].values[1].point, "decimals") && rows[2].values[1].value == 2);
+        CHECK(!strcmp(rows[2].values[2].point, "total") && rows[2].values[2].quality == Q_OFFLINE);
+        CHECK(isnan(rows[2].values[2].value));
+        CHECK(rows[3].values[0].value == 0.75);
+    }
+    CHECK(cur.event == 4 && cur.reading == 3);
+    /* The cursor skips what is in flight */
+    CHECK(store_fetch_unsent(s, &cur, rows, 8) == 0);
+
+    /* A window of two takes the events alone */
+    struct outbox_cursor cur2 = {0, 0};
+    CHECK(store_fetch_unsent(s, &cur2, rows, 2) == 2 && rows[0].seq == 2 && rows[1].seq == 4);
+    CHECK(cur2.reading == 0);
+
+    /* Acknowledged rows are marked in the transaction, durable at commit */
+    CHECK(store_mark_sent(s, 2) == 0);
+    CHECK(store_mark_sent(s, 4) == 0);
+    CHECK(store_mark_sent(s, 1) == 0);
+    CHECK(store_mark_sent(s, 9) == -1); /* never handed out */
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE sent = 1") == 0);
+    CHECK(store_commit(s) == 0);
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE sent = 1") == 3);
+
+    struct store_backlog bl;
+    CHECK(store_backlog(s, &bl) == 0);
+    CHECK(bl.rows == 1 && bl.oldest_seq == 3 && bl.oldest_ts_ms == 1002);
+
+    /* After a reconnect the cursor starts over: only the unacknowledged row comes back */
+    struct outbox_cursor again = {0, 0};
+    CHECK(store_fetch_unsent(s, &again, rows, 8) == 1 && rows[0].seq == 3);
+
+    /* Marks of consecutive seqs coalesce; a later row is not marked by the range */
+    m->ts_ms = 1004;
+    for (int i = 0; i < 3; i++)
+        CHECK(store_append_reading(s, &dev, m, &seq) == 0); /* 5, 6, 7 */
+    CHECK(store_commit(s) == 0);
+    CHECK(store_mark_sent(s, 5) == 0 && store_mark_sent(s, 6) == 0);
+    CHECK(store_commit(s) == 0);
+    CHECK(count(path, "SELECT group_concat(seq) FROM (SELECT seq FROM outbox WHERE sent = 0 ORDER BY seq)") == 3);
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE sent = 0") == 2); /* 3 and 7 */
+    store_close(s);
+    msg_free(m);
+    remove_db(path);
+}
+
+static long long meta_evicted(const char *path)
+{
+    return count(path, "SELECT value FROM meta WHERE key = 'evicted_unsent'");
+}
+
+/* Retention with a 1 MB file: sent readings go first, then the oldest unsent ones; events stay. */
+static void test_eviction_order(void)
+{
+    char path[96];
+    temp_path(path, sizeof path, "evict");
+    struct store *s;
+    struct diag err;
+    diag_clear(&err);
+    CHECK(store_open(path, &s, &err) == 0);
+    CHECK(store_register(s, &cfg, &err) == 0);
+    CHECK(store_set_limits(s, 1, 0) == 0);
+    struct msg *m = reading(5000, 1.0);
+    int64_t seq, event_seq;
+    /* 500 readings sent, one state event (unsent), then unsent readings until the file fills */
+    for (int i = 0; i < 500; i++)
+        CHECK(store_append_reading(s, &dev, m, &seq) == 0);
+    CHECK(store_append_event(s, &dev, OUTBOX_DEVICE_STATE, 5001, "{\"state\":\"offline\"}", &event_seq) == 0);
+    CHECK(store_commit(s) == 0);
+    for (int64_t q = 1; q <= 500; q++)
+        store_mark_sent(s, q);
+    CHECK(store_commit(s) == 0);
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE sent = 1") == 500);
+
+    struct store_usage u;
+    int guard = 0;
+    int64_t evicted_now = 0;
+    do {
+        for (int i = 0; i < 100; i++)
+            CHECK(store_append_reading(s, &dev, m, &seq) == 0);
+        CHECK(store_commit(s) == 0);
+        evicted_now = store_enforce_limits(s, 6000);
+        CHECK(evicted_now >= 0);
+        CHECK(store_commit(s) == 0);
+        store_usage(s, &u);
+    } while (u.evicted_unsent == 0 && ++guard < 1000);
+    CHECK(u.evicted_unsent > 0);
+    CHECK(evicted_now >= 0);
+    CHECK(u.evicted_sent == 500);
+    CHECK(u.max_bytes == 1048576);
+    CHECK(u.file_bytes <= 1048576);
+    CHECK(u.used_bytes <= 1048576 * 80 / 100);
+    CHECK(u.used_bytes >= 1048576 * 70 / 100); /* no more evicted than the target needs */
+    /* Every sent reading is gone, the event is still there, and what is left of the unsent
+     * readings is one run ending at the newest: the oldest went first. */
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE sent = 1") == 0);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM outbox WHERE seq = %lld AND kind = 2", (long long)event_seq);
+    CHECK(count(path, sql) == 1);
+    long long lo = count(path, "SELECT min(seq) FROM outbox WHERE kind = 1");
+    long long hi = count(path, "SELECT max(seq) FROM outbox WHERE kind = 1");
+    long long nr = count(path, "SELECT count(*) FROM outbox WHERE kind = 1");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM outbox WHERE kind <> 1 AND seq BETWEEN %lld AND %lld", lo, hi);
+    long long others = count(path, sql); /* overflow events written between readings */
+    CHECK(hi == (long long)store_last_seq(s) || hi == (long long)store_last_seq(s) - 1);
+    CHECK(hi - lo + 1 == nr + others);
+    CHECK(lo > event_seq);
+    /* readings evicted = readings written - readings left: 500 sent + 100 per round, unsent */
+    CHECK(count(path, "SELECT count(*) FROM readings r LEFT JOIN outbox o ON o.seq = r.seq WHERE o.seq IS NULL") == 0);
+    CHECK(meta_evicted(path) == u.evicted_unsent);
+    /* Each overflow is one event; together they count every unsent reading evicted */
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE kind = 3 AND body LIKE '{\"event\":\"buffer_overflow\"%'") >= 1);
+    CHECK(count(path, "SELECT sum(json_extract(body, '$.evicted')) FROM outbox WHERE kind = 3") == u.evicted_unsent);
+    CHECK(count(path, "SELECT max(json_extract(body, '$.evicted_total')) FROM outbox WHERE kind = 3") ==
+          u.evicted_unsent);
+    int64_t total = u.evicted_unsent;
+    store_close(s);
+
+    /* The count survives a restart */
+    CHECK(store_open(path, &s, &err) == 0);
+    CHECK(store_register(s, &cfg, &err) == 0);
+    store_usage(s, &u);
+    CHECK(u.evicted_unsent == total);
+    store_close(s);
+    msg_free(m);
+    remove_db(path);
+}
+
+/* A file at its ceiling never stops the writer: an insert that hits it evicts and succeeds. */
+static void test_full_file(void)
+{
+    char path[96];
+    temp_path(path, sizeof path, "full");
+    struct store *s;
+    struct diag err;
+    diag_clear(&err);
+    CHECK(store_open(path, &s, &err) == 0);
+    CHECK(store_register(s, &cfg, &err) == 0);
+    CHECK(store_set_limits(s, 1, 0) == 0);
+    struct msg *m = reading(7000, 3.0);
+    int64_t seq = 0, failures = 0;
+    /* Never calling store_enforce_limits: only the SQLITE_FULL path can make room. 1 MB holds
+     * a few thousand of these rows; 30000 must overflow it several times. */
+    for (int i = 0; i < 30000; i++) {
+        if (store_append_reading(s, &dev, m, &seq) < 0)
+            failures++;
+        if (i % 500 == 499)
+            CHECK(store_commit(s) == 0);
+    }
+    CHECK(store_commit(s) == 0);
+    CHECK(failures == 0);
+    struct store_usage u;
+    store_usage(s, &u);
+    CHECK(u.evicted_unsent > 0);
+    CHECK(u.file_bytes <= 1048576);
+    CHECK(u.write_errors == 0 && u.lost_rows == 0);
+    /* Readings left + readings evicted = readings written */
+    long long left = count(path, "SELECT count(*) FROM outbox WHERE kind = 1");
+    CHECK(left + u.evicted_unsent == 30000);
+    CHECK(count(path, "SELECT max(seq) FROM outbox") == (long long)store_last_seq(s));
+
+    /* A row larger than the headroom hits the ceiling itself: SQLite rolls the transaction back
+     * (SQLITE_FULL), the store evicts and writes it again. The 300 kB body is past the 20 %
+     * headroom of 1 MB, and the file was just brought under 90 %. */
+    CHECK(store_append_reading(s, &dev, m, &seq) == 0); /* one row pending, lost in the rollback */
+    size_t big = 300 * 1024;
+    char *body = malloc(big + 32);
+    snprintf(body, 32, "{\"event\":\"big\",\"pad\":\"");
+    size_t at = strlen(body);
+    memset(body + at, 'x', big);
+    snprintf(body + at + big, 8, "\"}");
+    int64_t before = u.evicted_unsent;
+    CHECK(store_append_event(s, NULL, OUTBOX_EVENT, 7001, body, &seq) == 0);
+    CHECK(store_commit(s) == 0);
+    store_usage(s, &u);
+    CHECK(u.lost_rows == 1 && u.rollbacks >= 1);
+    CHECK(u.evicted_unsent > before);
+    CHECK(u.file_bytes <= 1048576);
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE kind = 3 AND length(body) > 300000") == 1);
+    free(body);
+    store_close(s);
+    msg_free(m);
+    remove_db(path);
+}
+
+/* Retention by age deletes sent rows only */
+static void test_expire(void)
+{
+    char path[96];
+    temp_path(path, sizeof path, "expire");
+    struct store *s;
+    struct diag err;
+    diag_clear(&err);
+    CHECK(store_open(path, &s, &err) == 0);
+    CHECK(store_register(s, &cfg, &err) == 0);
+    CHECK(store_set_limits(s, 0, 2) == 0);
+    int64_t day = 86400000, now = 100 * day, seq;
+    struct msg *m = reading(now - 3 * day, 1.0); /* seq 1: old, will be sent */
+    CHECK(store_append_reading(s, &dev, m, &seq) == 0);
+    CHECK(store_append_reading(s, &dev, m, &seq) == 0); /* seq 2: old, unsent */
+    m->ts_ms = now - day;
+    CHECK(store_append_reading(s, &dev, m, &seq) == 0); /* seq 3: recent, sent */
+    CHECK(store_commit(s) == 0);
+    store_mark_sent(s, 1);
+    store_mark_sent(s, 3);
+    CHECK(store_commit(s) == 0);
+    CHECK(store_expire(s, now, 1000) == 1);
+    CHECK(store_commit(s) == 0);
+    CHECK(count(path, "SELECT group_concat(seq) FROM outbox") == 2); /* "2,3" reads as 2 */
+    CHECK(count(path, "SELECT count(*) FROM outbox") == 2);
+    CHECK(count(path, "SELECT count(*) FROM readings WHERE seq = 1") == 0);
+    store_close(s);
+    msg_free(m);
+    remove_db(path);
+}
+
 int main(void)
 {
     setup();
@@ -63,7 +349,7 @@ int main(void)
     diag_clear(&err);
     CHECK(store_open(path, &s, &err) == 0);
     CHECK(store_register(s, &cfg, &err) == 0);
-    CHECK(count(path, "PRAGMA user_version") == 1);
+    CHECK(count(path, "PRAGMA user_version") == 2);
     CHECK(count(path, "SELECT count(*) FROM points") == 3);
 
     struct msg *m = msg_new(MSG_READING, 0, 1700000000123LL, 3);
@@ -115,11 +401,11 @@ int main(void)
     CHECK_CONTAINS(err.msg, "schema version 99 is newer");
     CHECK(count(path, "PRAGMA user_version") == 99);
 
-    unlink(path);
-    char aux[64];
-    snprintf(aux, sizeof aux, "%s-wal", path);
-    unlink(aux);
-    snprintf(aux, sizeof aux, "%s-shm", path);
-    unlink(aux);
+    remove_db(path);
+
+    test_outbox();
+    test_eviction_order();
+    test_full_file();
+    test_expire();
     return check_report();
 }

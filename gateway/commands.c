@@ -1,0 +1,162 @@
+/* commands: strict validation of command payloads. A command comes from the network, from
+ * whoever can publish on the broker: sizes are bounded, every key is known, every type exact,
+ * and a retained command (which the broker would replay at every connect) is refused. */
+#include "commands.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "diag.h"
+#include "json_util.h"
+
+struct spec {
+    const char *key;
+    bool required;
+    size_t max;       /* bytes */
+    bool text;        /* free text: may hold line breaks; else no control characters at all */
+    size_t offset;
+};
+
+static const struct spec ack_keys[] = {
+    {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
+    {"alert_id", true, CMD_ID_MAX, false, offsetof(struct command, alert_id)},
+    {"by", true, CMD_ID_MAX, false, offsetof(struct command, by)},
+    {"note", false, CMD_NOTE_MAX, true, offsetof(struct command, note)},
+};
+static const struct spec reload_keys[] = {
+    {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Copies the topic word, cut at CMD_NAME_MAX bytes on a character boundary. */
+static void copy_name(char *out, const char *name)
+{
+    size_t k = strnlen(name, CMD_NAME_MAX + 1);
+    if (k > CMD_NAME_MAX) {
+        k = CMD_NAME_MAX;
+        while (k > 0 && ((unsigned char)name[k] & 0xC0) == 0x80)
+            k--;
+    }
+    memcpy(out, name, k);
+    out[k] = '\0';
+}
+
+static bool has_control(const char *s, bool text)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 && !(text && (c == '\n' || c == '\t')))
+            return true;
+        if (c == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+static int check_string(const cJSON *v, const struct spec *sp, char *dst, char *err, size_t n)
+{
+    if (!cJSON_IsString(v) || !v->valuestring) {
+        char what[96];
+        json_describe(v, what, sizeof what);
+        return fail(err, n, "%s: %s (expected a string)", sp->key, what);
+    }
+    size_t len = strlen(v->valuestring);
+    if (len == 0)
+        return fail(err, n, "%s: \"\" is empty (expected a non-empty string)", sp->key);
+    if (len > sp->max)
+        return fail(err, n, "%s: %zu bytes long (expected at most %zu)", sp->key, len, sp->max);
+    if (has_control(v->valuestring, sp->text))
+        return fail(err, n, "%s: holds a control character (expected plain text)", sp->key);
+    memcpy(dst, v->valuestring, len + 1);
+    return 0;
+}
+
+static int check_object(const cJSON *root, const struct spec *keys, size_t nkeys, struct command *out, char *err,
+                        size_t n)
+{
+    /* The correlation id first, so every later refusal can carry it. */
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+    if (id) {
+        if (check_string(id, &keys[0], out->id, err, n) < 0)
+            return -1;
+        out->has_id = true;
+    }
+    for (const cJSON *m = root->child; m; m = m->next) {
+        size_t i = 0;
+        while (i < nkeys && strcmp(m->string, keys[i].key) != 0)
+            i++;
+        if (i == nkeys) {
+            char list[128] = "";
+            for (size_t k = 0; k < nkeys; k++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "", keys[k].key);
+            char shown[CMD_NAME_MAX + 1];
+            copy_name(shown, m->string);
+            return fail(err, n, "unknown key \"%s\" (expected %s)", shown, list);
+        }
+    }
+    for (size_t i = 1; i < nkeys; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, keys[i].key);
+        if (!v) {
+            if (keys[i].required)
+                return fail(err, n, "%s: missing (expected a string)", keys[i].key);
+            continue;
+        }
+        if (check_string(v, &keys[i], (char *)out + keys[i].offset, err, n) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int commands_parse(const char *name, const void *payload, size_t len, bool retained, struct command *out, char *err,
+                   size_t errn)
+{
+    memset(out, 0, sizeof *out);
+    copy_name(out->name, name);
+    if (!strcmp(name, "ack"))
+        out->kind = CMD_ACK;
+    else if (!strcmp(name, "reload"))
+        out->kind = CMD_RELOAD;
+    else
+        return fail(err, errn, "unknown command (expected ack or reload)");
+    if (len == 0)
+        return fail(err, errn, "empty payload (expected a JSON object)");
+    if (len > CMD_MAX_PAYLOAD)
+        return fail(err, errn, "payload of %zu bytes (expected at most %d)", len, CMD_MAX_PAYLOAD);
+    /* cJSON would end the string at an escaped NUL and hand back the part before it. */
+    if (memmem(payload, len, "\\u0000", 6))
+        return fail(err, errn, "payload: \\u0000 in a string (expected text without NUL)");
+    struct diag d;
+    diag_clear(&d);
+    cJSON *root = json_parse(payload, len, "payload", &d);
+    if (!root)
+        return fail(err, errn, "%s", d.msg);
+    int rc;
+    if (!cJSON_IsObject(root)) {
+        char what[96];
+        json_describe(root, what, sizeof what);
+        rc = fail(err, errn, "payload: %s (expected a JSON object)", what);
+    } else if (out->kind == CMD_ACK) {
+        rc = check_object(root, ack_keys, NELEM(ack_keys), out, err, errn);
+    } else {
+        rc = check_object(root, reload_keys, NELEM(reload_keys), out, err, errn);
+    }
+    cJSON_Delete(root);
+    /* Checked last, so the refusal carries the request's id. */
+    if (rc == 0 && retained)
+        rc = fail(err, errn, "retained command refused (publish commands without the retain flag)");
+    return rc;
+}

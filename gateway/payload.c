@@ -1,0 +1,428 @@
+/* payload: JSON written by hand into a reused buffer — the drain of a day's backlog renders
+ * millions of readings, and a tree per message (cJSON) costs more than the publish itself.
+ * Every payload is valid JSON whatever the names hold (escaped, invalid UTF-8 replaced). */
+#include "payload.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void jbuf_reset(struct jbuf *b)
+{
+    b->len = 0;
+    b->oom = false;
+    if (b->p)
+        b->p[0] = '\0';
+}
+
+void jbuf_free(struct jbuf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+static bool reserve(struct jbuf *b, size_t n)
+{
+    if (b->len + n + 1 <= b->cap)
+        return true;
+    if (b->oom)
+        return false;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->p = p;
+    b->cap = cap;
+    return true;
+}
+
+void jbuf_put(struct jbuf *b, const char *s, size_t n)
+{
+    if (!reserve(b, n))
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void jbuf_puts(struct jbuf *b, const char *s)
+{
+    jbuf_put(b, s, strlen(s));
+}
+
+#define PUT_LIT(b, lit) jbuf_put((b), (lit), sizeof(lit) - 1)
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if the bytes there are not one
+ * (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF). */
+static int utf8_len(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4 : 0;
+    }
+    return 0;
+}
+
+void payload_string(struct jbuf *b, const char *str)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    /* Worst case 6 bytes out per byte in (\u00XX), plus the quotes. */
+    size_t n = strlen(str);
+    if (!reserve(b, n * 6 + 2))
+        return;
+    char *o = b->p + b->len;
+    *o++ = '"';
+    while (*s) {
+        unsigned char c = *s;
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            s++;
+            continue;
+        }
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+            s++;
+            continue;
+        }
+        if (c < 0x20) {
+            const char *esc = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" : NULL;
+            if (esc) {
+                *o++ = esc[0];
+                *o++ = esc[1];
+            } else {
+                memcpy(o, "\\u00", 4);
+                o[4] = hex[c >> 4];
+                o[5] = hex[c & 15];
+                o += 6;
+            }
+            s++;
+            continue;
+        }
+        int len = utf8_len(s);
+        if (len == 0) {
+            memcpy(o, "\xef\xbf\xbd", 3); /* U+FFFD REPLACEMENT CHARACTER */
+            o += 3;
+            s++;
+        } else {
+            memcpy(o, s, (size_t)len);
+            o += len;
+            s += len;
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = '\0';
+}
+
+void payload_int(struct jbuf *b, int64_t v)
+{
+    char tmp[24], *e = tmp + sizeof tmp, *p = e;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    jbuf_put(b, p, (size_t)(e - p));
+}
+
+void payload_number(struct jbuf *b, double v)
+{
+    if (!isfinite(v)) {
+        PUT_LIT(b, "null");
+        return;
+    }
+    /* Most meter values are whole after scaling: counters, registers, flags. Below 2^53 every
+     * integer is exact, so it is written as one, and -0 as 0. */
+    if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v) {
+        payload_int(b, (int64_t)v);
+        return;
+    }
+    char tmp[32];
+    int n = 0;
+    for (int digits = 15; digits <= 17; digits++) {
+        n = snprintf(tmp, sizeof tmp, "%.*g", digits, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    jbuf_put(b, tmp, (size_t)n);
+}
+
+static void key(struct jbuf *b, const char *k)
+{
+    /* keys are the contract's own words: plain ASCII, no escaping needed */
+    jbuf_put(b, ",\"", 2);
+    jbuf_puts(b, k);
+    jbuf_put(b, "\":", 2);
+}
+
+/* {"v":1,"gateway":"..","seq":n — the head every payload shares; seq 0 for messages that do
+ * not come from the outbox (status, metrics, replies). */
+static void head(struct jbuf *b, const char *gateway, int64_t seq)
+{
+    PUT_LIT(b, "{\"v\":");
+    payload_int(b, PAYLOAD_VERSION);
+    key(b, "gateway");
+    payload_string(b, gateway);
+    key(b, "seq");
+    payload_int(b, seq);
+}
+
+static int done(struct jbuf *b)
+{
+    jbuf_put(b, "}", 1);
+    return b->oom ? -1 : 0;
+}
+
+/* A topic level from a name: '/', '+' and '#' would change the topic's shape. */
+static void topic_level(struct jbuf *b, const char *s)
+{
+    size_t at = b->len;
+    jbuf_puts(b, s);
+    if (b->oom)
+        return;
+    for (char *p = b->p + at; *p; p++)
+        if (*p == '/' || *p == '+' || *p == '#')
+            *p = '_';
+}
+
+void payload_topic(struct jbuf *b, const char *prefix, const char *suffix)
+{
+    jbuf_puts(b, prefix);
+    jbuf_put(b, "/", 1);
+    jbuf_puts(b, suffix);
+}
+
+void payload_row_topic(struct jbuf *b, const char *prefix, const struct outbox_row *r)
+{
+    jbuf_puts(b, prefix);
+    switch (r->kind) {
+    case OUTBOX_READING:
+    case OUTBOX_DEVICE_STATE:
+        if (r->device) {
+            PUT_LIT(b, "/devices/");
+            topic_level(b, r->device);
+            if (r->kind == OUTBOX_READING)
+                PUT_LIT(b, "/readings");
+            else
+                PUT_LIT(b, "/state");
+            return;
+        }
+        PUT_LIT(b, "/events");
+        return;
+    case OUTBOX_ALERT:
+        PUT_LIT(b, "/alerts");
+        return;
+    case OUTBOX_EVENT:
+        break;
+    }
+    PUT_LIT(b, "/events");
+}
+
+bool payload_row_retained(const struct outbox_row *r)
+{
+    return r->kind == OUTBOX_DEVICE_STATE && r->device;
+}
+
+static void name_list(struct jbuf *b, const char *k, const struct outbox_row *r, int quality)
+{
+    int first = 1;
+    for (int i = 0; i < r->nvalues; i++) {
+        const struct outbox_value *v = &r->values[i];
+        int q = v->quality == Q_OK && !isfinite(v->value) ? Q_INVALID : v->quality;
+        if (q != quality)
+            continue;
+        if (first) {
+            key(b, k);
+            jbuf_put(b, "[", 1);
+        } else {
+            jbuf_put(b, ",", 1);
+        }
+        first = 0;
+        payload_string(b, v->point);
+    }
+    if (!first)
+        jbuf_put(b, "]", 1);
+}
+
+int payload_row(struct jbuf *b, const char *gateway, const struct outbox_row *r)
+{
+    jbuf_reset(b);
+    head(b, gateway, r->seq);
+    key(b, "ts");
+    payload_int(b, r->ts_ms);
+    if (r->device) {
+        key(b, "device");
+        payload_string(b, r->device);
+    }
+    if (r->kind != OUTBOX_READING) {
+        /* The stored body is an object the core wrote; its members follow the head. */
+        const char *body = r->body ? r->body : "{}";
+        while (*body == ' ')
+            body++;
+        if (*body == '{') {
+            const char *in = body + 1;
+            while (*in == ' ')
+                in++;
+            if (*in != '}' && *in) {
+                jbuf_put(b, ",", 1);
+                jbuf_puts(b, in);
+                return b->oom ? -1 : 0;
+            }
+        }
+        return done(b);
+    }
+    key(b, "values");
+    jbuf_put(b, "{", 1);
+    int first = 1;
+    for (int i = 0; i < r->nvalues; i++) {
+        const struct outbox_value *v = &r->values[i];
+        if (v->quality != Q_OK || !isfinite(v->value))
+            continue;
+        if (!first)
+            jbuf_put(b, ",", 1);
+        first = 0;
+        payload_string(b, v->point);
+        jbuf_put(b, ":", 1);
+        payload_number(b, v->value);
+    }
+    jbuf_put(b, "}", 1);
+    name_list(b, "invalid", r, Q_INVALID);
+    name_list(b, "offline", r, Q_OFFLINE);
+    return done(b);
+}
+
+int payload_status(struct jbuf *b, const char *gateway, const char *state, const char *version, int64_t started_ts,
+                   int64_t ts_ms)
+{
+    jbuf_reset(b);
+    head(b, gateway, 0);
+    if (ts_ms) {
+        key(b, "ts");
+        payload_int(b, ts_ms);
+    }
+    key(b, "state");
+    payload_string(b, state);
+    if (version) {
+        key(b, "version");
+        payload_string(b, version);
+    }
+    if (started_ts) {
+        key(b, "started_ts");
+        payload_int(b, started_ts);
+    }
+    return done(b);
+}
+
+static void counter(struct jbuf *b, const char *k, uint64_t v)
+{
+    key(b, k);
+    payload_int(b, (int64_t)(v > INT64_MAX ? INT64_MAX : v));
+}
+
+int payload_metrics(struct jbuf *b, const char *gateway, const struct payload_metrics *m)
+{
+    jbuf_reset(b);
+    head(b, gateway, 0);
+    key(b, "ts");
+    payload_int(b, m->ts_ms);
+    key(b, "uptime_s");
+    payload_int(b, (m->ts_ms - m->started_ts_ms) / 1000);
+    key(b, "devices");
+    jbuf_put(b, "{", 1);
+    for (int i = 0; i < m->ndevices; i++) {
+        const struct device_stats *st = &m->devices[i].stats;
+        if (i)
+            jbuf_put(b, ",", 1);
+        payload_string(b, m->devices[i].id);
+        jbuf_put(b, ":{\"polls_ok\":", 13);
+        payload_int(b, (int64_t)st->polls_ok);
+        counter(b, "polls_failed", st->polls_failed);
+        counter(b, "timeouts", st->timeouts);
+        counter(b, "bad_replies", st->bad_replies);
+        counter(b, "exceptions", st->exceptions);
+        counter(b, "skipped", st->skipped);
+        jbuf_put(b, "}", 1);
+    }
+    jbuf_put(b, "}", 1);
+    key(b, "backlog");
+    jbuf_put(b, "{\"rows\":", 8);
+    payload_int(b, m->backlog.rows);
+    key(b, "oldest_seq");
+    payload_int(b, m->backlog.oldest_seq);
+    key(b, "oldest_age_s");
+    payload_int(b, m->backlog.rows && m->ts_ms > m->backlog.oldest_ts_ms ? (m->ts_ms - m->backlog.oldest_ts_ms) / 1000
+                                                                         : 0);
+    jbuf_put(b, "}", 1);
+    key(b, "store");
+    jbuf_put(b, "{\"used_bytes\":", 14);
+    payload_int(b, m->store.used_bytes);
+    key(b, "file_bytes");
+    payload_int(b, m->store.file_bytes);
+    key(b, "max_bytes");
+    payload_int(b, m->store.max_bytes);
+    key(b, "evicted_unsent");
+    payload_int(b, m->store.evicted_unsent);
+    key(b, "evicted_sent");
+    payload_int(b, m->store.evicted_sent);
+    key(b, "expired");
+    payload_int(b, m->store.expired);
+    counter(b, "write_errors", m->store.write_errors);
+    counter(b, "lost_rows", m->store.lost_rows);
+    jbuf_put(b, "}", 1);
+    counter(b, "queue_dropped", m->queue_dropped);
+    key(b, "rss_kb");
+    payload_int(b, m->rss_kb);
+    key(b, "mqtt");
+    jbuf_put(b, "{\"connects\":", 12);
+    payload_int(b, (int64_t)m->mqtt_connects);
+    counter(b, "published", m->mqtt_published);
+    counter(b, "acked", m->mqtt_acked);
+    key(b, "inflight");
+    payload_int(b, m->mqtt_inflight);
+    jbuf_put(b, "}", 1);
+    return done(b);
+}
+
+int payload_reply(struct jbuf *b, const char *gateway, int64_t ts_ms, const char *cmd, const char *id, bool ok,
+                  const char *text)
+{
+    jbuf_reset(b);
+    head(b, gateway, 0);
+    key(b, "ts");
+    payload_int(b, ts_ms);
+    key(b, "cmd");
+    payload_string(b, cmd);
+    if (id) {
+        key(b, "id");
+        payload_string(b, id);
+    }
+    key(b, "ok");
+    if (ok)
+        PUT_LIT(b, "true");
+    else
+        PUT_LIT(b, "false");
+    if (text) {
+        key(b, ok ? "result" : "error");
+        payload_string(b, text);
+    }
+    return done(b);
+}

@@ -1,0 +1,78 @@
+/* payload: the topics and JSON bodies of every MQTT message the gateway sends (docs/mqtt.md is
+ * the contract). Pure: rows and figures in, bytes out; nothing here touches the network. */
+#ifndef CARETAKER_PAYLOAD_H
+#define CARETAKER_PAYLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "store.h"
+
+/* The contract version, "v" in every payload. Raised only for a change a consumer could
+ * misread; adding a member is not one. */
+#define PAYLOAD_VERSION 1
+
+/* A growing byte buffer; after an allocation failure it stays empty and oom is set. */
+struct jbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+void jbuf_reset(struct jbuf *b);
+void jbuf_free(struct jbuf *b);
+void jbuf_put(struct jbuf *b, const char *s, size_t n);
+void jbuf_puts(struct jbuf *b, const char *s);
+
+/* A JSON string: quotes, escapes, and any invalid UTF-8 byte replaced by U+FFFD, so the
+ * payload is valid JSON whatever a name holds. */
+void payload_string(struct jbuf *b, const char *s);
+/* A number in the shortest form that reads back to the same double; null when not finite. */
+void payload_number(struct jbuf *b, double v);
+void payload_int(struct jbuf *b, int64_t v);
+
+/* The topic of an outbox row under prefix, and whether it is retained. */
+void payload_row_topic(struct jbuf *b, const char *prefix, const struct outbox_row *r);
+bool payload_row_retained(const struct outbox_row *r);
+/* The body of an outbox row: {"v","gateway","seq","ts","device"} and then the readings'
+ * values / invalid / offline, or the members of the row's stored JSON body. Returns 0, or -1
+ * when out of memory. */
+int payload_row(struct jbuf *b, const char *gateway, const struct outbox_row *r);
+
+/* <prefix>/<suffix> */
+void payload_topic(struct jbuf *b, const char *prefix, const char *suffix);
+
+/* status: "online" (with version and started_ts), or "offline"; ts_ms 0 leaves ts out (the
+ * Last Will is fixed at connect time, so it carries no time). */
+int payload_status(struct jbuf *b, const char *gateway, const char *state, const char *version, int64_t started_ts,
+                   int64_t ts_ms);
+
+struct payload_device {
+    const char *id;
+    struct device_stats stats;
+};
+
+struct payload_metrics {
+    int64_t ts_ms;
+    int64_t started_ts_ms;
+    int ndevices;
+    const struct payload_device *devices;
+    struct store_backlog backlog;
+    struct store_usage store;
+    uint64_t queue_dropped;
+    long rss_kb;
+    uint64_t mqtt_connects;
+    uint64_t mqtt_published;
+    uint64_t mqtt_acked;
+    int mqtt_inflight;
+};
+int payload_metrics(struct jbuf *b, const char *gateway, const struct payload_metrics *m);
+
+/* The reply to a command: ok with a result text, or refused with an error; id (the request's
+ * correlation id) is left out when NULL. */
+int payload_reply(struct jbuf *b, const char *gateway, int64_t ts_ms, const char *cmd, const char *id, bool ok,
+                  const char *text);
+
+#endif

@@ -1,0 +1,717 @@
+/* publish: libmosquitto driven from the core's poll loop (no libmosquitto thread).
+ *
+ * Invariants:
+ * - A row is marked sent only when the broker acknowledged it (PUBACK for QoS 1, PUBCOMP for
+ *   QoS 2) or, at QoS 0, when it was written to the socket: the on_publish callback.
+ * - Each connection is a fresh client object. libmosquitto would resend its own unacknowledged
+ *   messages after a reconnect; instead the rows in flight simply stay unsent in the store and
+ *   the cursor starts over, so the outbox alone decides what goes out, oldest first.
+ * - At most `window` rows are in flight; the mid → seq table is sized for it, so memory does
+ *   not grow with the backlog.
+ * - TLS, once configured, is set on every client before connecting: there is no path that
+ *   connects in plaintext, and a failed handshake is a failed connect.
+ */
+#include "publish.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <mosquitto.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "payload.h"
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 60000
+#define CONNECT_TIMEOUT_MS 15000   /* TCP, TLS handshake and CONNACK together */
+#define MISC_EVERY_MS 1000         /* keepalive checks; keepalive_s is at least 5 */
+#define WINDOW_MAX 32768           /* leaves mids (1..65535) free for status, metrics, replies */
+#define STATUS_QOS 1               /* status and its Last Will: always acknowledged */
+#define PASSWORD_MAX 1024
+
+enum pstate { P_IDLE, P_CONNECTING, P_CONNECTED };
+
+struct slot {
+    int mid;
+    int64_t seq;   /* 0: empty */
+};
+
+struct publisher {
+    const struct config *cfg;
+    const struct mqtt_config *m;
+    struct store *store;
+    int64_t started_ts;
+    char *password;
+    struct mosquitto *mosq;
+    enum pstate state;
+    bool lost;                 /* set by callbacks; acted on after the loop call returns */
+    int lost_rc;
+    bool just_connected;
+    bool stopping;
+    int64_t next_attempt, attempt_started, last_misc, backoff;
+    uint64_t rng;
+    /* in flight: open addressing on mid, capacity a power of two >= 2 x window */
+    struct slot *slots;
+    uint32_t mask;
+    int inflight, window;
+    struct outbox_cursor cur;
+    uint64_t seen_rollbacks;
+    bool rescan, more;
+    int64_t scanned_upto;
+    struct outbox_row *rows;
+    struct jbuf topic, body;
+    /* the row being handed to mosquitto_publish: at QoS 0 it may be written (and reported)
+     * before mosquitto_publish returns */
+    bool publishing, cur_done;
+    int cur_mid;
+    int64_t cur_seq;
+    int stop_mid;
+    bool stop_acked;
+    publish_command_fn on_cmd;
+    void *cmd_ctx;
+    char cmd_prefix[TEXT_MAX_LEN + 8];
+    size_t cmd_prefix_len;
+    char status_topic[TEXT_MAX_LEN + 8];
+    struct complaint complaint;
+    struct publish_stats stats;
+    char lib_err[200];         /* libmosquitto's last error line (OpenSSL's reason, for one) */
+};
+
+/* ---- the in-flight table ---- */
+
+static void slot_put(struct publisher *p, int mid, int64_t seq)
+{
+    uint32_t i = (uint32_t)mid & p->mask;
+    while (p->slots[i].seq)
+        i = (i + 1) & p->mask;
+    p->slots[i].mid = mid;
+    p->slots[i].seq = seq;
+    p->inflight++;
+}
+
+/* Removes mid and returns its seq (0 if unknown), shifting later entries of the run back so
+ * no tombstones are needed. */
+static int64_t slot_take(struct publisher *p, int mid)
+{
+    uint32_t i = (uint32_t)mid & p->mask;
+    while (p->slots[i].seq && p->slots[i].mid != mid)
+        i = (i + 1) & p->mask;
+    int64_t seq = p->slots[i].seq;
+    if (!seq)
+        return 0;
+    p->inflight--;
+    uint32_t j = i;
+    for (;;) {
+        p->slots[i].seq = 0;
+        for (;;) {
+            j = (j + 1) & p->mask;
+            if (!p->slots[j].seq)
+                return seq;
+            uint32_t home = (uint32_t)p->slots[j].mid & p->mask;
+            /* the entry at j may stay unless its home lies cyclically outside (i, j] */
+            bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+            if (!stays)
+                break;
+        }
+        p->slots[i] = p->slots[j];
+        i = j;
+    }
+}
+
+static void slots_clear(struct publisher *p)
+{
+    memset(p->slots, 0, ((size_t)p->mask + 1) * sizeof *p->slots);
+    p->inflight = 0;
+}
+
+/* ---- callbacks (run inside mosquitto_loop_* and mosquitto_publish) ---- */
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+    struct publisher *p = obj;
+    if (rc != 0) {
+        log_err("mqtt: %s:%d refused the connection: %s", p->m->host, p->m->port,
+                p->m->protocol == 5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc));
+        p->lost = true;
+        p->lost_rc = MOSQ_ERR_CONN_REFUSED;
+        return;
+    }
+    p->state = P_CONNECTED;
+    p->stats.connects++;
+    p->backoff = BACKOFF_MIN_MS;
+    p->just_connected = true;
+    if (log_release(&p->complaint) || p->stats.connects == 1)
+        log_notice("mqtt: connected to %s:%d (MQTT %s%s) as %s", p->m->host, p->m->port,
+                   p->m->protocol == 5 ? "5" : "3.1.1", p->m->tls.enabled ? ", TLS" : "", p->m->client_id);
+    char sub[TEXT_MAX_LEN + 16];
+    snprintf(sub, sizeof sub, "%s#", p->cmd_prefix);
+    if (mosquitto_subscribe(mosq, NULL, sub, 1) != MOSQ_ERR_SUCCESS)
+        log_err("mqtt: cannot subscribe to %s", sub);
+    struct jbuf b = {0};
+    if (payload_status(&b, p->cfg->gateway_id, "online", CARETAKER_VERSION, p->started_ts, clock_wall_ms()) == 0)
+        mosquitto_publish(mosq, NULL, p->status_topic, (int)b.len, b.p, STATUS_QOS, true);
+    jbuf_free(&b);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+    (void)mosq;
+    struct publisher *p = obj;
+    p->lost = true;
+    if (!p->lost_rc)
+        p->lost_rc = rc ? rc : MOSQ_ERR_CONN_LOST;
+}
+
+static void on_publish(struct mosquitto *mosq, void *obj, int mid)
+{
+    (void)mosq;
+    struct publisher *p = obj;
+    int64_t seq;
+    if (p->publishing && mid == p->cur_mid) {
+        p->cur_done = true;
+        seq = p->cur_seq;
+    } else {
+        if (p->stop_mid && mid == p->stop_mid)
+            p->stop_acked = true;
+        seq = slot_take(p, mid);
+    }
+    if (seq > 0) {
+        p->stats.acked++;
+        store_mark_sent(p->store, seq);
+    }
+}
+
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+{
+    (void)mosq;
+    struct publisher *p = obj;
+    if (!msg->topic || strncmp(msg->topic, p->cmd_prefix, p->cmd_prefix_len) != 0)
+        return;
+    const char *name = msg->topic + p->cmd_prefix_len;
+    if (!strcmp(name, "reply")) /* our own replies, under the subscription */
+        return;
+    if (p->on_cmd)
+        p->on_cmd(p->cmd_ctx, name, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, msg->retain);
+}
+
+static void on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+    (void)mosq;
+    struct publisher *p = obj;
+    if (level & MOSQ_LOG_ERR)
+        snprintf(p->lib_err, sizeof p->lib_err, "%s", str);
+}
+
+/* An encrypted key would make OpenSSL ask on the terminal; a daemon has none. */
+static int no_key_password(char *buf, int size, int rwflag, void *userdata)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)userdata;
+    return 0;
+}
+
+/* ---- connection ---- */
+
+static uint32_t jitter(struct publisher *p, uint32_t range)
+{
+    /* xorshift64: spreads the reconnects of many gateways after a broker restart */
+    p->rng ^= p->rng << 13;
+    p->rng ^= p->rng >> 7;
+    p->rng ^= p->rng << 17;
+    return range ? (uint32_t)(p->rng % range) : 0;
+}
+
+static const char *why(struct publisher *p, int rc, int err_no, char *buf, size_t n)
+{
+    if (rc == MOSQ_ERR_ERRNO)
+        return strerror(err_no);
+    if (rc == MOSQ_ERR_TLS) {
+        snprintf(buf, n, "TLS handshake failed (%s)",
+                 p->lib_err[0] ? p->lib_err : "certificate not trusted, wrong host name, or not a TLS listener");
+        return buf;
+    }
+    return mosquitto_strerror(rc);
+}
+
+static void teardown(struct publisher *p, int64_t now, const char *reason)
+{
+    bool was_connected = p->state == P_CONNECTED;
+    if (p->mosq) {
+        mosquitto_destroy(p->mosq);
+        p->mosq = NULL;
+    }
+    p->state = P_IDLE;
+    p->lost = false;
+    p->lost_rc = 0;
+    /* Rows in flight were not acknowledged: they are still unsent in the store, and the
+     * cursor starting over sends them again, oldest first, on the next connection. */
+    slots_clear(p);
+    memset(&p->cur, 0, sizeof p->cur);
+    p->more = true;
+    p->scanned_upto = 0;
+    p->rescan = false;
+    int64_t delay = p->backoff / 2 + jitter(p, (uint32_t)(p->backoff / 2 + 1));
+    p->next_attempt = now + delay;
+    p->backoff = p->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff * 2;
+    if (p->stopping)
+        return;
+    uint32_t held = 0;
+    if (was_connected)
+        log_warn("mqtt: connection to %s:%d lost: %s; reconnecting in %.1f s", p->m->host, p->m->port, reason,
+                 (double)delay / 1000);
+    else if (log_complain(&p->complaint, now, &held))
+        log_warn("mqtt: cannot connect to %s:%d: %s; retrying in %.1f s%s", p->m->host, p->m->port, reason,
+                 (double)delay / 1000, held ? " (failures since the last message not logged)" : "");
+}
+
+static int setup_client(struct publisher *p, struct mosquitto *mosq, char *err, size_t n)
+{
+    const struct mqtt_config *m = p->m;
+    int rc = mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION,
+                                  m->protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_int_option(mosq, MOSQ_OPT_SEND_MAXIMUM, p->window);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        snprintf(err, n, "options: %s", mosquitto_strerror(rc));
+        return -1;
+    }
+    struct jbuf will = {0};
+    if (payload_status(&will, p->cfg->gateway_id, "offline", NULL, 0, 0) < 0 ||
+        mosquitto_will_set(mosq, p->status_topic, (int)will.len, will.p, STATUS_QOS, true) != MOSQ_ERR_SUCCESS) {
+        jbuf_free(&will);
+        snprintf(err, n, "cannot set the Last Will");
+        return -1;
+    }
+    jbuf_free(&will);
+    if (m->username[0] && mosquitto_username_pw_set(mosq, m->username, p->password) != MOSQ_ERR_SUCCESS) {
+        snprintf(err, n, "cannot set the user name");
+        return -1;
+    }
+    const struct tls_config *t = &m->tls;
+    if (t->enabled) {
+        /* Verification without a CA file uses the system's; insecure_skip_verify turns it off. */
+        rc = mosquitto_tls_set(mosq, t->ca_file[0] ? t->ca_file : NULL, t->ca_file[0] ? NULL : "/etc/ssl/certs",
+                               t->cert_file[0] ? t->cert_file : NULL, t->key_file[0] ? t->key_file : NULL,
+                               no_key_password);
+        if (rc == MOSQ_ERR_SUCCESS)
+            rc = mosquitto_tls_opts_set(mosq, t->insecure_skip_verify ? 0 : 1, NULL, NULL);
+        if (rc == MOSQ_ERR_SUCCESS && t->insecure_skip_verify)
+            rc = mosquitto_tls_insecure_set(mosq, true);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            snprintf(err, n, "TLS set-up: %s", mosquitto_strerror(rc));
+            return -1;
+        }
+    }
+    mosquitto_connect_callback_set(mosq, on_connect);
+    mosquitto_disconnect_callback_set(mosq, on_disconnect);
+    mosquitto_publish_callback_set(mosq, on_publish);
+    mosquitto_message_callback_set(mosq, on_message);
+    mosquitto_log_callback_set(mosq, on_log);
+    return 0;
+}
+
+static void start_connect(struct publisher *p, int64_t now)
+{
+    char err[256];
+    p->lost = false;
+    p->lost_rc = 0;
+    p->mosq = mosquitto_new(p->m->client_id, true, p);
+    if (!p->mosq) {
+        teardown(p, now, "cannot create the client (out of memory)");
+        return;
+    }
+    if (setup_client(p, p->mosq, err, sizeof err) < 0) {
+        teardown(p, now, err);
+        return;
+    }
+    p->state = P_CONNECTING;
+    p->attempt_started = now;
+    p->last_misc = now;
+    /* Non-blocking: the TCP connect completes (or fails) on the socket, seen by poll. Name
+     * resolution alone may block (give an address, or a name in /etc/hosts, on a 4G box). */
+    p->lib_err[0] = '\0';
+    int rc = mosquitto_connect_async(p->mosq, p->m->host, p->m->port, p->m->keepalive_s);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        char buf[256];
+        teardown(p, now, why(p, rc, errno, buf, sizeof buf));
+    }
+}
+
+/* ---- life ---- */
+
+static int read_password(const char *path, char **out, struct diag *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        diag_set(err, "mqtt.password_file %s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        diag_set(err, "mqtt.password_file %s: not a regular file", path);
+        goto fail;
+    }
+    if (st.st_mode & S_IROTH) {
+        diag_set(err,
+                 "mqtt.password_file %s: readable by every user (mode %04o); refusing to use it "
+                 "(expected a private file: chmod 600 it)",
+                 path, (unsigned)(st.st_mode & 07777));
+        goto fail;
+    }
+    buf = calloc(1, PASSWORD_MAX + 1);
+    if (!buf) {
+        diag_set(err, "mqtt.password_file %s: out of memory", path);
+        goto fail;
+    }
+    ssize_t len = read(fd, buf, PASSWORD_MAX + 1);
+    if (len < 0) {
+        diag_set(err, "mqtt.password_file %s: cannot read: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (len > PASSWORD_MAX) {
+        diag_set(err, "mqtt.password_file %s: longer than %d bytes (expected the password alone)", path,
+                 PASSWORD_MAX);
+        goto fail;
+    }
+    buf[len] = '\0';
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        buf[--len] = '\0';
+    if (len == 0 || memchr(buf, '\0', (size_t)len)) {
+        diag_set(err, "mqtt.password_file %s: %s (expected the password on one line)", path,
+                 len == 0 ? "empty" : "holds a NUL byte");
+        goto fail;
+    }
+    close(fd);
+    *out = buf;
+    return 0;
+fail:
+    if (buf) {
+        explicit_bzero(buf, PASSWORD_MAX + 1);
+        free(buf);
+    }
+    close(fd);
+    return -1;
+}
+
+static int check_readable(const char *key, const char *path, struct diag *err)
+{
+    if (path[0] && access(path, R_OK) < 0) {
+        diag_set(err, "mqtt.tls.%s %s: cannot read: %s", key, path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int publish_new(const struct config *cfg, struct store *s, int64_t started_ts_ms, struct publisher **out,
+                struct diag *err)
+{
+    const struct mqtt_config *m = &cfg->mqtt;
+    if (check_readable("ca_file", m->tls.ca_file, err) || check_readable("cert_file", m->tls.cert_file, err) ||
+        check_readable("key_file", m->tls.key_file, err))
+        return -1;
+    if (m->password_file[0] && !m->username[0]) {
+        diag_set(err, "mqtt.password_file is set without mqtt.username (expected both)");
+        return -1;
+    }
+    struct publisher *p = calloc(1, sizeof *p);
+    if (!p) {
+        diag_set(err, "mqtt: out of memory");
+        return -1;
+    }
+    mosquitto_lib_init(); /* undone in publish_free */
+    if (m->password_file[0] && read_password(m->password_file, &p->password, err) < 0) {
+        publish_free(p);
+        return -1;
+    }
+    p->cfg = cfg;
+    p->m = m;
+    p->store = s;
+    p->started_ts = started_ts_ms;
+    p->window = m->inflight < 1 ? 1 : m->inflight > WINDOW_MAX ? WINDOW_MAX : m->inflight;
+    uint32_t cap = 16;
+    while (cap < (uint32_t)p->window * 2)
+        cap *= 2;
+    p->mask = cap - 1;
+    p->slots = calloc(cap, sizeof *p->slots);
+    p->rows = calloc((size_t)p->window, sizeof *p->rows);
+    if (!p->slots || !p->rows) {
+        diag_set(err, "mqtt: out of memory for a window of %d", p->window);
+        publish_free(p);
+        return -1;
+    }
+    snprintf(p->cmd_prefix, sizeof p->cmd_prefix, "%s/cmd/", m->topic_prefix);
+    p->cmd_prefix_len = strlen(p->cmd_prefix);
+    snprintf(p->status_topic, sizeof p->status_topic, "%s/status", m->topic_prefix);
+    p->backoff = BACKOFF_MIN_MS;
+    p->rng = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
+    p->more = true;
+    p->seen_rollbacks = store_rollbacks(s);
+    /* A client that cannot even be set up (a CA file that is not a certificate...) is a config
+     * error, refused now rather than retried forever. */
+    struct mosquitto *probe = mosquitto_new(m->client_id, true, p);
+    char why_not[256] = "out of memory";
+    if (!probe || setup_client(p, probe, why_not, sizeof why_not) < 0) {
+        diag_set(err, "mqtt: %s", why_not);
+        mosquitto_destroy(probe);
+        publish_free(p);
+        return -1;
+    }
+    mosquitto_destroy(probe);
+    if (m->tls.enabled && m->tls.insecure_skip_verify)
+        log_warn("mqtt: tls.insecure_skip_verify is set: the broker's certificate is not verified");
+    *out = p;
+    return 0;
+}
+
+void publish_set_command_handler(struct publisher *p, publish_command_fn fn, void *ctx)
+{
+    p->on_cmd = fn;
+    p->cmd_ctx = ctx;
+}
+
+int publish_fd(const struct publisher *p, short *events)
+{
+    if (!p->mosq)
+        return -1;
+    int fd = mosquitto_socket(p->mosq);
+    if (fd < 0)
+        return -1;
+    *events = POLLIN;
+    if (mosquitto_want_write(p->mosq))
+        *events |= POLLOUT;
+    return fd;
+}
+
+int publish_timeout_ms(const struct publisher *p, int64_t now)
+{
+    int64_t t;
+    if (!p->mosq) {
+        t = p->next_attempt - now;
+    } else {
+        t = p->last_misc + MISC_EVERY_MS - now;
+        if (p->state == P_CONNECTING && p->attempt_started + CONNECT_TIMEOUT_MS - now < t)
+            t = p->attempt_started + CONNECT_TIMEOUT_MS - now;
+    }
+    return t < 0 ? 0 : t > 60000 ? 60000 : (int)t;
+}
+
+void publish_io(struct publisher *p, short revents, int64_t now)
+{
+    if (p->mosq) {
+        int rc = MOSQ_ERR_SUCCESS;
+        if (revents & (POLLIN | POLLERR | POLLHUP))
+            rc = mosquitto_loop_read(p->mosq, 1);
+        if (rc == MOSQ_ERR_SUCCESS && !p->lost && (revents & POLLOUT))
+            rc = mosquitto_loop_write(p->mosq, 1);
+        if (rc == MOSQ_ERR_SUCCESS && !p->lost && now - p->last_misc >= MISC_EVERY_MS) {
+            p->last_misc = now;
+            rc = mosquitto_loop_misc(p->mosq);
+        }
+        int saved = errno;
+        if (rc != MOSQ_ERR_SUCCESS || p->lost) {
+            if (rc == MOSQ_ERR_SUCCESS)
+                rc = p->lost_rc;
+            char buf[256];
+            teardown(p, now, why(p, rc, saved, buf, sizeof buf));
+        } else if (p->state == P_CONNECTING && now - p->attempt_started >= CONNECT_TIMEOUT_MS) {
+            teardown(p, now, "no answer within 15 s");
+        }
+    }
+    if (!p->mosq && !p->stopping && now >= p->next_attempt)
+        start_connect(p, now);
+}
+
+static int send_row(struct publisher *p, const struct outbox_row *r)
+{
+    jbuf_reset(&p->topic);
+    payload_row_topic(&p->topic, p->m->topic_prefix, r);
+    if (payload_row(&p->body, p->cfg->gateway_id, r) < 0 || p->topic.oom)
+        return -1;
+    p->publishing = true;
+    p->cur_done = false;
+    p->cur_seq = r->seq;
+    int rc = mosquitto_publish(p->mosq, &p->cur_mid, p->topic.p, (int)p->body.len, p->body.p, p->m->qos,
+                               payload_row_retained(r));
+    p->publishing = false;
+    if (rc == MOSQ_ERR_OVERSIZE_PACKET || rc == MOSQ_ERR_PAYLOAD_SIZE) {
+        /* The broker will never take it; it stays unsent, retried on the next connection. */
+        log_err("mqtt: seq %" PRId64 " (%zu bytes) is larger than the broker accepts", r->seq, p->body.len);
+        return 0;
+    }
+    if (rc != MOSQ_ERR_SUCCESS) {
+        p->lost = true;
+        p->lost_rc = rc;
+        return -1;
+    }
+    p->stats.published++;
+    if (!p->cur_done)
+        slot_put(p, p->cur_mid, r->seq);
+    return 0;
+}
+
+int publish_pump(struct publisher *p)
+{
+    if (p->state != P_CONNECTED || !p->mosq || p->lost)
+        return 0;
+    uint64_t rb = store_rollbacks(p->store);
+    if (rb != p->seen_rollbacks) {
+        /* Acknowledgements written in the rolled-back transaction were lost: once nothing is
+         * in flight, start over from the oldest unsent row. */
+        p->seen_rollbacks = rb;
+        p->rescan = true;
+    }
+    if (p->rescan) {
+        if (p->inflight)
+            return 0;
+        memset(&p->cur, 0, sizeof p->cur);
+        p->rescan = false;
+        p->more = true;
+    }
+    int sent = 0;
+    while (p->inflight < p->window && !p->lost) {
+        int64_t hi = store_committed_seq(p->store);
+        if (!p->more && hi <= p->scanned_upto)
+            break;
+        int room = p->window - p->inflight;
+        /* While a backlog drains, refill in batches of a quarter window: one query for many
+         * rows, not one per acknowledgement. Live rows (little in flight) go at once. */
+        if (p->more && p->inflight > 0 && room < p->window / 4)
+            break;
+        int n = store_fetch_unsent(p->store, &p->cur, p->rows, room);
+        if (n < 0)
+            break;
+        p->more = n == room;
+        if (!p->more)
+            p->scanned_upto = hi;
+        for (int i = 0; i < n; i++) {
+            if (send_row(p, &p->rows[i]) < 0)
+                return sent;
+            sent++;
+        }
+        if (n == 0)
+            break;
+    }
+    return sent;
+}
+
+int publish_direct(struct publisher *p, const char *suffix, const char *payload, size_t len, bool retain)
+{
+    if (p->state != P_CONNECTED || !p->mosq || p->lost)
+        return -1;
+    struct jbuf t = {0};
+    payload_topic(&t, p->m->topic_prefix, suffix);
+    int mid = 0;
+    int rc = t.oom ? MOSQ_ERR_NOMEM
+                   : mosquitto_publish(p->mosq, &mid, t.p, (int)len, payload, retain ? STATUS_QOS : p->m->qos, retain);
+    jbuf_free(&t);
+    if (rc != MOSQ_ERR_SUCCESS)
+        return -1;
+    return mid;
+}
+
+bool publish_take_connected(struct publisher *p)
+{
+    bool v = p->just_connected;
+    p->just_connected = false;
+    return v;
+}
+
+bool publish_connected(const struct publisher *p)
+{
+    return p->state == P_CONNECTED;
+}
+
+void publish_get_stats(const struct publisher *p, struct publish_stats *out)
+{
+    *out = p->stats;
+    out->inflight = p->inflight;
+}
+
+/* One round of the loop on the publisher's socket alone, for at most until deadline. */
+static void wait_io(struct publisher *p, int64_t deadline)
+{
+    short ev = 0;
+    int fd = publish_fd(p, &ev);
+    int64_t now = clock_mono_ms();
+    if (fd < 0 || now >= deadline)
+        return;
+    int64_t wait = deadline - now;
+    if (wait > 100)
+        wait = 100;
+    struct pollfd pf = {.fd = fd, .events = ev};
+    int r = poll(&pf, 1, (int)wait);
+    publish_io(p, r > 0 ? pf.revents : 0, clock_mono_ms());
+}
+
+void publish_stop(struct publisher *p, int timeout_ms)
+{
+    p->stopping = true;
+    if (!p->mosq)
+        return;
+    /* A connect still in progress is dropped: if the broker had taken it, it sends the Last
+     * Will, which says offline just the same. */
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    /* The rows committed last (the pollers' final readings) go out too, within the time. */
+    while (p->mosq && p->state == P_CONNECTED && clock_mono_ms() < deadline) {
+        publish_pump(p);
+        if (p->inflight == 0)
+            break;
+        wait_io(p, deadline);
+    }
+    if (p->mosq && p->state == P_CONNECTED) {
+        if (p->inflight)
+            log_warn("mqtt: stopping with %d messages unacknowledged; they go out again at the next start",
+                     p->inflight);
+        struct jbuf b = {0};
+        payload_status(&b, p->cfg->gateway_id, "offline", CARETAKER_VERSION, p->started_ts, clock_wall_ms());
+        int mid = b.oom ? -1 : publish_direct(p, "status", b.p, b.len, true);
+        jbuf_free(&b);
+        if (mid > 0) {
+            p->stop_mid = mid;
+            /* The offline status gets a moment of its own even when the flush used it all. */
+            int64_t status_deadline = deadline > clock_mono_ms() + 1000 ? deadline : clock_mono_ms() + 1000;
+            while (p->mosq && !p->stop_acked && clock_mono_ms() < status_deadline)
+                wait_io(p, status_deadline);
+        }
+        if (p->mosq) {
+            mosquitto_disconnect(p->mosq);
+            int64_t flush_deadline = clock_mono_ms() + 500;
+            while (p->mosq && mosquitto_want_write(p->mosq) && clock_mono_ms() < flush_deadline)
+                wait_io(p, flush_deadline);
+        }
+        log_notice("mqtt: disconnected from %s:%d", p->m->host, p->m->port);
+    }
+    if (p->mosq) {
+        mosquitto_destroy(p->mosq);
+        p->mosq = NULL;
+    }
+    p->state = P_IDLE;
+}
+
+void publish_free(struct publisher *p)
+{
+    if (!p)
+        return;
+    if (p->mosq)
+        mosquitto_destroy(p->mosq);
+    if (p->password) {
+        explicit_bzero(p->password, PASSWORD_MAX + 1);
+        free(p->password);
+    }
+    free(p->slots);
+    free(p->rows);
+    jbuf_free(&p->topic);
+    jbuf_free(&p->body);
+    free(p);
+    mosquitto_lib_cleanup();
+}

@@ -1,0 +1,115 @@
+"""Commands over MQTT: every malformed or unknown command gets a refusal on cmd/reply (with the
+request's id when it carried a valid one) and the daemon goes on; an ack of an unknown alert
+says so; a reload validates the config file on disk — a broken one is refused with the reason
+and the running config stays (readings keep flowing), by command and by SIGHUP alike."""
+
+import json
+import signal
+import sys
+
+import harness as h
+
+PREFIX = "caretaker/hongmei/gw-test"
+
+# (command word, payload, retained, words the error must hold, id echoed)
+REFUSED = [
+    ("ack", b"", False, "empty payload", None),
+    ("ack", b"not json", False, "invalid JSON", None),
+    ("ack", b"[1,2]", False, "is an array (expected a JSON object)", None),
+    ("ack", b'{"alert_id":"a-1"}', False, "by: missing", None),
+    ("ack", b'{"alert_id":5,"by":"wang","id":"q-1"}', False, "alert_id: 5 is a number", "q-1"),
+    ("ack", b'{"alert_id":"a-1","by":"wang","extra":true,"id":"q-2"}', False, 'unknown key \\"extra\\"', "q-2"),
+    ("ack", json.dumps({"alert_id": "a" * 65, "by": "wang"}).encode(), False, "65 bytes long", None),
+    ("ack", b'{"alert_id":"a-1","by":"\xff"}', False, "invalid UTF-8", None),
+    ("ack", b'{"alert_id":"a-1","alert_id":"a-2","by":"x"}', False, "duplicate", None),
+    ("reload", b'{"path":"/etc/passwd","id":"q-3"}', False, 'unknown key \\"path\\"', "q-3"),
+    ("shutdown", b"{}", False, "unknown command", None),
+    ("ack/extra", b"{}", False, "unknown command", None),
+]
+
+
+def scenario(work):
+    path = work.file("scenario.json")
+    with open(path, "w") as f:
+        json.dump({"devices": [{"unit": 1, "driver": "level/ultrasonic-generic",
+                                "values": {"decimals": 3, "level": 1.5}}]}, f)
+    return path
+
+
+def test(started):
+    work = h.Workdir("mqtt-cmd")
+    sim = h.Sim(work, scenario(work), tcp=True)
+    started.append(sim)
+    broker = h.Broker(work)
+    started.append(broker)
+    sub = h.Subscriber(broker.port, PREFIX + "/#")
+    started.append(sub)
+    bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
+           "devices": [{"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100}]}
+    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port})
+    # A retained command would run again at every connect: one left on the broker is refused
+    sub.publish(PREFIX + "/cmd/reload", b'{"id":"q-0"}', retain=True)
+    d = h.Daemon(work, cfg)
+    started.append(d)
+    h.wait_until("the daemon online", lambda: any(m.get("state") == "online" for _, m, _ in sub.received("/status")))
+    r = h.wait_until("the reply to the retained command", lambda: sub.received("/cmd/reply"))
+    if len(r) != 1 or r[0][1]["ok"] is not False or "retained command refused" not in r[0][1]["error"] or \
+            r[0][1]["id"] != "q-0":
+        raise h.TestFailure("retained command: replies %r" % r)
+
+    def ask(word, payload, retain=False):
+        """Publishes one command and returns its reply (replies come in order, one each)."""
+        n = len(sub.received("/cmd/reply"))
+        sub.publish(PREFIX + "/cmd/" + word, payload, retain=retain)
+        replies = h.wait_until("the reply to cmd/%s %r" % (word, payload[:40]),
+                               lambda: sub.received("/cmd/reply")[n:])
+        if len(replies) != 1:
+            raise h.TestFailure("%d replies to one command: %r" % (len(replies), replies))
+        return replies[0][1]
+
+    # Clearing it reaches the daemon as an empty command
+    r = ask("reload", b"", retain=True)
+    if r["ok"] is not False or "empty payload" not in r["error"]:
+        raise h.TestFailure("empty command: %r" % r)
+
+    for word, payload, retain, error, rid in REFUSED:
+        r = ask(word, payload, retain)
+        if r["ok"] is not False or error not in json.dumps(r["error"]) or r.get("id") != rid:
+            raise h.TestFailure("cmd/%s %r: reply %r (expected a refusal with %r, id %r)" %
+                                (word, payload, r, error, rid))
+        if r["cmd"] != word or r["v"] != 1 or r["gateway"] != "gw-test" or r["seq"] != 0:
+            raise h.TestFailure("reply %r" % r)
+
+    # A valid ack of an alert the gateway does not know
+    r = ask("ack", b'{"alert_id":"a-17","by":"\xe7\x8e\x8b","note":"on site","id":"q-4"}')
+    if r["ok"] is not False or r["error"] != 'unknown alert "a-17"' or r["id"] != "q-4":
+        raise h.TestFailure("ack of an unknown alert: %r" % r)
+
+    # A reload of the good file: validated, running config unchanged
+    r = ask("reload", b'{"id":"q-5"}')
+    if r["ok"] is not True or "is valid" not in r["result"] or r["id"] != "q-5":
+        raise h.TestFailure("reload of a good config: %r" % r)
+
+    # A broken file on disk: refused with the reason, and the daemon goes on polling and publishing
+    with open(d.config_path, "w") as f:
+        bad = dict(cfg, buses=[dict(bus, devices=[dict(bus["devices"][0], driver="level/no-such-driver")])])
+        json.dump(bad, f)
+    r = ask("reload", b'{"id":"q-6"}')
+    if r["ok"] is not False or "no-such-driver" not in r["error"] or r["id"] != "q-6":
+        raise h.TestFailure("reload of a broken config: %r" % r)
+    d.proc.send_signal(signal.SIGHUP)
+    h.wait_until("the SIGHUP refusal logged", lambda: "SIGHUP: config refused, keeping the running config"
+                 in d.output())
+    n = len(sub.received("/readings"))
+    h.wait_until("readings after the refusals", lambda: len(sub.received("/readings")) >= n + 3)
+    if not d.running():
+        raise h.TestFailure("the daemon stopped")
+    out = d.output()
+    for word in ("cmd/shutdown refused", "cmd/ack refused", "reload refused"):
+        if word not in out:
+            raise h.TestFailure("%r not logged:\n%s" % (word, out))
+    if d.stop() != 0:
+        raise h.TestFailure("daemon exited %s" % d.proc.returncode)
+
+
+sys.exit(h.run(test))

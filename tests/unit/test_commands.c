@@ -1,0 +1,132 @@
+/* test_commands: the validation table of command payloads — each row a topic word, a payload,
+ * and the verdict expected from docs/mqtt.md (accepted, or refused with these words). */
+#include <stdlib.h>
+
+#include "check.h"
+#include "commands.h"
+
+struct row {
+    const char *name;
+    const char *payload;
+    int retained;
+    const char *error;  /* NULL: accepted */
+    const char *id;     /* the correlation id the reply must carry, or NULL */
+};
+
+static const struct row table[] = {
+    /* accepted */
+    {"ack", "{\"alert_id\":\"a-17\",\"by\":\"wang\"}", 0, NULL, NULL},
+    {"ack", "{\"alert_id\":\"a-17\",\"by\":\"\xe7\x8e\x8b\xe5\xb8\x88\xe5\x82\x85\",\"note\":\"on site\\nreset\","
+            "\"id\":\"r-1\"}", 0, NULL, "r-1"},
+    {"reload", "{}", 0, NULL, NULL},
+    {"reload", " {\"id\":\"r-2\"} ", 0, NULL, "r-2"},
+    /* the command word */
+    {"status", "{}", 0, "unknown command (expected ack or reload)", NULL},
+    {"ack/x", "{}", 0, "unknown command", NULL},
+    {"ACK", "{}", 0, "unknown command", NULL},
+    {"", "{}", 0, "unknown command", NULL},
+    /* the payload as a whole */
+    {"reload", "", 0, "empty payload (expected a JSON object)", NULL},
+    {"reload", "{}", 1, "retained command refused", NULL},
+    {"ack", "{\"alert_id\":\"a-1\",\"by\":\"wang\",\"id\":\"r-9\"}", 1, "retained command refused", "r-9"},
+    {"reload", "[]", 0, "payload: [...] is an array (expected a JSON object)", NULL},
+    {"reload", "\"reload\"", 0, "(expected a JSON object)", NULL},
+    {"reload", "{", 0, "payload:1:2: invalid JSON: unexpected end of text", NULL},
+    {"reload", "{} x", 0, "payload:1:4: invalid JSON near \"x\"", NULL},
+    {"reload", "{\"id\":\"a\",\"id\":\"b\"}", 0, "duplicate", NULL},
+    {"reload", "{\"id\":\"\xff\"}", 0, "invalid UTF-8 byte 0xFF", NULL},
+    /* keys and types */
+    {"reload", "{\"path\":\"/tmp/x.json\",\"id\":\"r-3\"}", 0, "unknown key \"path\" (expected id)", "r-3"},
+    {"ack", "{\"alert_id\":\"a-1\"}", 0, "by: missing (expected a string)", NULL},
+    {"ack", "{\"by\":\"wang\"}", 0, "alert_id: missing (expected a string)", NULL},
+    {"ack", "{\"alert_id\":17,\"by\":\"wang\",\"id\":\"r-4\"}", 0, "alert_id: 17 is a number (expected a string)",
+     "r-4"},
+    {"ack", "{\"alert_id\":\"a-1\",\"by\":null}", 0, "by: null (expected a string)", NULL},
+    {"ack", "{\"alert_id\":\"a-1\",\"by\":[\"wang\"]}", 0, "by: [...] is an array (expected a string)", NULL},
+    {"ack", "{\"alert_id\":\"\",\"by\":\"wang\"}", 0, "alert_id: \"\" is empty", NULL},
+    {"ack", "{\"alert_id\":\"a-1\",\"by\":\"wang\",\"Note\":\"x\"}", 0,
+     "unknown key \"Note\" (expected id, alert_id, by, note)", NULL},
+    {"ack", "{\"alert_id\":\"a\\u0000b\",\"by\":\"wang\"}", 0, "\\u0000 in a string", NULL},
+    {"ack", "{\"alert_id\":\"a-1\",\"by\":\"wa\\tng\"}", 0, "by: holds a control character", NULL},
+    /* an id that is not valid is not echoed */
+    {"reload", "{\"id\":5}", 0, "id: 5 is a number (expected a string)", NULL},
+};
+
+static char *repeat(char c, size_t n)
+{
+    char *s = malloc(n + 1);
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* Lengths at and past each bound: 64 bytes for ids, 512 for a note, 4096 for a payload. */
+static void test_bounds(void)
+{
+    struct command c;
+    char err[256], p[8192];
+    char *id64 = repeat('i', 64), *id65 = repeat('i', 65), *note512 = repeat('n', 512), *note513 = repeat('n', 513);
+    snprintf(p, sizeof p, "{\"alert_id\":\"%s\",\"by\":\"wang\",\"note\":\"%s\"}", id64, note512);
+    CHECK(commands_parse("ack", p, strlen(p), false, &c, err, sizeof err) == 0);
+    CHECK(strlen(c.alert_id) == 64 && strlen(c.note) == 512 && !strcmp(c.by, "wang"));
+    snprintf(p, sizeof p, "{\"alert_id\":\"%s\",\"by\":\"wang\"}", id65);
+    CHECK(commands_parse("ack", p, strlen(p), false, &c, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "alert_id: 65 bytes long (expected at most 64)");
+    snprintf(p, sizeof p, "{\"alert_id\":\"a\",\"by\":\"wang\",\"note\":\"%s\"}", note513);
+    CHECK(commands_parse("ack", p, strlen(p), false, &c, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "note: 513 bytes long (expected at most 512)");
+    /* 64 three-byte characters are 192 bytes: bounds count bytes */
+    char cjk[256] = "";
+    for (int i = 0; i < 22; i++)
+        strcat(cjk, "\xe7\x8e\x8b");
+    snprintf(p, sizeof p, "{\"alert_id\":\"a\",\"by\":\"%s\"}", cjk);
+    CHECK(commands_parse("ack", p, strlen(p), false, &c, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "by: 66 bytes long");
+    /* payload of 4097 bytes: "{}" then spaces */
+    memset(p, ' ', 4097);
+    p[0] = '{';
+    p[1] = '}';
+    CHECK(commands_parse("reload", p, 4097, false, &c, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "payload of 4097 bytes (expected at most 4096)");
+    CHECK(commands_parse("reload", p, 4096, false, &c, err, sizeof err) == 0);
+    /* a topic word longer than the reply keeps is cut, on a character boundary */
+    char longname[128] = "";
+    for (int i = 0; i < 20; i++)
+        strcat(longname, "\xe7\x8e\x8b"); /* 60 bytes */
+    CHECK(commands_parse(longname, "{}", 2, false, &c, err, sizeof err) == -1);
+    CHECK(strlen(c.name) == 30); /* 32 would split the 11th character: 10 whole ones kept */
+    free(id64);
+    free(id65);
+    free(note512);
+    free(note513);
+}
+
+int main(void)
+{
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const struct row *r = &table[i];
+        struct command c;
+        char err[256] = "";
+        int rc = commands_parse(r->name, r->payload, strlen(r->payload), r->retained, &c, err, sizeof err);
+        if (!r->error) {
+            CHECK_MSG(rc == 0, "row %zu (%s %s) refused: %s", i, r->name, r->payload, err);
+        } else {
+            CHECK_MSG(rc == -1, "row %zu (%s %s) accepted", i, r->name, r->payload);
+            CHECK_MSG(strstr(err, r->error) != NULL, "row %zu: \"%s\" does not contain \"%s\"", i, err, r->error);
+        }
+        if (r->id)
+            CHECK_MSG(c.has_id && !strcmp(c.id, r->id), "row %zu: id \"%s\", expected \"%s\"", i, c.id, r->id);
+        else
+            CHECK_MSG(!c.has_id, "row %zu: id \"%s\" echoed", i, c.id);
+        CHECK(strncmp(c.name, r->name, CMD_NAME_MAX) == 0);
+    }
+    /* the fields of an accepted ack */
+    struct command c;
+    char err[256];
+    const char *p = "{\"alert_id\":\"a-17\",\"by\":\"wang\",\"note\":\"ok\"}";
+    CHECK(commands_parse("ack", p, strlen(p), false, &c, err, sizeof err) == 0);
+    CHECK(c.kind == CMD_ACK && !strcmp(c.alert_id, "a-17") && !strcmp(c.by, "wang") && !strcmp(c.note, "ok"));
+    CHECK(commands_parse("reload", "{}", 2, false, &c, err, sizeof err) == 0 && c.kind == CMD_RELOAD);
+    test_bounds();
+    return check_report();
+}

@@ -1,0 +1,207 @@
+/* test_payload: the exact bytes of every kind of MQTT payload and topic, for rows made by hand —
+ * numbers in their shortest exact form, qualities, names with quotes, control characters,
+ * Chinese text and broken UTF-8. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "payload.h"
+
+#define GW "gw-01"
+#define PREFIX "caretaker/hongmei/gw-01"
+
+static struct jbuf b;
+
+static int valid_json(const char *s)
+{
+    cJSON *j = cJSON_ParseWithOpts(s, NULL, 1);
+    cJSON_Delete(j);
+    return j != NULL;
+}
+
+#define CHECK_JSON(got, want)                                                                    \
+    do {                                                                                         \
+        CHECK_MSG(strcmp((got), (want)) == 0, "\n  got  %s\n  want %s", (got), (want));          \
+        CHECK_MSG(valid_json(got), "not valid JSON: %s", (got));                                 \
+    } while (0)
+
+#define CHECK_STR(got, want) CHECK_MSG(strcmp((got), (want)) == 0, "\n  got  %s\n  want %s", (got), (want))
+
+static const char *number(double v)
+{
+    jbuf_reset(&b);
+    payload_number(&b, v);
+    return b.p;
+}
+
+static void test_numbers(void)
+{
+    CHECK_JSON(number(0.82), "0.82");
+    /* float32 0.82 is 13757317 x 2^-24 = 0.819999992847442626953125: 15 digits (...443) read
+     * back as another double (ulp 1.1e-16), 16 digits (...4426) as this one. */
+    CHECK_JSON(number((double)0.82f), "0.8199999928474426");
+    CHECK_JSON(number(2), "2");
+    CHECK_JSON(number(-0.0), "0");
+    CHECK_JSON(number(-2.5), "-2.5");
+    CHECK_JSON(number(123456.75), "123456.75");   /* int32 123456 + float32 fraction 0.75 */
+    CHECK_JSON(number(4294967295.0), "4294967295"); /* uint32 max */
+    CHECK_JSON(number(1e20), "1e+20");            /* past 2^53: printed as a double */
+    /* 1/3 = 0.333333333333333314829616256247...: 16 digits are the shortest that read back */
+    CHECK_JSON(number(1.0 / 3.0), "0.3333333333333333");
+    CHECK_JSON(number(NAN), "null");
+    CHECK_JSON(number(INFINITY), "null");
+    jbuf_reset(&b);
+    payload_int(&b, INT64_MIN);
+    CHECK_JSON(b.p, "-9223372036854775808");
+}
+
+static const char *string(const char *s)
+{
+    jbuf_reset(&b);
+    payload_string(&b, s);
+    return b.p;
+}
+
+static void test_strings(void)
+{
+    CHECK_JSON(string("manhole-3"), "\"manhole-3\"");
+    /* UTF-8 passes through as it is: 红 = U+7EA2 = e7 ba a2, 梅 = U+6885 = e6 a2 85 */
+    CHECK_JSON(string("\xe7\xba\xa2\xe6\xa2\x85-3"), "\"\xe7\xba\xa2\xe6\xa2\x85-3\"");
+    CHECK_JSON(string("a\"b\\c\td\n"), "\"a\\\"b\\\\c\\td\\n\"");
+    CHECK_JSON(string("x\x01y\x1f"), "\"x\\u0001y\\u001f\"");
+    /* Broken UTF-8 becomes U+FFFD (ef bf bd) per bad byte: a stray continuation byte, an
+     * overlong NUL (c0 80: two bad bytes), a lone lead byte at the end, an encoded surrogate
+     * (ed a0 80: ed may not be followed by a0, so ed, a0 and 80 are each bad). */
+    CHECK_JSON(string("a\x80z"), "\"a\xef\xbf\xbdz\"");
+    CHECK_JSON(string("\xc0\x80"), "\"\xef\xbf\xbd\xef\xbf\xbd\"");
+    CHECK_JSON(string("end\xe7"), "\"end\xef\xbf\xbd\"");
+    CHECK_JSON(string("\xed\xa0\x80"), "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+    /* U+10FFFF (f4 8f bf bf) is the last code point; f4 90 would be past it */
+    CHECK_JSON(string("\xf4\x8f\xbf\xbf"), "\"\xf4\x8f\xbf\xbf\"");
+    CHECK_JSON(string("\xf4\x90\x80\x80"), "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+}
+
+static void test_reading(void)
+{
+    struct outbox_value vals[] = {
+        {"level", 0.82, Q_OK},
+        {"decimals", 2, Q_OK},
+        {"temperature", NAN, Q_INVALID},
+        {"status", NAN, Q_OFFLINE},
+        {"distance", INFINITY, Q_OK}, /* cannot be stored so, but must not make bad JSON */
+    };
+    struct outbox_row r = {.seq = 42, .kind = OUTBOX_READING, .ts_ms = 1700000000123LL, .device = "manhole-3",
+                           .nvalues = 5, .values = vals};
+    CHECK(payload_row(&b, GW, &r) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":42,\"ts\":1700000000123,\"device\":\"manhole-3\","
+                    "\"values\":{\"level\":0.82,\"decimals\":2},\"invalid\":[\"temperature\",\"distance\"],"
+                    "\"offline\":[\"status\"]}");
+    CHECK(!payload_row_retained(&r));
+    jbuf_reset(&b);
+    payload_row_topic(&b, PREFIX, &r);
+    CHECK_STR(b.p, "caretaker/hongmei/gw-01/devices/manhole-3/readings");
+
+    /* All ok: no invalid or offline member. A Chinese device name (旧 = U+65E7 = e6 97 a7). */
+    r.nvalues = 2;
+    r.device = "\xe6\x97\xa7-1";
+    r.seq = 1;
+    r.ts_ms = 0;
+    CHECK(payload_row(&b, GW, &r) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":1,\"ts\":0,\"device\":\"\xe6\x97\xa7-1\","
+                    "\"values\":{\"level\":0.82,\"decimals\":2}}");
+
+    /* A poll where every read failed: empty values, all offline */
+    r.nvalues = 1;
+    r.values = &vals[3];
+    CHECK(payload_row(&b, GW, &r) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":1,\"ts\":0,\"device\":\"\xe6\x97\xa7-1\","
+                    "\"values\":{},\"offline\":[\"status\"]}");
+
+    /* A name that would change the topic's shape */
+    r.device = "a/b+c#";
+    jbuf_reset(&b);
+    payload_row_topic(&b, PREFIX, &r);
+    CHECK_STR(b.p, "caretaker/hongmei/gw-01/devices/a_b_c_/readings");
+}
+
+static void test_events(void)
+{
+    struct outbox_row st = {.seq = 7, .kind = OUTBOX_DEVICE_STATE, .ts_ms = 1700000000500LL, .device = "manhole-3",
+                            .body = "{\"state\":\"offline\",\"last_ok_ts\":1700000000000,\"errors\":3}"};
+    CHECK(payload_row(&b, GW, &st) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":7,\"ts\":1700000000500,\"device\":\"manhole-3\","
+                    "\"state\":\"offline\",\"last_ok_ts\":1700000000000,\"errors\":3}");
+    CHECK(payload_row_retained(&st));
+    jbuf_reset(&b);
+    payload_row_topic(&b, PREFIX, &st);
+    CHECK_STR(b.p, "caretaker/hongmei/gw-01/devices/manhole-3/state");
+
+    struct outbox_row ev = {.seq = 8, .kind = OUTBOX_EVENT, .ts_ms = 5,
+                            .body = "{\"event\":\"buffer_overflow\",\"evicted\":10}"};
+    CHECK(payload_row(&b, GW, &ev) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":8,\"ts\":5,\"event\":\"buffer_overflow\",\"evicted\":10}");
+    CHECK(!payload_row_retained(&ev));
+    jbuf_reset(&b);
+    payload_row_topic(&b, PREFIX, &ev);
+    CHECK_STR(b.p, "caretaker/hongmei/gw-01/events");
+
+    ev.body = "{}";
+    CHECK(payload_row(&b, GW, &ev) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":8,\"ts\":5}");
+
+    struct outbox_row al = {.seq = 9, .kind = OUTBOX_ALERT, .ts_ms = 6, .device = "lift-b3u1",
+                            .body = "{\"event\":\"raised\",\"id\":\"a-1\"}"};
+    CHECK(payload_row(&b, GW, &al) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":9,\"ts\":6,\"device\":\"lift-b3u1\","
+                    "\"event\":\"raised\",\"id\":\"a-1\"}");
+    jbuf_reset(&b);
+    payload_row_topic(&b, PREFIX, &al);
+    CHECK_STR(b.p, "caretaker/hongmei/gw-01/alerts");
+}
+
+static void test_status_reply_metrics(void)
+{
+    CHECK(payload_status(&b, GW, "online", "0.1.0", 1700000000000LL, 1700000000100LL) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":0,\"ts\":1700000000100,\"state\":\"online\","
+                    "\"version\":\"0.1.0\",\"started_ts\":1700000000000}");
+    CHECK(payload_status(&b, GW, "offline", NULL, 0, 0) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":0,\"state\":\"offline\"}");
+
+    CHECK(payload_reply(&b, GW, 5, "ack", "r1", false, "unknown alert \"a-1\"") == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":0,\"ts\":5,\"cmd\":\"ack\",\"id\":\"r1\",\"ok\":false,"
+                    "\"error\":\"unknown alert \\\"a-1\\\"\"}");
+    CHECK(payload_reply(&b, GW, 6, "reload", NULL, true, "validated") == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":0,\"ts\":6,\"cmd\":\"reload\",\"ok\":true,"
+                    "\"result\":\"validated\"}");
+
+    struct payload_device devs[2] = {{.id = "manhole-3", .stats = {.polls_ok = 10, .polls_failed = 2, .timeouts = 2}},
+                                     {.id = "flow-main", .stats = {.polls_ok = 12}}};
+    struct payload_metrics m = {.ts_ms = 1700000060000LL, .started_ts_ms = 1700000000000LL, .ndevices = 2,
+                                .devices = devs, .backlog = {.rows = 3, .oldest_seq = 17,
+                                                             .oldest_ts_ms = 1700000030000LL},
+                                .store = {.used_bytes = 4096, .file_bytes = 8192, .max_bytes = 1048576,
+                                          .evicted_unsent = 5},
+                                .rss_kb = 2048, .mqtt_connects = 1, .mqtt_published = 40, .mqtt_acked = 37,
+                                .mqtt_inflight = 3};
+    CHECK(payload_metrics(&b, GW, &m) == 0);
+    CHECK_JSON(b.p,
+               "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":0,\"ts\":1700000060000,\"uptime_s\":60,\"devices\":{"
+               "\"manhole-3\":{\"polls_ok\":10,\"polls_failed\":2,\"timeouts\":2,\"bad_replies\":0,\"exceptions\":0,"
+               "\"skipped\":0},\"flow-main\":{\"polls_ok\":12,\"polls_failed\":0,\"timeouts\":0,\"bad_replies\":0,"
+               "\"exceptions\":0,\"skipped\":0}},\"backlog\":{\"rows\":3,\"oldest_seq\":17,\"oldest_age_s\":30},"
+               "\"store\":{\"used_bytes\":4096,\"file_bytes\":8192,\"max_bytes\":1048576,\"evicted_unsent\":5,"
+               "\"evicted_sent\":0,\"expired\":0,\"write_errors\":0,\"lost_rows\":0},\"queue_dropped\":0,"
+               "\"rss_kb\":2048,\"mqtt\":{\"connects\":1,\"published\":40,\"acked\":37,\"inflight\":3}}");
+}
+
+int main(void)
+{
+    test_numbers();
+    test_strings();
+    test_reading();
+    test_events();
+    test_status_reply_metrics();
+    jbuf_free(&b);
+    return check_report();
+}
