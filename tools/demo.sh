@@ -1,6 +1,7 @@
 #!/bin/sh
-# demo: starts the device simulator (an elevator over TCP, a manhole and a flow meter on a serial
-# line), runs Caretaker on config/demo.json, and shows readings and events as they are stored.
+# demo: starts a local mosquitto and the device simulator (an elevator over TCP, a manhole and a
+# flow meter on a serial line), runs Caretaker on config/demo.json, and shows what it publishes —
+# readings, device state, alerts with their contractor and deadline — in plain words.
 # Ctrl-C stops everything it started, by PID.
 set -eu
 build=${1:-build}
@@ -14,6 +15,15 @@ cleanup() {
     echo "demo stopped; its files are in $work"
 }
 trap cleanup INT TERM EXIT
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+mqtt_port=$(free_port)
+printf 'listener %s 127.0.0.1\nallow_anonymous true\nuser %s\n' "$mqtt_port" "$(id -un)" >"$work/mosquitto.conf"
+mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+pids="$pids $!"
 
 socat pty,raw,echo=0,link="$work/tty-sim" pty,raw,echo=0,link="$work/tty-gw" 2>"$work/socat.log" &
 pids="$pids $!"
@@ -34,12 +44,13 @@ until grep -q '^READY' "$work/sim.out" 2>/dev/null; do
 done
 sim_port=$(sed -n 's/^READY tcp=\([0-9]*\).*/\1/p' "$work/sim.out")
 
-sed -e "s|@WORK@|$work|g" -e "s|@SIM_PORT@|$sim_port|g" "$top/config/demo.json" >"$work/demo.json"
+sed -e "s|@WORK@|$work|g" -e "s|@SIM_PORT@|$sim_port|g" -e "s|@MQTT_PORT@|$mqtt_port|g" "$top/config/demo.json" >"$work/demo.json"
 "$build/gateway/caretaker" check -c "$work/demo.json" -d "$top/drivers"
 "$build/gateway/caretaker" run -c "$work/demo.json" -d "$top/drivers" 2>"$work/caretaker.log" &
 pids="$pids $!"
 echo "Caretaker is running (log: $work/caretaker.log). Ctrl-C to stop."
-python3 "$top/tools/demo_view.py" "$work/caretaker.db" &
+# Debian's python3 has python3-paho-mqtt; another python3 first on PATH may not.
+/usr/bin/python3 "$top/tools/demo_view.py" "$mqtt_port" caretaker/hongmei/gw-demo "$work/demo.json" &
 viewer=$!
 pids="$pids $viewer"
 wait "$viewer"

@@ -1,48 +1,88 @@
-"""demo_view: prints what Caretaker stores as it arrives, in plain words, one line per poll or
-event, until interrupted."""
+"""demo_view: subscribes to everything Caretaker publishes and prints it in plain words, one line
+per message, until interrupted: readings, device state, alerts with their contractor and
+deadline, events."""
 
 import json
-import os
-import sqlite3
 import sys
 import time
 
-QUALITY = {1: "invalid", 2: "offline"}
+import paho.mqtt.client as mqtt
+
+SEVERITY = {"critical": "CRITICAL", "major": "MAJOR", "minor": "minor", "info": "info"}
 
 
-def main(db_path):
-    while not os.path.exists(db_path):
-        time.sleep(0.2)
-    last = 0
+def clock(ms):
+    return time.strftime("%H:%M:%S", time.localtime(ms / 1000)) if ms else "--:--:--"
+
+
+SHOWN = {}  # device -> (values, time shown): a reading is shown when it changes, or every 10 s
+
+
+def describe(topic, p, where):
+    kind = topic.split("/")[-1]
+    dev = p.get("device", "")
+    place = "%s (%s)" % (dev, where[dev]) if where.get(dev) else dev
+    if kind == "readings":
+        values, last = SHOWN.get(dev, (None, 0))
+        if p.get("values") == values and time.monotonic() - last < 10:
+            return None
+        SHOWN[dev] = (p.get("values"), time.monotonic())
+        vals = ", ".join("%s %g" % kv for kv in list(p.get("values", {}).items())[:7])
+        bad = p.get("offline") or p.get("invalid")
+        return "%s  %s: %s%s" % (clock(p.get("ts")), place, vals, "  (no value: %s)" % ", ".join(bad) if bad else "")
+    if kind == "state":
+        return "%s  %s is %s" % (clock(p.get("ts")), place, p.get("state", "?").upper())
+    if topic.endswith("/alerts"):
+        msg = p.get("message", {})
+        text = msg.get("zh", "") + " / " + msg.get("en", "") if isinstance(msg, dict) else str(msg)
+        line = "%s  ALERT %s %s  %s: %s" % (clock(p.get("ts")), p.get("event", "?").upper(),
+                                          SEVERITY.get(p.get("severity"), p.get("severity", "")), place, text)
+        if p.get("contractor") and p.get("event") in ("raised", "escalated"):
+            line += "  -> %s, respond by %s" % (p["contractor"], clock(p.get("respond_by_ts")))
+        if p.get("acked_by"):
+            line += "  (acknowledged by %s)" % p["acked_by"]
+        return line
+    if kind == "active":
+        alerts = p.get("alerts", p if isinstance(p, list) else [])
+        return "          active alerts now: %d" % len(alerts)
+    if kind == "events":
+        return "%s  EVENT %s  %s" % (clock(p.get("ts")), p.get("event"), place)
+    if kind == "daily":
+        return "%s  DAILY REPORT %s: %s" % (clock(p.get("ts")), place, json.dumps(p, ensure_ascii=False)[:200])
+    if kind == "status":
+        return "          gateway %s is %s" % (p.get("gateway"), p.get("state"))
+    return None
+
+
+def main(port, prefix, config_path):
+    where = {}
+    with open(config_path) as f:
+        for bus in json.load(f).get("buses", []):
+            for d in bus.get("devices", []):
+                where[d["id"]] = d.get("location", "")
+
+    def on_message(client, userdata, m):
+        try:
+            line = describe(m.topic, json.loads(m.payload), where)
+        except ValueError:
+            return
+        if line:
+            print(line, flush=True)
+
+    client = mqtt.Client(client_id="caretaker-demo-view")
+    client.on_message = on_message
+    client.on_connect = lambda c, u, f, rc: c.subscribe(prefix + "/#", qos=1)
     while True:
         try:
-            con = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=5)
-            rows = con.execute(
-                "SELECT o.seq, o.kind, o.ts, d.name, d.location, o.body FROM outbox o "
-                "LEFT JOIN devices d ON d.id = o.device_id WHERE o.seq > ? ORDER BY o.seq", (last,)).fetchall()
-            for seq, kind, ts, device, location, body in rows:
-                when = time.strftime("%H:%M:%S", time.localtime(ts / 1000))
-                where = "%s (%s)" % (device, location) if location else device
-                if kind == 1:
-                    vals = con.execute(
-                        "SELECT p.name, r.value, r.quality, p.unit FROM readings r JOIN points p "
-                        "ON p.id = r.point_id WHERE r.seq = ? ORDER BY p.id", (seq,)).fetchall()
-                    text = ", ".join("%s %s%s" % (n, "%g" % v if q == 0 else QUALITY.get(q, "?"),
-                                                  " " + u if u and q == 0 else "") for n, v, q, u in vals[:8])
-                    print("%s  %s: %s" % (when, where, text))
-                else:
-                    info = json.loads(body) if body else {}
-                    print("%s  %s: EVENT %s" % (when, where, ", ".join("%s=%s" % kv for kv in info.items())))
-                last = seq
-            con.close()
-        except sqlite3.OperationalError:
-            pass
-        sys.stdout.flush()
-        time.sleep(0.5)
+            client.connect("127.0.0.1", port)
+            break
+        except OSError:
+            time.sleep(0.2)
+    client.loop_forever()
 
 
 if __name__ == "__main__":
     try:
-        main(sys.argv[1])
+        main(int(sys.argv[1]), sys.argv[2], sys.argv[3])
     except KeyboardInterrupt:
         pass
