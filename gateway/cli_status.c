@@ -175,7 +175,7 @@ static void print_readings(FILE *out, sqlite3 *db, const struct dev_row *d, int6
 
 static void print_backlog(FILE *out, sqlite3 *db, int64_t now_ms)
 {
-    static const char *const kinds[] = {"", "readings", "device states", "events", "alerts"};
+    static const char *const kinds[] = {"", "readings", "device states", "events", "alerts", "reports"};
     sqlite3_stmt *st;
     if (!has_column(db, "outbox", "sent")) {
         fprintf(out, "backlog: not recorded in this store (no sent flags)\n");
@@ -195,7 +195,7 @@ static void print_backlog(FILE *out, sqlite3 *db, int64_t now_ms)
         if (!oldest || ts < oldest)
             oldest = ts;
         size_t used = strlen(parts);
-        if (kind >= 1 && kind <= 4)
+        if (kind >= 1 && kind <= 5)
             snprintf(parts + used, sizeof parts - used, "%s%lld %s", used ? ", " : "", (long long)n, kinds[kind]);
         else
             snprintf(parts + used, sizeof parts - used, "%s%lld of kind %d", used ? ", " : "", (long long)n, kind);
@@ -268,10 +268,26 @@ static int alerts_from_events(FILE *out, sqlite3 *db, int64_t now_ms)
     return n;
 }
 
-/* An alerts table: rows not cleared, each shown by its columns. */
-static int alerts_from_table(FILE *out, sqlite3 *db)
+/* An alerts table: rows not cleared, each shown from its saved record when it has one, else by
+ * its columns. */
+static int alerts_from_table(FILE *out, sqlite3 *db, int64_t now_ms)
 {
     sqlite3_stmt *st;
+    if (has_column(db, "alerts", "json") &&
+        sqlite3_prepare_v2(db, "SELECT json FROM alerts WHERE cleared_ts IS NULL ORDER BY raised_ts", -1, &st, NULL) ==
+            SQLITE_OK) {
+        int n = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *json = (const char *)sqlite3_column_text(st, 0);
+            cJSON *a = json ? cJSON_Parse(json) : NULL;
+            if (n++ == 0)
+                fprintf(out, "active alerts:\n");
+            print_alert_json(out, a, now_ms);
+            cJSON_Delete(a);
+        }
+        sqlite3_finalize(st);
+        return n;
+    }
     const char *sql = has_column(db, "alerts", "cleared_ts")
                           ? "SELECT * FROM alerts WHERE cleared_ts IS NULL OR cleared_ts = 0"
                           : "SELECT * FROM alerts";
@@ -362,7 +378,7 @@ int status_print(FILE *out, const char *db_path, int64_t now_ms)
         fprintf(out, "  none yet\n");
     fprintf(out, "\n");
     print_backlog(out, db, now_ms);
-    int alerts = has_table(db, "alerts") ? alerts_from_table(out, db) : alerts_from_events(out, db, now_ms);
+    int alerts = has_table(db, "alerts") ? alerts_from_table(out, db, now_ms) : alerts_from_events(out, db, now_ms);
     if (alerts == 0)
         fprintf(out, "active alerts: none\n");
     else if (alerts < 0)

@@ -22,7 +22,7 @@ struct spec {
 
 static const struct spec ack_keys[] = {
     {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
-    {"alert_id", true, CMD_ID_MAX, false, offsetof(struct command, alert_id)},
+    {"alert_id", true, CMD_ALERT_ID_MAX, false, offsetof(struct command, alert_id)},
     {"by", true, CMD_ID_MAX, false, offsetof(struct command, by)},
     {"note", false, CMD_NOTE_MAX, true, offsetof(struct command, note)},
 };

@@ -8,7 +8,9 @@
 
 #define CMD_MAX_PAYLOAD 4096  /* bytes; a command is a few short strings */
 #define CMD_NAME_MAX 32       /* the command word echoed in a reply, cut to this */
-#define CMD_ID_MAX 64         /* request id, alert id, who acknowledged */
+#define CMD_ID_MAX 64         /* request id, who acknowledged */
+/* Alert ids are "<device>:<rule>:<raised ms>": two names of up to 63 bytes, 13 digits, 2 colons. */
+#define CMD_ALERT_ID_MAX 160
 #define CMD_NOTE_MAX 512
 
 enum command_kind { CMD_UNKNOWN, CMD_ACK, CMD_RELOAD };
@@ -18,7 +20,7 @@ struct command {
     char name[CMD_NAME_MAX + 1];   /* the topic level after cmd/, as the reply names it */
     bool has_id;
     char id[CMD_ID_MAX + 1];       /* "id": the request's correlation id, echoed in the reply */
-    char alert_id[CMD_ID_MAX + 1]; /* ack */
+    char alert_id[CMD_ALERT_ID_MAX + 1]; /* ack */
     char by[CMD_ID_MAX + 1];       /* ack: who acknowledged */
     char note[CMD_NOTE_MAX + 1];   /* ack, optional */
 };

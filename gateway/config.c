@@ -36,14 +36,16 @@ static int read_ints(struct jctx *c, const cJSON *obj, const struct int_field *f
     return 0;
 }
 
-static const char *const root_keys[] = {"site", "gateway", "store", "mqtt", "contracts", "buses"};
+static const char *const root_keys[] = {"site", "gateway", "store", "mqtt", "alerts", "contracts", "buses"};
 static const char *const site_keys[] = {"id", "name", "timezone"};
 static const char *const gateway_keys[] = {"id", "drivers_dirs"};
 static const char *const store_keys[] = {"path", "max_mb", "retention_days", "commit_ms", "batch"};
 static const char *const mqtt_keys[] = {"host",     "port",   "qos",      "keepalive_s",   "protocol", "client_id",
                                         "topic_prefix", "username", "password_file", "inflight", "tls"};
 static const char *const tls_keys[] = {"ca_file", "cert_file", "key_file", "insecure_skip_verify"};
-static const char *const contract_keys[] = {"id", "contractor", "covers", "respond_minutes"};
+static const char *const contract_keys[] = {"id", "contractor", "covers", "respond_minutes", "respond_seconds"};
+static const char *const alerts_keys[] = {"escalate_every_s", "flap_max", "flap_window_s", "flap_hold_s",
+                                          "comm_lost_s"};
 static const char *const severity_keys[] = {"critical", "major", "minor", "info"};
 static const char *const bus_common_keys[] = {"id",      "type",          "timeout_ms",     "retries",
                                               "max_gap", "offline_after", "backoff_max_ms", "devices"};
@@ -64,6 +66,16 @@ static const struct int_field mqtt_ints[] = {
     {"qos", 0, 2, 1, offsetof(struct mqtt_config, qos)},
     {"keepalive_s", 5, 3600, 30, offsetof(struct mqtt_config, keepalive_s)},
     {"inflight", 1, 65535, 100, offsetof(struct mqtt_config, inflight)},
+};
+
+/* Defaults match rules_options_default: escalate every 30 min, more than 3 raises in 10 min is
+ * flapping (held 10 min), communication lost after 60 s. */
+static const struct int_field alerts_ints[] = {
+    {"escalate_every_s", 0, 604800, 1800, offsetof(struct alerts_config, escalate_every_s)},
+    {"flap_max", 1, 15, 3, offsetof(struct alerts_config, flap_max)},
+    {"flap_window_s", 1, 86400, 600, offsetof(struct alerts_config, flap_window_s)},
+    {"flap_hold_s", 0, 86400, 600, offsetof(struct alerts_config, flap_hold_s)},
+    {"comm_lost_s", 1, 86400, 60, offsetof(struct alerts_config, comm_lost_s)},
 };
 
 /* timeout_ms is read apart: its default depends on the bus type. */
@@ -298,19 +310,53 @@ static int parse_mqtt(struct loader *l, const cJSON *root)
     return 0;
 }
 
+/* respond_minutes and respond_seconds: one object of severities each; seconds win for a
+ * severity given in both (a short deadline for a trial, or for tests, without a second contract
+ * format). */
 static int parse_respond(struct jctx *c, const cJSON *obj, struct contract *k)
 {
-    const cJSON *rm;
-    if (json_get_child(c, obj, "respond_minutes", cJSON_Object, false, &rm) < 0)
+    const cJSON *rm, *rs;
+    if (json_get_child(c, obj, "respond_minutes", cJSON_Object, false, &rm) < 0 ||
+        json_get_child(c, obj, "respond_seconds", cJSON_Object, false, &rs) < 0)
         return -1;
-    if (!rm)
-        return 0;
-    size_t mark = json_enter_key(c, "respond_minutes");
-    if (json_check_keys(c, rm, severity_keys, NELEM(severity_keys)))
-        return -1;
-    for (size_t s = 0; s < NELEM(severity_keys); s++)
-        if (json_get_int(c, rm, severity_keys[s], 0, 100000, 0, false, &k->respond_minutes[s]) < 0)
+    if (rm) {
+        size_t mark = json_enter_key(c, "respond_minutes");
+        if (json_check_keys(c, rm, severity_keys, NELEM(severity_keys)))
             return -1;
+        for (size_t s = 0; s < NELEM(severity_keys); s++)
+            if (json_get_int(c, rm, severity_keys[s], 0, 100000, 0, false, &k->respond_minutes[s]) < 0)
+                return -1;
+        json_leave(c, mark);
+    }
+    for (size_t s = 0; s < NELEM(severity_keys); s++)
+        k->respond_s[s] = k->respond_minutes[s] * 60;
+    if (rs) {
+        size_t mark = json_enter_key(c, "respond_seconds");
+        if (json_check_keys(c, rs, severity_keys, NELEM(severity_keys)))
+            return -1;
+        for (size_t s = 0; s < NELEM(severity_keys); s++) {
+            int v = 0;
+            if (json_get_int(c, rs, severity_keys[s], 1, 6000000, 0, false, &v) < 0)
+                return -1;
+            if (v > 0)
+                k->respond_s[s] = v;
+        }
+        json_leave(c, mark);
+    }
+    return 0;
+}
+
+static int parse_alerts(struct loader *l, const cJSON *root)
+{
+    struct jctx *c = &l->c;
+    const cJSON *obj;
+    if (json_get_child(c, root, "alerts", cJSON_Object, false, &obj) < 0)
+        return -1;
+    size_t mark = json_enter_key(c, "alerts");
+    /* Without the section every knob takes its default (cJSON finds no key in NULL). */
+    if ((obj && json_check_keys(c, obj, alerts_keys, NELEM(alerts_keys))) ||
+        read_ints(c, obj, alerts_ints, NELEM(alerts_ints), &l->cfg->alerts))
+        return -1;
     json_leave(c, mark);
     return 0;
 }
@@ -988,7 +1034,7 @@ static int parse_root(struct loader *l, const cJSON *root)
     struct jctx *c = &l->c;
     if (json_expect_type(c, root, cJSON_Object, "an object: the site's config") ||
         json_check_keys(c, root, root_keys, NELEM(root_keys)) || parse_site(l, root) || parse_gateway(l, root) ||
-        parse_store(l, root) || parse_mqtt(l, root) || parse_contracts(l, root) || parse_buses(l, root))
+        parse_store(l, root) || parse_mqtt(l, root) || parse_alerts(l, root) || parse_contracts(l, root) || parse_buses(l, root))
         return -1;
     add_installed(l->cfg, l->installed);
     if (index_devices(l) || check_unique(l) || check_devices(l) || check_contracts(l))

@@ -1,10 +1,19 @@
 /* core: the main loop around poll(): the queue's eventfd, a signalfd, the publisher's socket,
- * and the timers (group commit, metrics, retention). Signals are blocked in every thread (the
- * pollers inherit the mask) and read here alone.
+ * and the timers (group commit, rules tick, metrics, retention). Signals are blocked in every
+ * thread (the pollers inherit the mask) and read here alone.
  *
- * Order at start: store open and limits set, publisher set up and its first connect begun,
- * pollers started, then READY. Order at stop: pollers stopped, queue drained, commit, the
- * publisher given a bounded time to flush, acknowledgements committed, store closed. */
+ * Order at start: store open and limits set, the site's time zone set, rules engine built and
+ * the active alerts and report days saved before a restart put back, publisher set up and its
+ * first connect begun, pollers started, then READY. Order at stop: pollers stopped, queue
+ * drained, commit, the publisher given a bounded time to flush, acknowledgements committed,
+ * store closed.
+ *
+ * Alerts: every event the engine emits is an outbox row (kind 4) and an update of its alerts
+ * row, in the same group-commit transaction, so a commit keeps both or neither: an event is
+ * never lost, and a restart finds exactly the alerts its last events left active. The retained
+ * alerts/active list is state, not a row: it is published directly whenever the engine's
+ * generation moved, once the events behind it are committed, and again at every connect, so
+ * the latest list wins after a reconnect. */
 #include "core.h"
 
 #include <errno.h>
@@ -16,16 +25,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bus.h"
 #include "clock.h"
 #include "commands.h"
 #include "config.h"
+#include "engine.h"
 #include "log.h"
 #include "payload.h"
 #include "publish.h"
 #include "queue.h"
+#include "reports.h"
 #include "sd.h"
 #include "store.h"
 
@@ -35,6 +47,7 @@
 #define EXPIRE_EVERY_MS 600000     /* retention_days is coarse; one pass per 10 minutes */
 #define EXPIRE_BATCH 10000         /* rows per pass, so a first pass over a year stays short */
 #define STOP_FLUSH_MS 2000
+#define TICK_MS 1000               /* rules' time-driven transitions and the report day's end */
 
 struct core {
     struct config *cfg;
@@ -50,7 +63,125 @@ struct core {
     int64_t next_watchdog;
     int64_t *last_ok_ts;       /* by device index: wall ms of the last poll with a good value */
     struct jbuf out;
+    struct engine *engine;
+    struct reports *reports;
+    struct alert_sink sink;
+    struct jbuf alert_body;
+    const char *ack_note;      /* while an ack is handled: its note, for the acknowledged event */
+    uint64_t active_gen;       /* engine generation the alerts table and alerts/active follow */
+    bool active_dirty;         /* alerts/active to publish */
+    int64_t active_seq;        /* seq of the newest alert event: committed before the list goes */
+    int64_t next_tick;
 };
+
+static const struct device *device_by_id(const struct config *cfg, const char *id)
+{
+    for (int i = 0; i < cfg->ndevices; i++)
+        if (strcmp(cfg->devices[i]->id, id) == 0)
+            return cfg->devices[i];
+    return NULL;
+}
+
+static void report_emit(void *ctx, int device, int64_t day_end_ms, const char *body)
+{
+    struct core *c = ctx;
+    const struct device *d = c->cfg->devices[device];
+    if (store_append_event(c->store, d, OUTBOX_REPORT, day_end_ms, body, NULL) == 0)
+        log_info("reports: %s: daily report up to %" PRId64 " stored", d->id, day_end_ms);
+}
+
+static void report_save(void *ctx, const char *device, int64_t day_start_ms, const char *json)
+{
+    struct core *c = ctx;
+    store_put_report_day(c->store, device, day_start_ms, json);
+}
+
+static const char *alert_state(const struct alert *a)
+{
+    return a->cleared_ts ? "cleared" : a->acked ? "acknowledged" : "raised";
+}
+
+static void save_alert(struct core *c, const struct alert *a)
+{
+    cJSON *o = alert_to_json(a);
+    char *json = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!json) {
+        log_err("alerts: %s: out of memory saving it", a->id);
+        return;
+    }
+    struct store_alert row = {a->id,          a->device,      a->rule,   alert_severity_name(a->severity),
+                              alert_state(a), a->raised_ts,   a->acked_by, a->acked_ts,
+                              a->escalation,  a->contract,    a->respond_by_ts, a->cleared_ts, json};
+    store_put_alert(c->store, &row);
+    cJSON_free(json);
+}
+
+/* The alert sink: one outbox row per event, the alert's row brought up to date, the day's
+ * report told. */
+static void on_alert(void *ctx, const struct alert_event *ev)
+{
+    struct core *c = ctx;
+    const struct alert *a = &ev->alert;
+    const struct device *d = device_by_id(c->cfg, a->device);
+    char level[24] = "";
+    if (ev->kind == ALERT_ESCALATED)
+        snprintf(level, sizeof level, ", level %d", a->escalation);
+    log_notice("alerts: %s: %s %s (%s%s) %s", a->device, a->rule, alert_event_name(ev->kind),
+               alert_severity_name(a->severity), level, a->id);
+    if (ev->kind != ALERT_OCCURRED)
+        save_alert(c, a);
+    const char *note = ev->kind == ALERT_ACKNOWLEDGED ? c->ack_note : NULL;
+    if (payload_alert_event(&c->alert_body, ev, d ? d->location : "", note, d == NULL) < 0) {
+        log_err("alerts: %s: out of memory writing its %s event", a->id, alert_event_name(ev->kind));
+        return;
+    }
+    int64_t seq = 0;
+    if (store_append_event(c->store, d, OUTBOX_ALERT, ev->ts, c->alert_body.p, &seq) == 0)
+        c->active_seq = seq;
+    if (d)
+        reports_alert(c->reports, d->index, ev, report_emit, c);
+}
+
+/* After anything that may have changed the active list: the rows of the active alerts follow
+ * it (a flapping flag changes no event), and alerts/active is due. */
+static void follow_engine(struct core *c)
+{
+    uint64_t g = engine_generation(c->engine);
+    if (g == c->active_gen)
+        return;
+    c->active_gen = g;
+    c->active_dirty = true;
+    int n = engine_active(c->engine, NULL, 0);
+    struct alert *list = calloc((size_t)(n ? n : 1), sizeof *list);
+    if (!list)
+        return;
+    n = engine_active(c->engine, list, n);
+    for (int i = 0; i < n; i++)
+        save_alert(c, &list[i]);
+    free(list);
+}
+
+static void publish_active(struct core *c)
+{
+    if (!c->pub || !c->active_dirty || !publish_connected(c->pub) || store_committed_seq(c->store) < c->active_seq)
+        return;
+    int n = engine_active(c->engine, NULL, 0);
+    struct alert *list = calloc((size_t)(n ? n : 1), sizeof *list);
+    const char **locs = calloc((size_t)(n ? n : 1), sizeof *locs);
+    if (list && locs) {
+        n = engine_active(c->engine, list, n);
+        for (int i = 0; i < n; i++) {
+            const struct device *d = device_by_id(c->cfg, list[i].device);
+            locs[i] = d ? d->location : "";
+        }
+        if (payload_alerts_active(&c->out, c->cfg->gateway_id, clock_wall_ms(), c->active_seq, list, locs, n) == 0 &&
+            publish_direct(c->pub, "alerts/active", c->out.p, c->out.len, true) > 0)
+            c->active_dirty = false;
+    }
+    free(list);
+    free(locs);
+}
 
 static void state_body(struct core *c, const struct msg *m, char *body, size_t n)
 {
@@ -99,10 +230,15 @@ static void handle(struct core *c, const struct msg *m)
         }
         /* A failed write is counted by the store (metrics: store.write_errors); polling goes on. */
         store_append_reading(c->store, d, m, NULL);
+        reports_reading(c->reports, m->device, m->ts_ms, m->values, m->quality, m->npoints, report_emit, c);
+        engine_handle(c->engine, m, &c->sink);
+        follow_engine(c);
         break;
     case MSG_DEVICE_ONLINE:
     case MSG_DEVICE_OFFLINE:
         handle_state(c, m);
+        engine_handle(c->engine, m, &c->sink);
+        follow_engine(c);
         break;
     case MSG_POINT_MISSING: {
         char body[200];
@@ -114,9 +250,18 @@ static void handle(struct core *c, const struct msg *m)
     }
 }
 
+/* The day's report accumulators go into the transaction they describe, so after a crash the
+ * readings and the counts made of them agree. */
+static int commit_all(struct core *c)
+{
+    if (c->reports && store_in_transaction(c->store))
+        reports_save(c->reports, report_save, c);
+    return store_commit(c->store);
+}
+
 static void commit(struct core *c)
 {
-    store_commit(c->store);
+    commit_all(c);
     /* Checked after each commit: the file's size only grows by what a commit wrote. */
     store_enforce_limits(c->store, clock_wall_ms());
 }
@@ -236,14 +381,25 @@ static void on_command(void *ctx, const char *name, const void *payload, size_t 
         return;
     }
     switch (cmd.kind) {
-    case CMD_ACK:
-        /* No rule raises alerts yet, so no id can match one. */
-        printable(shown, sizeof shown, cmd.alert_id);
+    case CMD_ACK: {
+        c->ack_note = cmd.note;
+        int rc = engine_ack(c->engine, cmd.alert_id, cmd.by, clock_wall_ms(), &c->sink);
+        c->ack_note = NULL;
+        follow_engine(c);
+        char shown_id[CMD_ID_MAX + 1];
+        printable(shown_id, sizeof shown_id, cmd.alert_id);
         printable(text, sizeof text, cmd.by);
-        log_notice("commands: ack of alert \"%s\" by \"%s\": unknown alert", shown, text);
-        snprintf(err, sizeof err, "unknown alert \"%s\"", cmd.alert_id);
-        reply(c, &cmd, false, err);
+        if (rc < 0) {
+            log_notice("commands: ack of alert \"%s\" by \"%s\": unknown alert", shown_id, text);
+            snprintf(err, sizeof err, "unknown alert \"%s\"", cmd.alert_id);
+            reply(c, &cmd, false, err);
+        } else {
+            log_notice("commands: alert \"%s\" %sacknowledged by \"%s\"", shown_id, rc ? "was already " : "", text);
+            snprintf(err, sizeof err, "%s \"%s\"", rc ? "already acknowledged" : "acknowledged", cmd.alert_id);
+            reply(c, &cmd, true, err);
+        }
         break;
+    }
     case CMD_RELOAD: {
         int rc = reload_check(c, err, sizeof err);
         printable(text, sizeof text, err);
@@ -291,6 +447,7 @@ static int turn(struct core *c, int sfd)
             timeout = min_timeout(timeout, until(c->next_metrics, now));
     }
     timeout = min_timeout(timeout, until(c->next_expire, now));
+    timeout = min_timeout(timeout, until(c->next_tick, now));
     if (c->watchdog_ms)
         timeout = min_timeout(timeout, until(c->next_watchdog, now));
     int r = poll(fds, 3, timeout);
@@ -302,16 +459,28 @@ static int turn(struct core *c, int sfd)
         return 1;
     if (fds[0].revents & POLLIN)
         drain(c);
+    now = clock_mono_ms();
+    if (now >= c->next_tick) {
+        int64_t wall = clock_wall_ms();
+        engine_tick(c->engine, wall, &c->sink);
+        reports_tick(c->reports, wall, report_emit, c);
+        follow_engine(c);
+        c->next_tick = now + TICK_MS;
+    }
     if (commit_due_in(c) == 0)
         commit(c);
     now = clock_mono_ms();
     if (c->pub) {
         publish_io(c->pub, fds[2].fd >= 0 ? fds[2].revents : 0, now);
-        if (publish_take_connected(c->pub) || (publish_connected(c->pub) && now >= c->next_metrics)) {
+        bool fresh = publish_take_connected(c->pub);
+        if (fresh)
+            c->active_dirty = true; /* a retained list may be older than ours, or gone */
+        if (fresh || (publish_connected(c->pub) && now >= c->next_metrics)) {
             publish_metrics(c);
             c->next_metrics = now + METRICS_MS;
         }
         publish_pump(c->pub);
+        publish_active(c);
     }
     /* Pinged from the loop itself: a loop stuck anywhere above stops the pings. */
     if (c->watchdog_ms && now >= c->next_watchdog) {
@@ -340,6 +509,83 @@ static int turn(struct core *c, int sfd)
         }
     }
     return 1;
+}
+
+static int restore_alert(void *ctx, const char *json)
+{
+    cJSON *arr = ctx;
+    cJSON *o = cJSON_Parse(json);
+    if (o && !cJSON_AddItemToArray(arr, o))
+        cJSON_Delete(o);
+    return 0;
+}
+
+static int restore_report(void *ctx, const char *device, int64_t day_start_ms, const char *json)
+{
+    struct core *c = ctx;
+    if (reports_restore(c->reports, device, day_start_ms, json, clock_wall_ms(), report_emit, c) < 0 &&
+        device_by_id(c->cfg, device))
+        log_warn("reports: %s: the saved counts of the day do not read back; counting afresh", device);
+    return 0;
+}
+
+/* The rules engine and the daily reports, with what was saved before a restart: the active
+ * alerts come back without an event (they are not raised again), the day's counts go on. */
+static int start_rules(struct core *c)
+{
+    const struct config *cfg = c->cfg;
+    /* Report days end at the site's local midnight; the daemon runs in one zone. Set before
+     * any thread starts (setenv is not thread-safe). */
+    if (setenv("TZ", cfg->timezone, 1) == 0)
+        tzset();
+    struct rules_options opt;
+    rules_options_default(&opt);
+    opt.escalate_every_ms = (int64_t)cfg->alerts.escalate_every_s * 1000;
+    opt.flap_max = cfg->alerts.flap_max;
+    opt.flap_window_ms = (int64_t)cfg->alerts.flap_window_s * 1000;
+    opt.flap_hold_ms = (int64_t)cfg->alerts.flap_hold_s * 1000;
+    opt.comm_lost_ms = (int64_t)cfg->alerts.comm_lost_s * 1000;
+    int64_t now = clock_wall_ms();
+    struct diag err;
+    diag_clear(&err);
+    c->sink = (struct alert_sink){on_alert, c};
+    c->engine = engine_new(cfg, &opt, now, &err);
+    c->reports = reports_new(cfg, now);
+    if (!c->engine || !c->reports) {
+        log_err("%s", err.msg[0] ? err.msg : "rules: out of memory");
+        return -1;
+    }
+    cJSON *saved = cJSON_CreateArray();
+    if (!saved || store_active_alerts(c->store, restore_alert, saved) < 0) {
+        cJSON_Delete(saved);
+        log_err("alerts: cannot read the active alerts saved in the store");
+        return -1;
+    }
+    int bad = 0, n = cJSON_GetArraySize(saved);
+    int placed = engine_restore_json(c->engine, saved, now, &c->sink, &bad);
+    cJSON_Delete(saved);
+    if (n)
+        log_notice("alerts: %d active alerts put back from the store%s", placed,
+                   placed + bad < n ? " (the others' device or rule is gone: cleared)" : "");
+    if (bad)
+        log_warn("alerts: %d saved alerts do not read back; they are left as they are", bad);
+    store_report_days(c->store, restore_report, c);
+    /* Minutes in alarm go on from the alerts active now. */
+    int nact = engine_active(c->engine, NULL, 0);
+    struct alert *list = calloc((size_t)(nact ? nact : 1), sizeof *list);
+    if (list) {
+        nact = engine_active(c->engine, list, nact);
+        for (int i = 0; i < cfg->ndevices; i++) {
+            int k = 0;
+            for (int j = 0; j < nact; j++)
+                k += list[j].severity != SEV_INFO && strcmp(list[j].device, cfg->devices[i]->id) == 0;
+            reports_set_active(c->reports, i, k, now);
+        }
+        free(list);
+    }
+    c->active_dirty = true;
+    follow_engine(c);
+    return commit_all(c) < 0 ? -1 : 0;
 }
 
 int core_run(struct config *cfg)
@@ -374,6 +620,8 @@ int core_run(struct config *cfg)
     /* A file over a lowered max_mb is brought down before anything is added to it. */
     store_enforce_limits(c.store, c.started_ts);
     store_commit(c.store);
+    if (start_rules(&c) < 0)
+        goto out;
     if (cfg->has_mqtt) {
         if (publish_new(cfg, c.store, c.started_ts, &c.pub, &err) < 0) {
             log_err("%s", err.msg);
@@ -396,6 +644,7 @@ int core_run(struct config *cfg)
              cfg->has_mqtt ? "; connecting to the broker" : "; no broker configured");
     sd_ready(status);
     c.next_metrics = clock_mono_ms() + METRICS_MS;
+    c.next_tick = clock_mono_ms() + TICK_MS;
     c.next_expire = clock_mono_ms() + 5000;
     c.watchdog_ms = sd_watchdog_interval_ms();
     c.next_watchdog = clock_mono_ms();
@@ -409,9 +658,9 @@ out:
     /* Stop the pollers first, so every reading they took is in the queue, then keep it all. */
     for (int i = 0; i < c.nbuses; i++)
         bus_stop(c.buses[i]);
-    if (c.q && c.store)
+    if (c.q && c.store && c.engine)
         drain(&c);
-    if (c.store && store_commit(c.store) < 0)
+    if (c.store && commit_all(&c) < 0)
         rc = 1;
     if (c.pub) {
         publish_stop(c.pub, STOP_FLUSH_MS);
@@ -421,6 +670,9 @@ out:
     if (c.store)
         log_notice("core: stopped at seq %lld", (long long)store_last_seq(c.store));
     store_close(c.store);
+    engine_free(c.engine);
+    reports_free(c.reports);
+    jbuf_free(&c.alert_body);
     queue_free(c.q);
     free(c.buses);
     free(c.last_ok_ts);

@@ -1,6 +1,6 @@
-/* core: the core thread — drains the pollers' queue into the store with group commits, pumps
- * the outbox to the broker, answers commands and handles signals; it owns the store and the
- * publisher (and, later, the rules). */
+/* core: the core thread — drains the pollers' queue into the store with group commits, runs
+ * the rules and the daily reports on it, pumps the outbox to the broker, answers commands and
+ * handles signals; it owns the store, the rules engine, the reports and the publisher. */
 #ifndef CARETAKER_CORE_H
 #define CARETAKER_CORE_H
 

@@ -139,6 +139,8 @@ struct contract {
     int ncovers;
     char (*covers)[NAME_MAX_LEN]; /* device kinds ("elevator", "sewage") or device ids */
     int respond_minutes[4];       /* by severity: critical, major, minor, info; 0 = none */
+    int respond_s[4];             /* the same in seconds, what deadlines use: respond_seconds when
+                                   * given for the severity, else respond_minutes x 60; 0 = none */
 };
 
 struct tls_config {
@@ -171,6 +173,15 @@ struct store_config {
     int batch;                    /* rows that force a commit before the interval */
 };
 
+/* The alert life cycle's site-wide knobs (section "alerts"); rules_options is filled from it. */
+struct alerts_config {
+    int escalate_every_s;         /* re-escalation interval after respond_by; 0 = escalate once */
+    int flap_max;                 /* raises within flap_window_s above which an alert is flapping */
+    int flap_window_s;
+    int flap_hold_s;
+    int comm_lost_s;              /* when a profile has no comm_lost_s param */
+};
+
 struct config {
     char path[PATH_MAX_LEN];
     char site_id[NAME_MAX_LEN];
@@ -182,6 +193,7 @@ struct config {
     struct store_config store;
     struct mqtt_config mqtt;
     bool has_mqtt;
+    struct alerts_config alerts;
     int ncontracts;
     struct contract *contracts;
     int nbuses;

@@ -231,6 +231,9 @@ void payload_row_topic(struct jbuf *b, const char *prefix, const struct outbox_r
     case OUTBOX_ALERT:
         PUT_LIT(b, "/alerts");
         return;
+    case OUTBOX_REPORT:
+        PUT_LIT(b, "/reports/daily");
+        return;
     case OUTBOX_EVENT:
         break;
     }
@@ -424,5 +427,101 @@ int payload_reply(struct jbuf *b, const char *gateway, int64_t ts_ms, const char
         key(b, ok ? "result" : "error");
         payload_string(b, text);
     }
+    return done(b);
+}
+
+/* ---- alerts ---- */
+
+static void ts_or_null(struct jbuf *b, int64_t ts)
+{
+    if (ts > 0)
+        payload_int(b, ts);
+    else
+        PUT_LIT(b, "null");
+}
+
+/* The members of an alert after the first (each led by a comma), as docs/mqtt.md lists them. */
+static void alert_members(struct jbuf *b, const struct alert *a, const char *location)
+{
+    key(b, "id");
+    payload_string(b, a->id);
+    key(b, "location");
+    payload_string(b, location ? location : "");
+    key(b, "rule");
+    payload_string(b, a->rule);
+    key(b, "severity");
+    payload_string(b, alert_severity_name(a->severity));
+    key(b, "message");
+    PUT_LIT(b, "{\"zh\":");
+    payload_string(b, a->message_zh);
+    PUT_LIT(b, ",\"en\":");
+    payload_string(b, a->message_en);
+    PUT_LIT(b, "}");
+    key(b, "point");
+    payload_string(b, a->point);
+    key(b, "value");
+    payload_number(b, a->value);
+    key(b, "raised_ts");
+    payload_int(b, a->raised_ts);
+    key(b, "contract");
+    payload_string(b, a->contract);
+    key(b, "contractor");
+    payload_string(b, a->contractor);
+    key(b, "respond_by_ts");
+    ts_or_null(b, a->respond_by_ts);
+    key(b, "escalation");
+    payload_int(b, a->escalation);
+    key(b, "next_escalation_ts");
+    ts_or_null(b, a->next_escalation_ts);
+    key(b, "acked");
+    jbuf_puts(b, a->acked ? "true" : "false");
+    key(b, "acked_by");
+    payload_string(b, a->acked_by);
+    key(b, "acked_ts");
+    ts_or_null(b, a->acked_ts);
+    key(b, "flapping");
+    jbuf_puts(b, a->flapping ? "true" : "false");
+    key(b, "cleared_ts");
+    ts_or_null(b, a->cleared_ts);
+}
+
+int payload_alert_event(struct jbuf *b, const struct alert_event *ev, const char *location, const char *note,
+                        bool with_device)
+{
+    jbuf_reset(b);
+    PUT_LIT(b, "{\"event\":");
+    payload_string(b, alert_event_name(ev->kind));
+    if (with_device) {
+        key(b, "device");
+        payload_string(b, ev->alert.device);
+    }
+    alert_members(b, &ev->alert, location);
+    if (note && note[0]) {
+        key(b, "note");
+        payload_string(b, note);
+    }
+    return done(b);
+}
+
+int payload_alerts_active(struct jbuf *b, const char *gateway, int64_t ts_ms, int64_t seq, const struct alert *list,
+                          const char *const *locations, int n)
+{
+    jbuf_reset(b);
+    head(b, gateway, 0);
+    key(b, "ts");
+    payload_int(b, ts_ms);
+    key(b, "last_alert_seq");
+    payload_int(b, seq);
+    key(b, "count");
+    payload_int(b, n);
+    key(b, "alerts");
+    jbuf_put(b, "[", 1);
+    for (int i = 0; i < n; i++) {
+        jbuf_puts(b, i ? ",{\"device\":" : "{\"device\":");
+        payload_string(b, list[i].device);
+        alert_members(b, &list[i], locations ? locations[i] : "");
+        jbuf_put(b, "}", 1);
+    }
+    jbuf_put(b, "]", 1);
     return done(b);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alerts.h"
 #include "bus.h"
 #include "store.h"
 
@@ -74,5 +75,22 @@ int payload_metrics(struct jbuf *b, const char *gateway, const struct payload_me
  * correlation id) is left out when NULL. */
 int payload_reply(struct jbuf *b, const char *gateway, int64_t ts_ms, const char *cmd, const char *id, bool ok,
                   const char *text);
+
+/* The stored body of an alert event (an outbox row of kind OUTBOX_ALERT): {"event", "id",
+ * "location", "rule", "severity", "message" {zh, en}, "point", "value", "raised_ts", "contract",
+ * "contractor", "respond_by_ts", "escalation", "next_escalation_ts", "acked", "acked_by",
+ * "acked_ts", "flapping", "cleared_ts"} and "note" when an acknowledgement carried one. The
+ * row's head adds v, gateway, seq, ts and device; with_device puts "device" in the body, for
+ * an alert of a device no longer configured (its row has no device). Returns 0, or -1 when
+ * out of memory. */
+int payload_alert_event(struct jbuf *b, const struct alert_event *ev, const char *location, const char *note,
+                        bool with_device);
+
+/* The retained alerts/active message: the head with seq 0 (it is state, not an outbox row),
+ * ts, last_alert_seq (the seq of the newest alert event it reflects, to order it against the
+ * events), count and alerts [{device and the members of an alert event but event}].
+ * locations[i] is the location of list[i]'s device. */
+int payload_alerts_active(struct jbuf *b, const char *gateway, int64_t ts_ms, int64_t seq, const struct alert *list,
+                          const char *const *locations, int n);
 
 #endif

@@ -595,9 +595,11 @@ static void make_alert(struct rules_device *d, struct rinst *in, int64_t ts)
     if (d->k) {
         snprintf(a->contract, sizeof a->contract, "%s", d->k->id);
         snprintf(a->contractor, sizeof a->contractor, "%s", d->k->contractor);
-        int minutes = d->k->respond_minutes[a->severity];
-        if (minutes > 0) {
-            a->respond_by_ts = ts + (int64_t)minutes * 60000;
+        /* respond_s is what a loaded config fills; a contract built without it counts in minutes */
+        int64_t ms = d->k->respond_s[a->severity] > 0 ? (int64_t)d->k->respond_s[a->severity] * 1000
+                                                      : (int64_t)d->k->respond_minutes[a->severity] * 60000;
+        if (ms > 0) {
+            a->respond_by_ts = ts + ms;
             a->next_escalation_ts = a->respond_by_ts;
         }
     }

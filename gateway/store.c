@@ -46,6 +46,7 @@ struct fetch_slot {
 struct store {
     sqlite3 *db;
     sqlite3_stmt *ins_outbox, *ins_reading, *set_last_seq, *mark_range;
+    sqlite3_stmt *put_alert, *put_report;
     sqlite3_stmt *fetch_events, *fetch_readings, *fetch_values;
     int64_t last_seq;
     int64_t committed_seq;  /* last_seq as of the last successful commit */
@@ -95,6 +96,17 @@ static const char *const migrations[] = {
      * over unsent rows serves both, and the count of the backlog. */
     "DROP INDEX outbox_unsent;"
     "CREATE INDEX outbox_unsent_kind ON outbox(kind, seq) WHERE sent = 0;",
+    /* Alerts: one row per alert, kept up to date in the transaction of its events, so the active
+     * ones come back after a restart exactly as their last published event left them. json is
+     * the whole record (alert_to_json); the columns are for people and `caretaker status`.
+     * report_day: each device's accumulators of the local day under way (reports.h). */
+    "CREATE TABLE alerts(id TEXT PRIMARY KEY, device TEXT NOT NULL, rule TEXT NOT NULL,"
+    "  severity TEXT NOT NULL, state TEXT NOT NULL, raised_ts INTEGER NOT NULL, acked_by TEXT,"
+    "  acked_ts INTEGER, escalation INTEGER NOT NULL DEFAULT 0, contract TEXT, respond_by_ts INTEGER,"
+    "  cleared_ts INTEGER, json TEXT NOT NULL);"
+    "CREATE INDEX alerts_active ON alerts(raised_ts) WHERE cleared_ts IS NULL;"
+    "CREATE TABLE report_day(device TEXT PRIMARY KEY, day_start INTEGER NOT NULL, json TEXT NOT NULL)"
+    "  WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -188,7 +200,7 @@ int store_open(const char *path, struct store **out, struct diag *err)
         prepare(s, "INSERT OR REPLACE INTO meta(key, value) VALUES('last_seq', ?)", &s->set_last_seq) ||
         prepare(s, "UPDATE outbox SET sent = 1 WHERE seq BETWEEN ?1 AND ?2 AND sent = 0", &s->mark_range) ||
         prepare(s,
-                "SELECT seq, kind, device_id, ts, body FROM outbox WHERE sent = 0 AND kind IN (2, 3, 4)"
+                "SELECT seq, kind, device_id, ts, body FROM outbox WHERE sent = 0 AND kind IN (2, 3, 4, 5)"
                 " AND seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
                 &s->fetch_events) ||
         prepare(s,
@@ -196,7 +208,12 @@ int store_open(const char *path, struct store **out, struct diag *err)
                 " ORDER BY seq LIMIT ?3",
                 &s->fetch_readings) ||
         prepare(s, "SELECT seq, point_id, value, quality FROM readings WHERE seq BETWEEN ?1 AND ?2",
-                &s->fetch_values)) {
+                &s->fetch_values) ||
+        prepare(s,
+                "INSERT OR REPLACE INTO alerts(id, device, rule, severity, state, raised_ts, acked_by, acked_ts,"
+                " escalation, contract, respond_by_ts, cleared_ts, json) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                &s->put_alert) ||
+        prepare(s, "INSERT OR REPLACE INTO report_day(device, day_start, json) VALUES(?,?,?)", &s->put_report)) {
         diag_set(err, "store %s: %s", path, sqlite3_errmsg(s->db));
         goto fail;
     }
@@ -757,7 +774,7 @@ int store_backlog(struct store *s, struct store_backlog *out)
     if (sqlite3_prepare_v2(s->db, "SELECT min(seq) FROM outbox WHERE sent = 0 AND kind = ?1", -1, &st, NULL) !=
         SQLITE_OK)
         return -1;
-    for (int kind = OUTBOX_READING; kind <= OUTBOX_ALERT; kind++) {
+    for (int kind = OUTBOX_READING; kind <= OUTBOX_REPORT; kind++) {
         sqlite3_bind_int(st, 1, kind);
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
             int64_t seq = sqlite3_column_int64(st, 0);
@@ -942,6 +959,11 @@ int64_t store_expire(struct store *s, int64_t now_wall_ms, int max)
         n = sqlite3_column_int64(st, 1);
     }
     sqlite3_finalize(st);
+    /* Cleared alerts are history like sent rows: kept as long, never the active ones. */
+    if (run_bound(s, "DELETE FROM alerts WHERE cleared_ts IS NOT NULL AND cleared_ts < ?1", cutoff, 0) != SQLITE_OK) {
+        check_rolled_back(s);
+        return -1;
+    }
     if (!n)
         return 0;
     if (run_bound(s,
@@ -968,6 +990,8 @@ void store_close(struct store *s)
     sqlite3_finalize(s->fetch_events);
     sqlite3_finalize(s->fetch_readings);
     sqlite3_finalize(s->fetch_values);
+    sqlite3_finalize(s->put_alert);
+    sqlite3_finalize(s->put_report);
     if (s->db)
         sqlite3_close(s->db);
     for (int i = 0; i < s->ndevices; i++)
@@ -980,4 +1004,123 @@ void store_close(struct store *s)
     free(s->arena);
     free(s->slots);
     free(s);
+}
+
+/* ---- alerts and report days ---- */
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v && v[0])
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_ts_or_null(sqlite3_stmt *st, int i, int64_t v)
+{
+    if (v > 0)
+        sqlite3_bind_int64(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+int store_put_alert(struct store *s, const struct store_alert *a)
+{
+    if (begin_if_needed(s) < 0)
+        return -1;
+    sqlite3_stmt *st = s->put_alert;
+    sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->rule, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, a->severity, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, a->state, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, a->raised_ts);
+    bind_text_or_null(st, 7, a->acked_by);
+    bind_ts_or_null(st, 8, a->acked_ts);
+    sqlite3_bind_int(st, 9, a->escalation);
+    bind_text_or_null(st, 10, a->contract);
+    bind_ts_or_null(st, 11, a->respond_by_ts);
+    bind_ts_or_null(st, 12, a->cleared_ts);
+    sqlite3_bind_text(st, 13, a->json, -1, SQLITE_STATIC);
+    int rc = step_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return write_failed(s, rc, "save alert");
+    s->pending++;
+    return 0;
+}
+
+/* Runs sql (one text parameter at most) and hands each row's first two columns to fn. */
+static int each_row(struct store *s, const char *sql, const char *arg,
+                    int (*fn)(void *ctx, sqlite3_stmt *st), void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (arg)
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (fn(ctx, st) < 0) {
+            rc = SQLITE_ABORT;
+            break;
+        }
+        n++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+struct alert_walk {
+    store_alert_fn fn;
+    void *ctx;
+};
+
+static int alert_row(void *ctx, sqlite3_stmt *st)
+{
+    struct alert_walk *w = ctx;
+    const char *json = (const char *)sqlite3_column_text(st, 0);
+    return json ? w->fn(w->ctx, json) : 0;
+}
+
+int store_active_alerts(struct store *s, store_alert_fn fn, void *ctx)
+{
+    struct alert_walk w = {fn, ctx};
+    return each_row(s, "SELECT json FROM alerts WHERE cleared_ts IS NULL ORDER BY raised_ts, id", NULL, alert_row,
+                    &w);
+}
+
+int store_put_report_day(struct store *s, const char *device, int64_t day_start_ms, const char *json)
+{
+    if (begin_if_needed(s) < 0)
+        return -1;
+    sqlite3_stmt *st = s->put_report;
+    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, day_start_ms);
+    sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+    int rc = step_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return write_failed(s, rc, "save report day");
+    s->pending++;
+    return 0;
+}
+
+struct report_walk {
+    store_report_fn fn;
+    void *ctx;
+};
+
+static int report_row(void *ctx, sqlite3_stmt *st)
+{
+    struct report_walk *w = ctx;
+    const char *dev = (const char *)sqlite3_column_text(st, 0);
+    const char *json = (const char *)sqlite3_column_text(st, 2);
+    return dev && json ? w->fn(w->ctx, dev, sqlite3_column_int64(st, 1), json) : 0;
+}
+
+int store_report_days(struct store *s, store_report_fn fn, void *ctx)
+{
+    struct report_walk w = {fn, ctx};
+    return each_row(s, "SELECT device, day_start, json FROM report_day ORDER BY device", NULL, report_row, &w);
 }

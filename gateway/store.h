@@ -11,7 +11,13 @@
 
 /* Kinds of outbox rows: each is one MQTT message with its own (gateway, seq). Readings are the
  * only kind retention may evict before it is sent; every other kind waits for its broker. */
-enum outbox_kind { OUTBOX_READING = 1, OUTBOX_DEVICE_STATE = 2, OUTBOX_EVENT = 3, OUTBOX_ALERT = 4 };
+enum outbox_kind {
+    OUTBOX_READING = 1,
+    OUTBOX_DEVICE_STATE = 2,
+    OUTBOX_EVENT = 3,
+    OUTBOX_ALERT = 4,   /* one alert event, on <prefix>/alerts */
+    OUTBOX_REPORT = 5,  /* one device's daily report, on <prefix>/reports/daily */
+};
 
 struct store;
 
@@ -123,6 +129,37 @@ int64_t store_enforce_limits(struct store *s, int64_t now_wall_ms);
 
 /* Deletes up to max sent rows older than retention_days; returns how many, or -1. */
 int64_t store_expire(struct store *s, int64_t now_wall_ms, int max);
+
+/* ---- alerts and report days ----
+ * Written in the open group-commit transaction, with the outbox rows of the same change, so
+ * a commit keeps both or neither. */
+
+/* One alert as its row: state is "raised", "acknowledged" or "cleared"; empty strings and zero
+ * times are stored as NULL; json is the whole record, read back at start. */
+struct store_alert {
+    const char *id, *device, *rule, *severity, *state;
+    int64_t raised_ts;
+    const char *acked_by;
+    int64_t acked_ts;
+    int escalation;
+    const char *contract;
+    int64_t respond_by_ts;
+    int64_t cleared_ts;
+    const char *json;
+};
+int store_put_alert(struct store *s, const struct store_alert *a);
+
+/* Calls fn with the json of every alert not cleared, oldest first; fn returns 0 (or -1 to
+ * stop). Returns how many rows were seen, or -1. */
+typedef int (*store_alert_fn)(void *ctx, const char *json);
+int store_active_alerts(struct store *s, store_alert_fn fn, void *ctx);
+
+/* The accumulators of a device's report day (one row per device, replaced). */
+int store_put_report_day(struct store *s, const char *device, int64_t day_start_ms, const char *json);
+typedef int (*store_report_fn)(void *ctx, const char *device, int64_t day_start_ms, const char *json);
+int store_report_days(struct store *s, store_report_fn fn, void *ctx);
+
+/* store_expire also deletes cleared alerts older than retention_days. */
 
 void store_close(struct store *s);
 

@@ -19,7 +19,7 @@ REFUSED = [
     ("ack", b'{"alert_id":"a-1"}', False, "by: missing", None),
     ("ack", b'{"alert_id":5,"by":"wang","id":"q-1"}', False, "alert_id: 5 is a number", "q-1"),
     ("ack", b'{"alert_id":"a-1","by":"wang","extra":true,"id":"q-2"}', False, 'unknown key \\"extra\\"', "q-2"),
-    ("ack", json.dumps({"alert_id": "a" * 65, "by": "wang"}).encode(), False, "65 bytes long", None),
+    ("ack", json.dumps({"alert_id": "a" * 161, "by": "wang"}).encode(), False, "161 bytes long", None),
     ("ack", b'{"alert_id":"a-1","by":"\xff"}', False, "invalid UTF-8", None),
     ("ack", b'{"alert_id":"a-1","alert_id":"a-2","by":"x"}', False, "duplicate", None),
     ("reload", b'{"path":"/etc/passwd","id":"q-3"}', False, 'unknown key \\"path\\"', "q-3"),

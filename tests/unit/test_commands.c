@@ -60,18 +60,19 @@ static char *repeat(char c, size_t n)
     return s;
 }
 
-/* Lengths at and past each bound: 64 bytes for ids, 512 for a note, 4096 for a payload. */
+/* Lengths at and past each bound: 160 bytes for alert ids, 64 for other ids, 512 for a note,
+ * 4096 for a payload. */
 static void test_bounds(void)
 {
     struct command c;
     char err[256], p[8192];
-    char *id64 = repeat('i', 64), *id65 = repeat('i', 65), *note512 = repeat('n', 512), *note513 = repeat('n', 513);
+    char *id64 = repeat('i', 160), *id65 = repeat('i', 161), *note512 = repeat('n', 512), *note513 = repeat('n', 513);
     snprintf(p, sizeof p, "{\"alert_id\":\"%s\",\"by\":\"wang\",\"note\":\"%s\"}", id64, note512);
     CHECK(commands_parse("ack", p, strlen(p), false, &c, err, sizeof err) == 0);
-    CHECK(strlen(c.alert_id) == 64 && strlen(c.note) == 512 && !strcmp(c.by, "wang"));
+    CHECK(strlen(c.alert_id) == 160 && strlen(c.note) == 512 && !strcmp(c.by, "wang"));
     snprintf(p, sizeof p, "{\"alert_id\":\"%s\",\"by\":\"wang\"}", id65);
     CHECK(commands_parse("ack", p, strlen(p), false, &c, err, sizeof err) == -1);
-    CHECK_CONTAINS(err, "alert_id: 65 bytes long (expected at most 64)");
+    CHECK_CONTAINS(err, "alert_id: 161 bytes long (expected at most 160)");
     snprintf(p, sizeof p, "{\"alert_id\":\"a\",\"by\":\"wang\",\"note\":\"%s\"}", note513);
     CHECK(commands_parse("ack", p, strlen(p), false, &c, err, sizeof err) == -1);
     CHECK_CONTAINS(err, "note: 513 bytes long (expected at most 512)");

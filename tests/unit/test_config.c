@@ -375,6 +375,50 @@ static void test_dtu(void)
         "buses[1].dtu_id: \"a\" is already the registration of bus \"dtu-1\" (buses[0]) on port 9000", NULL);
 }
 
+/* The alert life cycle's knobs and response deadlines in seconds. */
+static void test_alerts_and_deadlines(void)
+{
+    /* Without an "alerts" section: 30 min re-escalation, more than 3 raises in 10 min is
+     * flapping, held 10 min, communication lost after 60 s. */
+    struct config *c = OK(HEAD "'contracts':[{'id':'e','contractor':'x','covers':['elevator'],"
+                               "'respond_minutes':{'critical':30,'major':240}}]}",
+                          "site.json");
+    if (c) {
+        CHECK(c->alerts.escalate_every_s == 1800 && c->alerts.flap_max == 3 && c->alerts.flap_window_s == 600);
+        CHECK(c->alerts.flap_hold_s == 600 && c->alerts.comm_lost_s == 60);
+        /* minutes x 60: 30 min = 1800 s, 240 min = 14400 s; severities not given have none */
+        CHECK(c->contracts[0].respond_s[0] == 1800 && c->contracts[0].respond_s[1] == 14400);
+        CHECK(c->contracts[0].respond_s[2] == 0 && c->contracts[0].respond_s[3] == 0);
+        config_free(c);
+    }
+    /* Seconds win for the severities they give; the others keep their minutes. */
+    c = OK(HEAD "'alerts':{'escalate_every_s':2,'flap_max':5,'comm_lost_s':90},"
+                "'contracts':[{'id':'e','contractor':'x','covers':['lift-1'],"
+                "'respond_minutes':{'critical':30,'major':240},'respond_seconds':{'critical':2}}]}",
+           "site.json");
+    if (c) {
+        CHECK(c->alerts.escalate_every_s == 2 && c->alerts.flap_max == 5 && c->alerts.comm_lost_s == 90);
+        CHECK(c->alerts.flap_window_s == 600);
+        CHECK(c->contracts[0].respond_s[0] == 2 && c->contracts[0].respond_s[1] == 14400);
+        CHECK(c->contracts[0].respond_minutes[0] == 30);
+        config_free(c);
+    }
+    c = OK(HEAD "'alerts':{'escalate_every_s':0}}", "site.json"); /* escalate once */
+    if (c) {
+        CHECK(c->alerts.escalate_every_s == 0);
+        config_free(c);
+    }
+    ERR(HEAD "'alerts':{'escalate_every':2}}",
+        "site.json: alerts.escalate_every: unknown key \"escalate_every\" (did you mean \"escalate_every_s\"?)", NULL);
+    ERR(HEAD "'alerts':{'flap_max':0}}", "alerts.flap_max: 0 is out of range (expected an integer 1..15)", NULL);
+    ERR(HEAD "'alerts':{'comm_lost_s':1.5}}", "alerts.comm_lost_s: 1.5 is not an integer", NULL);
+    ERR(HEAD "'alerts':[]}", "alerts: [...] is an array (expected an object)", NULL);
+    ERR(HEAD "'contracts':[{'id':'c','contractor':'x','covers':['elevator'],'respond_seconds':{'critical':0}}]}",
+        "contracts[0].respond_seconds.critical: 0 is out of range (expected an integer 1..6000000)", NULL);
+    ERR(HEAD "'contracts':[{'id':'c','contractor':'x','covers':['elevator'],'respond_seconds':{'urgent':5}}]}",
+        "contracts[0].respond_seconds.urgent: unknown key \"urgent\"", NULL);
+}
+
 int main(void)
 {
     const char *s = getenv("CARETAKER_SOURCE_DIR");
@@ -385,5 +429,6 @@ int main(void)
     test_errors();
     test_files();
     test_dtu();
+    test_alerts_and_deadlines();
     return check_report();
 }

@@ -1,9 +1,10 @@
 /* test_payload: the exact bytes of every kind of MQTT payload and topic, for rows made by hand —
  * numbers in their shortest exact form, qualities, names with quotes, control characters,
- * Chinese text and broken UTF-8. */
+ * Chinese text and broken UTF-8; alert events, the retained alerts/active list and daily reports. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "payload.h"
@@ -195,6 +196,86 @@ static void test_status_reply_metrics(void)
                "\"rss_kb\":2048,\"mqtt\":{\"connects\":1,\"published\":40,\"acked\":37,\"inflight\":3}}");
 }
 
+static void test_alerts(void)
+{
+    struct alert_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = ALERT_ESCALATED;
+    ev.ts = 1700001800000LL;
+    struct alert *a = &ev.alert;
+    snprintf(a->id, sizeof a->id, "lift-b3u1:trapped_passenger:1700000000000");
+    snprintf(a->device, sizeof a->device, "lift-b3u1");
+    snprintf(a->rule, sizeof a->rule, "trapped_passenger");
+    a->severity = SEV_CRITICAL;
+    snprintf(a->message_zh, sizeof a->message_zh, "困人");
+    snprintf(a->message_en, sizeof a->message_en, "Passenger \"trapped\"");
+    snprintf(a->point, sizeof a->point, "occupied");
+    a->value = 1;
+    a->raised_ts = 1700000000000LL;
+    snprintf(a->contract, sizeof a->contract, "elevator-om");
+    snprintf(a->contractor, sizeof a->contractor, "维保");
+    /* raised + 30 min = 1700000000000 + 1800000 */
+    a->respond_by_ts = 1700001800000LL;
+    a->escalation = 1;
+    a->next_escalation_ts = 1700003600000LL;
+    CHECK(payload_alert_event(&b, &ev, "3幢1单元", NULL, false) == 0);
+    CHECK_JSON(b.p, "{\"event\":\"escalated\",\"id\":\"lift-b3u1:trapped_passenger:1700000000000\","
+                    "\"location\":\"3幢1单元\",\"rule\":\"trapped_passenger\",\"severity\":\"critical\","
+                    "\"message\":{\"zh\":\"困人\",\"en\":\"Passenger \\\"trapped\\\"\"},\"point\":\"occupied\","
+                    "\"value\":1,\"raised_ts\":1700000000000,\"contract\":\"elevator-om\",\"contractor\":\"维保\","
+                    "\"respond_by_ts\":1700001800000,\"escalation\":1,\"next_escalation_ts\":1700003600000,"
+                    "\"acked\":false,\"acked_by\":\"\",\"acked_ts\":null,\"flapping\":false,\"cleared_ts\":null}");
+    /* Acknowledged with a note, of a device no longer configured (device in the body), value unknown */
+    ev.kind = ALERT_ACKNOWLEDGED;
+    a->acked = true;
+    snprintf(a->acked_by, sizeof a->acked_by, "wang");
+    a->acked_ts = 1700001900000LL;
+    a->next_escalation_ts = 0;
+    a->value = NAN;
+    a->respond_by_ts = 0;
+    CHECK(payload_alert_event(&b, &ev, "", "on site", true) == 0);
+    CHECK_JSON(b.p, "{\"event\":\"acknowledged\",\"device\":\"lift-b3u1\","
+                    "\"id\":\"lift-b3u1:trapped_passenger:1700000000000\",\"location\":\"\","
+                    "\"rule\":\"trapped_passenger\",\"severity\":\"critical\","
+                    "\"message\":{\"zh\":\"困人\",\"en\":\"Passenger \\\"trapped\\\"\"},\"point\":\"occupied\","
+                    "\"value\":null,\"raised_ts\":1700000000000,\"contract\":\"elevator-om\",\"contractor\":\"维保\","
+                    "\"respond_by_ts\":null,\"escalation\":1,\"next_escalation_ts\":null,"
+                    "\"acked\":true,\"acked_by\":\"wang\",\"acked_ts\":1700001900000,\"flapping\":false,"
+                    "\"cleared_ts\":null,\"note\":\"on site\"}");
+
+    /* The retained list: empty, then one alert */
+    CHECK(payload_alerts_active(&b, GW, 1700002000000LL, 0, NULL, NULL, 0) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":0,\"ts\":1700002000000,\"last_alert_seq\":0,"
+                    "\"count\":0,\"alerts\":[]}");
+    struct alert one;
+    memset(&one, 0, sizeof one);
+    snprintf(one.id, sizeof one.id, "m:high_level:5");
+    snprintf(one.device, sizeof one.device, "m");
+    snprintf(one.rule, sizeof one.rule, "high_level");
+    one.severity = SEV_MAJOR;
+    one.value = 1.25;
+    one.raised_ts = 5;
+    const char *locs[] = {"北"};
+    CHECK(payload_alerts_active(&b, GW, 6, 42, &one, locs, 1) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":0,\"ts\":6,\"last_alert_seq\":42,\"count\":1,"
+                    "\"alerts\":[{\"device\":\"m\",\"id\":\"m:high_level:5\",\"location\":\"北\","
+                    "\"rule\":\"high_level\",\"severity\":\"major\",\"message\":{\"zh\":\"\",\"en\":\"\"},"
+                    "\"point\":\"\",\"value\":1.25,\"raised_ts\":5,\"contract\":\"\",\"contractor\":\"\","
+                    "\"respond_by_ts\":null,\"escalation\":0,\"next_escalation_ts\":null,\"acked\":false,"
+                    "\"acked_by\":\"\",\"acked_ts\":null,\"flapping\":false,\"cleared_ts\":null}]}");
+
+    /* A daily report row: its own topic, not retained, the stored body after the head */
+    struct outbox_row rep = {.seq = 12, .kind = OUTBOX_REPORT, .ts_ms = 1717257600000LL, .device = "lift-b3u1",
+                             .body = "{\"report\":\"daily\",\"runs\":50}"};
+    CHECK(payload_row(&b, GW, &rep) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":12,\"ts\":1717257600000,\"device\":\"lift-b3u1\","
+                    "\"report\":\"daily\",\"runs\":50}");
+    CHECK(!payload_row_retained(&rep));
+    jbuf_reset(&b);
+    payload_row_topic(&b, PREFIX, &rep);
+    CHECK_STR(b.p, "caretaker/hongmei/gw-01/reports/daily");
+}
+
 int main(void)
 {
     test_numbers();
@@ -202,6 +283,7 @@ int main(void)
     test_reading();
     test_events();
     test_status_reply_metrics();
+    test_alerts();
     jbuf_free(&b);
     return check_report();
 }

@@ -75,7 +75,7 @@ static void load(void)
     }
 }
 
-static struct contract contract = {"c1", "某维保公司", 0, NULL, {30, 240, 1440, 0}};
+static struct contract contract = {"c1", "某维保公司", 0, NULL, {30, 240, 1440, 0}, {0, 0, 0, 0}};
 
 static struct rules_options options(void)
 {
@@ -284,6 +284,16 @@ static void test_for_samples(void)
     /* critical: 30 minutes */
     CHECK(last_event()->alert.respond_by_ts == t0 + S(1.5) + S(30 * 60));
     rules_device_free(d);
+    /* A deadline in seconds (respond_seconds) wins over the minutes: raised + 90 s. */
+    rec.n = 0;
+    contract.respond_s[SEV_CRITICAL] = 90;
+    d = device("lv6s");
+    feed(d, t0, 0.5, 1, 0);
+    feed(d, t0 + S(0.5), 0.5, 1, 0);
+    CHECK(rec.n == 1 && last_event()->alert.respond_by_ts == t0 + S(0.5) + S(90));
+    CHECK(last_event()->alert.next_escalation_ts == t0 + S(0.5) + S(90));
+    contract.respond_s[SEV_CRITICAL] = 0;
+    rules_device_free(d);
 }
 
 static void test_flapping(void)
@@ -452,8 +462,8 @@ static void test_engine(void)
     struct device *devs[2] = {&d1, &d2};
     char cov_kind[1][NAME_MAX_LEN] = {"sewage"};
     char cov_id[1][NAME_MAX_LEN] = {"mh-2"};
-    struct contract ks[2] = {{"drain", "甲公司", 1, cov_kind, {240, 240, 1440, 0}},
-                             {"special", "乙公司", 1, cov_id, {60, 120, 600, 0}}};
+    struct contract ks[2] = {{"drain", "甲公司", 1, cov_kind, {240, 240, 1440, 0}, {0, 0, 0, 0}},
+                             {"special", "乙公司", 1, cov_id, {60, 120, 600, 0}, {0, 0, 0, 0}}};
     struct config cfg = {0};
     cfg.ndevices = 2;
     cfg.devices = devs;

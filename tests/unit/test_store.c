@@ -1,6 +1,8 @@
 /* test_store: the SQLite file — schema, group commit visibility, seq continuity across restarts,
  * quality of values, refusal of a newer schema; the outbox (committed rows only, events before
- * readings, marks on acknowledgement) and retention (eviction order, overflow count, full file). */
+ * readings, marks on acknowledgement) and retention (eviction order, overflow count, full file);
+ * the alerts and report_day tables (saved in the group commit, read back at start, cleared
+ * alerts expired with sent rows) and the migration that adds them to a version 2 file. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -336,6 +338,101 @@ static void test_expire(void)
     remove_db(path);
 }
 
+static int collect_json(void *ctx, const char *json)
+{
+    char *buf = ctx;
+    size_t used = strlen(buf);
+    snprintf(buf + used, 1024 - used, "%s|", json);
+    return 0;
+}
+
+static int collect_day(void *ctx, const char *device, int64_t day_start_ms, const char *json)
+{
+    char *buf = ctx;
+    size_t used = strlen(buf);
+    snprintf(buf + used, 1024 - used, "%s@%lld=%s|", device, (long long)day_start_ms, json);
+    return 0;
+}
+
+static void test_alerts_and_reports(void)
+{
+    char path[96];
+    temp_path(path, sizeof path, "alerts");
+    /* A file of schema version 2 (as the previous release left it) is migrated: its rows stay. */
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    sqlite3_exec(db,
+                 "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+                 "CREATE TABLE devices(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, driver TEXT, location TEXT);"
+                 "CREATE TABLE points(id INTEGER PRIMARY KEY, device_id INTEGER NOT NULL REFERENCES devices(id),"
+                 "  name TEXT NOT NULL, unit TEXT, UNIQUE(device_id, name));"
+                 "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, device_id INTEGER,"
+                 "  ts INTEGER NOT NULL, sent INTEGER NOT NULL DEFAULT 0, body TEXT);"
+                 "CREATE TABLE readings(seq INTEGER NOT NULL, point_id INTEGER NOT NULL, value REAL,"
+                 "  quality INTEGER NOT NULL, PRIMARY KEY(seq, point_id)) WITHOUT ROWID;"
+                 "CREATE INDEX outbox_unsent_kind ON outbox(kind, seq) WHERE sent = 0;"
+                 "INSERT INTO outbox(seq, kind, ts, body) VALUES(7, 3, 5, '{}');"
+                 "PRAGMA user_version = 2;",
+                 NULL, NULL, NULL);
+    sqlite3_close(db);
+    struct store *s;
+    struct diag err;
+    diag_clear(&err);
+    CHECK(store_open(path, &s, &err) == 0);
+    CHECK(store_register(s, &cfg, &err) == 0);
+    CHECK(count(path, "PRAGMA user_version") == 3);
+    CHECK(store_last_seq(s) == 7);
+
+    struct store_alert a = {"manhole-3:high_level:1000", "manhole-3", "high_level", "major", "raised", 1000, "",
+                            0, 0, "sewage-om", 1000 + 240 * 60000, 0, "{\"id\":\"a\"}"};
+    struct store_alert b = {"manhole-3:comm_lost:2000", "manhole-3", "comm_lost", "minor", "raised", 2000, "",
+                            0, 0, "", 0, 0, "{\"id\":\"b\"}"};
+    int64_t seq;
+    CHECK(store_put_alert(s, &a) == 0);
+    CHECK(store_put_alert(s, &b) == 0);
+    CHECK(store_append_event(s, &dev, OUTBOX_ALERT, 1000, "{\"event\":\"raised\"}", &seq) == 0 && seq == 8);
+    CHECK(store_put_report_day(s, "manhole-3", 500, "{\"n\":1}") == 0);
+    /* Not visible before the group commit: the alert rows and their events go together. */
+    CHECK(count(path, "SELECT count(*) FROM alerts") == 0);
+    CHECK(store_commit(s) == 0);
+    CHECK(count(path, "SELECT count(*) FROM alerts WHERE cleared_ts IS NULL") == 2);
+    CHECK(count(path, "SELECT count(*) FROM alerts WHERE acked_by IS NULL AND contract IS NULL") == 1);
+    CHECK(count(path, "SELECT respond_by_ts FROM alerts WHERE rule = 'high_level'") == 1000 + 240 * 60000);
+    /* Acknowledged, then cleared: the same row, replaced. */
+    a.state = "acknowledged";
+    a.acked_by = "wang";
+    a.acked_ts = 3000;
+    CHECK(store_put_alert(s, &a) == 0);
+    b.state = "cleared";
+    b.cleared_ts = 4000;
+    CHECK(store_put_alert(s, &b) == 0);
+    CHECK(store_put_report_day(s, "manhole-3", 500, "{\"n\":2}") == 0);
+    /* A report row is an event-class row: fetched before readings, never evicted. */
+    CHECK(store_append_event(s, &dev, OUTBOX_REPORT, 86400000, "{\"report\":\"daily\"}", &seq) == 0 && seq == 9);
+    CHECK(store_commit(s) == 0);
+    CHECK(count(path, "SELECT count(*) FROM alerts") == 2);
+    CHECK(count(path, "SELECT acked_ts FROM alerts WHERE state = 'acknowledged' AND acked_by = 'wang'") == 3000);
+    char buf[1024] = "";
+    CHECK(store_active_alerts(s, collect_json, buf) == 1);
+    CHECK(strcmp(buf, "{\"id\":\"a\"}|") == 0);
+    buf[0] = '\0';
+    CHECK(store_report_days(s, collect_day, buf) == 1);
+    CHECK(strcmp(buf, "manhole-3@500={\"n\":2}|") == 0);
+    struct outbox_row rows[4];
+    struct outbox_cursor cur = {0, 0};
+    CHECK(store_fetch_unsent(s, &cur, rows, 4) == 3);
+    CHECK(rows[1].seq == 8 && rows[1].kind == OUTBOX_ALERT);
+    CHECK(rows[2].seq == 9 && rows[2].kind == OUTBOX_REPORT && !strcmp(rows[2].body, "{\"report\":\"daily\"}"));
+    /* Retention of 2 days at day 10: the cleared alert (cleared at 4 s) goes, the active stays. */
+    CHECK(store_set_limits(s, 0, 2) == 0);
+    CHECK(store_expire(s, 10 * 86400000LL, 100) == 0); /* no sent row: only alerts go */
+    CHECK(store_commit(s) == 0);
+    CHECK(count(path, "SELECT count(*) FROM alerts") == 1);
+    CHECK(count(path, "SELECT count(*) FROM alerts WHERE rule = 'high_level'") == 1);
+    store_close(s);
+    remove_db(path);
+}
+
 int main(void)
 {
     setup();
@@ -349,7 +446,7 @@ int main(void)
     diag_clear(&err);
     CHECK(store_open(path, &s, &err) == 0);
     CHECK(store_register(s, &cfg, &err) == 0);
-    CHECK(count(path, "PRAGMA user_version") == 2);
+    CHECK(count(path, "PRAGMA user_version") == 3);
     CHECK(count(path, "SELECT count(*) FROM points") == 3);
 
     struct msg *m = msg_new(MSG_READING, 0, 1700000000123LL, 3);
@@ -407,5 +504,6 @@ int main(void)
     test_eviction_order();
     test_full_file();
     test_expire();
+    test_alerts_and_reports();
     return check_report();
 }

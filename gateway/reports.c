@@ -1,0 +1,477 @@
+/* reports: per-device accumulators of the local day and the daily report made of them.
+ *
+ * Invariants: a device's accumulators cover [day_start, day_end) of one local day; a reading
+ * or tick at or past day_end first reports the day and starts the one it falls in; a counter's
+ * last value carries over from day to day (and across restarts), so no increase is counted
+ * twice or lost at a boundary. */
+#include "reports.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+enum { C_RUNS, C_DOOR_CYCLES, C_RUNNING_HOURS, C_VOLUME, NCOUNTERS };
+enum { P_FLOW, P_LEVEL, NPEAKS };
+
+/* Names of the report members, and the points they are made of. */
+static const char *const counter_member[NCOUNTERS] = {"runs", "door_cycles", "running_hours", "volume"};
+static const char *const counter_point[NCOUNTERS] = {"runs", "door_cycles", "running_hours", "forward_total"};
+static const char *const peak_member[NPEAKS] = {"peak_flow", "peak_level"};
+static const char *const peak_point[NPEAKS] = {"flow", "level"};
+
+#define MAX_FAULT_RULES 80
+
+struct counter {
+    int point;          /* index in the profile, -1 when it has none */
+    int has_last;
+    double last;        /* the last valid value, kept across days */
+    double sum;         /* increases in the day */
+};
+
+struct peak {
+    int point;
+    double value;       /* NaN until a valid reading */
+    int64_t ts;
+};
+
+struct fault {
+    char rule[NAME_MAX_LEN];
+    int count;
+};
+
+struct day {
+    const struct device *dev;
+    int64_t start, end;
+    struct counter c[NCOUNTERS];
+    struct peak p[NPEAKS];
+    int active;                /* alerts of severity minor or above now active */
+    int64_t alarm_since;       /* while active: where the current stretch in alarm is counted from */
+    int64_t alarm_ms;          /* in alarm this day, stretches closed so far */
+    int nfaults;
+    struct fault faults[MAX_FAULT_RULES];
+    int64_t readings, first_ts, last_ts;
+    int dirty;
+};
+
+struct reports {
+    const struct config *cfg;
+    int n;
+    struct day *days;          /* by device->index */
+};
+
+int64_t reports_day_start(int64_t ts_ms)
+{
+    time_t t = (time_t)(ts_ms >= 0 ? ts_ms / 1000 : (ts_ms - 999) / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_isdst = -1;
+    return (int64_t)mktime(&tm) * 1000;
+}
+
+int64_t reports_day_end(int64_t day_start_ms)
+{
+    time_t t = (time_t)(day_start_ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    /* A day on, at midnight: mktime normalises the date and, with tm_isdst -1, finds the
+     * offset in force then, so a day with a DST change is 23 or 25 hours long. */
+    tm.tm_mday += 1;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_isdst = -1;
+    return (int64_t)mktime(&tm) * 1000;
+}
+
+static int point_index(const struct profile *p, const char *name)
+{
+    for (int i = 0; p && i < p->npoints; i++)
+        if (strcmp(p->points[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static void day_begin(struct day *d, int64_t start)
+{
+    d->start = start;
+    d->end = reports_day_end(start);
+    for (int k = 0; k < NCOUNTERS; k++)
+        d->c[k].sum = 0;
+    for (int k = 0; k < NPEAKS; k++) {
+        d->p[k].value = NAN;
+        d->p[k].ts = 0;
+    }
+    d->alarm_ms = 0;
+    if (d->active > 0)
+        d->alarm_since = start;
+    d->nfaults = 0;
+    d->readings = d->first_ts = d->last_ts = 0;
+    d->dirty = 1;
+}
+
+struct reports *reports_new(const struct config *cfg, int64_t now_ms)
+{
+    struct reports *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->cfg = cfg;
+    r->n = cfg->ndevices;
+    r->days = calloc((size_t)(r->n ? r->n : 1), sizeof *r->days);
+    if (!r->days) {
+        free(r);
+        return NULL;
+    }
+    int64_t start = reports_day_start(now_ms);
+    for (int i = 0; i < r->n; i++) {
+        struct day *d = &r->days[i];
+        d->dev = cfg->devices[i];
+        for (int k = 0; k < NCOUNTERS; k++)
+            d->c[k].point = point_index(d->dev->profile, counter_point[k]);
+        for (int k = 0; k < NPEAKS; k++)
+            d->p[k].point = point_index(d->dev->profile, peak_point[k]);
+        day_begin(d, start);
+    }
+    return r;
+}
+
+void reports_free(struct reports *r)
+{
+    if (!r)
+        return;
+    free(r->days);
+    free(r);
+}
+
+static void add_num_or_null(cJSON *o, const char *key, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+/* Rounded to 1e-9: increases summed in a double carry binary noise (0.1 + 0.2) that a report
+ * should not show. */
+static double tidy(double v)
+{
+    return isfinite(v) ? round(v * 1e9) / 1e9 : v;
+}
+
+static int64_t alarm_ms_until(const struct day *d, int64_t t)
+{
+    int64_t ms = d->alarm_ms;
+    if (d->active > 0 && t > d->alarm_since)
+        ms += t - d->alarm_since;
+    return ms;
+}
+
+static char *report_body(const struct reports *r, const struct day *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    char date[16] = "";
+    time_t t = (time_t)(d->start / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(date, sizeof date, "%Y-%m-%d", &tm);
+    const struct profile *p = d->dev->profile;
+    cJSON_AddStringToObject(o, "report", "daily");
+    cJSON_AddStringToObject(o, "day", date);
+    cJSON_AddStringToObject(o, "timezone", r->cfg->timezone);
+    cJSON_AddNumberToObject(o, "from_ts", (double)d->start);
+    cJSON_AddNumberToObject(o, "to_ts", (double)d->end);
+    cJSON_AddStringToObject(o, "location", d->dev->location);
+    cJSON_AddStringToObject(o, "kind", p ? p->kind : "");
+    cJSON_AddNumberToObject(o, "readings", (double)d->readings);
+    add_num_or_null(o, "first_reading_ts", d->readings ? (double)d->first_ts : NAN);
+    add_num_or_null(o, "last_reading_ts", d->readings ? (double)d->last_ts : NAN);
+    cJSON *units = cJSON_CreateObject();
+    for (int k = 0; k < NCOUNTERS; k++) {
+        if (d->c[k].point < 0)
+            continue;
+        cJSON_AddNumberToObject(o, counter_member[k], tidy(d->c[k].sum));
+        if (units && p->points[d->c[k].point].unit[0])
+            cJSON_AddStringToObject(units, counter_member[k], p->points[d->c[k].point].unit);
+    }
+    for (int k = 0; k < NPEAKS; k++) {
+        if (d->p[k].point < 0)
+            continue;
+        char ts_key[32];
+        snprintf(ts_key, sizeof ts_key, "%s_ts", peak_member[k]);
+        add_num_or_null(o, peak_member[k], d->p[k].value);
+        add_num_or_null(o, ts_key, isfinite(d->p[k].value) ? (double)d->p[k].ts : NAN);
+        if (units && p->points[d->p[k].point].unit[0])
+            cJSON_AddStringToObject(units, peak_member[k], p->points[d->p[k].point].unit);
+    }
+    if (units)
+        cJSON_AddItemToObject(o, "units", units);
+    cJSON_AddNumberToObject(o, "minutes_in_alarm", tidy((double)alarm_ms_until(d, d->end) / 60000.0));
+    cJSON *faults = cJSON_CreateObject();
+    for (int k = 0; faults && k < d->nfaults; k++)
+        cJSON_AddNumberToObject(faults, d->faults[k].rule, d->faults[k].count);
+    if (faults)
+        cJSON_AddItemToObject(o, "faults", faults);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* Reports the day of d and begins the one holding ts. */
+static void roll(struct reports *r, struct day *d, int64_t ts, report_emit_fn emit, void *ctx)
+{
+    char *body = report_body(r, d);
+    if (body && emit)
+        emit(ctx, (int)(d - r->days), d->end, body);
+    cJSON_free(body);
+    int64_t next = ts < d->end ? d->end : reports_day_start(ts);
+    day_begin(d, next);
+}
+
+static struct day *day_at(struct reports *r, int device, int64_t ts, report_emit_fn emit, void *ctx)
+{
+    if (device < 0 || device >= r->n)
+        return NULL;
+    struct day *d = &r->days[device];
+    if (ts >= d->end)
+        roll(r, d, ts, emit, ctx);
+    return d;
+}
+
+void reports_reading(struct reports *r, int device, int64_t ts_ms, const double *values, const uint8_t *quality,
+                     int npoints, report_emit_fn emit, void *ctx)
+{
+    struct day *d = day_at(r, device, ts_ms, emit, ctx);
+    if (!d)
+        return;
+    int any = 0;
+    for (int k = 0; k < NCOUNTERS; k++) {
+        struct counter *c = &d->c[k];
+        if (c->point < 0 || c->point >= npoints || quality[c->point] != Q_OK || !isfinite(values[c->point]))
+            continue;
+        double v = values[c->point];
+        if (c->has_last && v > c->last)
+            c->sum += v - c->last;
+        c->last = v;
+        c->has_last = 1;
+        any = 1;
+    }
+    for (int k = 0; k < NPEAKS; k++) {
+        struct peak *p = &d->p[k];
+        if (p->point < 0 || p->point >= npoints || quality[p->point] != Q_OK || !isfinite(values[p->point]))
+            continue;
+        if (!(values[p->point] <= p->value)) { /* NaN (none yet) compares false */
+            p->value = values[p->point];
+            p->ts = ts_ms;
+        }
+        any = 1;
+    }
+    for (int k = 0; !any && k < npoints; k++)
+        any = quality[k] == Q_OK;
+    if (!any)
+        return;
+    if (!d->readings)
+        d->first_ts = ts_ms;
+    d->last_ts = ts_ms;
+    d->readings++;
+    d->dirty = 1;
+}
+
+static void count_fault(struct day *d, const char *rule)
+{
+    for (int k = 0; k < d->nfaults; k++) {
+        if (strcmp(d->faults[k].rule, rule) == 0) {
+            d->faults[k].count++;
+            return;
+        }
+    }
+    if (d->nfaults == MAX_FAULT_RULES)
+        return;
+    snprintf(d->faults[d->nfaults].rule, sizeof d->faults[d->nfaults].rule, "%s", rule);
+    d->faults[d->nfaults++].count = 1;
+}
+
+void reports_alert(struct reports *r, int device, const struct alert_event *ev, report_emit_fn emit, void *ctx)
+{
+    if (ev->alert.severity == SEV_INFO || (ev->kind != ALERT_RAISED && ev->kind != ALERT_CLEARED))
+        return;
+    struct day *d = day_at(r, device, ev->ts, emit, ctx);
+    if (!d)
+        return;
+    int64_t ts = ev->ts < d->start ? d->start : ev->ts;
+    if (ev->kind == ALERT_RAISED) {
+        count_fault(d, ev->alert.rule);
+        if (d->active++ == 0)
+            d->alarm_since = ts;
+    } else if (d->active > 0 && --d->active == 0 && ts > d->alarm_since) {
+        d->alarm_ms += ts - d->alarm_since;
+    }
+    d->dirty = 1;
+}
+
+void reports_set_active(struct reports *r, int device, int active, int64_t now_ms)
+{
+    if (device < 0 || device >= r->n)
+        return;
+    struct day *d = &r->days[device];
+    int64_t ts = now_ms < d->start ? d->start : now_ms;
+    if (d->active > 0 && active == 0 && ts > d->alarm_since)
+        d->alarm_ms += ts - d->alarm_since;
+    else if (d->active == 0 && active > 0)
+        d->alarm_since = ts;
+    if (d->active != active)
+        d->dirty = 1;
+    d->active = active;
+}
+
+void reports_tick(struct reports *r, int64_t now_ms, report_emit_fn emit, void *ctx)
+{
+    for (int i = 0; i < r->n; i++)
+        day_at(r, i, now_ms, emit, ctx);
+}
+
+/* ---- saving and restoring ---- */
+
+static char *state_json(const struct day *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *cs = cJSON_AddObjectToObject(o, "counters");
+    cJSON *ps = cJSON_AddObjectToObject(o, "peaks");
+    cJSON *fs = cJSON_AddObjectToObject(o, "faults");
+    if (!o || !cs || !ps || !fs) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    for (int k = 0; k < NCOUNTERS; k++) {
+        if (d->c[k].point < 0)
+            continue;
+        cJSON *c = cJSON_AddObjectToObject(cs, counter_member[k]);
+        cJSON_AddNumberToObject(c, "sum", d->c[k].sum);
+        if (d->c[k].has_last)
+            cJSON_AddNumberToObject(c, "last", d->c[k].last);
+    }
+    for (int k = 0; k < NPEAKS; k++) {
+        if (d->p[k].point < 0 || !isfinite(d->p[k].value))
+            continue;
+        cJSON *p = cJSON_AddObjectToObject(ps, peak_member[k]);
+        cJSON_AddNumberToObject(p, "value", d->p[k].value);
+        cJSON_AddNumberToObject(p, "ts", (double)d->p[k].ts);
+    }
+    for (int k = 0; k < d->nfaults; k++)
+        cJSON_AddNumberToObject(fs, d->faults[k].rule, d->faults[k].count);
+    cJSON_AddNumberToObject(o, "active", d->active);
+    cJSON_AddNumberToObject(o, "alarm_since", (double)d->alarm_since);
+    cJSON_AddNumberToObject(o, "alarm_ms", (double)d->alarm_ms);
+    cJSON_AddNumberToObject(o, "readings", (double)d->readings);
+    cJSON_AddNumberToObject(o, "first_ts", (double)d->first_ts);
+    cJSON_AddNumberToObject(o, "last_ts", (double)d->last_ts);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+void reports_save(struct reports *r, report_save_fn fn, void *ctx)
+{
+    for (int i = 0; i < r->n; i++) {
+        struct day *d = &r->days[i];
+        if (!d->dirty)
+            continue;
+        char *json = state_json(d);
+        if (!json)
+            continue; /* out of memory: saved again at the next commit */
+        fn(ctx, d->dev->id, d->start, json);
+        cJSON_free(json);
+        d->dirty = 0;
+    }
+}
+
+/* A number member within [lo, hi], or -1. */
+static int get_num(const cJSON *o, const char *key, double lo, double hi, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
+        return -1;
+    *out = v->valuedouble;
+    return 0;
+}
+
+#define TS_MAX 9.0e15
+#define COUNT_MAX 1.0e15
+
+static int read_state(struct day *d, const cJSON *o)
+{
+    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(o, "counters");
+    const cJSON *ps = cJSON_GetObjectItemCaseSensitive(o, "peaks");
+    const cJSON *fs = cJSON_GetObjectItemCaseSensitive(o, "faults");
+    double active, since, alarm, readings, first, last;
+    if (!cJSON_IsObject(cs) || !cJSON_IsObject(ps) || !cJSON_IsObject(fs) || get_num(o, "active", 0, 1000, &active) ||
+        get_num(o, "alarm_since", 0, TS_MAX, &since) || get_num(o, "alarm_ms", 0, TS_MAX, &alarm) ||
+        get_num(o, "readings", 0, COUNT_MAX, &readings) || get_num(o, "first_ts", 0, TS_MAX, &first) ||
+        get_num(o, "last_ts", 0, TS_MAX, &last))
+        return -1;
+    for (int k = 0; k < NCOUNTERS; k++) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(cs, counter_member[k]);
+        if (!c || d->c[k].point < 0)
+            continue;
+        double sum, v;
+        if (get_num(c, "sum", 0, HUGE_VAL, &sum))
+            return -1;
+        d->c[k].sum = sum;
+        if (get_num(c, "last", -HUGE_VAL, HUGE_VAL, &v) == 0) {
+            d->c[k].last = v;
+            d->c[k].has_last = 1;
+        }
+    }
+    for (int k = 0; k < NPEAKS; k++) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(ps, peak_member[k]);
+        double v, ts;
+        if (!p || d->p[k].point < 0)
+            continue;
+        if (get_num(p, "value", -HUGE_VAL, HUGE_VAL, &v) || get_num(p, "ts", 0, TS_MAX, &ts))
+            return -1;
+        d->p[k].value = v;
+        d->p[k].ts = (int64_t)ts;
+    }
+    d->nfaults = 0;
+    for (const cJSON *f = fs->child; f; f = f->next) {
+        if (!cJSON_IsNumber(f) || !f->string || strlen(f->string) >= NAME_MAX_LEN || !(f->valuedouble >= 0) ||
+            f->valuedouble > 1e9 || d->nfaults == MAX_FAULT_RULES)
+            return -1;
+        snprintf(d->faults[d->nfaults].rule, NAME_MAX_LEN, "%s", f->string);
+        d->faults[d->nfaults++].count = (int)f->valuedouble;
+    }
+    d->active = (int)active;
+    d->alarm_since = (int64_t)since;
+    d->alarm_ms = (int64_t)alarm;
+    d->readings = (int64_t)readings;
+    d->first_ts = (int64_t)first;
+    d->last_ts = (int64_t)last;
+    return 0;
+}
+
+int reports_restore(struct reports *r, const char *device, int64_t day_start_ms, const char *json, int64_t now_ms,
+                    report_emit_fn emit, void *ctx)
+{
+    struct day *d = NULL;
+    for (int i = 0; i < r->n && !d; i++)
+        if (strcmp(r->days[i].dev->id, device) == 0)
+            d = &r->days[i];
+    if (!d)
+        return -1;
+    cJSON *o = cJSON_Parse(json);
+    struct day saved = *d;
+    day_begin(d, day_start_ms);
+    int rc = o ? read_state(d, o) : -1;
+    cJSON_Delete(o);
+    if (rc < 0) {
+        *d = saved;
+        return -1;
+    }
+    d->dirty = 1;
+    if (now_ms >= d->end)
+        roll(r, d, now_ms, emit, ctx);
+    return 0;
+}

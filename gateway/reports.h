@@ -1,0 +1,66 @@
+/* reports: each device's figures of the local day — elevator runs, door cycles, running hours,
+ * faults by rule; sewage volume, peak flow, peak level, minutes in alarm — and the daily report
+ * made of them at local midnight. Pure: time comes in with every call, the zone is the
+ * process's (TZ, set once at start), so tests drive it with a fake clock.
+ *
+ * Figures come from the points a profile names (docs/mqtt.md, reports/daily):
+ *   runs, door_cycles, running_hours, forward_total  counters: the day's sum of increases
+ *                                                    between valid readings (a counter that goes
+ *                                                    down was reset: it adds nothing, and counting
+ *                                                    goes on from its new value);
+ *   flow, level                                      the day's peak and when it was read.
+ * Faults are the raised alerts of the day by rule (severity info excluded); minutes in alarm
+ * is the time the device had at least one active alert of severity minor or above.
+ *
+ * A restart loses nothing: the accumulators (with each counter's last value) are saved with
+ * reports_save in the group commit and read back with reports_restore, so increases while the
+ * daemon was down are counted at the first reading after it. */
+#ifndef CARETAKER_REPORTS_H
+#define CARETAKER_REPORTS_H
+
+#include <stdint.h>
+
+#include "alerts.h"
+#include "model.h"
+
+struct reports;
+
+/* A finished day of one device: body is a JSON object (the members after the head of
+ * docs/mqtt.md's reports/daily), day_end_ms the local midnight that ended it. */
+typedef void (*report_emit_fn)(void *ctx, int device, int64_t day_end_ms, const char *body);
+/* Saving one device's accumulators of the day under way. */
+typedef void (*report_save_fn)(void *ctx, const char *device, int64_t day_start_ms, const char *json);
+
+/* Local midnight at or before ts_ms, and the one after day_start_ms (23, 24 or 25 h later). */
+int64_t reports_day_start(int64_t ts_ms);
+int64_t reports_day_end(int64_t day_start_ms);
+
+/* Accumulators for every device of cfg, each starting the day of now_ms; NULL when out of
+ * memory. cfg must outlive it. */
+struct reports *reports_new(const struct config *cfg, int64_t now_ms);
+void reports_free(struct reports *r);
+
+/* Puts back what reports_save wrote before a restart. A saved day that has ended by now_ms is
+ * reported at once (emit) and a new day begins, keeping the counters' last values. Returns 0,
+ * or -1 when the device is unknown or the json does not read back (the day starts afresh). */
+int reports_restore(struct reports *r, const char *device, int64_t day_start_ms, const char *json, int64_t now_ms,
+                    report_emit_fn emit, void *ctx);
+
+/* The number of active alerts (severity minor or above) the device holds now, after the
+ * engine restored its alerts: minutes in alarm go on from there. */
+void reports_set_active(struct reports *r, int device, int active, int64_t now_ms);
+
+/* One poll of a device (values and quality by point index, as on the queue). */
+void reports_reading(struct reports *r, int device, int64_t ts_ms, const double *values, const uint8_t *quality,
+                     int npoints, report_emit_fn emit, void *ctx);
+
+/* An alert event of a device: raised counts a fault, raised and cleared move minutes in alarm. */
+void reports_alert(struct reports *r, int device, const struct alert_event *ev, report_emit_fn emit, void *ctx);
+
+/* Midnight passed: every device's day is reported, also those that sent nothing. */
+void reports_tick(struct reports *r, int64_t now_ms, report_emit_fn emit, void *ctx);
+
+/* Hands the accumulators of every device changed since the last save to fn. */
+void reports_save(struct reports *r, report_save_fn fn, void *ctx);
+
+#endif
