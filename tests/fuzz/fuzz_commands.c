@@ -1,0 +1,69 @@
+/* fuzz_commands: command payloads as anyone on the broker could publish them — the first byte
+ * picks the topic word and the retain flag, the rest is the payload. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Every field is a NUL-terminated string within its bound; plain fields hold no control
+ * characters, the note no control characters but line breaks and tabs. */
+static void check_field(const char *s, size_t max, int text)
+{
+    size_t n = strnlen(s, max + 1);
+    if (n > max)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == 0x7f || (c < 0x20 && !(text && (c == '\n' || c == '\t'))))
+            abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const char *const names[] = {"ack", "reload", "status", "", "ack/extra",
+                                        "a-very-long-command-word-beyond-thirty-two-bytes", "确认确认确认确认确认确认"};
+    if (size < 1)
+        return 0;
+    const char *name = names[(data[0] >> 1) % (sizeof names / sizeof names[0])];
+    bool retained = data[0] & 1;
+    /* An exact-size copy, so a read past the payload's end is caught. */
+    size_t len = size - 1;
+    uint8_t *payload = malloc(len ? len : 1);
+    if (!payload)
+        return 0;
+    memcpy(payload, data + 1, len);
+    struct command cmd;
+    char err[256];
+    err[0] = '\0';
+    int rc = commands_parse(name, payload, len, retained, &cmd, err, sizeof err);
+    check_field(cmd.name, CMD_NAME_MAX, 0);
+    if (strncmp(cmd.name, name, strlen(cmd.name)) != 0)
+        abort();
+    if (cmd.has_id) {
+        check_field(cmd.id, CMD_ID_MAX, 0);
+        if (cmd.id[0] == '\0')
+            abort();
+    }
+    if (rc < 0) {
+        if (err[0] == '\0')
+            abort();
+    } else {
+        if (rc != 0 || retained || len == 0 || len > CMD_MAX_PAYLOAD)
+            abort();
+        if (cmd.kind == CMD_ACK) {
+            if (strcmp(name, "ack") != 0 || cmd.alert_id[0] == '\0' || cmd.by[0] == '\0')
+                abort();
+            check_field(cmd.alert_id, CMD_ALERT_ID_MAX, 0);
+            check_field(cmd.by, CMD_ID_MAX, 0);
+            check_field(cmd.note, CMD_NOTE_MAX, 1);
+        } else if (cmd.kind != CMD_RELOAD || strcmp(name, "reload") != 0) {
+            abort();
+        }
+    }
+    free(payload);
+    return 0;
+}
