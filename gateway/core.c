@@ -72,6 +72,7 @@ struct core {
     bool active_dirty;         /* alerts/active to publish */
     int64_t active_seq;        /* seq of the newest alert event: committed before the list goes */
     int64_t next_tick;
+    bool reload;               /* a valid config is waiting: stop, and core_run says CORE_RELOAD */
 };
 
 static const struct device *device_by_id(const struct config *cfg, const char *id)
@@ -333,8 +334,10 @@ static void publish_metrics(struct core *c)
     free(devs);
 }
 
-/* Validates the config file as it is now on disk; the running config is never replaced here
- * (buses and store keep going), so a bad file cannot take the gateway down. */
+/* Validates the config file as it is now on disk, as `caretaker check` would; a bad file is
+ * refused and the running config goes on untouched. A good one is applied by stopping
+ * cleanly (every reading committed) and starting again on it in the same process: everything
+ * that must survive is in the store already, exactly as across a restart. */
 static int reload_check(struct core *c, char *msg, size_t n)
 {
     struct config *fresh = NULL;
@@ -347,8 +350,17 @@ static int reload_check(struct core *c, char *msg, size_t n)
         snprintf(msg, n, "%s", err.msg);
         return -1;
     }
+    /* A reload never changes which store the gateway keeps: its seqs and unsent rows are there. */
+    if (strcmp(fresh->store.path, c->cfg->store.path) != 0) {
+        snprintf(msg, n, "%s: store.path changed from \"%s\" to \"%s\": a reload keeps the store; restart the daemon to move to another",
+                 c->cfg->path, c->cfg->store.path, fresh->store.path);
+        config_free(fresh);
+        return -1;
+    }
+    snprintf(msg, n, "%s is valid: applying it (%d buses, %d devices); pollers and the broker connection restart, the store stays",
+             c->cfg->path, fresh->nbuses, fresh->ndevices);
     config_free(fresh);
-    snprintf(msg, n, "%s is valid; restart the daemon to apply it (the running config is unchanged)", c->cfg->path);
+    c->reload = true;
     return 0;
 }
 
@@ -502,13 +514,13 @@ static int turn(struct core *c, int sfd)
                     log_warn("core: SIGHUP: config refused, keeping the running config: %s", msg);
                 else
                     log_notice("core: SIGHUP: %s", msg);
-                return 1;
+                return c->reload ? 0 : 1;
             }
             log_notice("core: %s, stopping", strsignal((int)si.ssi_signo));
             return 0;
         }
     }
-    return 1;
+    return c->reload ? 0 : 1; /* cmd/reload, answered above: stop to start again */
 }
 
 static int restore_alert(void *ctx, const char *json)
@@ -588,6 +600,29 @@ static int start_rules(struct core *c)
     return commit_all(c) < 0 ? -1 : 0;
 }
 
+/* A corrupt store found at start was moved aside: the history it held may be lost, which the
+ * O&M company must hear of. A one-shot alert of the gateway itself: nothing to clear. */
+static void report_moved_store(struct core *c)
+{
+    const char *moved = store_moved_aside(c->store, NULL);
+    if (!moved)
+        return;
+    const char *slash = strrchr(moved, '/');
+    const char *name = slash ? slash + 1 : moved; /* it lies beside the store */
+    struct alert_event ev = {.kind = ALERT_OCCURRED, .ts = clock_wall_ms()};
+    struct alert *a = &ev.alert;
+    snprintf(a->device, sizeof a->device, "%s", c->cfg->gateway_id);
+    snprintf(a->rule, sizeof a->rule, "store_corrupt");
+    snprintf(a->id, sizeof a->id, "%s:%s:%lld", a->device, a->rule, (long long)ev.ts);
+    a->severity = SEV_MAJOR;
+    snprintf(a->message_zh, sizeof a->message_zh, "网关数据库损坏，已另存为 %s 并新建；未发送的数据可能丢失", name);
+    snprintf(a->message_en, sizeof a->message_en, "Store corrupt: kept as %s, a fresh one made; unsent data may be lost",
+             name);
+    a->value = NAN;
+    a->raised_ts = ev.ts;
+    on_alert(c, &ev);
+}
+
 int core_run(struct config *cfg)
 {
     struct core c = {.cfg = cfg, .started_ts = clock_wall_ms()};
@@ -622,6 +657,9 @@ int core_run(struct config *cfg)
     store_commit(c.store);
     if (start_rules(&c) < 0)
         goto out;
+    report_moved_store(&c);
+    if (commit_all(&c) < 0)
+        goto out;
     if (cfg->has_mqtt) {
         if (publish_new(cfg, c.store, c.started_ts, &c.pub, &err) < 0) {
             log_err("%s", err.msg);
@@ -652,8 +690,11 @@ int core_run(struct config *cfg)
     int r;
     while ((r = turn(&c, sfd)) > 0)
         ;
-    sd_stopping();
-    rc = r < 0 ? 1 : 0;
+    if (c.reload)
+        sd_reloading();
+    else
+        sd_stopping();
+    rc = r < 0 ? 1 : c.reload ? CORE_RELOAD : 0;
 out:
     /* Stop the pollers first, so every reading they took is in the queue, then keep it all. */
     for (int i = 0; i < c.nbuses; i++)

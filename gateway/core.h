@@ -6,10 +6,15 @@
 
 #include "model.h"
 
+/* Returned by core_run when a reload (SIGHUP or cmd/reload) found the config file on disk
+ * valid: it has stopped cleanly, and the caller loads that file and runs again. */
+#define CORE_RELOAD 3
+
 /* Runs until SIGTERM or SIGINT, then stops the pollers, commits what it holds, flushes the
  * publisher and returns 0; returns 1 when the store cannot be opened or the broker settings
- * cannot be used (unreadable TLS files, a world-readable password file). SIGHUP validates the
- * config file again. cfg stays owned by the caller. */
+ * cannot be used (unreadable TLS files, a world-readable password file). SIGHUP or cmd/reload
+ * validates the config file again: a bad one is refused and the run goes on; a good one ends
+ * the run the same clean way, returning CORE_RELOAD. cfg stays owned by the caller. */
 int core_run(struct config *cfg);
 
 #endif

@@ -243,6 +243,18 @@ int main(int argc, char **argv)
         rc = 0;
     } else {
         rc = core_run(cfg);
+        /* A reload: the file was valid a moment ago; if it changed again since and no longer
+         * is, the gateway goes on with the config it was running. */
+        while (rc == CORE_RELOAD) {
+            struct config *fresh = NULL;
+            if (load_config(&o, &fresh) == 0) {
+                config_free(cfg);
+                cfg = fresh;
+            } else {
+                log_warn("core: reload: the config changed again and is refused; going on with the running one");
+            }
+            rc = core_run(cfg);
+        }
     }
     config_free(cfg);
     return rc;

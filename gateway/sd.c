@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <time.h>
 
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -19,6 +20,15 @@ int sd_ready(const char *status)
 void sd_stopping(void)
 {
     sd_notify(0, "STOPPING=1");
+}
+
+void sd_reloading(void)
+{
+    /* MONOTONIC_USEC lets a systemd that knows Type=notify-reload match it to the request. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+               (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL);
 }
 
 int sd_watchdog_interval_ms(void)
@@ -47,6 +57,10 @@ int sd_ready(const char *status)
 }
 
 void sd_stopping(void)
+{
+}
+
+void sd_reloading(void)
 {
 }
 

@@ -12,6 +12,9 @@ int sd_ready(const char *status);
 /* Tells systemd the service is shutting down, so the stop is not taken for a crash. */
 void sd_stopping(void);
 
+/* Tells systemd a reload is under way; the next sd_ready() ends it. */
+void sd_reloading(void);
+
 /* How often to send sd_watchdog_ping(), in milliseconds: half of WATCHDOG_USEC, so one late
  * ping still arrives in time. 0 when the watchdog is off or meant for another process. */
 int sd_watchdog_interval_ms(void);

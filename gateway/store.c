@@ -12,11 +12,15 @@
 #include "store.h"
 
 #include <inttypes.h>
+#include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -30,6 +34,13 @@
 #define CHECK_EVERY 64
 #define EVICT_CHUNK_MIN 64
 #define EVICT_CHUNK_MAX (1 << 17)
+/* Free space kept on the filesystem for the WAL to take one commit's frames and an eviction's:
+ * a commit that cannot grow the WAL is rolled back and its rows are lost, so the store gives
+ * up its oldest readings before the disk is that full. Below DISK_TIGHT free, the WAL is
+ * checkpointed after every commit so it restarts from its beginning instead of growing. */
+#define DISK_RESERVE_BYTES (256 * 1024)
+#define DISK_TIGHT_BYTES (4 * 1048576)
+#define OVERFLOW_EVENT_EVERY_MS 60000
 
 /* Names of rows by id (SQLite rowids of devices and points are small and dense). */
 struct name_table {
@@ -58,14 +69,22 @@ struct store {
     int64_t *device_row;      /* by device->index */
     int64_t **point_row;      /* by device->index, point index */
     struct name_table dev_names, point_names;
+    char moved_aside[PATH_MAX_LEN + 48]; /* where a corrupt file found at open went; "" if none */
+    char corruption[160];                /* what SQLite said of it */
     int64_t mark_lo, mark_hi; /* seqs acknowledged, not yet written; 0 when none */
     /* limits */
     int64_t page_size, max_pages;
+    int64_t cap_pages;      /* the ceiling eviction aims under now: max_pages or the disk's */
+    int disk_tight;
     int retention_days;
     /* counters */
     int64_t evicted_unsent, evicted_unsent_committed, evicted_sent, expired;
     uint64_t write_errors, lost_rows, rollbacks;
     struct complaint write_complaint;  /* a full disk fails every write: log at growing intervals */
+    /* Unsent readings evicted and not yet told in a buffer_overflow event: on a nearly full disk
+     * eviction runs every few commits, and one event a minute says it all. */
+    struct complaint overflow_complaint;
+    int64_t overflow_n, overflow_first_ts, overflow_last_ts, next_overflow_event_ms;
     /* fetch buffers, reused */
     struct outbox_value *vals;
     size_t nvals, vals_cap;
@@ -166,12 +185,47 @@ static int prepare(struct store *s, const char *sql, sqlite3_stmt **st)
     return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-int store_open(const char *path, struct store **out, struct diag *err)
+/* SQLite's word for a file that is damaged or is not a database at all: the only failures that
+ * move the file aside. Anything else (permissions, a lock, a newer schema) refuses to start. */
+static int corruption_code(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB;
+}
+
+/* Every page read once: a power cut or a stray write leaves damage that plain queries only
+ * meet when they reach the page, maybe in the middle of the night; at open it can still be
+ * handled whole. Costs one sequential read of the file. */
+static int check_pages(struct store *s, struct diag *err, int *corrupt)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(st, 0);
+        if (r && strcmp(r, "ok") == 0) {
+            sqlite3_finalize(st);
+            return 0;
+        }
+        diag_set(err, "store %s: damaged: %s", sqlite3_db_filename(s->db, "main"), r ? r : "?");
+        *corrupt = 1;
+    } else {
+        diag_set(err, "store %s: cannot check its pages: %s", sqlite3_db_filename(s->db, "main"),
+                 sqlite3_errmsg(s->db));
+        *corrupt = corruption_code(sqlite3_errcode(s->db));
+    }
+    sqlite3_finalize(st);
+    return -1;
+}
+
+static struct store *open_at(const char *path, struct diag *err, int *corrupt)
 {
     struct store *s = calloc(1, sizeof *s);
+    *corrupt = 0;
     if (!s) {
         diag_set(err, "store: out of memory");
-        return -1;
+        return NULL;
     }
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
@@ -180,9 +234,8 @@ int store_open(const char *path, struct store **out, struct diag *err)
     }
     sqlite3_busy_timeout(s->db, 5000);
     /* WAL lets `caretaker status` read while we write; FULL makes each group commit durable. */
-    if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err) < 0)
-        goto fail;
-    if (migrate(s, err) < 0)
+    if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err) < 0 ||
+        check_pages(s, err, corrupt) < 0 || migrate(s, err) < 0)
         goto fail;
     int64_t max_seq = 0, meta_seq = 0;
     if (query_int(s, "SELECT max(seq) FROM outbox", &max_seq) < 0 ||
@@ -217,11 +270,124 @@ int store_open(const char *path, struct store **out, struct diag *err)
         diag_set(err, "store %s: %s", path, sqlite3_errmsg(s->db));
         goto fail;
     }
+    return s;
+fail:
+    if (!*corrupt && s->db)
+        *corrupt = corruption_code(sqlite3_errcode(s->db));
+    store_close(s);
+    return NULL;
+}
+
+/* The highest seq a damaged file still shows, read without writing to it; 0 when none can be
+ * read. */
+static int64_t salvage_seq(const char *path)
+{
+    sqlite3 *db = NULL;
+    int64_t best = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        static const char *const q[] = {"SELECT max(seq) FROM outbox", "SELECT value FROM meta WHERE key = 'last_seq'"};
+        for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+            sqlite3_stmt *st;
+            if (sqlite3_prepare_v2(db, q[i], -1, &st, NULL) != SQLITE_OK)
+                continue;
+            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > best)
+                best = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+    }
+    sqlite3_close(db);
+    return best;
+}
+
+/* The file and its WAL go beside the store under one new name, bytes untouched, for a later
+ * look; the shared-memory index is rebuilt from them by whoever opens them, so it goes. */
+static int move_aside(const char *path, char *moved, size_t n, struct diag *err)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    for (int i = 0;; i++) {
+        if (i == 0)
+            snprintf(moved, n, "%s.corrupt-%s", path, stamp);
+        else
+            snprintf(moved, n, "%s.corrupt-%s-%d", path, stamp, i);
+        if (access(moved, F_OK) != 0)
+            break;
+        if (i == 99) {
+            diag_set(err, "store %s: corrupt, and no free name to move it aside", path);
+            return -1;
+        }
+    }
+    if (rename(path, moved) != 0) {
+        diag_set(err, "store %s: corrupt, and cannot move it aside to %s: %s", path, moved, strerror(errno));
+        return -1;
+    }
+    char from[PATH_MAX_LEN + 8], to[PATH_MAX_LEN + 56];
+    snprintf(from, sizeof from, "%s-wal", path);
+    snprintf(to, sizeof to, "%s-wal", moved);
+    if (rename(from, to) != 0 && errno != ENOENT)
+        log_warn("store: cannot move %s aside to %s: %s", from, to, strerror(errno));
+    snprintf(from, sizeof from, "%s-shm", path);
+    unlink(from);
+    return 0;
+}
+
+/* A fresh store after a corrupt one must not hand out a seq the old one may have published:
+ * consumers that drop a (gateway, seq) they have seen would drop new data. It starts above
+ * what could be read of the old file and above the wall clock in microseconds, which no seq
+ * can pass (a box writes far fewer than a million rows a second). */
+static int64_t seq_floor(int64_t salvaged)
+{
+    int64_t floor = salvaged;
+    int64_t wall_ms = clock_wall_ms();
+    if (wall_ms > INT64_C(1600000000000) && wall_ms * 1000 > floor) /* a clock that was ever set */
+        floor = wall_ms * 1000;
+    return floor;
+}
+
+int store_open(const char *path, struct store **out, struct diag *err)
+{
+    int corrupt = 0;
+    struct store *s = open_at(path, err, &corrupt);
+    if (!s && corrupt) {
+        char what[sizeof err->msg];
+        memcpy(what, err->msg, sizeof what);
+        int64_t salvaged = salvage_seq(path);
+        char moved[sizeof s->moved_aside];
+        if (move_aside(path, moved, sizeof moved, err) < 0)
+            return -1;
+        log_err("store %s: corrupt (%s): moved aside to %s; starting a fresh store", path, what, moved);
+        s = open_at(path, err, &corrupt);
+        if (!s)
+            return -1;
+        snprintf(s->moved_aside, sizeof s->moved_aside, "%s", moved);
+        snprintf(s->corruption, sizeof s->corruption, "%.150s", what);
+        int64_t floor = seq_floor(salvaged);
+        if (floor > s->last_seq) {
+            char sql[96];
+            snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta(key, value) VALUES('last_seq', %lld)",
+                     (long long)floor);
+            if (exec(s, sql, err) < 0) {
+                store_close(s);
+                return -1;
+            }
+            s->last_seq = s->committed_seq = floor;
+        }
+        log_notice("store %s: fresh store continues after seq %lld", path, (long long)s->last_seq);
+    }
+    if (!s)
+        return -1;
     *out = s;
     return 0;
-fail:
-    store_close(s);
-    return -1;
+}
+
+const char *store_moved_aside(const struct store *s, const char **why)
+{
+    if (why)
+        *why = s->corruption;
+    return s->moved_aside[0] ? s->moved_aside : NULL;
 }
 
 static int64_t upsert_id(sqlite3 *db, const char *insert_sql, const char *select_sql, const char *a, const char *b,
@@ -482,6 +648,27 @@ static int append_reading_once(struct store *s, const struct device *d, const st
 
 static int64_t evict(struct store *s, int64_t target_pages, int64_t now_wall_ms);
 
+/* The ceiling: max_mb, or less when the filesystem would fill first — the pages the file has
+ * plus those the free space can still hold. Measured each time, as other files on the disk
+ * come and go. */
+static int64_t ceiling(struct store *s)
+{
+    int64_t cap = s->max_pages, pages = 0;
+    struct statvfs v;
+    s->disk_tight = 0;
+    if (statvfs(sqlite3_db_filename(s->db, "main"), &v) == 0 && query_int(s, "PRAGMA page_count", &pages) == 0) {
+        int64_t avail = (int64_t)v.f_bavail * (int64_t)v.f_frsize;
+        int64_t disk_cap = pages + (avail - DISK_RESERVE_BYTES) / s->page_size;
+        s->disk_tight = avail < DISK_TIGHT_BYTES;
+        if (disk_cap < 1)
+            disk_cap = 1;
+        if (cap <= 0 || disk_cap < cap)
+            cap = disk_cap;
+    }
+    s->cap_pages = cap;
+    return cap;
+}
+
 #define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
 /* Where a write that hit the ceiling brings the file before it is tried again: the usual
  * low-water mark, then deeper for a row larger than the headroom. The eviction is committed
@@ -504,13 +691,12 @@ static int write_failed(struct store *s, int rc, const char *what)
 int store_append_reading(struct store *s, const struct device *d, const struct msg *m, int64_t *seq_out)
 {
     int64_t seq = 0;
-    if (s->max_pages > 0 && s->in_tx && s->pending_msgs % CHECK_EVERY == CHECK_EVERY - 1 &&
-        store_enforce_limits(s, m->ts_ms) < 0)
+    if (s->in_tx && s->pending_msgs % CHECK_EVERY == CHECK_EVERY - 1 && store_enforce_limits(s, m->ts_ms) < 0)
         check_rolled_back(s);
     int rc = append_reading_once(s, d, m, &seq);
-    for (int i = 0; rc == SQLITE_FULL && i < NELEM(full_targets) && s->max_pages > 0; i++) {
+    for (int i = 0; rc == SQLITE_FULL && i < NELEM(full_targets) && ceiling(s) > 0; i++) {
         check_rolled_back(s);
-        if (evict(s, s->max_pages * full_targets[i] / 100, m->ts_ms) >= 0 && store_commit(s) == 0)
+        if (evict(s, s->cap_pages * full_targets[i] / 100, m->ts_ms) >= 0 && store_commit(s) == 0)
             rc = append_reading_once(s, d, m, &seq);
     }
     if (rc != SQLITE_OK)
@@ -526,9 +712,9 @@ int store_append_event(struct store *s, const struct device *d, enum outbox_kind
     int64_t seq = 0;
     int dev = d ? d->index : -1;
     int rc = begin_if_needed(s) < 0 ? SQLITE_ERROR : insert_outbox(s, kind, dev, ts_ms, json_body, &seq);
-    for (int i = 0; rc == SQLITE_FULL && i < NELEM(full_targets) && s->max_pages > 0; i++) {
+    for (int i = 0; rc == SQLITE_FULL && i < NELEM(full_targets) && ceiling(s) > 0; i++) {
         check_rolled_back(s);
-        if (evict(s, s->max_pages * full_targets[i] / 100, ts_ms) >= 0 && store_commit(s) == 0)
+        if (evict(s, s->cap_pages * full_targets[i] / 100, ts_ms) >= 0 && store_commit(s) == 0)
             rc = begin_if_needed(s) < 0 ? SQLITE_ERROR : insert_outbox(s, kind, dev, ts_ms, json_body, &seq);
     }
     if (rc != SQLITE_OK)
@@ -579,6 +765,8 @@ int store_commit(struct store *s)
     s->pending = 0;
     s->pending_msgs = 0;
     s->committed_seq = s->last_seq;
+    if (s->disk_tight)
+        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     if (log_release(&s->write_complaint))
         log_notice("store: writing again");
     s->evicted_unsent_committed = s->evicted_unsent;
@@ -864,6 +1052,29 @@ static int64_t delete_oldest_readings(struct store *s, int sent, int64_t limit, 
     return n;
 }
 
+/* The buffer_overflow event for the unsent readings evicted since the last one, when one is
+ * due. */
+static int overflow_event(struct store *s, int64_t now_wall_ms)
+{
+    int64_t now = clock_mono_ms();
+    if (!s->overflow_n || now < s->next_overflow_event_ms)
+        return 0;
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"event\":\"buffer_overflow\",\"evicted\":%" PRId64 ",\"evicted_total\":%" PRId64
+             ",\"first_ts\":%" PRId64 ",\"last_ts\":%" PRId64 ",\"max_mb\":%" PRId64 "}",
+             s->overflow_n, s->evicted_unsent, s->overflow_first_ts, s->overflow_last_ts,
+             s->max_pages * s->page_size / 1048576);
+    int64_t seq;
+    if (begin_if_needed(s) < 0 || insert_outbox(s, OUTBOX_EVENT, -1, now_wall_ms, body, &seq) != SQLITE_OK) {
+        check_rolled_back(s);
+        return -1;
+    }
+    s->overflow_n = 0;
+    s->next_overflow_event_ms = now + OVERFLOW_EVENT_EVERY_MS;
+    return 0;
+}
+
 /* Brings the pages in use down to target_pages; see store_enforce_limits. */
 static int64_t evict(struct store *s, int64_t target_pages, int64_t now_wall_ms)
 {
@@ -900,42 +1111,44 @@ static int64_t evict(struct store *s, int64_t target_pages, int64_t now_wall_ms)
     }
     s->evicted_sent += sent_n;
     if (sent_n)
-        log_notice("store: evicted %" PRId64 " sent readings to stay under %" PRId64 " MB", sent_n,
-                   s->max_pages * s->page_size / 1048576);
+        log_notice("store: evicted %" PRId64 " sent readings to stay under %" PRId64 " kB%s", sent_n,
+                   s->cap_pages * s->page_size / 1024, s->cap_pages < s->max_pages ? " (the disk is nearly full)" : "");
     if (!unsent_n)
         return 0;
     s->evicted_unsent += unsent_n;
-    log_err("store: buffer overflow: evicted %" PRId64 " unsent readings (%" PRId64 " in all) from %" PRId64
-            " to %" PRId64,
-            unsent_n, s->evicted_unsent, first_ts, last_ts);
+    if (!s->overflow_n)
+        s->overflow_first_ts = first_ts;
+    s->overflow_last_ts = last_ts;
+    s->overflow_n += unsent_n;
+    uint32_t held = 0;
+    if (log_complain(&s->overflow_complaint, clock_mono_ms(), &held))
+        log_err("store: buffer overflow: evicted %" PRId64 " unsent readings (%" PRId64 " in all) from %" PRId64
+                " to %" PRId64 "%s",
+                unsent_n, s->evicted_unsent, first_ts, last_ts,
+                s->cap_pages < s->max_pages || s->max_pages <= 0 ? ": the disk is nearly full" : "");
     if (run_bound(s, "INSERT OR REPLACE INTO meta(key, value) VALUES('evicted_unsent', ?1)", s->evicted_unsent,
                   0) != SQLITE_OK) {
         check_rolled_back(s);
         return -1;
     }
-    char body[256];
-    snprintf(body, sizeof body,
-             "{\"event\":\"buffer_overflow\",\"evicted\":%" PRId64 ",\"evicted_total\":%" PRId64
-             ",\"first_ts\":%" PRId64 ",\"last_ts\":%" PRId64 ",\"max_mb\":%" PRId64 "}",
-             unsent_n, s->evicted_unsent, first_ts, last_ts, s->max_pages * s->page_size / 1048576);
-    int64_t seq;
-    if (insert_outbox(s, OUTBOX_EVENT, -1, now_wall_ms, body, &seq) != SQLITE_OK) {
-        check_rolled_back(s);
+    if (overflow_event(s, now_wall_ms) < 0)
         return -1;
-    }
     return unsent_n;
 }
 
 int64_t store_enforce_limits(struct store *s, int64_t now_wall_ms)
 {
-    if (s->max_pages <= 0)
+    if (overflow_event(s, now_wall_ms) < 0)
+        return -1;
+    int64_t cap = ceiling(s);
+    if (cap <= 0)
         return 0;
     int64_t used = used_pages(s);
     if (used < 0)
         return -1;
-    if (used * 100 < s->max_pages * EVICT_HIGH_PCT)
+    if (used * 100 < cap * EVICT_HIGH_PCT)
         return 0;
-    return evict(s, s->max_pages * EVICT_LOW_PCT / 100, now_wall_ms);
+    return evict(s, cap * EVICT_LOW_PCT / 100, now_wall_ms);
 }
 
 int64_t store_expire(struct store *s, int64_t now_wall_ms, int max)

@@ -21,9 +21,14 @@ enum outbox_kind {
 
 struct store;
 
-/* Opens (creating if needed) the database in WAL mode and brings its schema to the current
- * version. A database written by a newer Caretaker is refused, never downgraded. */
+/* Opens (creating if needed) the database in WAL mode, checks every page, and brings its schema
+ * to the current version. A database written by a newer Caretaker is refused, never downgraded.
+ * A file SQLite finds damaged, or not a database at all, is moved aside (with its WAL) and a
+ * fresh store is made in its place, whose seqs continue above the old ones. */
 int store_open(const char *path, struct store **out, struct diag *err);
+
+/* Where store_open moved a corrupt file, and why; NULL when it found none. */
+const char *store_moved_aside(const struct store *s, const char **why);
 
 /* Maps the config's devices and points to their rows, adding new ones; existing history of
  * devices no longer configured is kept (and its unsent rows are still published by name). */

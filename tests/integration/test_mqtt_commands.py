@@ -1,7 +1,8 @@
 """Commands over MQTT: every malformed or unknown command gets a refusal on cmd/reply (with the
 request's id when it carried a valid one) and the daemon goes on; an ack of an unknown alert
 says so; a reload validates the config file on disk — a broken one is refused with the reason
-and the running config stays (readings keep flowing), by command and by SIGHUP alike."""
+and the running config stays (readings keep flowing), by command and by SIGHUP alike; a good
+one is applied (test_reload.py)."""
 
 import json
 import signal
@@ -85,10 +86,13 @@ def test(started):
     if r["ok"] is not False or r["error"] != 'unknown alert "a-17"' or r["id"] != "q-4":
         raise h.TestFailure("ack of an unknown alert: %r" % r)
 
-    # A reload of the good file: validated, running config unchanged
+    # A reload of the good file: validated and applied (the run starts again, online again)
+    online = lambda: len([m for _, m, _ in sub.received("/status") if m.get("state") == "online"])
+    before = online()
     r = ask("reload", b'{"id":"q-5"}')
     if r["ok"] is not True or "is valid" not in r["result"] or r["id"] != "q-5":
         raise h.TestFailure("reload of a good config: %r" % r)
+    h.wait_until("online again after the reload", lambda: online() > before)
 
     # A broken file on disk: refused with the reason, and the daemon goes on polling and publishing
     with open(d.config_path, "w") as f:
