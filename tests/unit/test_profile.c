@@ -505,6 +505,44 @@ static void test_microsensor_mfe600e(void)
     free(p);
 }
 
+static void test_xylem_magflux(void)
+{
+    struct profile *p = load("flow/xylem-magflux");
+    if (!p)
+        return;
+    CHECK(pt(p, "flow")->address == 600 && pt(p, "flow")->order == ORDER_CDAB && pt(p, "flow")->scale == 3600);
+    CHECK(pt(p, "forward_total")->address == 604 && pt(p, "forward_total")->type == VT_UINT64);
+    CHECK(pt(p, "forward_total")->order == ORDER_CDAB);
+    /* the manual's bit 1 is the least significant bit */
+    CHECK(pt(p, "empty_pipe")->address == 1002 && pt(p, "empty_pipe")->bit == 0);
+    CHECK(pt(p, "coil_error")->bit == 4 && pt(p, "sensor_error")->bit == 5);
+
+    memset(&im, 0, sizeof im);
+    /* 2^-7 m3/s = 0.0078125: exponent 120 (78H), mantissa 0 -> 3C000000H; F32 {low} at 600, {high} at 601;
+     * x3600 = 28.125 m3/h */
+    im.holding[600] = 0x0000;
+    im.holding[601] = 0x3C00;
+    /* 1,500,000,000 mm3 = 59682F00H (5968H x 65536 + 2F00H); LS word first at 604 */
+    im.holding[604] = 0x2F00;
+    im.holding[605] = 0x5968;
+    /* alarm word: bit 1 empty pipe, bit 5 coil error, bit 6 sensor error -> 0031H */
+    im.holding[1002] = 0x0031;
+    poll_image(p);
+    VALUE("flow", 28.125, 0);
+    VALUE("forward_total", 1.5, 1e-15);
+    VALUE("empty_pipe", 1, 0);
+    VALUE("coil_error", 1, 0);
+    VALUE("sensor_error", 1, 0);
+    VALUE("low_flow_alarm", 0, 0);
+
+    /* the third word counts 2^32 mm3: 4,294,967,296 + 1,500,000,000 = 5,794,967,296 mm3 */
+    im.holding[606] = 0x0001;
+    poll_image(p);
+    VALUE("forward_total", 5.794967296, 1e-12);
+    profile_release(p);
+    free(p);
+}
+
 static void test_vega_vegapuls_c21(void)
 {
     struct profile *p = load("level/vega-vegapuls-c21");
@@ -624,6 +662,7 @@ int main(void)
     test_duplicate_in_large_object();
     test_files_find_and_list();
     test_microsensor_mfe600e();
+    test_xylem_magflux();
     test_vega_vegapuls_c21();
     test_monarch_nice3000plus();
     return check_report();
