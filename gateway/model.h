@@ -75,6 +75,7 @@ struct profile {
     struct point points[MAX_POINTS];
     int nparams;
     struct param params[MAX_PARAMS]; /* defaults; a device may override */
+    int max_read_registers;      /* most registers the device answers in one read (FC 03/04) */
     /* rules: parsed and compiled by the rules module; kept opaque here */
     void *rules;
     /* the same rules compiled, with the profile's code tables (struct rule_set, rules.h) */

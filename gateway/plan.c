@@ -45,9 +45,11 @@ static int point_cmp(const struct profile *p, int ia, int ib)
     return ia < ib ? -1 : (ia > ib);
 }
 
-static int table_limit(enum reg_table t)
+static int table_limit(const struct profile *p, enum reg_table t)
 {
-    return is_bit_table(t) ? PLAN_MAX_BITS : PLAN_MAX_REGS;
+    if (is_bit_table(t))
+        return PLAN_MAX_BITS;
+    return p->max_read_registers > 0 && p->max_read_registers < PLAN_MAX_REGS ? p->max_read_registers : PLAN_MAX_REGS;
 }
 
 /* Sets start and count of b from the points it serves. */
@@ -104,7 +106,7 @@ int plan_build(const struct profile *p, int max_gap, struct read_plan *out)
             long limit_gap = is_bit_table(pt->table) ? (long)max_gap * 16 : max_gap;
             long end = span_end(pt) > cur_end ? span_end(pt) : cur_end;
             if (pt->table == cur->table && gap <= limit_gap &&
-                end - cur->start + 1 <= table_limit(pt->table)) {
+                end - cur->start + 1 <= table_limit(p, pt->table)) {
                 cur->npoints++;
                 cur_end = end;
                 cur->count = (uint16_t)(end - cur->start + 1);

@@ -21,7 +21,7 @@ static const char *const table_names[] = {"coil", "discrete", "input", "holding"
 static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA"};
 
 static const char *const top_keys[] = {"driver", "kind",   "description", "manual", "address_base",
-                                       "params", "points", "rules",       "codes"};
+                                       "params", "points", "rules",       "codes",  "max_read_registers"};
 static const char *const point_keys[] = {"name", "table", "address", "type", "order", "unit", "scale", "offset",
                                          "min",  "max",   "doc",     "bit",  "bits",  "decimals_from", "sum"};
 static const char *const param_keys[] = {"default", "unit", "doc"};
@@ -210,6 +210,9 @@ static int parse_point(struct jctx *c, const cJSON *obj, int base, struct profil
     int rc = cJSON_GetObjectItemCaseSensitive(obj, "sum") ? parse_derived(c, obj, pt) : parse_wire(c, obj, base, pt);
     if (rc)
         return -1;
+    if ((pt->table == TABLE_HOLDING || pt->table == TABLE_INPUT) && point_width(pt) > p->max_read_registers)
+        return json_fail_key(c, "type", "a %s takes %d registers, more than the profile's max_read_registers %d",
+                             type_names[pt->type], point_width(pt), p->max_read_registers);
     int has_min = json_get_number(c, obj, "min", 0, false, &pt->min);
     if (has_min < 0)
         return -1;
@@ -410,6 +413,10 @@ static int parse_root(struct jctx *c, const cJSON *root, struct profile *p)
         return -1;
     int base;
     if (json_get_int(c, root, "address_base", 0, 1, 0, false, &base) < 0)
+        return -1;
+    /* Some controllers answer one register per request, or only short reads: the planner
+     * must not merge past what the device takes. */
+    if (json_get_int(c, root, "max_read_registers", 1, 125, 125, false, &p->max_read_registers) < 0)
         return -1;
     const cJSON *params, *points, *rules, *codes;
     if (json_get_child(c, root, "params", cJSON_Object, false, &params) < 0)

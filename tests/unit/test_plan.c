@@ -108,6 +108,45 @@ static void test_adjacent_and_gaps(void)
     CHECK(plan.blocks[1].first == 1);
 }
 
+/* A device that answers only short reads (max_read_registers): no read is planned longer, a
+ * point is never split across two reads, and bit tables keep their own limit. */
+static void test_device_read_limit(void)
+{
+    reset();
+    pr.max_read_registers = 4;
+    for (unsigned a = 0; a < 8; a++)
+        add(TABLE_HOLDING, a, VT_UINT16);
+    CHECK(plan_build(&pr, 10, &plan) == 0);
+    CHECK(plan.nblocks == 2);
+    CHECK_BLOCK(0, TABLE_HOLDING, 0, 4, 4);
+    CHECK_BLOCK(1, TABLE_HOLDING, 4, 4, 4);
+
+    /* uint16 at 0..2, float32 at 3..4: the float would end a 5-register read, so it starts its own */
+    reset();
+    pr.max_read_registers = 4;
+    add(TABLE_HOLDING, 0, VT_UINT16);
+    add(TABLE_HOLDING, 1, VT_UINT16);
+    add(TABLE_HOLDING, 2, VT_UINT16);
+    add(TABLE_HOLDING, 3, VT_FLOAT32);
+    CHECK(plan_build(&pr, 0, &plan) == 0);
+    CHECK(plan.nblocks == 2);
+    CHECK_BLOCK(0, TABLE_HOLDING, 0, 3, 3);
+    CHECK_BLOCK(1, TABLE_HOLDING, 3, 2, 1);
+
+    /* one register per request, as some elevator controllers take */
+    reset();
+    pr.max_read_registers = 1;
+    add(TABLE_INPUT, 10, VT_UINT16);
+    add(TABLE_INPUT, 11, VT_UINT16);
+    add(TABLE_COIL, 0, VT_BOOL);
+    add(TABLE_COIL, 1, VT_BOOL);
+    CHECK(plan_build(&pr, 10, &plan) == 0);
+    CHECK(plan.nblocks == 3);
+    CHECK_BLOCK(0, TABLE_COIL, 0, 2, 2);
+    CHECK_BLOCK(1, TABLE_INPUT, 10, 1, 1);
+    CHECK_BLOCK(2, TABLE_INPUT, 11, 1, 1);
+}
+
 static void test_limits(void)
 {
     /* FC 3 reads at most 125 registers: 0 .. 124 is exactly 125 */
@@ -380,6 +419,7 @@ int main(void)
 {
     test_adjacent_and_gaps();
     test_limits();
+    test_device_read_limit();
     test_shared_register();
     test_bisection();
     test_missing_register_of_fields();

@@ -192,6 +192,7 @@ static void test_minimal_defaults(void)
     CHECK(p->points[0].type == VT_BOOL && p->points[0].table == TABLE_COIL && p->points[0].address == 0);
     CHECK(p->points[1].address == 2 && p->points[1].order == ORDER_DCBA && p->points[1].scale == 1);
     CHECK(!p->points[1].has_min && !p->points[1].has_max && p->rules == NULL && p->nparams == 0);
+    CHECK(p->max_read_registers == 125);
     profile_release(p);
     free(p);
 }
@@ -212,6 +213,9 @@ static void test_errors(void)
     ERR(HEAD "'pionts':[]}", "pionts: unknown key \"pionts\"", "did you mean \"points\"?");
     ERR(HEAD "'points':[]}", "points: 0 points (expected 1..128)", NULL);
     ERR(HEAD "'address_base':2,'points':[]}", "address_base: 2 is out of range (expected an integer 0..1)", NULL);
+    ERR(HEAD "'max_read_registers':126,'points':[]}", "max_read_registers: 126 is out of range (expected an integer 1..125)", NULL);
+    ERR(HEAD "'max_read_registers':1,'points':[{'name':'a','table':'holding','address':0,'type':'float32'}]}",
+        "points[0].type: a float32 takes 2 registers, more than the profile's max_read_registers 1", NULL);
 
     /* point keys and names */
     ERR(HEAD "'points':[{'name':'a','table':'holding','adress':0,'type':'uint16'}]}",
