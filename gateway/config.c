@@ -53,7 +53,7 @@ static const char *const bus_rtu_keys[] = {"port", "baud", "parity", "data_bits"
 static const char *const bus_tcp_keys[] = {"host", "port"};
 static const char *const bus_dtu_keys[] = {"listen", "port", "dtu_id", "register_pattern", "heartbeat"};
 static const char *const device_keys[] = {"id",       "unit",       "driver",  "poll_ms",
-                                          "location", "timeout_ms", "retries", "params"};
+                                          "location", "timeout_ms", "retries", "params", "inputs"};
 
 static const struct int_field store_ints[] = {
     {"max_mb", 1, 1048576, 512, offsetof(struct store_config, max_mb)},
@@ -441,6 +441,32 @@ static int parse_device_params(struct jctx *c, const cJSON *obj, struct device *
     return 0;
 }
 
+/* "inputs": {"downstream_level": "manhole-4.level"}; checked against the profiles and the other
+ * devices once all are loaded (check_inputs). Kept in the order given until then. */
+static int parse_device_inputs(struct jctx *c, const cJSON *obj, struct device *d)
+{
+    const cJSON *inputs;
+    if (json_get_child(c, obj, "inputs", cJSON_Object, false, &inputs) < 0)
+        return -1;
+    if (!inputs)
+        return 0;
+    size_t mark = json_enter_key(c, "inputs");
+    int n = 0;
+    for (const cJSON *v = inputs->child; v; v = v->next, n++) {
+        if (n == MAX_INPUTS)
+            return json_fail(c, "more than %d inputs", MAX_INPUTS);
+        struct input_bind *b = &d->inputs[n];
+        if (strlen(v->string) >= sizeof b->name)
+            return json_fail_key(c, v->string, "\"%.60s...\" is too long for an input name", v->string);
+        snprintf(b->name, sizeof b->name, "%s", v->string);
+        if (json_get_string(c, inputs, v->string, NULL, true, "\"<device id>.<point>\"", b->source,
+                            sizeof b->source) < 0)
+            return -1;
+    }
+    json_leave(c, mark);
+    return 0;
+}
+
 static int parse_device(struct jctx *c, const cJSON *obj, const struct bus_config *b, struct device *d)
 {
     /* Behind a DTU is an RS-485 line: RTU addressing. */
@@ -458,7 +484,8 @@ static int parse_device(struct jctx *c, const cJSON *obj, const struct bus_confi
     if (json_get_int(c, obj, "poll_ms", 50, 86400000, 5000, false, &d->poll_ms) < 0 ||
         json_get_string(c, obj, "location", "", false, "where the device is", d->location, sizeof d->location) < 0 ||
         json_get_int(c, obj, "timeout_ms", 10, 60000, b->timeout_ms, false, &d->timeout_ms) < 0 ||
-        json_get_int(c, obj, "retries", 0, 10, b->retries, false, &d->retries) < 0 || parse_device_params(c, obj, d))
+        json_get_int(c, obj, "retries", 0, 10, b->retries, false, &d->retries) < 0 || parse_device_params(c, obj, d) ||
+        parse_device_inputs(c, obj, d))
         return -1;
     return 0;
 }
@@ -906,6 +933,65 @@ static int check_params(struct jctx *c, const struct device *d)
     return 0;
 }
 
+static int fail_input(struct jctx *c, const char *name, const char *fmt, const char *a, const char *b)
+{
+    size_t mark = json_enter_key(c, "inputs");
+    json_enter_key(c, name);
+    json_fail(c, fmt, a, b);
+    json_leave(c, mark);
+    return -1;
+}
+
+/* Each input the config binds: an input the profile declares, fed by a point of a configured
+ * device. Afterwards d->inputs is indexed by the profile's inputs; those not given stay
+ * unbound (unknown: the rules reading them neither raise nor clear on them). */
+static int check_inputs(struct jctx *c, const struct config *cfg, struct device *d)
+{
+    const struct profile *p = d->profile;
+    struct input_bind by_index[MAX_INPUTS];
+    memset(by_index, 0, sizeof by_index);
+    for (int i = 0; i < MAX_INPUTS && d->inputs[i].name[0]; i++) {
+        const struct input_bind *b = &d->inputs[i];
+        int k = -1;
+        const char *cand[MAX_INPUTS];
+        for (int j = 0; j < p->ninputs; j++) {
+            cand[j] = p->inputs[j].name;
+            if (strcmp(cand[j], b->name) == 0)
+                k = j;
+        }
+        if (k < 0) {
+            const char *near = json_suggest(b->name, cand, (size_t)p->ninputs);
+            if (near)
+                return fail_input(c, b->name, "\"%s\" is not an input of this device's profile (did you mean \"%s\"?)",
+                                  b->name, near);
+            return fail_input(c, b->name, "\"%s\" is not an input of %s (expected one it declares under \"inputs\")",
+                              b->name, p->driver);
+        }
+        char dev[NAME_MAX_LEN * 2];
+        snprintf(dev, sizeof dev, "%s", b->source);
+        char *dot = strrchr(dev, '.');
+        if (!dot || dot == dev || !dot[1])
+            return fail_input(c, b->name, "\"%s\" is not \"<device id>.<point>\"%s", b->source, "");
+        *dot = '\0';
+        const char *point = dot + 1;
+        const struct device *src = NULL;
+        for (int j = 0; j < cfg->ndevices && !src; j++)
+            if (strcmp(cfg->devices[j]->id, dev) == 0)
+                src = cfg->devices[j];
+        if (!src)
+            return fail_input(c, b->name, "\"%s\": no device \"%s\" in this config", b->source, dev);
+        int pt = profile_point_index(src->profile, point);
+        if (pt < 0)
+            return fail_input(c, b->name, "\"%s\": the profile of that device has no point \"%s\"", b->source, point);
+        by_index[k] = *b;
+        by_index[k].bound = true;
+        by_index[k].device = src->index;
+        by_index[k].point = pt;
+    }
+    memcpy(d->inputs, by_index, sizeof by_index);
+    return 0;
+}
+
 static int check_devices(struct loader *l)
 {
     struct config *cfg = l->cfg;
@@ -920,6 +1006,14 @@ static int check_devices(struct loader *l)
                 return -1;
             at_device(&l->c, b, d, NULL);
             if (check_params(&l->c, dv))
+                return -1;
+        }
+    }
+    /* Inputs name other devices, whose profiles are all loaded only now. */
+    for (int b = 0; b < cfg->nbuses; b++) {
+        for (int d = 0; d < cfg->buses[b].ndevices; d++) {
+            at_device(&l->c, b, d, NULL);
+            if (check_inputs(&l->c, cfg, &cfg->buses[b].devices[d]))
                 return -1;
         }
     }

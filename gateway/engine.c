@@ -1,6 +1,7 @@
 /* engine: one rules_device per configured device, indexed like config->devices. */
 #include "engine.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,23 @@ void engine_free(struct engine *e)
     free(e);
 }
 
+/* A device's inputs from the current values of the devices that feed them. */
+static void fill_inputs(struct engine *e, int i)
+{
+    const struct device *dv = e->cfg->devices[i];
+    int n = dv->profile ? dv->profile->ninputs : 0;
+    if (n == 0)
+        return;
+    double v[MAX_INPUTS];
+    for (int k = 0; k < n; k++) {
+        const struct input_bind *b = &dv->inputs[k];
+        v[k] = b->bound && b->device >= 0 && b->device < e->n && e->dev[b->device]
+                   ? rules_value(e->dev[b->device], b->point)
+                   : NAN;
+    }
+    rules_set_inputs(e->dev[i], v, n);
+}
+
 void engine_handle(struct engine *e, const struct msg *m, const struct alert_sink *sink)
 {
     if (m->device < 0 || m->device >= e->n || !e->dev[m->device])
@@ -71,6 +89,7 @@ void engine_handle(struct engine *e, const struct msg *m, const struct alert_sin
     struct rules_device *d = e->dev[m->device];
     switch (m->kind) {
     case MSG_READING:
+        fill_inputs(e, m->device);
         rules_feed(d, m->ts_ms, m->values, m->quality, m->npoints, sink);
         break;
     case MSG_DEVICE_OFFLINE:
@@ -86,9 +105,12 @@ void engine_handle(struct engine *e, const struct msg *m, const struct alert_sin
 
 void engine_tick(struct engine *e, int64_t now_ms, const struct alert_sink *sink)
 {
-    for (int i = 0; i < e->n; i++)
-        if (e->dev[i])
+    for (int i = 0; i < e->n; i++) {
+        if (e->dev[i]) {
+            fill_inputs(e, i);
             rules_tick(e->dev[i], now_ms, sink);
+        }
+    }
 }
 
 int engine_ack(struct engine *e, const char *alert_id, const char *by, int64_t now_ms,

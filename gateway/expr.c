@@ -273,8 +273,27 @@ static int emit_const(struct parser *ps, double v)
 
 static int parse_level(struct parser *ps, int level);
 
+/* inputs.<name>: a value of another device, point npoints + its index (model.h). */
+static int input_ref(struct parser *ps, const char *name, size_t at)
+{
+    const struct profile *p = ps->p;
+    const char *names[MAX_INPUTS];
+    for (int i = 0; i < p->ninputs; i++) {
+        if (strcmp(p->inputs[i].name, name) == 0)
+            return p->npoints + i;
+        names[i] = p->inputs[i].name;
+    }
+    const char *near = json_suggest(name, names, (size_t)p->ninputs);
+    if (near)
+        return fail_at(ps, at, "unknown input \"inputs.%s\" (did you mean \"inputs.%s\"?)", name, near);
+    return fail_at(ps, at, "unknown input \"inputs.%s\" (expected an input declared in the profile's \"inputs\")",
+                   name);
+}
+
 static int point_ref(struct parser *ps, const char *name, size_t at)
 {
+    if (strncmp(name, "inputs.", 7) == 0)
+        return input_ref(ps, name + 7, at);
     int k = profile_point_index(ps->p, name);
     if (k >= 0)
         return k;
@@ -367,8 +386,9 @@ static int parse_call(struct parser *ps, const char *name, size_t at)
         return fail_at(ps, pat, "%s() takes a point name first (e.g. %s(level%s))", name, name,
                        f->nargs == 2 ? ", 60" : "");
     char pname[NAME_MAX_LEN];
-    if (ps->tlen >= sizeof pname || memchr(ps->src + ps->tstart, '.', ps->tlen))
-        return fail_at(ps, pat, "%s() takes a point name first", name);
+    if (ps->tlen >= sizeof pname ||
+        (memchr(ps->src + ps->tstart, '.', ps->tlen) && (ps->tlen < 8 || memcmp(ps->src + ps->tstart, "inputs.", 7))))
+        return fail_at(ps, pat, "%s() takes a point name first (or inputs.<name>)", name);
     memcpy(pname, ps->src + ps->tstart, ps->tlen);
     pname[ps->tlen] = '\0';
     int point = point_ref(ps, pname, pat);
@@ -435,8 +455,8 @@ static int parse_primary(struct parser *ps)
         int k = param_ref(ps, name + 7, at);
         return k < 0 ? -1 : emit(ps, OP_PARAM, k, 1);
     }
-    if (strchr(name, '.'))
-        return fail_at(ps, at, "\"%s\" is not a name (expected a point, or params.<name>)", name);
+    if (strchr(name, '.') && strncmp(name, "inputs.", 7) != 0)
+        return fail_at(ps, at, "\"%s\" is not a name (expected a point, params.<name> or inputs.<name>)", name);
     if (ps->const_only)
         return fail_at(ps, at, "point \"%s\" here (expected numbers and params only)", name);
     int k = point_ref(ps, name, at);

@@ -12,6 +12,7 @@
 #define MAX_POINTS 128       /* per profile */
 #define MAX_PARAMS 64        /* per profile, and overrides per device */
 #define MAX_SUM_TERMS 4
+#define MAX_INPUTS 8         /* values of other devices a profile's rules may read */
 #define MAX_DRIVER_DIRS 8
 
 /* Modbus data model tables (Modbus Application Protocol v1.1b3, section 4.3). */
@@ -67,6 +68,23 @@ struct param {
     double value;
 };
 
+/* A value a profile's rules read from another device ("inputs.<name>"): the level of the next
+ * manhole downstream, a rain gauge. Which device and point feed it is the config's choice. In
+ * rules an input is point npoints + its index, so history functions apply to it as well. */
+struct input_decl {
+    char name[NAME_MAX_LEN];
+    char unit[16];
+};
+
+/* A device's binding of one input of its profile; by the profile's input index. */
+struct input_bind {
+    char name[NAME_MAX_LEN];     /* the input's name, as the config gave it */
+    bool bound;
+    int device;                  /* config->devices index of the source */
+    int point;                   /* point index in the source's profile */
+    char source[NAME_MAX_LEN * 2]; /* "device.point" as the config wrote it */
+};
+
 struct profile {
     char driver[NAME_MAX_LEN];   /* "level/ultrasonic-generic" */
     char kind[NAME_MAX_LEN];     /* "sewage.level", "elevator" */
@@ -76,6 +94,8 @@ struct profile {
     int nparams;
     struct param params[MAX_PARAMS]; /* defaults; a device may override */
     int max_read_registers;      /* most registers the device answers in one read (FC 03/04) */
+    int ninputs;
+    struct input_decl inputs[MAX_INPUTS];
     /* rules: parsed and compiled by the rules module; kept opaque here */
     void *rules;
     /* the same rules compiled, with the profile's code tables (struct rule_set, rules.h) */
@@ -93,6 +113,7 @@ struct device {
     int retries;
     int nparams;
     struct param params[MAX_PARAMS]; /* overrides of profile params */
+    struct input_bind inputs[MAX_INPUTS]; /* by profile input index; unbound inputs are unknown */
     int index;                   /* position in config->devices order, stable for a config */
 };
 

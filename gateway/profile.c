@@ -21,7 +21,9 @@ static const char *const table_names[] = {"coil", "discrete", "input", "holding"
 static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA"};
 
 static const char *const top_keys[] = {"driver", "kind",   "description", "manual", "address_base",
-                                       "params", "points", "rules",       "codes",  "max_read_registers"};
+                                       "params", "points", "rules",       "codes",  "max_read_registers",
+                                       "inputs"};
+static const char *const input_keys[] = {"unit", "doc"};
 static const char *const point_keys[] = {"name", "table", "address", "type", "order", "unit", "scale", "offset",
                                          "min",  "max",   "doc",     "bit",  "bits",  "decimals_from", "sum"};
 static const char *const param_keys[] = {"default", "unit", "doc"};
@@ -347,6 +349,34 @@ static int parse_params(struct jctx *c, const cJSON *params, struct profile *p)
     return 0;
 }
 
+/* Inputs: values of other devices the rules read as inputs.<name>; the config binds each. */
+static int parse_inputs(struct jctx *c, const cJSON *inputs, struct profile *p)
+{
+    size_t mark = json_enter_key(c, "inputs");
+    int n = cJSON_GetArraySize(inputs);
+    if (n > MAX_INPUTS)
+        return json_fail(c, "%d inputs (expected at most %d)", n, MAX_INPUTS);
+    for (const cJSON *obj = inputs->child; obj; obj = obj->next) {
+        size_t m2 = json_enter_key(c, obj->string);
+        if (!ident_ok(obj->string) || strlen(obj->string) >= NAME_MAX_LEN)
+            return json_fail(c, "\"%.60s\" is not a valid input name (expected a-z, 0-9 and _, starting with a letter)",
+                             obj->string);
+        if (json_expect_type(c, obj, cJSON_Object, "an object with \"unit\" and \"doc\"") ||
+            json_check_keys(c, obj, input_keys, NELEM(input_keys)))
+            return -1;
+        struct input_decl *in = &p->inputs[p->ninputs];
+        snprintf(in->name, sizeof in->name, "%s", obj->string);
+        const char *text;
+        if (json_get_string(c, obj, "unit", "", false, "a unit", in->unit, sizeof in->unit) < 0 ||
+            json_get_text(c, obj, "doc", false, &text) < 0)
+            return -1;
+        p->ninputs++;
+        json_leave(c, m2);
+    }
+    json_leave(c, mark);
+    return 0;
+}
+
 /* Code tables ("fault": {"0": "no fault", "12": "..."}) are read by the rules module from the
  * profile text; here only their shape is checked, so a typo fails at load and not at alarm time. */
 static int check_codes(struct jctx *c, const cJSON *codes)
@@ -426,6 +456,11 @@ static int parse_root(struct jctx *c, const cJSON *root, struct profile *p)
     if (json_get_child(c, root, "points", cJSON_Array, true, &points) < 0)
         return -1;
     if (parse_points(c, points, base, p))
+        return -1;
+    const cJSON *inputs;
+    if (json_get_child(c, root, "inputs", cJSON_Object, false, &inputs) < 0)
+        return -1;
+    if (inputs && parse_inputs(c, inputs, p))
         return -1;
     if (json_get_child(c, root, "codes", cJSON_Object, false, &codes) < 0)
         return -1;

@@ -385,7 +385,7 @@ struct rules_device {
     struct rules_options opt;
     struct history *hist;
     int npoints;
-    double values[MAX_POINTS];    /* current sample; NaN unknown */
+    double values[MAX_POINTS + MAX_INPUTS]; /* current sample, then the inputs; NaN unknown */
     int64_t last_reading_ms;
     int64_t start_ms;
     bool offline;
@@ -485,7 +485,7 @@ struct rules_device *rules_device_new(const struct profile *p, const char *devic
     if (d->opt.flap_max >= FLAP_RING)
         d->opt.flap_max = FLAP_RING - 1;
     d->npoints = p->npoints;
-    for (int i = 0; i < MAX_POINTS; i++)
+    for (int i = 0; i < MAX_POINTS + MAX_INPUTS; i++)
         d->values[i] = NAN;
     d->start_ms = start_ms;
     int nrules = d->rs ? d->rs->nrules : 0;
@@ -505,7 +505,7 @@ struct rules_device *rules_device_new(const struct profile *p, const char *devic
         rules_device_free(d);
         return NULL;
     }
-    d->hist = history_new(p->npoints, specs, nspecs, start_ms);
+    d->hist = history_new(p->npoints + p->ninputs, specs, nspecs, start_ms);
     free(specs);
     if (!d->hist) {
         diag_set(err, "device %s: out of memory", device_id);
@@ -583,8 +583,11 @@ static void make_alert(struct rules_device *d, struct rinst *in, int64_t ts)
         rules_render(d->p, d->rs, in->def->message_zh, d->values, d->params, a->message_zh, sizeof a->message_zh);
         rules_render(d->p, d->rs, in->def->message_en, d->values, d->params, a->message_en, sizeof a->message_en);
         int fp = in->def->when.first_point;
-        if (fp >= 0) {
+        if (fp >= 0 && fp < d->npoints) {
             snprintf(a->point, sizeof a->point, "%s", d->p->points[fp].name);
+            a->value = d->values[fp];
+        } else if (fp >= d->npoints) {
+            snprintf(a->point, sizeof a->point, "inputs.%.50s", d->p->inputs[fp - d->npoints].name);
             a->value = d->values[fp];
         }
     } else {
@@ -759,12 +762,29 @@ void rules_feed(struct rules_device *d, int64_t ts_ms, const double *values, con
         if (ok)
             history_add(d->hist, i, ts_ms, values[i]);
     }
+    /* The inputs as the engine set them for this sample, kept in history like points. */
+    for (int k = 0; k < d->p->ninputs; k++) {
+        double v = d->values[d->npoints + k];
+        if (v == v)
+            history_add(d->hist, d->npoints + k, ts_ms, v);
+    }
     d->last_reading_ms = ts_ms;
     comm_back(d, ts_ms, sink);
     for (int i = 0; i < d->ninst - 1; i++)
         evaluate(d, &d->inst[i], ts_ms, sink);
     for (int i = 0; i < d->ninst; i++)
         escalate(d, &d->inst[i], ts_ms, sink);
+}
+
+void rules_set_inputs(struct rules_device *d, const double *values, int n)
+{
+    for (int k = 0; k < n && k < d->p->ninputs; k++)
+        d->values[d->npoints + k] = values[k];
+}
+
+double rules_value(const struct rules_device *d, int point)
+{
+    return point >= 0 && point < d->npoints ? d->values[point] : NAN;
 }
 
 void rules_offline(struct rules_device *d, int64_t ts_ms, const struct alert_sink *sink)

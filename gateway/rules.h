@@ -112,6 +112,14 @@ void rules_feed(struct rules_device *d, int64_t ts_ms, const double *values, con
                 const struct alert_sink *sink);
 
 /* The bus declared the device offline / back online. Offline makes every point unknown. */
+/* The current values of the profile's inputs (another device's points, NaN when unknown), read
+ * by the next rules_feed or rules_tick; rules_feed also keeps them in history. */
+void rules_set_inputs(struct rules_device *d, const double *values, int n);
+
+/* The current value of one of the device's points: NaN when unknown (not read since the start,
+ * invalid, or the device offline). */
+double rules_value(const struct rules_device *d, int point);
+
 void rules_offline(struct rules_device *d, int64_t ts_ms, const struct alert_sink *sink);
 void rules_online(struct rules_device *d, int64_t ts_ms, const struct alert_sink *sink);
 

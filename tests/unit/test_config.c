@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "profile.h"
 
 static char src[512], drivers[600];
 
@@ -376,6 +377,45 @@ static void test_dtu(void)
 }
 
 /* The alert life cycle's knobs and response deadlines in seconds. */
+/* A device's inputs: bound by the profile's input index to another device's point; every way
+ * of naming them wrongly is refused with the path. */
+static void test_inputs(void)
+{
+    struct config *c = OK(HEAD "'buses':[" TCP("{'id':'up','unit':1,'driver':'level/ultrasonic-generic','inputs':"
+                                               "{'downstream_flow':'fm.flow','downstream_level':'down.level'}},"
+                                               "{'id':'down','unit':2,'driver':'level/radar-float'},"
+                                               "{'id':'fm','unit':3,'driver':'flow/electromagnetic-generic'}") "]}",
+                          "site.json");
+    if (c) {
+        const struct device *up = c->devices[0];
+        const struct profile *p = up->profile;
+        CHECK(p->ninputs == 2 && strcmp(p->inputs[0].name, "downstream_level") == 0 &&
+              strcmp(p->inputs[1].name, "downstream_flow") == 0);
+        /* by the profile's order, not the config's */
+        CHECK(up->inputs[0].bound && up->inputs[0].device == 1 &&
+              up->inputs[0].point == profile_point_index(c->devices[1]->profile, "level"));
+        CHECK(up->inputs[1].bound && up->inputs[1].device == 2 &&
+              up->inputs[1].point == profile_point_index(c->devices[2]->profile, "flow"));
+        CHECK(!c->devices[1]->inputs[0].bound && !c->devices[1]->inputs[1].bound);
+        config_free(c);
+    }
+    ERR(HEAD "'buses':[" TCP("{'id':'up','unit':1,'driver':'level/ultrasonic-generic','inputs':{'downstream_levl':'down.level'}},"
+                             "{'id':'down','unit':2,'driver':'level/radar-float'}") "]}",
+        "buses[0].devices[0].inputs.downstream_levl: \"downstream_levl\" is not an input of this device's profile "
+        "(did you mean \"downstream_level\"?)", NULL);
+    ERR(HEAD "'buses':[" TCP("{'id':'up','unit':1,'driver':'level/ultrasonic-generic','inputs':{'downstream_level':'down'}}") "]}",
+        "buses[0].devices[0].inputs.downstream_level: \"down\" is not \"<device id>.<point>\"", NULL);
+    ERR(HEAD "'buses':[" TCP("{'id':'up','unit':1,'driver':'level/ultrasonic-generic','inputs':{'downstream_level':'dwn.level'}}") "]}",
+        "inputs.downstream_level: \"dwn.level\": no device \"dwn\" in this config", NULL);
+    ERR(HEAD "'buses':[" TCP("{'id':'up','unit':1,'driver':'level/ultrasonic-generic','inputs':{'downstream_level':'down.levle'}},"
+                             "{'id':'down','unit':2,'driver':'level/radar-float'}") "]}",
+        "inputs.downstream_level: \"down.levle\": the profile of that device has no point \"levle\"", NULL);
+    ERR(HEAD "'buses':[" TCP("{'id':'lift','unit':1,'driver':'elevator/generic','inputs':{'rain':'lift.floor'}}") "]}",
+        "inputs.rain: \"rain\" is not an input of elevator/generic (expected one it declares under \"inputs\")", NULL);
+    ERR(HEAD "'buses':[" TCP("{'id':'up','unit':1,'driver':'level/ultrasonic-generic','inputs':{'downstream_level':5}}") "]}",
+        "inputs.downstream_level: 5 is a number", NULL);
+}
+
 static void test_alerts_and_deadlines(void)
 {
     /* Without an "alerts" section: 30 min re-escalation, more than 3 raises in 10 min is
@@ -430,5 +470,6 @@ int main(void)
     test_files();
     test_dtu();
     test_alerts_and_deadlines();
+    test_inputs();
     return check_report();
 }

@@ -10,10 +10,11 @@
 
 static struct profile prof;
 
-/* Points by index: 0 a, 1 b, 2 status, 3 door_open, 4 level. */
+/* Points by index: 0 a, 1 b, 2 status, 3 door_open, 4 level; then input 0, down_level, as 5. */
 static const char profile_text[] =
     "{\"driver\":\"test/x\",\"kind\":\"test\","
     "\"params\":{\"high_m\":{\"default\":1.2},\"win_s\":{\"default\":10}},"
+    "\"inputs\":{\"down_level\":{\"unit\":\"m\",\"doc\":\"the next manhole\"}},"
     "\"points\":["
     "{\"name\":\"a\",\"table\":\"holding\",\"address\":0,\"type\":\"int16\"},"
     "{\"name\":\"b\",\"table\":\"holding\",\"address\":1,\"type\":\"int16\"},"
@@ -21,7 +22,7 @@ static const char profile_text[] =
     "{\"name\":\"door_open\",\"table\":\"holding\",\"address\":2,\"type\":\"bool\",\"bit\":0},"
     "{\"name\":\"level\",\"table\":\"holding\",\"address\":3,\"type\":\"float32\"}]}";
 
-static double values[5];
+static double values[6];
 static double params[2] = {1.2, 10};
 
 static double eval_at(const char *text, const struct history *h, const int *series, int64_t now)
@@ -160,6 +161,27 @@ static void expect_error(const char *text, bool const_only, int want_col, const 
     CHECK_MSG(strstr(msg, needle) != NULL, "%s: \"%s\" does not contain \"%s\"", text, msg, needle);
 }
 
+/* inputs.<name> reads another device's value, placed after the points; it is unknown like a
+ * point when not bound, and history functions take it. */
+static void test_inputs(void)
+{
+    values[4] = 1.5;
+    values[5] = 0.25;
+    EQ("level - inputs.down_level", 1.25);
+    EQ("level - inputs.down_level >= 1", 1);
+    values[5] = NAN;
+    UNKNOWN("level - inputs.down_level >= 1");
+    EQ("a > 100 && inputs.down_level > 0", 0); /* unknown && false */
+    values[4] = values[5] = 0;
+    struct expr e;
+    int col;
+    char msg[128];
+    CHECK(expr_compile("rate(inputs.down_level, params.win_s) < 0", &prof, false, &e, &col, msg, sizeof msg) == 0);
+    CHECK(e.nwin == 1 && e.win[0].point == 5 && e.first_point == 5);
+    CHECK(expr_compile("inputs.down_level > 1", &prof, false, &e, &col, msg, sizeof msg) == 0);
+    CHECK(e.code[0].arg == 5 && e.uses_points);
+}
+
 static void test_compile_errors(void)
 {
     expect_error("door_opn && a", false, 1, "unknown point \"door_opn\" (did you mean \"door_open\"?)");
@@ -176,6 +198,10 @@ static void test_compile_errors(void)
     expect_error("chnages(a, 5)", false, 1, "did you mean \"changes\"?");
     expect_error("a $ 1", false, 3, "unexpected \"$\"");
     expect_error("", false, 1, "empty expression");
+    expect_error("a > inputs.down_lvl", false, 5, "unknown input \"inputs.down_lvl\" (did you mean \"inputs.down_level\"?)");
+    expect_error("inputs.rain > 0", false, 1, "expected an input declared in the profile's \"inputs\"");
+    expect_error("inputs.down_level", true, 1, "point \"inputs.down_level\" here (expected numbers and params only)");
+    expect_error("delta(other.x, 10)", false, 7, "takes a point name first (or inputs.<name>)");
     expect_error("a 1", false, 3, "unexpected \"1\" (expected an operator or the end)");
     expect_error("12abc", false, 3, "after a number");
     expect_error("a + 1", true, 1, "point \"a\" here (expected numbers and params only)");
@@ -202,6 +228,7 @@ int main(void)
     test_bit_operators();
     test_unknown_propagates();
     test_history_functions();
+    test_inputs();
     test_compile_errors();
     profile_release(&prof);
     return check_report();
