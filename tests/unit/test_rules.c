@@ -774,6 +774,75 @@ static void test_flow_alarms(void)
     drop(&s);
 }
 
+/* Inputs of other devices: rain_ingress needs rain (bound) and flow above 1.5 x its 7-day
+ * average for 1800 s. A week of 10 m3/h every 10 min, then 30 m3/h: without rain, or with the
+ * rain unknown, nothing; with rain = 1 from 7 d + 1 h, raised once 1800 s of it have passed. */
+static void test_inputs_rain(void)
+{
+    struct sampler s;
+    rec.n = 0;
+    if (load_shipped(&s, "flow/electromagnetic-generic"))
+        return;
+    const int64_t week = 7 * 86400;
+    double rain = 0;
+    int64_t t = 0;
+    for (; t <= week; t += 600) {
+        set(&s, "flow", t % 1200 ? 9.5 : 10.5); /* averages 10, and is no flat line */
+        rules_set_inputs(s.d, &rain, 1);
+        poll_at(&s, t0 + S(t));
+    }
+    rec.n = 0; /* a week of escalations of whatever else was raised is not this test's */
+    set(&s, "flow", 30);
+    for (; t <= week + 3600; t += 600) {
+        rules_set_inputs(s.d, &rain, 1);
+        poll_at(&s, t0 + S(t));
+    }
+    CHECK(count(ALERT_RAISED, "rain_ingress") == 0);
+    rain = NAN;
+    for (; t <= week + 7200; t += 600) {
+        rules_set_inputs(s.d, &rain, 1);
+        poll_at(&s, t0 + S(t));
+    }
+    CHECK(count(ALERT_RAISED, "rain_ingress") == 0);
+    rain = 1; /* from week + 7800 s: pending there, raised at week + 9600 s, not at week + 9000 s */
+    for (; t <= week + 9000; t += 600) {
+        rules_set_inputs(s.d, &rain, 1);
+        poll_at(&s, t0 + S(t));
+    }
+    CHECK(count(ALERT_RAISED, "rain_ingress") == 0);
+    rules_set_inputs(s.d, &rain, 1);
+    poll_at(&s, t0 + S(week + 9600));
+    CHECK(count(ALERT_RAISED, "rain_ingress") == 1);
+    drop(&s);
+}
+
+/* suspected_blockage_trend: level rising >= 0.05 m/h while the flow downstream (input 1)
+ * falls, over 1800 s, for 600 s. Level rising with the flow steady: nothing. */
+static void test_inputs_blockage_trend(void)
+{
+    struct sampler s;
+    rec.n = 0;
+    if (load_shipped(&s, "level/ultrasonic-generic"))
+        return;
+    double in[2] = {NAN, 20}; /* downstream_level unknown: suspected_blockage stays silent */
+    int64_t t = 0;
+    for (; t <= 3600; t += 60) {
+        set(&s, "level", 0.5 + 0.2 * (double)t / 3600);
+        rules_set_inputs(s.d, in, 2);
+        poll_at(&s, t0 + S(t));
+    }
+    CHECK(count(ALERT_RAISED, "suspected_blockage_trend") == 0);
+    for (; t <= 7200; t += 60) {
+        set(&s, "level", 0.5 + 0.2 * (double)t / 3600);
+        in[1] = 20 - (double)(t - 3600) / 360;
+        rules_set_inputs(s.d, in, 2);
+        poll_at(&s, t0 + S(t));
+    }
+    CHECK(count(ALERT_RAISED, "suspected_blockage_trend") == 1);
+    CHECK(count(ALERT_RAISED, "suspected_blockage") == 0);
+    drop(&s);
+}
+
 int main(void)
 {
     load();
@@ -793,6 +862,8 @@ int main(void)
     test_level_alarms();
     test_missing_data();
     test_flow_alarms();
+    test_inputs_rain();
+    test_inputs_blockage_trend();
     profile_release(&prof);
     return check_report();
 }
