@@ -58,6 +58,8 @@ EXPECTED = {
     "alert-power-failure-occupied": [("power_failure_occupied", "critical", R)],
     "alert-power-failure": [("power_failure", "major", R)],
     "alert-poor-signal": [("poor_signal", "minor", R)],
+    "alert-pump-fault": [("pump_fault", "major", R)],
+    "alert-pump-no-start": [("pump_no_start", "major", R)],
     "alert-sudden-drop": [("sudden_drop", "minor", R)],
     "alert-safety-circuit-open": [("safety_circuit_open", "major", R)],
     "alert-stop-outside-zone": [("stop_outside_zone", "major", R)],
@@ -90,6 +92,7 @@ SHORTEN = {
     "alert-totalizer-anomaly": {"totalizer_window_s": 10},
     "alert-trapped-passenger": {"trapped_s": 2},
     "alert-poor-signal": {"poor_signal_s": 2},
+    "alert-pump-no-start": {"no_start_s": 2},
     # a 30 s baseline instead of 7 days; the flow falls to a quarter of it
     "alert-sudden-drop": {"baseline_days": 30 / 86400, "drop_for_s": 2},
 }
@@ -123,7 +126,7 @@ RESPOND_S = {
 def contract_of(device, driver):
     if device == "overspeed":
         return "pilot-fast"
-    return {"elevator": "elevator-om", "level": "sewage-om", "flow": "flow-om"}[driver.split("/")[0]]
+    return {"elevator": "elevator-om", "level": "sewage-om", "pump": "sewage-om", "flow": "flow-om"}[driver.split("/")[0]]
 
 
 def check(cond, what, *shown):

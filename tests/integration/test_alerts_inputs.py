@@ -4,7 +4,9 @@ standing 0.1 m or more deeper upstream raises suspected_blockage on manhole-up (
 sewage contract, its deadline), and it clears when the difference falls back. manhole-down,
 whose inputs are not bound, never raises it; nor does manhole-up while the levels are even.
 Then the downstream meter falls silent: its level is unknown, so manhole-up's alert neither
-clears nor is raised again from a stale value."""
+clears nor is raised again from a stale value. Beside them a pump reads the flow meter on its
+rising main (input outlet_flow): running with no flow raises pump_no_flow, which clears once
+the flow comes."""
 
 import json
 import sys
@@ -22,7 +24,10 @@ def blockage_events(sub, kind=None):
 def test(started):
     work = h.Workdir("alerts-inputs")
     scen = h.scenario(work, [{"unit": 1, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.30}},
-                             {"unit": 2, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.25}}])
+                             {"unit": 2, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.25}},
+                             {"unit": 3, "driver": "pump/controller-generic",
+                              "values": {"running": True, "auto_mode": True, "pit_level": 1.2, "current": 35.0}},
+                             {"unit": 4, "driver": "flow/electromagnetic-generic", "values": {"flow": 0.0}}])
     sim = h.Sim(work, scen, tcp=True)
     started.append(sim)
     broker = h.Broker(work)
@@ -35,6 +40,9 @@ def test(started):
                {"id": "manhole-up", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100, "params": fast,
                 "inputs": {"downstream_level": "manhole-down.level"}},
                {"id": "manhole-down", "unit": 2, "driver": "level/ultrasonic-generic", "poll_ms": 100, "params": fast},
+               {"id": "pump-1", "unit": 3, "driver": "pump/controller-generic", "poll_ms": 100,
+                "params": {"no_flow_s": 1}, "inputs": {"outlet_flow": "main-flow.flow"}},
+               {"id": "main-flow", "unit": 4, "driver": "flow/electromagnetic-generic", "poll_ms": 100},
            ]}
     contracts = [{"id": "sewage-om", "contractor": "排水运维公司", "covers": ["sewage"],
                   "respond_minutes": {"critical": 120, "major": 360, "minor": 2160, "info": 4320}}]
@@ -42,6 +50,17 @@ def test(started):
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)
     started.append(d)
+
+    # The pump runs against no flow from the start
+    def pump(kind):
+        return [m for _, m, _ in sub.received("/alerts") if m.get("rule") == "pump_no_flow" and m.get("event") == kind]
+
+    ev = h.wait_until("pump_no_flow raised", lambda: pump("raised"))[0]
+    if ev["device"] != "pump-1" or ev["severity"] != "major" or ev["contract"] != "sewage-om" or \
+            ev["point"] != "running":
+        raise h.TestFailure("pump event %s" % json.dumps(ev, ensure_ascii=False))
+    sim.cmd("set 4 flow 60")
+    h.wait_until("pump_no_flow cleared once the flow comes", lambda: pump("cleared"))
 
     # Both read for a while with the levels even (0.05 m apart): nothing raised
     h.wait_until("20 readings of each manhole",
