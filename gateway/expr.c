@@ -16,7 +16,7 @@
 
 enum op {
     OP_CONST, OP_POINT, OP_PARAM,
-    OP_NEG, OP_NOT, OP_BNOT, OP_ABS,
+    OP_NEG, OP_NOT, OP_BNOT, OP_ABS, OP_KNOWN,
     OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD,
     OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE,
     OP_AND, OP_OR,
@@ -51,13 +51,14 @@ struct func {
 };
 
 static const struct func funcs[] = {
-    {"abs", OP_ABS, 1, false},       {"stale", OP_STALE, 1, true}, {"rate", OP_RATE, 2, true},
+    {"abs", OP_ABS, 1, false},       {"known", OP_KNOWN, 1, false}, {"stale", OP_STALE, 1, true},
+    {"rate", OP_RATE, 2, true},
     {"delta", OP_DELTA, 2, true},    {"changes", OP_CHANGES, 2, true}, {"min", OP_MIN, 2, true},
     {"max", OP_MAX, 2, true},        {"avg", OP_AVG, 2, true},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define OPS_NAMES "abs, stale, rate, delta, changes, min, max, avg"
+#define OPS_NAMES "abs, known, stale, rate, delta, changes, min, max, avg"
 
 struct parser {
     const char *src;
@@ -604,6 +605,8 @@ static double run(const struct expr *e, const struct expr_ins *code, int n, cons
             break;
         }
         case OP_ABS: st[sp - 1] = fabs(st[sp - 1]); break;
+        /* never unknown itself: lets a rule fall back when an input is not bound or not read */
+        case OP_KNOWN: st[sp - 1] = st[sp - 1] == st[sp - 1] ? 1 : 0; break;
         case OP_STALE:
             st[sp++] = env->hist ? history_stale_s(env->hist, in->arg, env->now_ms) : NAN;
             break;

@@ -172,6 +172,10 @@ static void test_inputs(void)
     values[5] = NAN;
     UNKNOWN("level - inputs.down_level >= 1");
     EQ("a > 100 && inputs.down_level > 0", 0); /* unknown && false */
+    /* known() is the one way to ask: it is never unknown itself */
+    EQ("known(inputs.down_level)", 0);
+    EQ("!known(inputs.down_level) || inputs.down_level > 1", 1);
+    EQ("known(level) && known(level * 2)", 1);
     values[4] = values[5] = 0;
     struct expr e;
     int col;

@@ -843,6 +843,42 @@ static void test_inputs_blockage_trend(void)
     drop(&s);
 }
 
+/* dry_weather_flow on a storm pipe with the rain input bound: dry means no rain above rain_min
+ * over dry_hours (here 1 h). Rain at 0.5 h, then dry: not raised until an hour after the rain
+ * (and dry_flow_s, 600 s, of flow); with the input unknown, the rain param (0) decides. */
+static void test_inputs_dry_weather(void)
+{
+    struct sampler s;
+    rec.n = 0;
+    if (load_shipped(&s, "flow/electromagnetic-generic"))
+        return;
+    double params[MAX_PARAMS];
+    for (int i = 0; i < s.p.nparams; i++) {
+        const char *n = s.p.params[i].name;
+        params[i] = !strcmp(n, "storm_pipe") ? 1 : !strcmp(n, "dry_hours") ? 1 : !strcmp(n, "dry_flow_s") ? 600
+                                                                                : s.p.params[i].value;
+    }
+    struct diag d;
+    diag_clear(&d);
+    struct rules_options o = options();
+    rules_device_free(s.d);
+    s.d = rules_device_new(&s.p, "dev", params, &contract, &o, t0, &d);
+    CHECK_MSG(s.d != NULL, "%s", d.msg);
+    if (!s.d)
+        return;
+    set(&s, "flow", 2);
+    for (int64_t t = 0; t <= 7200; t += 60) {
+        double rain = t == 1800 ? 3.0 : 0;
+        rules_set_inputs(s.d, &rain, 1);
+        poll_at(&s, t0 + S(t));
+        /* the rain at 1800 s is in the 1 h window until 5400 s; raised 600 s after that */
+        if (t == 5940)
+            CHECK(count(ALERT_RAISED, "dry_weather_flow") == 0);
+    }
+    CHECK(count(ALERT_RAISED, "dry_weather_flow") == 1);
+    drop(&s);
+}
+
 int main(void)
 {
     load();
@@ -864,6 +900,7 @@ int main(void)
     test_flow_alarms();
     test_inputs_rain();
     test_inputs_blockage_trend();
+    test_inputs_dry_weather();
     profile_release(&prof);
     return check_report();
 }
