@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "history.h"
 #include "json_util.h"
@@ -16,7 +17,7 @@
 
 enum op {
     OP_CONST, OP_POINT, OP_PARAM,
-    OP_NEG, OP_NOT, OP_BNOT, OP_ABS, OP_KNOWN,
+    OP_NEG, OP_NOT, OP_BNOT, OP_ABS, OP_KNOWN, OP_HOUR,
     OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD,
     OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE,
     OP_AND, OP_OR,
@@ -51,14 +52,15 @@ struct func {
 };
 
 static const struct func funcs[] = {
-    {"abs", OP_ABS, 1, false},       {"known", OP_KNOWN, 1, false}, {"stale", OP_STALE, 1, true},
+    {"abs", OP_ABS, 1, false},       {"known", OP_KNOWN, 1, false}, {"hour", OP_HOUR, 0, false},
+    {"stale", OP_STALE, 1, true},
     {"rate", OP_RATE, 2, true},
     {"delta", OP_DELTA, 2, true},    {"changes", OP_CHANGES, 2, true}, {"min", OP_MIN, 2, true},
     {"max", OP_MAX, 2, true},        {"avg", OP_AVG, 2, true},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define OPS_NAMES "abs, known, stale, rate, delta, changes, min, max, avg"
+#define OPS_NAMES "abs, known, hour, stale, rate, delta, changes, min, max, avg"
 
 struct parser {
     const char *src;
@@ -377,6 +379,14 @@ static int parse_call(struct parser *ps, const char *name, size_t at)
         return fail_at(ps, at, "%s() here (expected numbers and params only)", name);
     if (next(ps))
         return -1; /* past "(" */
+    if (!f->point_arg && f->nargs == 0) {
+        if (ps->const_only)
+            return fail_at(ps, at, "%s() here (expected numbers and params only)", name);
+        if (expect(ps, T_RP, "\")\" (it takes no argument)"))
+            return -1;
+        ps->e->uses_stale = true; /* its value moves with the clock: re-evaluated every second */
+        return emit(ps, f->op, 0, 1);
+    }
     if (!f->point_arg) {
         if (parse_level(ps, L_OR) || expect(ps, T_RP, "\")\""))
             return -1;
@@ -607,6 +617,13 @@ static double run(const struct expr *e, const struct expr_ins *code, int n, cons
         case OP_ABS: st[sp - 1] = fabs(st[sp - 1]); break;
         /* never unknown itself: lets a rule fall back when an input is not bound or not read */
         case OP_KNOWN: st[sp - 1] = st[sp - 1] == st[sp - 1] ? 1 : 0; break;
+        case OP_HOUR: {
+            /* the site's local time: the daemon runs in the site's zone (TZ set at start) */
+            time_t secs = (time_t)(env->now_ms / 1000);
+            struct tm tm;
+            st[sp++] = localtime_r(&secs, &tm) ? tm.tm_hour + tm.tm_min / 60.0 : NAN;
+            break;
+        }
         case OP_STALE:
             st[sp++] = env->hist ? history_stale_s(env->hist, in->arg, env->now_ms) : NAN;
             break;

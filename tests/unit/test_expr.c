@@ -2,6 +2,7 @@
  * propagation, history functions through the evaluator, and compile errors with their column. */
 #include <math.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "check.h"
 #include "expr.h"
@@ -161,6 +162,22 @@ static void expect_error(const char *text, bool const_only, int want_col, const 
     CHECK_MSG(strstr(msg, needle) != NULL, "%s: \"%s\" does not contain \"%s\"", text, msg, needle);
 }
 
+/* hour(): the local hour with minutes as a fraction. 1700000000 s is 2023-11-14 22:13:20 UTC,
+ * 2023-11-15 06:13:20 in Shanghai (UTC+8, no summer time). */
+static void test_hour(void)
+{
+    setenv("TZ", "UTC0", 1);
+    tzset();
+    CHECK(eval_at("hour() >= 22.2 && hour() < 22.25", NULL, NULL, 1700000000000) == 1);
+    setenv("TZ", "Asia/Shanghai", 1);
+    tzset();
+    CHECK(eval_at("hour() >= 6.2 && hour() < 6.25", NULL, NULL, 1700000000000) == 1);
+    struct expr e;
+    int col;
+    char msg[128];
+    CHECK(expr_compile("hour() > 8", &prof, false, &e, &col, msg, sizeof msg) == 0 && e.uses_stale);
+}
+
 /* inputs.<name> reads another device's value, placed after the points; it is unknown like a
  * point when not bound, and history functions take it. */
 static void test_inputs(void)
@@ -206,6 +223,8 @@ static void test_compile_errors(void)
     expect_error("inputs.rain > 0", false, 1, "expected an input declared in the profile's \"inputs\"");
     expect_error("inputs.down_level", true, 1, "point \"inputs.down_level\" here (expected numbers and params only)");
     expect_error("delta(other.x, 10)", false, 7, "takes a point name first (or inputs.<name>)");
+    expect_error("hour(3)", false, 6, "expected \")\" (it takes no argument)");
+    expect_error("hour() > 3", true, 1, "hour() here (expected numbers and params only)");
     expect_error("a 1", false, 3, "unexpected \"1\" (expected an operator or the end)");
     expect_error("12abc", false, 3, "after a number");
     expect_error("a + 1", true, 1, "point \"a\" here (expected numbers and params only)");
@@ -233,6 +252,7 @@ int main(void)
     test_unknown_propagates();
     test_history_functions();
     test_inputs();
+    test_hour();
     test_compile_errors();
     profile_release(&prof);
     return check_report();

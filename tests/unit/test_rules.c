@@ -4,6 +4,7 @@
  * restore without a second raise — then the engine over a hand-built config. */
 #include <math.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "check.h"
 #include "engine.h"
@@ -879,6 +880,34 @@ static void test_inputs_dry_weather(void)
     drop(&s);
 }
 
+/* out_of_service counts daytime only: with TZ UTC, t0 is 22:13:20; no run from t0 on, polled
+ * every 600 s. The 8 h window is known from 06:13 but judged only from 06:00 + 8 h = 14:00:
+ * not raised at 13:53:20 (t0 + 56400 s), raised at 14:03:20 (t0 + 57000 s); a run clears it. */
+static void test_out_of_service_daytime(void)
+{
+    setenv("TZ", "UTC0", 1);
+    tzset();
+    struct sampler s;
+    if (load_shipped(&s, "elevator/generic"))
+        return;
+    const char *healthy[] = {"door_zone", "door_closed", "safety_circuit", "door_lock", "mains_power"};
+    for (size_t i = 0; i < sizeof healthy / sizeof healthy[0]; i++)
+        set(&s, healthy[i], 1);
+    set(&s, "runs", 500);
+    for (int64_t t = 0; t <= 56400; t += 600) {
+        if (t == 50400)
+            rec.n = 0;
+        poll_at(&s, t0 + S(t));
+    }
+    CHECK(count(ALERT_RAISED, "out_of_service") == 0);
+    poll_at(&s, t0 + S(57000));
+    CHECK(count(ALERT_RAISED, "out_of_service") == 1);
+    set(&s, "runs", 501);
+    poll_at(&s, t0 + S(57600));
+    CHECK(count(ALERT_CLEARED, "out_of_service") == 1);
+    drop(&s);
+}
+
 int main(void)
 {
     load();
@@ -901,6 +930,7 @@ int main(void)
     test_inputs_rain();
     test_inputs_blockage_trend();
     test_inputs_dry_weather();
+    test_out_of_service_daytime();
     profile_release(&prof);
     return check_report();
 }
