@@ -17,7 +17,7 @@
 
 enum op {
     OP_CONST, OP_POINT, OP_PARAM,
-    OP_NEG, OP_NOT, OP_BNOT, OP_ABS, OP_KNOWN, OP_HOUR,
+    OP_NEG, OP_NOT, OP_BNOT, OP_ABS, OP_KNOWN, OP_HOUR, OP_HOURAVG,
     OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD,
     OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE,
     OP_AND, OP_OR,
@@ -56,11 +56,11 @@ static const struct func funcs[] = {
     {"stale", OP_STALE, 1, true},
     {"rate", OP_RATE, 2, true},
     {"delta", OP_DELTA, 2, true},    {"changes", OP_CHANGES, 2, true}, {"min", OP_MIN, 2, true},
-    {"max", OP_MAX, 2, true},        {"avg", OP_AVG, 2, true},
+    {"max", OP_MAX, 2, true},        {"avg", OP_AVG, 2, true},       {"hour_avg", OP_HOURAVG, 2, true},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define OPS_NAMES "abs, known, hour, stale, rate, delta, changes, min, max, avg"
+#define OPS_NAMES "abs, known, hour, stale, rate, delta, changes, min, max, avg, hour_avg"
 
 struct parser {
     const char *src;
@@ -421,7 +421,7 @@ static int parse_call(struct parser *ps, const char *name, size_t at)
         return -1;
     if (ps->e->nwin >= EXPR_MAX_WINDOWS)
         return fail_at(ps, at, "too many functions of history (at most %d)", EXPR_MAX_WINDOWS);
-    ps->e->win[ps->e->nwin] = (struct expr_window){(uint16_t)point, (uint16_t)ws, (uint16_t)wl};
+    ps->e->win[ps->e->nwin] = (struct expr_window){(uint16_t)point, (uint16_t)ws, (uint16_t)wl, f->op == OP_HOURAVG};
     ps->e->uses_points = true;
     if (ps->e->first_point < 0)
         ps->e->first_point = point;
@@ -627,7 +627,7 @@ static double run(const struct expr *e, const struct expr_ins *code, int n, cons
         case OP_STALE:
             st[sp++] = env->hist ? history_stale_s(env->hist, in->arg, env->now_ms) : NAN;
             break;
-        case OP_RATE: case OP_DELTA: case OP_CHANGES: case OP_MIN: case OP_MAX: case OP_AVG: {
+        case OP_RATE: case OP_DELTA: case OP_CHANGES: case OP_MIN: case OP_MAX: case OP_AVG: case OP_HOURAVG: {
             int s = env->series ? env->series[in->arg] : -1;
             double v = NAN;
             if (env->hist && s >= 0) {
@@ -637,6 +637,7 @@ static double run(const struct expr *e, const struct expr_ins *code, int n, cons
                 case OP_CHANGES: v = history_changes(env->hist, s, env->now_ms); break;
                 case OP_MIN: v = history_min(env->hist, s, env->now_ms); break;
                 case OP_MAX: v = history_max(env->hist, s, env->now_ms); break;
+                case OP_HOURAVG: v = history_hour_avg(env->hist, s, env->now_ms); break;
                 default: v = history_avg(env->hist, s, env->now_ms); break;
                 }
             }

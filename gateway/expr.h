@@ -28,6 +28,7 @@ struct history;
 struct expr_window {
     uint16_t point;
     uint16_t wstart, wlen;
+    uint8_t daily;      /* hour_avg: served by a daily series */
 };
 
 struct expr_ins {

@@ -6,6 +6,17 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define DAILY_DAYS 31
+#define DAILY_CELLS ((DAILY_DAYS + 1) * 24)
+
+/* One local clock hour of a daily series: hour_no counts local hours since the epoch. */
+struct hour_cell {
+    int64_t hour_no;
+    double sum;
+    uint32_t n;
+};
 
 struct bucket {
     int64_t t0, t1;     /* first and last sample */
@@ -21,6 +32,7 @@ struct series {
     int64_t win_ms, width_ms;
     int head, count;
     struct bucket b[HISTORY_BUCKETS];
+    struct hour_cell *cells; /* daily series only: DAILY_CELLS, by hour_no modulo */
 };
 
 struct history {
@@ -46,11 +58,20 @@ struct history *history_new(int npoints, const struct history_spec *specs, int n
     for (int i = 0; i < nspecs; i++) {
         if (specs[i].point < 0 || specs[i].point >= npoints || specs[i].win_ms <= 0)
             continue;
-        if (history_series(h, specs[i].point, specs[i].win_ms) >= 0)
+        if (history_series_of(h, specs[i].point, specs[i].win_ms, specs[i].daily) >= 0)
             continue;
         struct series *s = &h->series[h->nseries++];
         s->point = specs[i].point;
         s->win_ms = specs[i].win_ms;
+        if (specs[i].daily) {
+            s->cells = calloc(DAILY_CELLS, sizeof *s->cells);
+            if (!s->cells) {
+                history_free(h);
+                return NULL;
+            }
+            for (int k = 0; k < DAILY_CELLS; k++)
+                s->cells[k].hour_no = -1;
+        }
         /* B - 2 buckets span the window, so the ring also holds the sample just before it. */
         s->width_ms = (specs[i].win_ms + HISTORY_BUCKETS - 3) / (HISTORY_BUCKETS - 2);
         if (s->width_ms < 1)
@@ -64,17 +85,71 @@ void history_free(struct history *h)
 {
     if (!h)
         return;
+    for (int i = 0; h->series && i < h->nseries; i++)
+        free(h->series[i].cells);
     free(h->last_ok_ms);
     free(h->series);
     free(h);
 }
 
-int history_series(const struct history *h, int point, int64_t win_ms)
+int history_series_of(const struct history *h, int point, int64_t win_ms, int daily)
 {
     for (int i = 0; i < h->nseries; i++)
-        if (h->series[i].point == point && h->series[i].win_ms == win_ms)
+        if (h->series[i].point == point && h->series[i].win_ms == win_ms && !h->series[i].cells == !daily)
             return i;
     return -1;
+}
+
+int history_series(const struct history *h, int point, int64_t win_ms)
+{
+    return history_series_of(h, point, win_ms, 0);
+}
+
+/* Local clock hours since the epoch: the site's zone (TZ) at that moment. */
+static int64_t local_hour_no(int64_t ts_ms)
+{
+    time_t secs = (time_t)(ts_ms / 1000);
+    struct tm tm;
+    if (!localtime_r(&secs, &tm))
+        return -1;
+    int64_t local = (int64_t)secs + (int64_t)tm.tm_gmtoff;
+    return local >= 0 ? local / 3600 : (local - 3599) / 3600;
+}
+
+static void daily_add(struct series *s, int64_t ts_ms, double v)
+{
+    int64_t hn = local_hour_no(ts_ms);
+    if (hn < 0)
+        return;
+    struct hour_cell *c = &s->cells[hn % DAILY_CELLS];
+    if (c->hour_no != hn)
+        *c = (struct hour_cell){hn, 0, 0};
+    c->sum += v;
+    c->n++;
+}
+
+double history_hour_avg(const struct history *h, int si, int64_t now_ms)
+{
+    if (si < 0 || si >= h->nseries || !h->series[si].cells)
+        return NAN;
+    const struct series *s = &h->series[si];
+    int64_t days = s->win_ms / 86400000;
+    if (days > DAILY_DAYS)
+        days = DAILY_DAYS;
+    int64_t hn = local_hour_no(now_ms);
+    if (days < 1 || hn < 0)
+        return NAN;
+    double acc = 0;
+    for (int64_t k = 1; k <= days; k++) {
+        int64_t want = hn - 24 * k;
+        if (want < 0)
+            return NAN;
+        const struct hour_cell *c = &s->cells[want % DAILY_CELLS];
+        if (c->hour_no != want || c->n == 0)
+            return NAN;
+        acc += c->sum / c->n;
+    }
+    return acc / (double)days;
 }
 
 /* k-th newest bucket (0 = newest). */
@@ -117,9 +192,14 @@ void history_add(struct history *h, int point, int64_t ts_ms, double v)
         return;
     if (ts_ms >= h->last_ok_ms[point])
         h->last_ok_ms[point] = ts_ms;
-    for (int i = 0; i < h->nseries; i++)
-        if (h->series[i].point == point)
+    for (int i = 0; i < h->nseries; i++) {
+        if (h->series[i].point != point)
+            continue;
+        if (h->series[i].cells)
+            daily_add(&h->series[i], ts_ms, v);
+        else
             series_add(&h->series[i], ts_ms, v);
+    }
 }
 
 double history_stale_s(const struct history *h, int point, int64_t now_ms)
@@ -243,5 +323,9 @@ double history_avg(const struct history *h, int si, int64_t now_ms)
 
 size_t history_bytes(const struct history *h)
 {
-    return sizeof *h + (size_t)h->npoints * sizeof *h->last_ok_ms + (size_t)h->nseries * sizeof *h->series;
+    size_t n = sizeof *h + (size_t)h->npoints * sizeof *h->last_ok_ms + (size_t)h->nseries * sizeof *h->series;
+    for (int i = 0; i < h->nseries; i++)
+        if (h->series[i].cells)
+            n += DAILY_CELLS * sizeof(struct hour_cell);
+    return n;
 }

@@ -9,7 +9,11 @@
  *
  * Windows are closed, [now - window, now]. A window function is unknown (NaN) until the series
  * reaches back to the window's start, so no rule judges a window it has only partly seen
- * (after a start, delta(x, 600) is unknown for ten minutes). */
+ * (after a start, delta(x, 600) is unknown for ten minutes).
+ *
+ * A daily series (hour_avg) keeps, instead, one cell per local clock hour for the last 31 days:
+ * the sum and count of the samples in that hour, so a value can be set against the same hour of
+ * each of the days before ("the same hour's 7-day baseline"). */
 #ifndef CARETAKER_HISTORY_H
 #define CARETAKER_HISTORY_H
 
@@ -23,6 +27,7 @@ struct history;
 struct history_spec {
     int point;
     int64_t win_ms;
+    int daily;      /* 1: hour-of-day cells for hour_avg, not a ring of buckets */
 };
 
 /* npoints: points of the profile; specs: the (point, window) pairs the rules use (duplicates
@@ -33,6 +38,9 @@ void history_free(struct history *h);
 
 /* The series serving (point, win_ms), or -1. Looked up once when rules are bound. */
 int history_series(const struct history *h, int point, int64_t win_ms);
+
+/* The same for a daily series when daily is 1. */
+int history_series_of(const struct history *h, int point, int64_t win_ms, int daily);
 
 /* Records a valid value of point at ts_ms (timestamps must not go back; an older one is
  * dropped). Invalid values are simply not recorded. */
@@ -52,6 +60,11 @@ double history_changes(const struct history *h, int s, int64_t now_ms);
 double history_min(const struct history *h, int s, int64_t now_ms);
 double history_max(const struct history *h, int s, int64_t now_ms);
 double history_avg(const struct history *h, int s, int64_t now_ms);
+
+/* Daily series: the mean, over each of the window's whole days before today, of that day's
+ * average in the local clock hour now_ms falls in. NaN unless every one of those days has
+ * samples in that hour (or the window is shorter than a day). */
+double history_hour_avg(const struct history *h, int s, int64_t now_ms);
 
 /* Bytes held, for the gateway's own metrics. */
 size_t history_bytes(const struct history *h);

@@ -406,7 +406,7 @@ void rules_options_default(struct rules_options *o)
 static int collect_specs(const struct expr *e, const int64_t *win, struct history_spec *specs, int n)
 {
     for (int k = 0; k < e->nwin; k++)
-        specs[n++] = (struct history_spec){e->win[k].point, win[k]};
+        specs[n++] = (struct history_spec){e->win[k].point, win[k], e->win[k].daily};
     return n;
 }
 
@@ -425,7 +425,7 @@ static int bind_expr(struct rules_device *d, const struct expr *e, struct bound 
         return 0;
     }
     for (int k = 0; k < e->nwin; k++)
-        b->series[k] = history_series(d->hist, e->win[k].point, win[k]);
+        b->series[k] = history_series_of(d->hist, e->win[k].point, win[k], e->win[k].daily);
     return 0;
 }
 

@@ -103,6 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int k = 0; k < e->nwin; k++) {
         specs[k].point = e->win[k].point;
         specs[k].win_ms = win_ms[k];
+        specs[k].daily = e->win[k].daily;
         if (e->win[k].point >= p->npoints || win_ms[k] < 1)
             abort();
     }
@@ -111,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
     int series[EXPR_MAX_WINDOWS];
     for (int k = 0; k < e->nwin; k++) {
-        series[k] = history_series(h, specs[k].point, specs[k].win_ms);
+        series[k] = history_series_of(h, specs[k].point, specs[k].win_ms, specs[k].daily);
         if (series[k] < 0)
             abort();
     }

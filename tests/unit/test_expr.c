@@ -118,7 +118,7 @@ static void test_history_functions(void)
      * min, max, avg over [10, 20] = 10, 20, 15; changes between neighbours inside [10, 20]:
      * 10->11 ... 19->20 = 10. stale(b): b last read at 3 s, so 17 s at 20 s. */
     const int64_t t0 = 1700000000000;
-    struct history_spec spec = {0, 10000};
+    struct history_spec spec = {0, 10000, 0};
     struct history *h = history_new(5, &spec, 1, t0);
     for (int t = 0; t <= 20; t++)
         history_add(h, 0, t0 + t * 1000, t);

@@ -1,6 +1,8 @@
 /* test_history: bucketed rings — windows worked out by hand, coverage before a window is full,
- * bounded memory under fast polling, and timestamps that go back. */
+ * bounded memory under fast polling, timestamps that go back — and the daily hour cells. */
 #include <math.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "check.h"
 #include "history.h"
@@ -12,7 +14,7 @@ static void test_step_window(void)
     /* Samples every second at 0..20 s: 0 until 12 s, 5 from 13 to 15 s, 0 again from 16 s.
      * Window 10 s at now = 20 s covers [10, 20]: changes 12->13 (0->5) and 15->16 (5->0) = 2;
      * max 5, min 0; delta = v(20) - v(10) = 0; avg = (3 * 5) / 11 samples. */
-    struct history_spec spec = {0, 10000};
+    struct history_spec spec = {0, 10000, 0};
     struct history *h = history_new(1, &spec, 1, t0);
     int s = history_series(h, 0, 10000);
     CHECK(s == 0 && history_series(h, 0, 5000) == -1);
@@ -35,7 +37,7 @@ static void test_coverage(void)
 {
     /* A window is unknown until the series reaches back to its start: first sample at 2 s,
      * window 10 s: unknown at 11.999 s, known at 12 s. */
-    struct history_spec spec = {0, 10000};
+    struct history_spec spec = {0, 10000, 0};
     struct history *h = history_new(1, &spec, 1, t0);
     for (int t = 2; t <= 12; t++)
         history_add(h, 0, t0 + t * 1000, 100 + t);
@@ -59,7 +61,7 @@ static void test_rate_of_counter(void)
 {
     /* A totalizer read every 5 s rising 0.5 m3 per sample: rate over 60 s = 6 m3 / 60 s =
      * 0.1 m3/s (360 m3/h). A drop of the counter gives a negative delta. */
-    struct history_spec spec = {0, 60000};
+    struct history_spec spec = {0, 60000, 0};
     struct history *h = history_new(1, &spec, 1, t0);
     for (int k = 0; k <= 24; k++)
         history_add(h, 0, t0 + k * 5000, 1000 + 0.5 * k);
@@ -76,7 +78,7 @@ static void test_bounded_under_fast_polls(void)
      * 20000 samples later memory is what it was, and min/max over the window are still exact:
      * value = sample number, so over the last 94 s (376 samples, plus the bucket straddling the
      * window's start) max is the last sample and min at most one bucket (4 samples) early. */
-    struct history_spec spec = {0, 94000};
+    struct history_spec spec = {0, 94000, 0};
     struct history *h = history_new(1, &spec, 1, t0);
     size_t before = history_bytes(h);
     int last = 19999;
@@ -93,11 +95,45 @@ static void test_bounded_under_fast_polls(void)
     history_free(h);
 }
 
+/* hour_avg over 3 days (TZ UTC). Day d = 1, 2, 3 from midnight m: at 10:00 and 10:30 the values
+ * 10d and 10d + 2 (hour mean 10d + 1: 11, 21, 31), at 11:00 the value 100. On day 4 at 10:45 the
+ * baseline is (11 + 21 + 31) / 3 = 21; at 11:15 it is 100; at 12:00 no day had samples: unknown.
+ * With day 2's 10 o'clock samples missing the 10:45 baseline is unknown too. */
+static void test_hour_avg(void)
+{
+    setenv("TZ", "UTC0", 1);
+    tzset();
+    const int64_t m = 1699920000000; /* 2023-11-14 00:00 UTC */
+    const int64_t H = 3600000, D = 24 * H;
+    for (int gap = 0; gap <= 1; gap++) {
+        struct history_spec spec = {0, 3 * 86400000, 1};
+        struct history *h = history_new(1, &spec, 1, m);
+        int s = history_series_of(h, 0, 3 * 86400000, 1);
+        CHECK(s == 0 && history_series_of(h, 0, 3 * 86400000, 0) == -1);
+        for (int d = 1; d <= 3; d++) {
+            if (!(gap && d == 2)) {
+                history_add(h, 0, m + d * D + 10 * H, 10.0 * d);
+                history_add(h, 0, m + d * D + 10 * H + H / 2, 10.0 * d + 2);
+            }
+            history_add(h, 0, m + d * D + 11 * H, 100);
+        }
+        double at1045 = history_hour_avg(h, s, m + 4 * D + 10 * H + 3 * H / 4);
+        if (gap)
+            CHECK_MSG(isnan(at1045), "%.17g", at1045);
+        else
+            CHECK_MSG(at1045 == 21, "%.17g", at1045);
+        CHECK(history_hour_avg(h, s, m + 4 * D + 11 * H + H / 4) == 100);
+        CHECK(isnan(history_hour_avg(h, s, m + 4 * D + 12 * H)));
+        history_free(h);
+    }
+}
+
 int main(void)
 {
     test_step_window();
     test_coverage();
     test_rate_of_counter();
     test_bounded_under_fast_polls();
+    test_hour_avg();
     return check_report();
 }

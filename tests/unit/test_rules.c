@@ -908,6 +908,37 @@ static void test_out_of_service_daytime(void)
     drop(&s);
 }
 
+/* sudden_drop against the same clock hour (TZ UTC; t0 is 22:13:20): flow 20 m3/h from 06:00 to
+ * 22:00 and 4 m3/h at night, polled every 10 min from midnight for 8 days. Against a 7-day average of all hours
+ * (about 14.7) every night would be a "drop" below half of it; against the same hour it is not:
+ * nothing raised. On day 8 at 10:00 the flow falls to 6 (below 0.5 x 20): raised 30 min later. */
+static void test_sudden_drop_same_hour(void)
+{
+    setenv("TZ", "UTC0", 1);
+    tzset();
+    struct sampler s;
+    rec.n = 0;
+    if (load_shipped(&s, "flow/electromagnetic-generic"))
+        return;
+    const int64_t midnight = 6400; /* s from t0 to the next 00:00 UTC */
+    const int64_t drop_at = midnight + 7 * 86400 + 10 * 3600;
+    int raised_before = -1;
+    for (int64_t t = midnight; t <= drop_at + 3600; t += 600) {
+        int64_t hour = ((t - midnight) % 86400 + 86400) % 86400 / 3600;
+        set(&s, "flow", t >= drop_at ? 6 : hour >= 6 && hour < 22 ? 20 : 4);
+        set(&s, "forward_total", 1000 + (double)t / 3600); /* no totalizer anomaly in the way */
+        if (t == drop_at - 600)
+            raised_before = count(ALERT_RAISED, "sudden_drop");
+        poll_at(&s, t0 + S(t));
+        if (t == drop_at + 1200)
+            CHECK(count(ALERT_RAISED, "sudden_drop") == 0);
+    }
+    CHECK_MSG(raised_before == 0, "raised %d times before the drop (at night, against the all-hours mean?)",
+              raised_before);
+    CHECK(count(ALERT_RAISED, "sudden_drop") == 1);
+    drop(&s);
+}
+
 int main(void)
 {
     load();
@@ -931,6 +962,7 @@ int main(void)
     test_inputs_blockage_trend();
     test_inputs_dry_weather();
     test_out_of_service_daytime();
+    test_sudden_drop_same_hour();
     profile_release(&prof);
     return check_report();
 }
