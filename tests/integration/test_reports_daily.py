@@ -1,0 +1,116 @@
+"""Daily reports end to end: the real daemon runs across a local midnight (Asia/Shanghai) under
+libfaketime, which moves only its wall clock (its monotonic clock, the simulator and the broker
+keep real time). It is stopped and started again in the last minute of the day; the report on
+reports/daily for that day must still count everything: an elevator's runs counter goes
+100 -> 105 before the restart and 105 -> 112 after it, so the day's runs are 12 (7 if the restart
+had lost the day); a manhole's peak level 0.80 m was read before the restart, 0.50 m after."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import harness as h
+
+PREFIX = "caretaker/hongmei/gw-test"
+# UTC times the faked clock starts from: 23:58:40 and 23:59:20 in Shanghai (UTC+8).
+FIRST_START = "@2026-11-23 15:58:40"
+SECOND_START = "@2026-11-23 15:59:20"
+DAY = "2026-11-23"
+
+
+def libfaketime():
+    found = glob.glob("/usr/lib/*/faketime/libfaketime.so.1") + glob.glob("/usr/lib/faketime/libfaketime.so.1")
+    if not found:
+        raise h.TestFailure("libfaketime is missing (Debian package libfaketime; tools/install-deps.sh --test installs it)")
+    return found[0]
+
+
+class FakedDaemon(h.Daemon):
+    """The daemon itself (preloaded, so signals reach it) with its wall clock starting at
+    `start` and running at normal speed."""
+
+    def __init__(self, work, config, start, name):
+        self.work = work
+        self.config_path = work.file(name + ".json")
+        with open(self.config_path, "w") as f:
+            json.dump(config, f, ensure_ascii=False, indent=1)
+        self.log_path = work.file(name + ".log")
+        self.log = open(self.log_path, "w")
+        # ASan wants to be first in the library list; libfaketime only wraps clock calls.
+        env = dict(os.environ, TZ="UTC", FAKETIME=start, FAKETIME_DONT_FAKE_MONOTONIC="1", LD_PRELOAD=libfaketime(),
+                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+        self.proc = subprocess.Popen([h.BIN, "run", "-c", self.config_path, "-d", h.DRIVERS],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+
+def count_readings(db, device):
+    return h.scalar(db, "SELECT count(*) FROM outbox o JOIN devices d ON d.id = o.device_id "
+                        "WHERE o.kind = 1 AND d.name = ?", (device,)) or 0
+
+
+def test(started):
+    work = h.Workdir("reports-daily")
+    lift = {"mode": 0, "moving": False, "dir_up": False, "door_zone": True, "door_open": False, "door_closed": True,
+            "occupied": False, "safety_circuit": True, "door_lock": True, "mains_power": True, "floor": 1,
+            "speed": 0.0, "runs": 100, "running_hours": 10, "door_cycles": 200}
+    scen = h.scenario(work, [{"unit": 1, "driver": "elevator/generic", "values": lift},
+                             {"unit": 2, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.30}}])
+    sim = h.Sim(work, scen, tcp=True)
+    started.append(sim)
+    broker = h.Broker(work)
+    started.append(broker)
+    sub = h.Subscriber(broker.port, PREFIX + "/reports/daily")
+    started.append(sub)
+    bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
+           "devices": [{"id": "lift-1", "unit": 1, "driver": "elevator/generic", "poll_ms": 200},
+                       {"id": "manhole-1", "unit": 2, "driver": "level/ultrasonic-generic", "poll_ms": 200,
+                        "params": {"pipe_d_m": 2.0, "high_m": 2.0}}]}
+    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port})
+    db = cfg["store"]["path"]
+
+    first = FakedDaemon(work, cfg, FIRST_START, "before")
+    started.append(first)
+    h.wait_until("the first run reading both devices",
+                 lambda: count_readings(db, "lift-1") >= 5 and count_readings(db, "manhole-1") >= 5)
+    sim.cmd("set 1 runs 105")
+    sim.cmd("set 2 level 0.80")
+    n = count_readings(db, "lift-1")
+    h.wait_until("readings of runs 105 and level 0.80 stored",
+                 lambda: count_readings(db, "lift-1") >= n + 5 and h.latest(db, "manhole-1", "level") == (0.8, 0))
+    if first.stop() != 0:
+        raise h.TestFailure("first run exited %s:\n%s" % (first.proc.returncode, open(first.log_path).read()))
+    started.remove(first)
+    if sub.received():
+        raise h.TestFailure("a report before midnight: %r" % sub.received())
+
+    sim.cmd("set 2 level 0.50")
+    second = FakedDaemon(work, cfg, SECOND_START, "after")
+    started.append(second)
+    n = count_readings(db, "lift-1")
+    h.wait_until("the second run reading", lambda: count_readings(db, "lift-1") >= n + 5)
+    sim.cmd("set 1 runs 112")
+    reports = h.wait_until("the day's reports after the faked midnight",
+                           lambda: len(sub.received()) >= 2 and sub.received(), 90)
+    by_device = {m["device"]: m for _, m, _ in reports}
+    lift_report, level_report = by_device.get("lift-1"), by_device.get("manhole-1")
+    if not lift_report or not level_report:
+        raise h.TestFailure("reports %r" % reports)
+    for r in (lift_report, level_report):
+        if r["day"] != DAY or r["timezone"] != "Asia/Shanghai" or r["report"] != "daily" or \
+                r["to_ts"] - r["from_ts"] != 86400000:
+            raise h.TestFailure("report head %r" % r)
+    if lift_report["runs"] != 12:
+        raise h.TestFailure("runs %r across the restart (expected 100 -> 105 -> 112: 12)" % lift_report["runs"])
+    if level_report["peak_level"] != 0.8:
+        raise h.TestFailure("peak level %r (0.80 was read before the restart)" % level_report["peak_level"])
+    if not second.running():
+        raise h.TestFailure("the daemon stopped:\n" + second.output())
+    if second.stop() != 0:
+        raise h.TestFailure("second run exited %s" % second.proc.returncode)
+    print("report of %s: runs %d, peak level %.2f m, %d + %d readings" %
+          (DAY, lift_report["runs"], level_report["peak_level"], lift_report["readings"], level_report["readings"]))
+
+
+sys.exit(h.run(test))
