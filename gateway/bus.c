@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "decode.h"
@@ -36,6 +37,7 @@ struct device_rt {
     int64_t backoff_ms;
     struct complaint complain;
     _Atomic uint64_t polls_ok, polls_failed, timeouts, bad_replies, exceptions, skipped, probes;
+    _Atomic uint64_t replies, rtt_us_total, rtt_us_last, rtt_us_max;
 };
 
 struct bus {
@@ -109,10 +111,22 @@ static enum read_result read_once(struct bus *b, struct device_rt *d, uint8_t ta
         if (link_open(b) < 0)
             return READ_LINK;
         int exc = 0;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         enum mb_status st = transport_read(b->tp, (uint8_t)dev->unit, table, (uint16_t)start, (uint16_t)count,
                                            dev->timeout_ms, b->regs, b->bits, &exc);
-        if (st == MB_OK)
+        if (st == MB_OK) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            int64_t us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+            uint64_t rtt = us > 0 ? (uint64_t)us : 0;
+            atomic_fetch_add_explicit(&d->replies, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&d->rtt_us_total, rtt, memory_order_relaxed);
+            atomic_store_explicit(&d->rtt_us_last, rtt, memory_order_relaxed);
+            /* only this thread writes it: a plain compare is enough */
+            if (rtt > atomic_load_explicit(&d->rtt_us_max, memory_order_relaxed))
+                atomic_store_explicit(&d->rtt_us_max, rtt, memory_order_relaxed);
             return READ_OK;
+        }
         char label[96];
         uint32_t held;
         if (st == MB_EXCEPTION && exc == MB_EXC_ILLEGAL_ADDRESS)
@@ -402,4 +416,8 @@ void bus_device_stats(struct bus *b, int i, struct device_stats *o)
     o->exceptions = atomic_load_explicit(&d->exceptions, memory_order_relaxed);
     o->skipped = atomic_load_explicit(&d->skipped, memory_order_relaxed);
     o->probes = atomic_load_explicit(&d->probes, memory_order_relaxed);
+    o->replies = atomic_load_explicit(&d->replies, memory_order_relaxed);
+    o->rtt_us_total = atomic_load_explicit(&d->rtt_us_total, memory_order_relaxed);
+    o->rtt_us_last = atomic_load_explicit(&d->rtt_us_last, memory_order_relaxed);
+    o->rtt_us_max = atomic_load_explicit(&d->rtt_us_max, memory_order_relaxed);
 }

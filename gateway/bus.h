@@ -20,6 +20,11 @@ struct device_stats {
     uint64_t exceptions;     /* Modbus exception responses other than "illegal data address" */
     uint64_t skipped;        /* poll deadlines missed because the bus was busy */
     uint64_t probes;         /* single-read probes while offline */
+    uint64_t replies;        /* good replies, each timed from request to reply */
+    uint64_t rtt_us_total;   /* sum of their round-trip times: per interval, the difference of
+                              * two samples of this over that of replies is the mean */
+    uint64_t rtt_us_last;
+    uint64_t rtt_us_max;
 };
 
 /* Starts the poller thread. Returns 0, or -1 (thread could not start). A port that cannot be

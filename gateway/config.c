@@ -41,7 +41,8 @@ static const char *const site_keys[] = {"id", "name", "timezone"};
 static const char *const gateway_keys[] = {"id", "drivers_dirs"};
 static const char *const store_keys[] = {"path", "max_mb", "retention_days", "commit_ms", "batch"};
 static const char *const mqtt_keys[] = {"host",     "port",   "qos",      "keepalive_s",   "protocol", "client_id",
-                                        "topic_prefix", "username", "password_file", "inflight", "tls"};
+                                        "topic_prefix", "username", "password_file", "inflight", "tls",
+                                        "metrics_s"};
 static const char *const tls_keys[] = {"ca_file", "cert_file", "key_file", "insecure_skip_verify"};
 static const char *const contract_keys[] = {"id", "contractor", "covers", "respond_minutes", "respond_seconds"};
 static const char *const alerts_keys[] = {"escalate_every_s", "flap_max", "flap_window_s", "flap_hold_s",
@@ -66,6 +67,7 @@ static const struct int_field mqtt_ints[] = {
     {"qos", 0, 2, 1, offsetof(struct mqtt_config, qos)},
     {"keepalive_s", 5, 3600, 30, offsetof(struct mqtt_config, keepalive_s)},
     {"inflight", 1, 65535, 100, offsetof(struct mqtt_config, inflight)},
+    {"metrics_s", 1, 3600, 60, offsetof(struct mqtt_config, metrics_s)},
 };
 
 /* Defaults match rules_options_default: escalate every 30 min, more than 3 raises in 10 min is

@@ -43,7 +43,6 @@
 
 #define QUEUE_CAPACITY 4096
 #define DRAIN_MAX 256
-#define METRICS_MS 60000
 #define EXPIRE_EVERY_MS 600000     /* retention_days is coarse; one pass per 10 minutes */
 #define EXPIRE_BATCH 10000         /* rows per pass, so a first pass over a year stays short */
 #define STOP_FLUSH_MS 2000
@@ -489,7 +488,7 @@ static int turn(struct core *c, int sfd)
             c->active_dirty = true; /* a retained list may be older than ours, or gone */
         if (fresh || (publish_connected(c->pub) && now >= c->next_metrics)) {
             publish_metrics(c);
-            c->next_metrics = now + METRICS_MS;
+            c->next_metrics = now + (int64_t)c->cfg->mqtt.metrics_s * 1000;
         }
         publish_pump(c->pub);
         publish_active(c);
@@ -681,7 +680,7 @@ int core_run(struct config *cfg)
     snprintf(status, sizeof status, "%d devices on %d buses%s", cfg->ndevices, cfg->nbuses,
              cfg->has_mqtt ? "; connecting to the broker" : "; no broker configured");
     sd_ready(status);
-    c.next_metrics = clock_mono_ms() + METRICS_MS;
+    c.next_metrics = clock_mono_ms() + (int64_t)cfg->mqtt.metrics_s * 1000;
     c.next_tick = clock_mono_ms() + TICK_MS;
     c.next_expire = clock_mono_ms() + 5000;
     c.watchdog_ms = sd_watchdog_interval_ms();

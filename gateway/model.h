@@ -185,6 +185,7 @@ struct mqtt_config {
     char password_file[PATH_MAX_LEN];
     struct tls_config tls;
     int inflight;                 /* publish window */
+    int metrics_s;                /* how often metrics are published while connected */
 };
 
 struct store_config {

@@ -363,6 +363,10 @@ int payload_metrics(struct jbuf *b, const char *gateway, const struct payload_me
         counter(b, "bad_replies", st->bad_replies);
         counter(b, "exceptions", st->exceptions);
         counter(b, "skipped", st->skipped);
+        counter(b, "replies", st->replies);
+        counter(b, "rtt_us_total", st->rtt_us_total);
+        counter(b, "rtt_us_last", st->rtt_us_last);
+        counter(b, "rtt_us_max", st->rtt_us_max);
         jbuf_put(b, "}", 1);
     }
     jbuf_put(b, "}", 1);

@@ -176,7 +176,9 @@ static void test_status_reply_metrics(void)
     CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":0,\"ts\":6,\"cmd\":\"reload\",\"ok\":true,"
                     "\"result\":\"validated\"}");
 
-    struct payload_device devs[2] = {{.id = "manhole-3", .stats = {.polls_ok = 10, .polls_failed = 2, .timeouts = 2}},
+    struct payload_device devs[2] = {{.id = "manhole-3", .stats = {.polls_ok = 10, .polls_failed = 2, .timeouts = 2,
+                                                                   .replies = 10, .rtt_us_total = 182000,
+                                                                   .rtt_us_last = 17500, .rtt_us_max = 24100}},
                                      {.id = "flow-main", .stats = {.polls_ok = 12}}};
     struct payload_metrics m = {.ts_ms = 1700000060000LL, .started_ts_ms = 1700000000000LL, .ndevices = 2,
                                 .devices = devs, .backlog = {.rows = 3, .oldest_seq = 17,
@@ -189,8 +191,9 @@ static void test_status_reply_metrics(void)
     CHECK_JSON(b.p,
                "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":0,\"ts\":1700000060000,\"uptime_s\":60,\"devices\":{"
                "\"manhole-3\":{\"polls_ok\":10,\"polls_failed\":2,\"timeouts\":2,\"bad_replies\":0,\"exceptions\":0,"
-               "\"skipped\":0},\"flow-main\":{\"polls_ok\":12,\"polls_failed\":0,\"timeouts\":0,\"bad_replies\":0,"
-               "\"exceptions\":0,\"skipped\":0}},\"backlog\":{\"rows\":3,\"oldest_seq\":17,\"oldest_age_s\":30},"
+               "\"skipped\":0,\"replies\":10,\"rtt_us_total\":182000,\"rtt_us_last\":17500,\"rtt_us_max\":24100},"
+               "\"flow-main\":{\"polls_ok\":12,\"polls_failed\":0,\"timeouts\":0,\"bad_replies\":0,"
+               "\"exceptions\":0,\"skipped\":0,\"replies\":0,\"rtt_us_total\":0,\"rtt_us_last\":0,\"rtt_us_max\":0}},\"backlog\":{\"rows\":3,\"oldest_seq\":17,\"oldest_age_s\":30},"
                "\"store\":{\"used_bytes\":4096,\"file_bytes\":8192,\"max_bytes\":1048576,\"evicted_unsent\":5,"
                "\"evicted_sent\":0,\"expired\":0,\"write_errors\":0,\"lost_rows\":0},\"queue_dropped\":0,"
                "\"rss_kb\":2048,\"mqtt\":{\"connects\":1,\"published\":40,\"acked\":37,\"inflight\":3}}");
