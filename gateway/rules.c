@@ -16,8 +16,9 @@
 #define FLAP_RING 16
 #define MAX_DURATION_S (31.0 * 86400)
 
-static const char *const rule_keys[] = {"id",          "kind",     "when",     "clear",   "for_s", "clear_for_s",
-                                        "for_samples", "severity", "message",  "suppress", "doc"};
+static const char *const rule_keys[] = {"id",          "kind",     "when",     "clear",    "for_s", "clear_for_s",
+                                        "for_samples", "severity", "message",  "suppress", "doc",   "times",
+                                        "within_s"};
 static const char *const kind_names[] = {"condition", "event"};
 static const char *const severity_names[] = {"critical", "major", "minor", "info"};
 
@@ -191,8 +192,15 @@ static int compile_rule(struct jctx *c, const struct profile *p, struct rule_set
     }
     if (compile_duration(c, p, obj, "for_s", &r->for_s) || compile_duration(c, p, obj, "clear_for_s", &r->clear_for_s))
         return -1;
-    if (json_get_int(c, obj, "for_samples", 1, 100, 1, false, &r->for_samples) < 0)
+    if (json_get_int(c, obj, "for_samples", 1, 100, 1, false, &r->for_samples) < 0 ||
+        json_get_int(c, obj, "times", 1, RULES_TIMES_MAX, 1, false, &r->times) < 0 ||
+        compile_duration(c, p, obj, "within_s", &r->within_s))
         return -1;
+    bool has_within = cJSON_GetObjectItemCaseSensitive(obj, "within_s") != NULL;
+    if (r->times > 1 && !has_within)
+        return json_fail_key(c, "within_s", "missing (expected the window in which the %d occurrences count)", r->times);
+    if (r->times == 1 && has_within)
+        return json_fail_key(c, "within_s", "applies only with \"times\" above 1");
     const char *doc;
     if (json_get_text(c, obj, "doc", false, &doc) < 0)
         return -1;
@@ -370,6 +378,10 @@ struct rinst {
     int true_count;
     int64_t clear_since;          /* -1: the clear condition is not (known) true */
     bool armed;                   /* event rules: seen false since the last firing */
+    int64_t within_ms;
+    int64_t occ[RULES_TIMES_MAX]; /* times the condition held its on-delay, oldest first */
+    int nocc;
+    bool counted;                 /* the condition's present spell is already in occ */
     bool suppressed;
     struct alert a;
     int64_t raises[FLAP_RING];    /* raise times, newest at raises_head */
@@ -519,7 +531,8 @@ struct rules_device *rules_device_new(const struct profile *p, const char *devic
         in->def = r;
         in->stale_driven = r->when.uses_stale || r->clear.uses_stale || r->suppress.uses_stale;
         if (duration_ms(d, &r->for_s, r->id, "for_s", &in->for_ms, err) ||
-            duration_ms(d, &r->clear_for_s, r->id, "clear_for_s", &in->clear_for_ms, err)) {
+            duration_ms(d, &r->clear_for_s, r->id, "clear_for_s", &in->clear_for_ms, err) ||
+            duration_ms(d, &r->within_s, r->id, "within_s", &in->within_ms, err)) {
             rules_device_free(d);
             return NULL;
         }
@@ -698,6 +711,7 @@ static void step(struct rules_device *d, struct rinst *in, int w, int c, int s, 
             in->armed = false; /* true while suppressed: this edge is spent */
         in->st = RS_IDLE;
         in->true_count = 0;
+        in->counted = false;
         return;
     }
     if (in->st == RS_IDLE) {
@@ -706,8 +720,29 @@ static void step(struct rules_device *d, struct rinst *in, int w, int c, int s, 
         in->true_count = 0;
     }
     in->true_count++;
-    if (now - in->pending_since >= in->for_ms && in->true_count >= in->def->for_samples)
-        raise_alert(d, in, now, sink);
+    if (now - in->pending_since < in->for_ms || in->true_count < in->def->for_samples)
+        return;
+    if (in->def->times > 1) {
+        /* Each spell of the condition, held its on-delay, is one occurrence; the alert waits
+         * for `times` of them within within_s (a door that fails once may just be held). */
+        if (!in->counted) {
+            if (in->nocc == RULES_TIMES_MAX) {
+                memmove(in->occ, in->occ + 1, sizeof in->occ[0] * (RULES_TIMES_MAX - 1));
+                in->nocc--;
+            }
+            in->occ[in->nocc++] = now;
+            in->counted = true;
+        }
+        int keep = 0;
+        for (int k = 0; k < in->nocc; k++)
+            if (in->occ[k] >= now - in->within_ms)
+                in->occ[keep++] = in->occ[k];
+        in->nocc = keep;
+        if (in->nocc < in->def->times)
+            return;
+        in->nocc = 0;
+    }
+    raise_alert(d, in, now, sink);
 }
 
 static void evaluate(struct rules_device *d, struct rinst *in, int64_t now, const struct alert_sink *sink)

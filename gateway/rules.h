@@ -38,6 +38,7 @@
 
 #define RULES_MAX 64
 #define RULES_COMM_LOST "comm_lost"
+#define RULES_TIMES_MAX 10
 
 enum rule_kind { RULE_CONDITION, RULE_EVENT };
 
@@ -49,6 +50,8 @@ struct rule_def {
     bool has_clear, has_suppress;
     struct expr for_s, clear_for_s;   /* constants of numbers and params */
     int for_samples;
+    int times;                        /* occurrences (each held for_s) within within_s that raise; 1: the first */
+    struct expr within_s;
     char message_zh[TEXT_MAX_LEN];
     char message_en[TEXT_MAX_LEN];
 };

@@ -422,6 +422,12 @@ static void test_compile_errors(void)
                  "drivers/test/x.json: rules[2].when: column 9: unknown point \"levl\" (did you mean \"level\"?)");
     expect_error(HEAD "{'id':'a','when':'door','severity':'urgent','message':{'zh':'a','en':'b'}}]}",
                  "rules[0].severity: \"urgent\" is not a severity");
+    expect_error(HEAD "{'id':'a','when':'door','severity':'minor','times':3,'message':{'zh':'a','en':'b'}}]}",
+                 "rules[0].within_s: missing (expected the window in which the 3 occurrences count)");
+    expect_error(HEAD "{'id':'a','when':'door','severity':'minor','within_s':60,'message':{'zh':'a','en':'b'}}]}",
+                 "rules[0].within_s: applies only with \"times\" above 1");
+    expect_error(HEAD "{'id':'a','when':'door','severity':'minor','times':11,'within_s':60,'message':{'zh':'a','en':'b'}}]}",
+                 "rules[0].times: 11 is out of range");
     expect_error(HEAD "{'id':'a','when':'door','severity':'minor','message':{'zh':'{lvl}','en':'b'}}]}",
                  "rules[0].message.zh: {lvl} names no point or param");
     expect_error(HEAD "{'id':'a','when':'door','severity':'minor','message':{'zh':'{door.text}','en':'b'}}]}",
@@ -939,6 +945,38 @@ static void test_sudden_drop_same_hour(void)
     drop(&s);
 }
 
+/* door_failure counts failed movements: the door between its limits at a floor for 15 s is one;
+ * three within 600 s raise. Failures at 0, 100 and 800 s: the first has left the window when
+ * the third comes, so nothing; then failures at 900 s and 1000 s make three within 600 s
+ * (800, 900, 1000): raised when the last has held 15 s, at 1015 s. */
+static void test_door_failure_times(void)
+{
+    struct sampler s;
+    rec.n = 0;
+    if (load_shipped(&s, "elevator/generic"))
+        return;
+    const char *healthy[] = {"door_zone", "door_closed", "safety_circuit", "door_lock", "mains_power"};
+    for (size_t i = 0; i < sizeof healthy / sizeof healthy[0]; i++)
+        set(&s, healthy[i], 1);
+    const int fail_at[] = {0, 100, 800, 900, 1000};
+    for (int t = 0; t <= 1100; t++) {
+        bool failing = false;
+        for (size_t k = 0; k < sizeof fail_at / sizeof fail_at[0]; k++)
+            failing = failing || (t >= fail_at[k] && t < fail_at[k] + 20);
+        set(&s, "door_closed", !failing);
+        if (t == 1014)
+            CHECK(count(ALERT_RAISED, "door_failure") == 0);
+        poll_at(&s, t0 + S(t));
+    }
+    CHECK(count(ALERT_RAISED, "door_failure") == 1);
+    const struct alert_event *e = NULL;
+    for (int i = 0; i < rec.n && i < MAX_EVENTS; i++)
+        if (rec.ev[i].kind == ALERT_RAISED && strcmp(rec.ev[i].alert.rule, "door_failure") == 0)
+            e = &rec.ev[i];
+    CHECK(e && e->alert.raised_ts == t0 + S(1015));
+    drop(&s);
+}
+
 int main(void)
 {
     load();
@@ -963,6 +1001,7 @@ int main(void)
     test_inputs_dry_weather();
     test_out_of_service_daytime();
     test_sudden_drop_same_hour();
+    test_door_failure_times();
     profile_release(&prof);
     return check_report();
 }
