@@ -6,7 +6,9 @@ the new units) and one daemon polls all of them, so the whole catalogue runs in 
 For each scenario the rule and severity expected by the catalogue are written below by hand
 (EXPECTED), not read from the profiles, and the event on <prefix>/alerts must carry them, the
 contract covering the device, its contractor and respond_by_ts = raised_ts + that contract's
-response time for the severity.
+response time for the severity. Then every device is put back as it started (RESTORE_EXTRA for
+conditions that undoing the steps does not end) and every condition alert raised must clear,
+with the id it was raised with.
 
 Scenarios that need hours or days are shortened with device params (SHORTEN), never by waiting.
 One step is also moved: alert-totalizer-anomaly sets the totalizer back at 700 s only to let the
@@ -95,6 +97,20 @@ SHORTEN = {
     "alert-pump-no-start": {"no_start_s": 2},
 }
 STEP_AT = {("alert-totalizer-anomaly", 700): 15}
+
+# After every expected alert is raised, each scenario's device is put back as it started (its
+# steps undone: the values of its file, a silent unit answering again) and every condition alert
+# it raised must clear. Where undoing the steps is not what ends the condition, this says what
+# does: a flat line moves, a storm pipe runs dry, an idle car runs once, a door stops cycling.
+RESTORE_EXTRA = {
+    "alert-flow-flat-line": ["set {u} flow 14.5"],
+    "alert-level-flat-line": ["set {u} level 1.5"],
+    "alert-dry-weather-flow": ["set {u} flow 0"],
+    "alert-out-of-service": ["set {u} moving 1"],
+    "alert-overtravel-top": ["set {u} door_zone 1"],
+    "alert-overtravel-bottom": ["set {u} door_zone 1"],
+    "alert-door-reopening": ["set {u} door_cycles 99999"],
+}
 
 # Every step and ramp starts this much later than in its file, so the daemon is reading every
 # device before anything changes (edge rules and windows need the "before").
@@ -255,6 +271,46 @@ def test(started):
             c = h.wait_until("%s: %s cleared" % (n, rule), lambda: first(device_id(n), rule, "cleared"), 30, 0.2)
             check(c["id"] == raised["id"] and c["cleared_ts"] >= raised["raised_ts"], "%s: cleared with its id" % n,
                   raised, c)
+
+    # Everything put back: every condition alert clears, with the id it was raised with.
+    def restore(n):
+        unit = who[n][0]
+        with open(os.path.join(h.SCENARIOS, n + ".json")) as f:
+            dev = json.load(f)["devices"][0]
+        cmds = []
+        with open(os.path.join(h.SCENARIOS, n + ".json")) as f:
+            file_steps = json.load(f).get("steps", [])
+        for st in file_steps:
+            words = st["cmd"].split()
+            if words[0] == "set":  # a point the file leaves out starts at 0
+                v = dev.get("values", {}).get(words[2], 0)
+                cmds.append("set %d %s %s" % (unit, words[2], int(v) if isinstance(v, bool) else v))
+            elif words[0] == "behave":
+                cmds.append("behave %d ok" % unit)
+        for p in dev.get("ramps", {}):
+            cmds.append("set %d %s %s" % (unit, p, dev["values"].get(p, dev["ramps"][p].get("from", 0))))
+        cmds += [c.format(u=unit) for c in RESTORE_EXTRA.get(n, [])]
+        return cmds
+
+    to_clear = [(n, rule) for n, rule, sev, kind in wanted if kind == R and n not in CLEARS]
+    for n in sorted({n for n, _ in to_clear}):
+        for cmd in restore(n):
+            sim.cmd(cmd)
+    not_cleared = []
+
+    def all_cleared():
+        not_cleared[:] = ["%s %s" % (device_id(n), rule) for n, rule in to_clear
+                          if not first(device_id(n), rule, "cleared")]
+        return not not_cleared
+
+    try:
+        h.wait_until("every condition alert cleared once its device is put back", all_cleared, 60, 0.2)
+    except h.TestFailure:
+        raise h.TestFailure("not cleared: " + ", ".join(not_cleared))
+    for n, rule in to_clear:
+        raised, cleared = first(device_id(n), rule, R), first(device_id(n), rule, "cleared")
+        check(cleared["id"] == raised["id"] and cleared["cleared_ts"] >= raised["raised_ts"],
+              "%s: %s cleared with its id" % (n, rule), raised, cleared)
 
     check(d.stop() == 0, "daemon stopped cleanly")
 
