@@ -39,12 +39,15 @@ def test(started):
         raise h.TestFailure("the missing point should be logged once:\n" + d.output())
 
     # Learned: each cycle now costs exactly the two reads that work (registers 0..3 and 4),
-    # and no request is answered with an exception any more.
+    # and no request is answered with an exception any more. The store lags the simulator by
+    # the readings not yet committed at each end (a few cycles on a busy machine), so the count
+    # is taken over 40 cycles and allowed 3 cycles of skew: not learning would cost 3 or more
+    # requests a cycle (120 and up).
     s0, r0 = sim.stats()[1], (h.scalar(db, count_readings) or 0)
-    h.wait_until("20 more readings", lambda: (h.scalar(db, count_readings) or 0) >= r0 + 20)
+    h.wait_until("40 more readings", lambda: (h.scalar(db, count_readings) or 0) >= r0 + 40)
     s1, r1 = sim.stats()[1], (h.scalar(db, count_readings) or 0)
     requests, cycles = s1 - s0, r1 - r0
-    if not (2 * cycles - 2 <= requests <= 2 * cycles + 2):
+    if not (2 * cycles - 6 <= requests <= 2 * cycles + 6):
         raise h.TestFailure("%d requests for %d cycles: expected 2 per cycle" % (requests, cycles))
     d.stop()
 
