@@ -127,7 +127,7 @@ class PtyPair:
 class Daemon:
     """The real caretaker binary on a config written for the test."""
 
-    def __init__(self, work, config, name="caretaker"):
+    def __init__(self, work, config, name="caretaker", env=None):
         self.work = work
         self.config_path = work.file(name + ".json")
         with open(self.config_path, "w") as f:
@@ -135,7 +135,8 @@ class Daemon:
         self.log_path = work.file(name + ".log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([BIN, "run", "-c", self.config_path, "-d", DRIVERS],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, **env) if env else None)
 
     def running(self):
         return self.proc.poll() is None
@@ -156,6 +157,20 @@ class Daemon:
         self.log.flush()
         with open(self.log_path) as f:
             return f.read()
+
+
+def faked_clock(spec):
+    """Environment that gives the daemon a wall clock of libfaketime's `spec` ("@2026-11-23
+    15:59:40" to start there, "... x3600" to run that much faster); its monotonic clock stays
+    real, so timeouts, commits and the broker connection keep their pace. The daemon itself is
+    preloaded (not a wrapper), so signals reach it."""
+    import glob
+    found = glob.glob("/usr/lib/*/faketime/libfaketime.so.1") + glob.glob("/usr/lib/faketime/libfaketime.so.1")
+    if not found:
+        raise TestFailure("libfaketime is missing (Debian package libfaketime; tools/install-deps.sh --test installs it)")
+    # ASan wants to come first in the library list; libfaketime only wraps clock calls.
+    return {"TZ": "UTC", "FAKETIME": spec, "FAKETIME_DONT_FAKE_MONOTONIC": "1", "LD_PRELOAD": found[0],
+            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
 
 
 def scenario(work, devices, steps=(), name="scenario.json"):

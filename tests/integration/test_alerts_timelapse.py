@@ -10,10 +10,7 @@ simulator and the broker keep real time), polling every 100 ms (six minutes of i
   downstream_flow) falls: suspected_blockage_trend.
 Each raise carries the sewage contract and its deadline in the daemon's own time."""
 
-import glob
 import json
-import os
-import subprocess
 import sys
 import time
 
@@ -22,28 +19,6 @@ import harness as h
 PREFIX = "caretaker/hongmei/gw-test"
 SPEED = 3600
 BASELINE_REAL_S = 2 * 86400 / SPEED  # two days of the daemon's time
-
-
-def libfaketime():
-    found = glob.glob("/usr/lib/*/faketime/libfaketime.so.1") + glob.glob("/usr/lib/faketime/libfaketime.so.1")
-    if not found:
-        raise h.TestFailure("libfaketime is missing (Debian package libfaketime; tools/install-deps.sh --test installs it)")
-    return found[0]
-
-
-class FastDaemon(h.Daemon):
-    def __init__(self, work, config, name="caretaker"):
-        self.work = work
-        self.config_path = work.file(name + ".json")
-        with open(self.config_path, "w") as f:
-            json.dump(config, f, ensure_ascii=False, indent=1)
-        self.log_path = work.file(name + ".log")
-        self.log = open(self.log_path, "w")
-        env = dict(os.environ, TZ="UTC", FAKETIME="@2026-11-16 00:00:00 x%d" % SPEED,
-                   FAKETIME_DONT_FAKE_MONOTONIC="1", LD_PRELOAD=libfaketime(),
-                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
-        self.proc = subprocess.Popen([h.BIN, "run", "-c", self.config_path, "-d", h.DRIVERS],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
 
 def test(started):
@@ -82,7 +57,7 @@ def test(started):
                   "respond_minutes": {"critical": 120, "major": 360, "minor": 2160, "info": 4320}}]
     cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port}, contracts=contracts)
     t_start = time.monotonic()
-    d = FastDaemon(work, cfg)
+    d = h.Daemon(work, cfg, env=h.faked_clock("@2026-11-16 00:00:00 x%d" % SPEED))
     started.append(d)
 
     def raised(device, rule):

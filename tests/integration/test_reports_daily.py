@@ -5,10 +5,6 @@ reports/daily for that day must still count everything: an elevator's runs count
 100 -> 105 before the restart and 105 -> 112 after it, so the day's runs are 12 (7 if the restart
 had lost the day); a manhole's peak level 0.80 m was read before the restart, 0.50 m after."""
 
-import glob
-import json
-import os
-import subprocess
 import sys
 
 import harness as h
@@ -18,31 +14,6 @@ PREFIX = "caretaker/hongmei/gw-test"
 FIRST_START = "@2026-11-23 15:58:40"
 SECOND_START = "@2026-11-23 15:59:20"
 DAY = "2026-11-23"
-
-
-def libfaketime():
-    found = glob.glob("/usr/lib/*/faketime/libfaketime.so.1") + glob.glob("/usr/lib/faketime/libfaketime.so.1")
-    if not found:
-        raise h.TestFailure("libfaketime is missing (Debian package libfaketime; tools/install-deps.sh --test installs it)")
-    return found[0]
-
-
-class FakedDaemon(h.Daemon):
-    """The daemon itself (preloaded, so signals reach it) with its wall clock starting at
-    `start` and running at normal speed."""
-
-    def __init__(self, work, config, start, name):
-        self.work = work
-        self.config_path = work.file(name + ".json")
-        with open(self.config_path, "w") as f:
-            json.dump(config, f, ensure_ascii=False, indent=1)
-        self.log_path = work.file(name + ".log")
-        self.log = open(self.log_path, "w")
-        # ASan wants to be first in the library list; libfaketime only wraps clock calls.
-        env = dict(os.environ, TZ="UTC", FAKETIME=start, FAKETIME_DONT_FAKE_MONOTONIC="1", LD_PRELOAD=libfaketime(),
-                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
-        self.proc = subprocess.Popen([h.BIN, "run", "-c", self.config_path, "-d", h.DRIVERS],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
 
 def count_readings(db, device):
@@ -70,7 +41,7 @@ def test(started):
     cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port})
     db = cfg["store"]["path"]
 
-    first = FakedDaemon(work, cfg, FIRST_START, "before")
+    first = h.Daemon(work, cfg, name="before", env=h.faked_clock(FIRST_START))
     started.append(first)
     h.wait_until("the first run reading both devices",
                  lambda: count_readings(db, "lift-1") >= 5 and count_readings(db, "manhole-1") >= 5)
@@ -86,7 +57,7 @@ def test(started):
         raise h.TestFailure("a report before midnight: %r" % sub.received())
 
     sim.cmd("set 2 level 0.50")
-    second = FakedDaemon(work, cfg, SECOND_START, "after")
+    second = h.Daemon(work, cfg, name="after", env=h.faked_clock(SECOND_START))
     started.append(second)
     n = count_readings(db, "lift-1")
     h.wait_until("the second run reading", lambda: count_readings(db, "lift-1") >= n + 5)
