@@ -516,6 +516,7 @@ static int turn(struct core *c, int sfd)
                 return c->reload ? 0 : 1;
             }
             log_notice("core: %s, stopping", strsignal((int)si.ssi_signo));
+            c->reload = false; /* a stop asked for wins over a reload asked for in the same turn */
             return 0;
         }
     }
@@ -622,7 +623,7 @@ static void report_moved_store(struct core *c)
     on_alert(c, &ev);
 }
 
-int core_run(struct config *cfg)
+int core_run(struct config *cfg, bool reloaded)
 {
     struct core c = {.cfg = cfg, .started_ts = clock_wall_ms()};
     struct diag err;
@@ -639,7 +640,11 @@ int core_run(struct config *cfg)
     signal(SIGPIPE, SIG_IGN);
     sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-    if (store_open(cfg->store.path, &c.store, &err) < 0 || store_register(c.store, cfg, &err) < 0 ||
+    /* A reload: systemd's watchdog runs on; the file was open a moment ago, not worth a full read. */
+    if (reloaded)
+        sd_watchdog_ping();
+    if ((reloaded ? store_reopen : store_open)(cfg->store.path, &c.store, &err) < 0 ||
+        store_register(c.store, cfg, &err) < 0 ||
         store_set_limits(c.store, cfg->store.max_mb, cfg->store.retention_days) < 0) {
         log_err("%s", err.msg[0] ? err.msg : "store: cannot set its limits");
         goto out;
@@ -700,6 +705,8 @@ out:
         bus_stop(c.buses[i]);
     if (c.q && c.store && c.engine)
         drain(&c);
+    if (c.store)
+        store_flush_overflow(c.store, clock_wall_ms());
     if (c.store && commit_all(&c) < 0)
         rc = 1;
     if (c.pub) {

@@ -4,6 +4,8 @@
 #ifndef CARETAKER_CORE_H
 #define CARETAKER_CORE_H
 
+#include <stdbool.h>
+
 #include "model.h"
 
 /* Returned by core_run when a reload (SIGHUP or cmd/reload) found the config file on disk
@@ -14,7 +16,8 @@
  * publisher and returns 0; returns 1 when the store cannot be opened or the broker settings
  * cannot be used (unreadable TLS files, a world-readable password file). SIGHUP or cmd/reload
  * validates the config file again: a bad one is refused and the run goes on; a good one ends
- * the run the same clean way, returning CORE_RELOAD. cfg stays owned by the caller. */
-int core_run(struct config *cfg);
+ * the run the same clean way, returning CORE_RELOAD. reloaded: this run follows one (the store
+ * is opened without reading every page again). cfg stays owned by the caller. */
+int core_run(struct config *cfg, bool reloaded);
 
 #endif

@@ -242,18 +242,26 @@ int main(int argc, char **argv)
         printf("OK\n");
         rc = 0;
     } else {
-        rc = core_run(cfg);
+        rc = core_run(cfg, false);
         /* A reload: the file was valid a moment ago; if it changed again since and no longer
-         * is, the gateway goes on with the config it was running. */
+         * is, or the new config cannot start (a TLS file it names is unreadable...), the gateway
+         * goes back to the config it was running rather than stop. */
         while (rc == CORE_RELOAD) {
             struct config *fresh = NULL;
-            if (load_config(&o, &fresh) == 0) {
-                config_free(cfg);
-                cfg = fresh;
-            } else {
+            if (load_config(&o, &fresh) < 0) {
                 log_warn("core: reload: the config changed again and is refused; going on with the running one");
+                rc = core_run(cfg, true);
+                continue;
             }
-            rc = core_run(cfg);
+            rc = core_run(fresh, true);
+            if (rc == 1) {
+                log_err("core: reload: the new config could not start (above); going back to the running one");
+                config_free(fresh);
+                rc = core_run(cfg, true);
+                continue;
+            }
+            config_free(cfg);
+            cfg = fresh;
         }
     }
     config_free(cfg);

@@ -85,6 +85,7 @@ struct store {
      * eviction runs every few commits, and one event a minute says it all. */
     struct complaint overflow_complaint;
     int64_t overflow_n, overflow_first_ts, overflow_last_ts, next_overflow_event_ms;
+    int64_t overflow_n_committed, overflow_first_ts_committed, overflow_last_ts_committed;
     /* fetch buffers, reused */
     struct outbox_value *vals;
     size_t nvals, vals_cap;
@@ -219,7 +220,7 @@ static int check_pages(struct store *s, struct diag *err, int *corrupt)
     return -1;
 }
 
-static struct store *open_at(const char *path, struct diag *err, int *corrupt)
+static struct store *open_at(const char *path, struct diag *err, int *corrupt, bool pages)
 {
     struct store *s = calloc(1, sizeof *s);
     *corrupt = 0;
@@ -235,7 +236,7 @@ static struct store *open_at(const char *path, struct diag *err, int *corrupt)
     sqlite3_busy_timeout(s->db, 5000);
     /* WAL lets `caretaker status` read while we write; FULL makes each group commit durable. */
     if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err) < 0 ||
-        check_pages(s, err, corrupt) < 0 || migrate(s, err) < 0)
+        (pages && check_pages(s, err, corrupt) < 0) || migrate(s, err) < 0)
         goto fail;
     int64_t max_seq = 0, meta_seq = 0;
     if (query_int(s, "SELECT max(seq) FROM outbox", &max_seq) < 0 ||
@@ -274,6 +275,9 @@ static struct store *open_at(const char *path, struct diag *err, int *corrupt)
 fail:
     if (!*corrupt && s->db)
         *corrupt = corruption_code(sqlite3_errcode(s->db));
+    /* Closing would checkpoint the WAL into the damaged file: it goes aside as it was found. */
+    if (*corrupt && s->db)
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     store_close(s);
     return NULL;
 }
@@ -334,6 +338,23 @@ static int move_aside(const char *path, char *moved, size_t n, struct diag *err)
     return 0;
 }
 
+/* A fresh store could not be made: the corrupt file goes back to its path, so the next start
+ * meets it again (and moves it aside again) instead of starting seqs over from 1 in a file
+ * that no longer knows them. */
+static void put_back(const char *path, const char *moved)
+{
+    char a[PATH_MAX_LEN + 56], b[PATH_MAX_LEN + 8];
+    for (int i = 0; i < 3; i++) {
+        snprintf(b, sizeof b, "%s%s", path, i == 0 ? "" : i == 1 ? "-wal" : "-shm");
+        unlink(b);
+    }
+    if (rename(moved, path) != 0)
+        log_err("store %s: cannot put the corrupt file %s back: %s", path, moved, strerror(errno));
+    snprintf(a, sizeof a, "%s-wal", moved);
+    snprintf(b, sizeof b, "%s-wal", path);
+    rename(a, b);
+}
+
 /* A fresh store after a corrupt one must not hand out a seq the old one may have published:
  * consumers that drop a (gateway, seq) they have seen would drop new data. It starts above
  * what could be read of the old file and above the wall clock in microseconds, which no seq
@@ -347,10 +368,10 @@ static int64_t seq_floor(int64_t salvaged)
     return floor;
 }
 
-int store_open(const char *path, struct store **out, struct diag *err)
+static int open_store(const char *path, bool pages, struct store **out, struct diag *err)
 {
     int corrupt = 0;
-    struct store *s = open_at(path, err, &corrupt);
+    struct store *s = open_at(path, err, &corrupt, pages);
     if (!s && corrupt) {
         char what[sizeof err->msg];
         memcpy(what, err->msg, sizeof what);
@@ -359,9 +380,11 @@ int store_open(const char *path, struct store **out, struct diag *err)
         if (move_aside(path, moved, sizeof moved, err) < 0)
             return -1;
         log_err("store %s: corrupt (%s): moved aside to %s; starting a fresh store", path, what, moved);
-        s = open_at(path, err, &corrupt);
-        if (!s)
+        s = open_at(path, err, &corrupt, true);
+        if (!s) {
+            put_back(path, moved);
             return -1;
+        }
         snprintf(s->moved_aside, sizeof s->moved_aside, "%s", moved);
         snprintf(s->corruption, sizeof s->corruption, "%.150s", what);
         int64_t floor = seq_floor(salvaged);
@@ -371,6 +394,7 @@ int store_open(const char *path, struct store **out, struct diag *err)
                      (long long)floor);
             if (exec(s, sql, err) < 0) {
                 store_close(s);
+                put_back(path, moved);
                 return -1;
             }
             s->last_seq = s->committed_seq = floor;
@@ -381,6 +405,16 @@ int store_open(const char *path, struct store **out, struct diag *err)
         return -1;
     *out = s;
     return 0;
+}
+
+int store_open(const char *path, struct store **out, struct diag *err)
+{
+    return open_store(path, true, out, err);
+}
+
+int store_reopen(const char *path, struct store **out, struct diag *err)
+{
+    return open_store(path, false, out, err);
 }
 
 const char *store_moved_aside(const struct store *s, const char **why)
@@ -540,6 +574,9 @@ static void rolled_back(struct store *s)
     s->pending_msgs = 0;
     s->last_seq = s->committed_seq;
     s->evicted_unsent = s->evicted_unsent_committed;
+    s->overflow_n = s->overflow_n_committed; /* the rows evicted came back with the rollback */
+    s->overflow_first_ts = s->overflow_first_ts_committed;
+    s->overflow_last_ts = s->overflow_last_ts_committed;
     s->mark_lo = s->mark_hi = 0;
 }
 
@@ -770,6 +807,9 @@ int store_commit(struct store *s)
     if (log_release(&s->write_complaint))
         log_notice("store: writing again");
     s->evicted_unsent_committed = s->evicted_unsent;
+    s->overflow_n_committed = s->overflow_n;
+    s->overflow_first_ts_committed = s->overflow_first_ts;
+    s->overflow_last_ts_committed = s->overflow_last_ts;
     return 0;
 }
 
@@ -1134,6 +1174,12 @@ static int64_t evict(struct store *s, int64_t target_pages, int64_t now_wall_ms)
     if (overflow_event(s, now_wall_ms) < 0)
         return -1;
     return unsent_n;
+}
+
+int store_flush_overflow(struct store *s, int64_t now_wall_ms)
+{
+    s->next_overflow_event_ms = 0;
+    return overflow_event(s, now_wall_ms);
 }
 
 int64_t store_enforce_limits(struct store *s, int64_t now_wall_ms)

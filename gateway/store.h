@@ -3,6 +3,7 @@
 #ifndef CARETAKER_STORE_H
 #define CARETAKER_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "diag.h"
@@ -26,6 +27,10 @@ struct store;
  * A file SQLite finds damaged, or not a database at all, is moved aside (with its WAL) and a
  * fresh store is made in its place, whose seqs continue above the old ones. */
 int store_open(const char *path, struct store **out, struct diag *err);
+
+/* The same without reading every page: for a file this process had open a moment ago (a
+ * reload), where the check would only cost time. */
+int store_reopen(const char *path, struct store **out, struct diag *err);
 
 /* Where store_open moved a corrupt file, and why; NULL when it found none. */
 const char *store_moved_aside(const struct store *s, const char **why);
@@ -125,11 +130,15 @@ struct store_usage {
 };
 void store_usage(struct store *s, struct store_usage *out);
 
-/* When the pages in use pass 90 % of max_mb: deletes sent readings oldest first, then unsent
- * readings oldest first, until 80 % — never events, device states or alerts. Unsent readings
- * evicted are added to the persistent count and raised as one "buffer_overflow" event row.
- * Appends check it every 64 rows too. Returns the number of unsent readings evicted by this
- * call, or -1 on a write error. */
+/* Tells the unsent readings evicted since the last buffer_overflow event now, whatever the
+ * rate limit: before a stop, so no eviction goes untold. */
+int store_flush_overflow(struct store *s, int64_t now_wall_ms);
+
+/* When the pages in use pass 90 % of the ceiling (max_mb, or less on a nearly full disk):
+ * deletes sent readings oldest first, then unsent readings oldest first, until 80 % — never
+ * events, device states or alerts. Unsent readings evicted are added to the persistent count
+ * and told in a "buffer_overflow" event row, at most one a minute. Appends check it every 64
+ * rows too. Returns the number of unsent readings evicted by this call, or -1 on a write error. */
 int64_t store_enforce_limits(struct store *s, int64_t now_wall_ms);
 
 /* Deletes up to max sent rows older than retention_days; returns how many, or -1. */

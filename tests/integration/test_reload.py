@@ -1,9 +1,11 @@
 """Reload, by SIGHUP and by cmd/reload: a valid config on disk is applied without a restart
 by systemd (same process) — a device added is polled and published, a device removed is no
 longer polled — and nothing is lost or sent under a used seq across it; a config that moves
-the store is refused and the running one goes on."""
+the store is refused and the running one goes on; one that passes the check but cannot start
+(a world-readable password file) is left for the running one, the daemon never stops."""
 
 import json
+import os
 import signal
 import sys
 
@@ -93,6 +95,25 @@ def test(started):
     if not d.running():
         raise h.TestFailure("the daemon stopped:\n" + d.output())
 
+    # A config the check accepts but that cannot start (a password file every user may read):
+    # the gateway goes back to the config it was running instead of stopping
+    pw = work.file("password")
+    with open(pw, "w") as f:
+        f.write("secret\n")
+    os.chmod(pw, 0o644)
+    bad = config([2])
+    bad["mqtt"].update(username="gw", password_file=pw)
+    with open(d.config_path, "w") as f:
+        json.dump(bad, f)
+    d.proc.send_signal(signal.SIGHUP)
+    h.wait_until("the fall back to the running config logged",
+                 lambda: "going back to the running one" in d.output(), 30)
+    h.wait_until("online again on the running config", lambda: len(onlines(sub)) >= 4)
+    n2 = readings_of(db, "manhole-2")
+    h.wait_until("manhole-2 polled on", lambda: readings_of(db, "manhole-2") >= n2 + 10)
+    if not d.running():
+        raise h.TestFailure("the daemon stopped on a config that cannot start:\n" + d.output())
+
     # Nothing lost, no seq used twice: every stored row reaches the subscriber under its own seq
     stored = dict(h.query(db, "SELECT seq, ts FROM outbox"))
     seqs = sorted(stored)
@@ -113,7 +134,7 @@ def test(started):
         raise h.TestFailure("a seq delivered with another timestamp than stored")
     if d.stop() != 0:
         raise h.TestFailure("daemon exited %s" % d.proc.returncode)
-    print("3 runs in one process, %d rows, seqs 1..%d delivered without a gap" % (len(seqs), seqs[-1]))
+    print("%d runs in one process, %d rows, seqs 1..%d delivered without a gap" % (len(onlines(sub)), len(seqs), seqs[-1]))
 
 
 sys.exit(h.run(test))
