@@ -104,19 +104,6 @@ cJSON *alert_to_json(const struct alert *a)
     return o;
 }
 
-cJSON *alert_event_to_json(const struct alert_event *ev)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
-    if (!cJSON_AddStringToObject(o, "event", alert_event_name(ev->kind)) ||
-        !cJSON_AddNumberToObject(o, "ts", (double)ev->ts) || !fill(o, &ev->alert)) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
-}
-
 static int get_str(const cJSON *o, const char *key, char *out, size_t n)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);

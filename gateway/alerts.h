@@ -77,7 +77,4 @@ cJSON *alert_to_json(const struct alert *a);
  * member is missing or of the wrong type. */
 int alert_from_json(const cJSON *obj, struct alert *a);
 
-/* One event: {"event": "raised", "ts": ..., and the alert's members}. */
-cJSON *alert_event_to_json(const struct alert_event *ev);
-
 #endif

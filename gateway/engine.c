@@ -138,30 +138,6 @@ int engine_active(const struct engine *e, struct alert *out, int max)
     return total;
 }
 
-cJSON *engine_active_json(const struct engine *e)
-{
-    int n = engine_active(e, NULL, 0);
-    struct alert *list = calloc((size_t)(n ? n : 1), sizeof *list);
-    cJSON *arr = cJSON_CreateArray();
-    if (!list || !arr) {
-        free(list);
-        cJSON_Delete(arr);
-        return NULL;
-    }
-    engine_active(e, list, n);
-    for (int i = 0; i < n; i++) {
-        cJSON *o = alert_to_json(&list[i]);
-        if (!o || !cJSON_AddItemToArray(arr, o)) {
-            cJSON_Delete(o);
-            cJSON_Delete(arr);
-            free(list);
-            return NULL;
-        }
-    }
-    free(list);
-    return arr;
-}
-
 int engine_restore(struct engine *e, const struct alert *a, int n, int64_t now_ms, const struct alert_sink *sink)
 {
     int placed = 0;

@@ -38,16 +38,12 @@ int engine_ack(struct engine *e, const char *alert_id, const char *by, int64_t n
 /* Active alerts of all devices: up to max copied, the total returned. */
 int engine_active(const struct engine *e, struct alert *out, int max);
 
-/* The same as a JSON array of alert_to_json objects, for the retained alerts/active topic and
- * for persisting; NULL when out of memory. */
-cJSON *engine_active_json(const struct engine *e);
-
 /* At start, before the first message: puts back the active alerts saved before the restart
  * (no event for them: they are not raised again). An alert whose device or rule no longer
  * exists is cleared with an ALERT_CLEARED event at now_ms. Returns how many were put back. */
 int engine_restore(struct engine *e, const struct alert *a, int n, int64_t now_ms, const struct alert_sink *sink);
 
-/* Reads a JSON array written by engine_active_json and restores it; entries that do not read
+/* Reads a JSON array of alert_to_json objects (the store's saved active alerts) and restores it; entries that do not read
  * back are skipped and counted in *bad. */
 int engine_restore_json(struct engine *e, const cJSON *arr, int64_t now_ms, const struct alert_sink *sink, int *bad);
 
