@@ -8,7 +8,11 @@ build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/caretaker-demo.XXXXXX)
 pids=""
+stopped=""
 cleanup() {
+    # dash runs the EXIT trap after an INT one even when the handler cleared it
+    [ -n "$stopped" ] && return
+    stopped=1
     trap - INT TERM EXIT
     for p in $pids; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true

@@ -12,7 +12,12 @@ SEVERITY = {"critical": "CRITICAL", "major": "MAJOR", "minor": "minor", "info": 
 
 
 def clock(ms):
-    return time.strftime("%H:%M:%S", time.localtime(ms / 1000)) if ms else "--:--:--"
+    """Time of day; with the date when it is not today (a minor alert's deadline is a day off)."""
+    if not ms:
+        return "--:--:--"
+    t = time.localtime(ms / 1000)
+    today = time.localtime()[:3] == t[:3]
+    return time.strftime("%H:%M:%S" if today else "%m-%d %H:%M:%S", t)
 
 
 SHOWN = {}  # device -> (values, time shown): a reading is shown when it changes, or every 10 s
