@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli_check.h"
 #include "cli_probe.h"
@@ -13,10 +14,19 @@
 #include "core.h"
 #include "log.h"
 
+/* The installed profiles; a binary run from its build tree, never installed, finds the source
+ * tree's instead, so `build/gateway/caretaker check -c config/example.json` works as is. */
 static const char *default_drivers(void)
 {
     const char *d = getenv("CARETAKER_DRIVERS_DIR");
-    return d ? d : CARETAKER_DRIVERS_DIR;
+    if (d)
+        return d;
+#ifdef CARETAKER_SOURCE_DRIVERS_DIR
+    struct stat st;
+    if (stat(CARETAKER_DRIVERS_DIR, &st) != 0 && stat(CARETAKER_SOURCE_DRIVERS_DIR, &st) == 0)
+        return CARETAKER_SOURCE_DRIVERS_DIR;
+#endif
+    return CARETAKER_DRIVERS_DIR;
 }
 
 static void usage(FILE *out)
@@ -136,7 +146,7 @@ static int parse_common(const char *cmd, int argc, char **argv, struct common_op
     optind = 2;
     opterr = 0;
     o->drivers = default_drivers();
-    while ((c = getopt_long(argc, argv, "c:d:v", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:d:v", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             o->config = optarg;
