@@ -26,26 +26,26 @@ static void test_rtu_receive(void)
 
     /* heartbeat, then the reply */
     CHECK(write(sv[1], "HB", 2) == 2 && write(sv[1], reply, 7) == 7);
-    CHECK(transport_rtu_receive(sv[0], buf, &have, 1, 3, clock_mono_ms() + 1000, 1, &skip, &off, &len, err,
+    CHECK(transport_rtu_receive(sv[0], buf, sizeof buf, &have, 1, 3, clock_mono_ms() + 1000, 1, &skip, &off, &len, err,
                                 sizeof err) == MB_OK);
     CHECK(len == 7 && memcmp(buf + off, reply, 7) == 0);
 
     /* nothing but heartbeats until the deadline: a timeout, not a bad reply */
     have = 0;
     CHECK(write(sv[1], "HBHB", 4) == 4);
-    CHECK(transport_rtu_receive(sv[0], buf, &have, 1, 3, clock_mono_ms() + 30, 1, &skip, &off, &len, err,
+    CHECK(transport_rtu_receive(sv[0], buf, sizeof buf, &have, 1, 3, clock_mono_ms() + 30, 1, &skip, &off, &len, err,
                                 sizeof err) == MB_TIMEOUT);
 
     /* half a reply by the deadline: a bad reply, its bytes kept in the buffer */
     have = 0;
     CHECK(write(sv[1], reply, 3) == 3);
-    CHECK(transport_rtu_receive(sv[0], buf, &have, 1, 3, clock_mono_ms() + 30, 1, &skip, &off, &len, err,
+    CHECK(transport_rtu_receive(sv[0], buf, sizeof buf, &have, 1, 3, clock_mono_ms() + 30, 1, &skip, &off, &len, err,
                                 sizeof err) == MB_BAD);
     CHECK_CONTAINS(err, "incomplete reply");
     CHECK(have == 3);
     /* the rest arrives later, after a heartbeat that cut into nothing: the frame completes */
     CHECK(write(sv[1], reply + 3, 4) == 4);
-    CHECK(transport_rtu_receive(sv[0], buf, &have, 1, 3, clock_mono_ms() + 1000, 1, &skip, &off, &len, err,
+    CHECK(transport_rtu_receive(sv[0], buf, sizeof buf, &have, 1, 3, clock_mono_ms() + 1000, 1, &skip, &off, &len, err,
                                 sizeof err) == MB_OK);
     CHECK(off == 0 && len == 7 && memcmp(buf, reply, 7) == 0);
 
@@ -55,14 +55,14 @@ static void test_rtu_receive(void)
     memcpy(bad, reply, 7);
     bad[5] ^= 1;
     CHECK(write(sv[1], bad, 7) == 7);
-    CHECK(transport_rtu_receive(sv[0], buf, &have, 1, 3, clock_mono_ms() + 1000, 0, NULL, &off, &len, err,
+    CHECK(transport_rtu_receive(sv[0], buf, sizeof buf, &have, 1, 3, clock_mono_ms() + 1000, 0, NULL, &off, &len, err,
                                 sizeof err) == MB_BAD);
     CHECK_CONTAINS(err, "CRC error: 01 03 02 00 21 79 5c");
 
     /* the DTU hangs up */
     have = 0;
     close(sv[1]);
-    CHECK(transport_rtu_receive(sv[0], buf, &have, 1, 3, clock_mono_ms() + 1000, 1, &skip, &off, &len, err,
+    CHECK(transport_rtu_receive(sv[0], buf, sizeof buf, &have, 1, 3, clock_mono_ms() + 1000, 1, &skip, &off, &len, err,
                                 sizeof err) == MB_LINK);
     close(sv[0]);
 }
