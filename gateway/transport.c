@@ -119,8 +119,16 @@ enum mb_status transport_read(struct transport *t, uint8_t unit, int table, uint
         else
             mbpdu_unpack_regs(rsp, count, regs);
     } else if (st == MB_BAD) {
-        /* What follows a reply that was not ours belongs to nobody either. */
+        /* What follows a reply that was not ours belongs to nobody either. The reply's fault
+         * stays the reason given; a flush that closed the link adds why. */
+        char why[sizeof t->err], tail[sizeof t->err];
+        memcpy(why, t->err, sizeof why);
         transport_flush(t);
+        memcpy(tail, t->err, sizeof tail);
+        if (t->connected)
+            memcpy(t->err, why, sizeof why);
+        else
+            snprintf(t->err, sizeof t->err, "%.120s; link closed: %.120s", why, tail);
     }
     return st;
 }
