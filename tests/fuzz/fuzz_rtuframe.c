@@ -74,8 +74,8 @@ static void check_receive(const uint8_t *stream, size_t n, uint8_t unit, uint8_t
     uint8_t buf[MBRTU_MAX * 2];
     size_t have = 0, off = 0, len = 0;
     char err[256] = "";
-    enum mb_status st = transport_rtu_receive(p[0], buf, sizeof buf, &have, unit, fc, clock_mono_ms() + 5000, resync, skip, &off,
-                                              &len, err, sizeof err);
+    enum mb_status st = transport_rtu_receive(p[0], buf, sizeof buf, &have, unit, fc, clock_mono_ms() + 5000, resync,
+                                              skip, &off, &len, err, sizeof err);
     close(p[0]);
     if (have > sizeof buf)
         abort();

@@ -201,7 +201,7 @@ def test(started):
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)
     started.append(d)
-    h.wait_until("the daemon to listen for DTUs", lambda: _accepting(port), 10)
+    h.wait_until("the daemon to listen for DTUs", lambda: h.accepting(port), 10)
     honest_dtu = h.Sim(work, scen, extra=["--dtu", "127.0.0.1:%d" % port, "--dtu-id", HONEST_DTU,
                                           "--dtu-heartbeat", "HB", "--dtu-heartbeat-ms", "100"])
     started.append(honest_dtu)
@@ -253,14 +253,6 @@ def test(started):
     print("hostile DTU errors: %r" % hostile_dtu.errors[:5])
     print("bad replies counted: %s" % ", ".join("%s %d" % (dev, bad_replies()[dev]["bad_replies"])
                                                  for dev in hostile))
-
-
-def _accepting(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 sys.exit(h.run(test))

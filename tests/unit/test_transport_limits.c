@@ -15,35 +15,7 @@
 #include "check.h"
 #include "clock.h"
 #include "transport.h"
-
-/* CRC-16/MODBUS as the spec's shift register, apart from mbrtu_crc16 (see test_transport_frame). */
-static uint16_t ref_crc(const uint8_t *p, size_t n)
-{
-    unsigned reg = 0xFFFF;
-    for (size_t k = 0; k < n; k++) {
-        for (int i = 0; i < 8; i++) {
-            unsigned in = (p[k] >> i) & 1u, out = reg & 1u;
-            reg >>= 1;
-            if (in ^ out)
-                reg ^= 0xA001;
-        }
-    }
-    return (uint16_t)reg;
-}
-
-/* 01 03 bc, bc bytes 0x00 0x01 ..., CRC: 5 + bc bytes. */
-static size_t long_reply(unsigned bc, uint8_t *out)
-{
-    out[0] = 0x01;
-    out[1] = 0x03;
-    out[2] = (uint8_t)bc;
-    for (unsigned i = 0; i < bc; i++)
-        out[3 + i] = (uint8_t)i;
-    uint16_t crc = ref_crc(out, 3 + bc);
-    out[3 + bc] = (uint8_t)(crc & 0xFF);
-    out[4 + bc] = (uint8_t)(crc >> 8);
-    return 5 + bc;
-}
+#include "wire.h"
 
 static int read_full(int fd, uint8_t *b, size_t n)
 {
@@ -183,18 +155,11 @@ static void *tcp_server(void *arg)
 
 static void test_tcp_long_replies_and_stream(void)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sa;
-    listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    CHECK(bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(listen_fd, 4) == 0);
-    CHECK(getsockname(listen_fd, (struct sockaddr *)&sa, &sl) == 0);
+    int port = 0;
     struct bus_config bc;
-    memset(&bc, 0, sizeof bc);
-    bc.type = BUS_TCP;
-    snprintf(bc.id, sizeof bc.id, "t");
-    snprintf(bc.host, sizeof bc.host, "127.0.0.1");
-    bc.tcp_port = ntohs(sa.sin_port);
-    bc.timeout_ms = 1000;
+    listen_fd = loopback_listen(&port);
+    CHECK(listen_fd >= 0);
+    tcp_bus(&bc, port);
     pthread_t th;
     CHECK(pthread_create(&th, NULL, tcp_server, NULL) == 0);
     struct transport *t = transport_new(&bc);
@@ -252,12 +217,10 @@ static void test_drain(void)
      * socketpair the peer refills only when its thread is scheduled, so a drain may outpace
      * it and end at once, as it should; a TCP peer's queued bytes come in as soon as the
      * window opens, whoever runs.) */
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sa;
-    CHECK(bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(lfd, 1) == 0);
-    CHECK(getsockname(lfd, (struct sockaddr *)&sa, &sl) == 0);
-    CHECK(connect(cfd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    int port = 0, lfd = loopback_listen(&port), cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons((uint16_t)port)};
+    CHECK(lfd >= 0 && connect(cfd, (struct sockaddr *)&sa, sizeof sa) == 0);
     int peer = accept(lfd, NULL, NULL);
     pthread_t th;
     CHECK(pthread_create(&th, NULL, streamer, &peer) == 0);

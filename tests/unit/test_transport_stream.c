@@ -11,6 +11,7 @@
 #include "check.h"
 #include "clock.h"
 #include "transport.h"
+#include "wire.h"
 
 /* 01 03 02 00 21 78 5C: unit 1's reply holding 0x0021 (CRC worked in test_transport_frame) */
 static const uint8_t reply[7] = {0x01, 0x03, 0x02, 0x00, 0x21, 0x78, 0x5C};
@@ -118,18 +119,11 @@ static void *server(void *arg)
 
 static void test_tcp(void)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sa;
-    listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(listen_fd, 1) == 0);
-    CHECK(getsockname(listen_fd, (struct sockaddr *)&sa, &sl) == 0);
+    int port = 0;
     struct bus_config bc;
-    memset(&bc, 0, sizeof bc);
-    bc.type = BUS_TCP;
-    snprintf(bc.id, sizeof bc.id, "t");
-    snprintf(bc.host, sizeof bc.host, "127.0.0.1");
-    bc.tcp_port = ntohs(sa.sin_port);
-    bc.timeout_ms = 1000;
+    listen_fd = loopback_listen(&port);
+    CHECK(listen_fd >= 0);
+    tcp_bus(&bc, port);
     pthread_t th;
     CHECK(pthread_create(&th, NULL, server, NULL) == 0);
     struct transport *t = transport_new(&bc);
