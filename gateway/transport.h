@@ -84,13 +84,13 @@ enum mb_status transport_rtu_unwrap(const uint8_t *frame, size_t len, uint8_t *r
 /* Most bytes one flush of a socket drops beyond what was queued when it began: a peer that
  * sends more while we drop its input is streaming, not replying late. */
 #define TRANSPORT_DRAIN_SLACK 4096
-/* Longest one flush may take, in ms. */
+/* Longest one flush may go on, in ms, once more has come than was waiting. */
 #define TRANSPORT_DRAIN_MS 5
 
 /* Shared by the TCP and DTU transports: drops what is waiting on socket fd without blocking.
  * 0, or -1 with err set when the peer sent more than TRANSPORT_DRAIN_SLACK bytes beyond the
- * backlog, or kept the flush busy past TRANSPORT_DRAIN_MS. An end of file or a read error
- * ends the drain quietly: the next request finds it. */
+ * backlog, or kept sending past TRANSPORT_DRAIN_MS. An end of file or a read error ends the
+ * drain quietly: the next request finds it. */
 int transport_drain(int fd, char *err, size_t errlen);
 
 #endif
