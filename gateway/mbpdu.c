@@ -162,14 +162,29 @@ int mbrtu_reply_len(const uint8_t *buf, size_t n)
     case 0x02:
     case 0x03:
     case 0x04:
-        return n < 3 ? 0 : 5 + buf[2]; /* address, function, byte count, data, CRC */
+        /* address, function, byte count, data, CRC: a byte count above 251 makes more than a
+         * frame may hold (the largest honest one is 250, for 125 registers) */
+        if (n < 3)
+            return 0;
+        return 5 + buf[2] > MBRTU_MAX ? MBRTU_LEN_TOO_LONG : 5 + buf[2];
     case 0x05:
     case 0x06:
     case 0x0F:
     case 0x10:
         return 8; /* address, function, address, value or quantity, CRC */
     }
-    return -1;
+    return MBRTU_LEN_UNKNOWN;
+}
+
+void mbrtu_describe_garbage(const uint8_t *buf, size_t n, char *why, size_t whylen)
+{
+    int l = mbrtu_reply_len(buf, n);
+    if (l == MBRTU_LEN_TOO_LONG)
+        snprintf(why, whylen, "reply frame of %d bytes (at most %d)", 5 + buf[2], MBRTU_MAX);
+    else if (l == MBRTU_LEN_UNKNOWN)
+        snprintf(why, whylen, "function 0x%02x is not a reply", buf[1]);
+    else
+        snprintf(why, whylen, "CRC error");
 }
 
 /* 1 when buf[0..n) is a whole literal (*len set), 0 when it is none, -1 when it is the start of one. */
@@ -215,8 +230,10 @@ enum mbrtu_scan mbrtu_scan_reply(const uint8_t *buf, size_t n, uint8_t unit, uin
                 *len = (size_t)l;
                 return MBRTU_FRAME;
             }
-            if (!resync)
+            if (!resync) {
+                *off = pos;
                 return MBRTU_GARBAGE;
+            }
         } else if (l >= 0) {
             /* Incomplete. On a DTU's socket wait only for what can still be the reply (or a
              * heartbeat); anything else in front of it is noise. */
@@ -226,6 +243,12 @@ enum mbrtu_scan mbrtu_scan_reply(const uint8_t *buf, size_t n, uint8_t unit, uin
                 return MBRTU_NEED_MORE;
             }
         } else if (!resync) {
+            *off = pos;
+            return MBRTU_GARBAGE;
+        } else if (l == MBRTU_LEN_TOO_LONG && p[0] == unit && p[1] == fc) {
+            /* Our reply's start with a length no frame has: stepping over it would only wait
+             * for the timeout and let bytes inside it pass for a frame. */
+            *off = pos;
             return MBRTU_GARBAGE;
         } else if (m < 0) {
             *off = pos;

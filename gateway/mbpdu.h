@@ -60,11 +60,20 @@ uint16_t mbrtu_crc16(const uint8_t *p, size_t n);
 /* unit + pdu + CRC into out (MBRTU_MAX bytes). Returns the frame length. */
 size_t mbrtu_wrap(uint8_t unit, const uint8_t *pdu, size_t n, uint8_t *out);
 
+/* What mbrtu_reply_len returns for a front that cannot be a reply. */
+#define MBRTU_LEN_UNKNOWN (-1)  /* a function code no reply to us carries */
+#define MBRTU_LEN_TOO_LONG (-2) /* a byte count that would make the frame longer than MBRTU_MAX */
+
 /* Length of the reply frame at buf from its function code: 5 for an exception, 5 + byte count
- * for 01..04, 8 for the write echoes 05, 06, 15, 16. Returns 0 when more bytes are needed to
- * tell (the byte count has not arrived), -1 when the function code is not one a reply to us
- * can carry. */
+ * for 01..04, 8 for the write echoes 05, 06, 15, 16; never more than MBRTU_MAX. Returns 0 when
+ * more bytes are needed to tell (the byte count has not arrived), MBRTU_LEN_UNKNOWN or
+ * MBRTU_LEN_TOO_LONG when the front cannot be a reply. A byte count of 252..255 is garbage,
+ * not a long frame: whoever copies a frame may rely on it fitting MBRTU_MAX. */
 int mbrtu_reply_len(const uint8_t *buf, size_t n);
+
+/* Why the front of buf (n bytes) cannot be a reply, for logs: "reply frame of 260 bytes (at
+ * most 256)", "function 0x2b is not a reply", or "CRC error". */
+void mbrtu_describe_garbage(const uint8_t *buf, size_t n, char *why, size_t whylen);
 
 /* Bytes a stream may carry besides frames: a DTU's heartbeat and its registration packet,
  * which many DTUs repeat. Skipped wherever they stand before a reply. */
@@ -76,13 +85,17 @@ struct mbrtu_skip {
 enum mbrtu_scan { MBRTU_NEED_MORE, MBRTU_FRAME, MBRTU_GARBAGE };
 
 /* Looks for the reply to a request (unit, fc) at the front of buf.
- * FRAME: a complete frame with a good CRC starts at *off and is *len bytes long; its unit and
- * function are not judged here (mbpdu_check_read does that), so a wrong unit is seen.
+ * FRAME: a complete frame with a good CRC starts at *off and is *len bytes long (at most
+ * MBRTU_MAX); its unit and function are not judged here (mbpdu_check_read does that), so a
+ * wrong unit is seen.
  * NEED_MORE: what is there may still become that frame (*off bytes before it can be dropped).
- * GARBAGE: on a serial line (resync false) the front cannot be a frame: a bad CRC or a
- * function no reply carries. With resync (a DTU's socket, where heartbeats and noise may come
- * before the reply), a front that cannot be the reply is stepped over a byte at a time, and
- * *skipped_noise counts bytes stepped over that were not a known heartbeat or registration. */
+ * GARBAGE: what starts at *off cannot be a frame. On a serial line (resync false, *off 0): a
+ * bad CRC, a function no reply carries, or a byte count too long for any frame. With resync (a
+ * DTU's socket, where heartbeats and noise may come before the reply), a front that cannot be
+ * the reply is stepped over a byte at a time, and *skipped_noise counts bytes stepped over
+ * that were not a known heartbeat or registration; only the reply's own start (our unit and
+ * function) with a byte count too long for any frame is garbage there: it is the reply, and
+ * no good. */
 enum mbrtu_scan mbrtu_scan_reply(const uint8_t *buf, size_t n, uint8_t unit, uint8_t fc, int resync,
                                  const struct mbrtu_skip *skip, size_t *off, size_t *len, size_t *skipped_noise);
 

@@ -2,7 +2,13 @@
  * reply in one place (mbpdu_check_read), whatever wire it came over. */
 #include "transport.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "clock.h"
 
 struct transport *transport_new(const struct bus_config *cfg)
 {
@@ -45,8 +51,46 @@ void transport_close(struct transport *t)
 
 void transport_flush(struct transport *t)
 {
-    if (t->connected)
-        t->ops->flush(t);
+    if (t->connected && t->ops->flush(t) < 0)
+        transport_close(t);
+}
+
+int transport_drain(int fd, char *err, size_t errlen)
+{
+    uint8_t scratch[4096];
+    int queued = 0;
+    if (ioctl(fd, FIONREAD, &queued) < 0 || queued < 0)
+        queued = 0;
+    size_t limit = (size_t)queued + TRANSPORT_DRAIN_SLACK, dropped = 0;
+    int64_t until = clock_mono_ms() + TRANSPORT_DRAIN_MS;
+    for (;;) {
+        ssize_t r = recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return 0;
+        dropped += (size_t)r;
+        /* Time counts only once more has come than was waiting: a long backlog on a busy
+         * machine is not a stream. */
+        if (dropped > limit || (dropped > (size_t)queued && clock_mono_ms() > until)) {
+            snprintf(err, errlen, "the peer keeps sending: %zu bytes dropped before the request and more coming",
+                     dropped);
+            return -1;
+        }
+    }
+}
+
+enum mb_status transport_rtu_unwrap(const uint8_t *frame, size_t len, uint8_t *rsp_unit, uint8_t *rsp, size_t rsp_cap,
+                                    size_t *rsp_len, char *err, size_t errlen)
+{
+    if (len < 3 || len - 3 > rsp_cap) {
+        snprintf(err, errlen, "reply frame of %zu bytes (at most %zu)", len, rsp_cap + 3);
+        return MB_BAD;
+    }
+    *rsp_unit = frame[0];
+    *rsp_len = len - 3;
+    memcpy(rsp, frame + 1, len - 3);
+    return MB_OK;
 }
 
 enum mb_status transport_read(struct transport *t, uint8_t unit, int table, uint16_t start, uint16_t count,
@@ -63,7 +107,7 @@ enum mb_status transport_read(struct transport *t, uint8_t unit, int table, uint
         snprintf(t->err, sizeof t->err, "not connected");
         return MB_LINK;
     }
-    enum mb_status st = t->ops->transact(t, unit, req, sizeof req, timeout_ms, &rsp_unit, rsp, &len);
+    enum mb_status st = t->ops->transact(t, unit, req, sizeof req, timeout_ms, &rsp_unit, rsp, sizeof rsp, &len);
     if (st == MB_LINK)
         transport_close(t);
     if (st != MB_OK)
@@ -75,8 +119,16 @@ enum mb_status transport_read(struct transport *t, uint8_t unit, int table, uint
         else
             mbpdu_unpack_regs(rsp, count, regs);
     } else if (st == MB_BAD) {
-        /* What follows a reply that was not ours belongs to nobody either. */
+        /* What follows a reply that was not ours belongs to nobody either. The reply's fault
+         * stays the reason given; a flush that closed the link adds why. */
+        char why[sizeof t->err], tail[sizeof t->err];
+        memcpy(why, t->err, sizeof why);
         transport_flush(t);
+        memcpy(tail, t->err, sizeof tail);
+        if (t->connected)
+            memcpy(t->err, why, sizeof why);
+        else
+            snprintf(t->err, sizeof t->err, "%.120s; link closed: %.120s", why, tail);
     }
     return st;
 }

@@ -24,12 +24,16 @@ struct transport_ops {
     void (*close)(struct transport *t);
     /* Sends one request (unit, pdu[0..n)) and waits at most timeout_ms for one reply frame.
      * On MB_OK *rsp_unit and rsp[0..*rsp_len) hold the reply's unit and PDU, checked for the
-     * transport's own integrity (CRC, MBAP header, transaction id) but not yet for meaning.
-     * Other results set t->err. Never more than one request outstanding. */
+     * transport's own integrity (CRC, MBAP header, transaction id, a length the protocol
+     * allows) but not yet for meaning; nothing is written past rsp[rsp_cap - 1], whatever the
+     * peer sends: a reply that would not fit is MB_BAD. Other results set t->err. Never more
+     * than one request outstanding. */
     enum mb_status (*transact)(struct transport *t, uint8_t unit, const uint8_t *pdu, size_t n, int timeout_ms,
-                               uint8_t *rsp_unit, uint8_t *rsp, size_t *rsp_len);
-    /* Drops whatever has arrived and not been read: a late reply must not answer the next request. */
-    void (*flush)(struct transport *t);
+                               uint8_t *rsp_unit, uint8_t *rsp, size_t rsp_cap, size_t *rsp_len);
+    /* Drops whatever has arrived and not been read: a late reply must not answer the next
+     * request. 0, or -1 with t->err set when the peer would not stop sending (see
+     * transport_drain); the caller then closes the transport. */
+    int (*flush)(struct transport *t);
     void (*destroy)(struct transport *t);
 };
 
@@ -47,6 +51,8 @@ void transport_free(struct transport *t);
 
 int transport_connect(struct transport *t);
 void transport_close(struct transport *t);
+/* Drops unread input; a peer that keeps sending while it is dropped gets its link closed
+ * (the next call reconnects), so it cannot hold the poller. */
 void transport_flush(struct transport *t);
 
 /* One read of count registers (or bits) of table at start from unit, judged by mbpdu_check_read.
@@ -61,12 +67,30 @@ struct transport *transport_tcp_new(const struct bus_config *cfg);
 struct transport *transport_dtu_new(const struct bus_config *cfg);
 
 /* Shared by the RTU and DTU transports: reads from fd until the reply to (unit, fc) is framed
- * in buf (MBRTU_MAX * 2 bytes, *have bytes already in it), or until deadline_ms (monotonic).
- * resync and skip as in mbrtu_scan_reply. MB_OK sets *off and *len of the frame in buf;
- * MB_TIMEOUT (nothing but known heartbeats came), MB_BAD (garbage or a partial frame),
- * MB_LINK (read error or end of file) set err. */
-enum mb_status transport_rtu_receive(int fd, uint8_t *buf, size_t *have, uint8_t unit, uint8_t fc, int64_t deadline_ms,
-                                     int resync, const struct mbrtu_skip *skip, size_t *off, size_t *len, char *err,
-                                     size_t errlen);
+ * in buf (cap bytes, at least MBRTU_MAX; *have bytes already in it), or until deadline_ms
+ * (monotonic). resync and skip as in mbrtu_scan_reply. MB_OK sets *off and *len of the frame
+ * in buf (len at most MBRTU_MAX); MB_TIMEOUT (nothing but known heartbeats came), MB_BAD
+ * (garbage, a frame too long for the protocol, or a partial frame), MB_LINK (read error or
+ * end of file) set err. */
+enum mb_status transport_rtu_receive(int fd, uint8_t *buf, size_t cap, size_t *have, uint8_t unit, uint8_t fc,
+                                     int64_t deadline_ms, int resync, const struct mbrtu_skip *skip, size_t *off,
+                                     size_t *len, char *err, size_t errlen);
+
+/* Shared by the RTU and DTU transports: the PDU of the frame buf[0..len) (unit, PDU, CRC) into
+ * rsp (rsp_cap bytes). MB_OK, or MB_BAD with err set when it would not fit. */
+enum mb_status transport_rtu_unwrap(const uint8_t *frame, size_t len, uint8_t *rsp_unit, uint8_t *rsp, size_t rsp_cap,
+                                    size_t *rsp_len, char *err, size_t errlen);
+
+/* Most bytes one flush of a socket drops beyond what was queued when it began: a peer that
+ * sends more while we drop its input is streaming, not replying late. */
+#define TRANSPORT_DRAIN_SLACK 4096
+/* Longest one flush may go on, in ms, once more has come than was waiting. */
+#define TRANSPORT_DRAIN_MS 5
+
+/* Shared by the TCP and DTU transports: drops what is waiting on socket fd without blocking.
+ * 0, or -1 with err set when the peer sent more than TRANSPORT_DRAIN_SLACK bytes beyond the
+ * backlog, or kept sending past TRANSPORT_DRAIN_MS. An end of file or a read error ends the
+ * drain quietly: the next request finds it. */
+int transport_drain(int fd, char *err, size_t errlen);
 
 #endif

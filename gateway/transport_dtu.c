@@ -452,17 +452,19 @@ static void dtu_close(struct transport *t)
     d->have = 0;
 }
 
-static void dtu_flush(struct transport *t)
+static int dtu_flush(struct transport *t)
 {
     struct dtu *d = (struct dtu *)t;
-    uint8_t scratch[512];
     d->have = 0;
-    while (d->fd >= 0 && recv(d->fd, scratch, sizeof scratch, MSG_DONTWAIT) > 0)
-        ;
+    if (d->fd < 0 || transport_drain(d->fd, t->err, sizeof t->err) == 0)
+        return 0;
+    /* A DTU that will not stop sending is dropped; it may register again. */
+    connection_lost(d);
+    return -1;
 }
 
 static enum mb_status dtu_transact(struct transport *t, uint8_t unit, const uint8_t *pdu, size_t n, int timeout_ms,
-                                   uint8_t *rsp_unit, uint8_t *rsp, size_t *rsp_len)
+                                   uint8_t *rsp_unit, uint8_t *rsp, size_t rsp_cap, size_t *rsp_len)
 {
     struct dtu *d = (struct dtu *)t;
     uint8_t frame[MBRTU_MAX];
@@ -471,7 +473,10 @@ static enum mb_status dtu_transact(struct transport *t, uint8_t unit, const uint
         snprintf(t->err, sizeof t->err, "DTU %s disconnected", d->cfg->dtu_id);
         return MB_LINK;
     }
-    dtu_flush(t);
+    if (dtu_flush(t) < 0) {
+        t->connected = 0;
+        return MB_BAD;
+    }
     size_t flen = mbrtu_wrap(unit, pdu, n, frame), done = 0;
     int64_t deadline = clock_mono_ms() + timeout_ms;
     while (done < flen) {
@@ -490,12 +495,10 @@ static enum mb_status dtu_transact(struct transport *t, uint8_t unit, const uint
         }
     }
     size_t off = 0, len = 0;
-    enum mb_status st = transport_rtu_receive(d->fd, d->buf, &d->have, unit, pdu[0], deadline, 1, &d->skip, &off,
-                                              &len, t->err, sizeof t->err);
+    enum mb_status st = transport_rtu_receive(d->fd, d->buf, sizeof d->buf, &d->have, unit, pdu[0], deadline, 1,
+                                              &d->skip, &off, &len, t->err, sizeof t->err);
     if (st == MB_OK) {
-        *rsp_unit = d->buf[off];
-        *rsp_len = len - 3;
-        memcpy(rsp, d->buf + off + 1, len - 3);
+        st = transport_rtu_unwrap(d->buf + off, len, rsp_unit, rsp, rsp_cap, rsp_len, t->err, sizeof t->err);
         d->have = 0;
     } else if (st == MB_LINK) {
         pthread_mutex_lock(&hub_lock);

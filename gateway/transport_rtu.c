@@ -126,12 +126,14 @@ static void rtu_close(struct transport *t)
     r->fd = -1;
 }
 
-static void rtu_flush(struct transport *t)
+/* tcflush drops the driver's queue in one call, however fast the device sends: bounded. */
+static int rtu_flush(struct transport *t)
 {
     struct rtu *r = (struct rtu *)t;
     r->have = 0;
     if (r->fd >= 0)
         tcflush(r->fd, TCIFLUSH);
+    return 0;
 }
 
 static void wait_silence(struct rtu *r)
@@ -180,12 +182,16 @@ static void hex_bytes(const uint8_t *b, size_t n, char *out, size_t outlen)
         snprintf(out + k, outlen - k, " ...");
 }
 
-enum mb_status transport_rtu_receive(int fd, uint8_t *buf, size_t *have, uint8_t unit, uint8_t fc, int64_t deadline_ms,
-                                     int resync, const struct mbrtu_skip *skip, size_t *off, size_t *len, char *err,
-                                     size_t errlen)
+enum mb_status transport_rtu_receive(int fd, uint8_t *buf, size_t cap, size_t *have, uint8_t unit, uint8_t fc,
+                                     int64_t deadline_ms, int resync, const struct mbrtu_skip *skip, size_t *off,
+                                     size_t *len, char *err, size_t errlen)
 {
     size_t noise = 0;
-    char hex[64];
+    char hex[64], why[64];
+    if (cap < MBRTU_MAX || *have > cap) {
+        snprintf(err, errlen, "receive buffer of %zu bytes (%zu used) cannot hold a frame", cap, *have);
+        return MB_BAD;
+    }
     for (;;) {
         size_t o = 0, l = 0, skipped = 0;
         enum mbrtu_scan s = mbrtu_scan_reply(buf, *have, unit, fc, resync, skip, &o, &l, &skipped);
@@ -195,16 +201,16 @@ enum mb_status transport_rtu_receive(int fd, uint8_t *buf, size_t *have, uint8_t
             return MB_OK;
         }
         if (s == MBRTU_GARBAGE) {
-            hex_bytes(buf, *have, hex, sizeof hex);
-            snprintf(err, errlen, "%s: %s",
-                     mbrtu_reply_len(buf, *have) < 0 ? "not a reply (unknown function)" : "CRC error", hex);
+            mbrtu_describe_garbage(buf + o, *have - o, why, sizeof why);
+            hex_bytes(buf + o, *have - o, hex, sizeof hex);
+            snprintf(err, errlen, "%s: %s", why, hex);
             return MB_BAD;
         }
         /* Heartbeats and noise in front are dealt with: keep only what may be the reply. */
         noise += skipped;
         memmove(buf, buf + o, *have - o);
         *have -= o;
-        if (*have == MBRTU_MAX * 2) {
+        if (*have == cap) {
             snprintf(err, errlen, "%zu bytes without a frame", *have);
             return MB_BAD;
         }
@@ -227,7 +233,7 @@ enum mb_status transport_rtu_receive(int fd, uint8_t *buf, size_t *have, uint8_t
         }
         if (pr <= 0)
             continue;
-        ssize_t r = read(fd, buf + *have, MBRTU_MAX * 2 - *have);
+        ssize_t r = read(fd, buf + *have, cap - *have);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (r < 0) {
@@ -243,7 +249,7 @@ enum mb_status transport_rtu_receive(int fd, uint8_t *buf, size_t *have, uint8_t
 }
 
 static enum mb_status rtu_transact(struct transport *t, uint8_t unit, const uint8_t *pdu, size_t n, int timeout_ms,
-                                   uint8_t *rsp_unit, uint8_t *rsp, size_t *rsp_len)
+                                   uint8_t *rsp_unit, uint8_t *rsp, size_t rsp_cap, size_t *rsp_len)
 {
     struct rtu *r = (struct rtu *)t;
     uint8_t frame[MBRTU_MAX];
@@ -254,17 +260,15 @@ static enum mb_status rtu_transact(struct transport *t, uint8_t unit, const uint
     if (write_all(r->fd, frame, flen, deadline, t->err, sizeof t->err) < 0)
         return MB_LINK;
     size_t off = 0, len = 0;
-    enum mb_status st = transport_rtu_receive(r->fd, r->buf, &r->have, unit, pdu[0], deadline, 0, NULL, &off, &len,
-                                              t->err, sizeof t->err);
+    enum mb_status st = transport_rtu_receive(r->fd, r->buf, sizeof r->buf, &r->have, unit, pdu[0], deadline, 0, NULL,
+                                              &off, &len, t->err, sizeof t->err);
     r->last_end_us = mono_us();
     if (st == MB_OK) {
-        *rsp_unit = r->buf[off];
-        *rsp_len = len - 3;
-        memcpy(rsp, r->buf + off + 1, len - 3);
+        st = transport_rtu_unwrap(r->buf + off, len, rsp_unit, rsp, rsp_cap, rsp_len, t->err, sizeof t->err);
         r->have = 0;
-    } else if (st == MB_BAD) {
-        rtu_flush(t);
     }
+    if (st == MB_BAD)
+        rtu_flush(t);
     return st;
 }
 

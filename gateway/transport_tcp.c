@@ -99,13 +99,18 @@ static void tcp_close(struct transport *t)
     c->have = 0;
 }
 
-static void tcp_flush(struct transport *t)
+static int tcp_flush(struct transport *t)
 {
     struct tcp *c = (struct tcp *)t;
-    uint8_t scratch[512];
     c->have = 0;
-    while (c->fd >= 0 && recv(c->fd, scratch, sizeof scratch, MSG_DONTWAIT) > 0)
-        ;
+    return c->fd >= 0 ? transport_drain(c->fd, t->err, sizeof t->err) : 0;
+}
+
+/* The stream is out of step (or will not stop): frame boundaries can no longer be known. */
+static void drop_connection(struct tcp *c)
+{
+    tcp_close(&c->base);
+    c->base.connected = 0;
 }
 
 static enum mb_status send_all(struct tcp *c, const uint8_t *b, size_t n, int64_t deadline)
@@ -133,9 +138,13 @@ static enum mb_status send_all(struct tcp *c, const uint8_t *b, size_t n, int64_
     return MB_OK;
 }
 
-/* Reads until buf holds at least want bytes, or the deadline. */
+/* Reads until buf holds at least want bytes (never more than it holds), or the deadline. */
 static enum mb_status fill(struct tcp *c, size_t want, int64_t deadline)
 {
+    if (want > sizeof c->buf) {
+        snprintf(c->base.err, sizeof c->base.err, "reply frame of %zu bytes (at most %zu)", want, sizeof c->buf);
+        return MB_BAD;
+    }
     while (c->have < want) {
         int64_t left = deadline - clock_mono_ms();
         if (left <= 0) {
@@ -168,13 +177,16 @@ static enum mb_status fill(struct tcp *c, size_t want, int64_t deadline)
 }
 
 static enum mb_status tcp_transact(struct transport *t, uint8_t unit, const uint8_t *pdu, size_t n, int timeout_ms,
-                                   uint8_t *rsp_unit, uint8_t *rsp, size_t *rsp_len)
+                                   uint8_t *rsp_unit, uint8_t *rsp, size_t rsp_cap, size_t *rsp_len)
 {
     struct tcp *c = (struct tcp *)t;
     uint8_t adu[MBAP_LEN + MBPDU_MAX];
     if (n > MBPDU_MAX)
         n = MBPDU_MAX;
-    tcp_flush(t);
+    if (tcp_flush(t) < 0) {
+        drop_connection(c);
+        return MB_BAD;
+    }
     uint16_t tid = ++c->tid;
     /* MBAP (Modbus Messaging on TCP/IP v1.0b, 3.1.3): transaction, protocol 0, length of
      * what follows (unit + PDU), unit. */
@@ -197,8 +209,16 @@ static enum mb_status tcp_transact(struct transport *t, uint8_t unit, const uint
         unsigned got = (unsigned)c->buf[0] << 8 | c->buf[1];
         unsigned proto = (unsigned)c->buf[2] << 8 | c->buf[3];
         unsigned len = (unsigned)c->buf[4] << 8 | c->buf[5];
-        if (proto != 0 || len < 2 || len > MBPDU_MAX + 1) {
+        /* The length counts the unit and the PDU (3.1.3): 2 .. 1 + 253, so the ADU is at most
+         * 260 bytes. */
+        if (proto != 0 || len < 2) {
             snprintf(t->err, sizeof t->err, "not a Modbus TCP header (protocol %u, length %u)", proto, len);
+            st = MB_BAD;
+            goto out;
+        }
+        if (len > MBPDU_MAX + 1) {
+            snprintf(t->err, sizeof t->err, "reply frame of %u bytes (at most %d)", MBAP_LEN - 1 + len,
+                     MBAP_LEN + MBPDU_MAX);
             st = MB_BAD;
             goto out;
         }
@@ -206,6 +226,12 @@ static enum mb_status tcp_transact(struct transport *t, uint8_t unit, const uint
         if (st != MB_OK)
             goto out;
         if (got == tid) {
+            if (len - 1 > rsp_cap) {
+                snprintf(t->err, sizeof t->err, "reply frame of %u bytes (at most %zu)", MBAP_LEN - 1 + len,
+                         MBAP_LEN + rsp_cap);
+                st = MB_BAD;
+                goto out;
+            }
             *rsp_unit = c->buf[6];
             *rsp_len = len - 1;
             memcpy(rsp, c->buf + MBAP_LEN, len - 1);
@@ -221,11 +247,8 @@ static enum mb_status tcp_transact(struct transport *t, uint8_t unit, const uint
     }
 out:
     /* A timeout with nothing read leaves the stream in step; anything else does not. */
-    if (st == MB_BAD && c->fd >= 0) {
-        close(c->fd);
-        c->fd = -1;
-        t->connected = 0;
-    }
+    if (st == MB_BAD)
+        drop_connection(c);
     c->have = 0;
     return st;
 }

@@ -33,7 +33,8 @@ static void check_scan(const uint8_t *stream, size_t n, uint8_t unit, uint8_t fc
     enum mbrtu_scan s = mbrtu_scan_reply(buf, n, unit, fc, resync, skip, &off, &len, &noise);
     switch (s) {
     case MBRTU_FRAME:
-        if (off > n || len > n - off || !crc_ok(buf + off, len) || (!resync && off != 0) || noise > off)
+        if (off > n || len > n - off || len > MBRTU_MAX || !crc_ok(buf + off, len) || (!resync && off != 0) ||
+            noise > off)
             abort();
         break;
     case MBRTU_NEED_MORE:
@@ -41,8 +42,13 @@ static void check_scan(const uint8_t *stream, size_t n, uint8_t unit, uint8_t fc
             abort();
         break;
     case MBRTU_GARBAGE:
-        if (resync)
-            abort(); /* a DTU's stream is stepped over, never refused whole */
+        /* A DTU's stream is stepped over, never refused whole, but for the start of our own
+         * reply with a length no frame has. A serial line is refused from its first byte. */
+        if (off >= n || (!resync && off != 0))
+            abort();
+        if (resync && !(n - off >= 3 && buf[off] == unit && buf[off + 1] == fc &&
+                        mbrtu_reply_len(buf + off, n - off) == MBRTU_LEN_TOO_LONG))
+            abort();
         break;
     default:
         abort();
@@ -68,13 +74,13 @@ static void check_receive(const uint8_t *stream, size_t n, uint8_t unit, uint8_t
     uint8_t buf[MBRTU_MAX * 2];
     size_t have = 0, off = 0, len = 0;
     char err[256] = "";
-    enum mb_status st = transport_rtu_receive(p[0], buf, &have, unit, fc, clock_mono_ms() + 5000, resync, skip, &off,
-                                              &len, err, sizeof err);
+    enum mb_status st = transport_rtu_receive(p[0], buf, sizeof buf, &have, unit, fc, clock_mono_ms() + 5000, resync,
+                                              skip, &off, &len, err, sizeof err);
     close(p[0]);
     if (have > sizeof buf)
         abort();
     if (st == MB_OK) {
-        if (off > have || len > have - off || !crc_ok(buf + off, len))
+        if (off > have || len > have - off || len > MBRTU_MAX || !crc_ok(buf + off, len))
             abort();
     } else if (err[0] == '\0' || st == MB_EXCEPTION) {
         abort();

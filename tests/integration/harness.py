@@ -42,6 +42,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def accepting(port):
+    """True once something accepts connections on 127.0.0.1:port (the daemon's DTU listener
+    drops a connection that sends nothing after its registration timeout)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        return True
+    except OSError:
+        return False
+
+
 class Workdir:
     def __init__(self, name):
         self.path = tempfile.mkdtemp(prefix="caretaker-%s-" % name)

@@ -1,10 +1,13 @@
 /* test_transport_frame: the RTU framer and the reply judge shared by every transport — CRC
  * vectors, frame length from the function code, heartbeats and noise before a reply on a DTU's
  * socket, partial frames, and replies from the wrong unit, with the wrong function or byte
- * count. Every vector is worked by hand in the comment beside it. */
+ * count, and frames longer than the protocol allows (byte counts 252..255, their CRCs from a
+ * reference worked apart from the code under test). Every vector is worked by hand in the
+ * comment beside it. */
 #include "check.h"
 #include "mbpdu.h"
 #include "model.h"
+#include "wire.h"
 
 static void test_crc(void)
 {
@@ -106,6 +109,60 @@ static void test_scan_dtu(void)
           off == 2 && len == 5);
 }
 
+static void test_long_frames(void)
+{
+    /* the reference (wire.h) agrees with the catalogue and with the hand-worked vector above */
+    CHECK(ref_crc((const uint8_t *)"123456789", 9) == 0x4B37);
+    CHECK(ref_crc((const uint8_t *)"\x01", 1) == 0x807E);
+    uint8_t f[8 + 260], hdr[3] = {0x01, 0x03, 0};
+    size_t off, len, noise;
+    /* byte count 250 (125 registers, the most a read asks): a 255-byte frame */
+    hdr[2] = 250;
+    CHECK(mbrtu_reply_len(hdr, 3) == 255);
+    CHECK(long_reply(250, f) == 255);
+    CHECK(mbrtu_scan_reply(f, 255, 1, 3, 0, NULL, &off, &len, &noise) == MBRTU_FRAME && off == 0 && len == 255);
+    /* byte count 251: 256 bytes, the longest frame there is; framed, and left to the judge */
+    hdr[2] = 251;
+    CHECK(mbrtu_reply_len(hdr, 3) == MBRTU_MAX);
+    CHECK(long_reply(251, f) == 256);
+    CHECK(mbrtu_scan_reply(f, 256, 1, 3, 0, NULL, &off, &len, &noise) == MBRTU_FRAME && len == 256);
+    /* 252..255: 257..260 bytes, longer than any frame: garbage as soon as the byte count is
+     * in, however good the CRC, on a serial line and on a DTU's socket alike */
+    for (unsigned bc = 252; bc <= 255; bc++) {
+        char why[64];
+        hdr[2] = (uint8_t)bc;
+        CHECK(mbrtu_reply_len(hdr, 3) == MBRTU_LEN_TOO_LONG);
+        size_t n = long_reply((uint8_t)bc, f);
+        CHECK(n == 5 + bc);
+        CHECK(mbrtu_scan_reply(f, 3, 1, 3, 0, NULL, &off, &len, &noise) == MBRTU_GARBAGE && off == 0);
+        CHECK(mbrtu_scan_reply(f, n, 1, 3, 0, NULL, &off, &len, &noise) == MBRTU_GARBAGE && off == 0);
+        mbrtu_describe_garbage(f, n, why, sizeof why);
+        char want[64];
+        snprintf(want, sizeof want, "reply frame of %u bytes (at most 256)", 5 + bc);
+        CHECK_CONTAINS(why, want);
+        /* after a heartbeat on a DTU's socket: refused where it starts */
+        uint8_t d[2 + 260];
+        const uint8_t *hb = (const uint8_t *)"HB";
+        struct mbrtu_skip skip = {{hb, NULL}, {2, 0}};
+        memcpy(d, "HB", 2);
+        memcpy(d + 2, f, n);
+        CHECK(mbrtu_scan_reply(d, 2 + n, 1, 3, 1, &skip, &off, &len, &noise) == MBRTU_GARBAGE && off == 2);
+        /* the same bytes for another unit are noise to step over, not our reply */
+        d[2] = 0x09;
+        CHECK(mbrtu_scan_reply(d, 2 + n, 1, 3, 1, &skip, &off, &len, &noise) != MBRTU_GARBAGE);
+    }
+    /* the judge: 251 data bytes are not 125 registers */
+    uint8_t req[5];
+    char why[128];
+    int exc;
+    CHECK(mbpdu_build_read(TABLE_HOLDING, 0, 125, req) == 5);
+    long_reply(251, f);
+    CHECK(mbpdu_check_read(1, req, 1, f + 1, 253, &exc, why, sizeof why) == MB_BAD);
+    CHECK_CONTAINS(why, "byte count 251");
+    long_reply(250, f);
+    CHECK(mbpdu_check_read(1, req, 1, f + 1, 252, &exc, why, sizeof why) == MB_OK);
+}
+
 static void test_check_read(void)
 {
     uint8_t req[5];
@@ -157,6 +214,7 @@ int main(void)
     test_reply_len();
     test_scan_serial();
     test_scan_dtu();
+    test_long_frames();
     test_check_read();
     return check_report();
 }

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "clock.h"
 #include "transport.h"
+#include "wire.h"
 
 /* 01 03 02 00 21 78 5C: unit 1's reply holding 0x0021 (CRC worked in test_transport_frame) */
 static const uint8_t reply[7] = {0x01, 0x03, 0x02, 0x00, 0x21, 0x78, 0x5C};
@@ -26,26 +27,26 @@ static void test_rtu_receive(void)
 
     /* heartbeat, then the reply */
     CHECK(write(sv[1], "HB", 2) == 2 && write(sv[1], reply, 7) == 7);
-    CHECK(transport_rtu_receive(sv[0], buf, &have, 1, 3, clock_mono_ms() + 1000, 1, &skip, &off, &len, err,
+    CHECK(transport_rtu_receive(sv[0], buf, sizeof buf, &have, 1, 3, clock_mono_ms() + 1000, 1, &skip, &off, &len, err,
                                 sizeof err) == MB_OK);
     CHECK(len == 7 && memcmp(buf + off, reply, 7) == 0);
 
     /* nothing but heartbeats until the deadline: a timeout, not a bad reply */
     have = 0;
     CHECK(write(sv[1], "HBHB", 4) == 4);
-    CHECK(transport_rtu_receive(sv[0], buf, &have, 1, 3, clock_mono_ms() + 30, 1, &skip, &off, &len, err,
+    CHECK(transport_rtu_receive(sv[0], buf, sizeof buf, &have, 1, 3, clock_mono_ms() + 30, 1, &skip, &off, &len, err,
                                 sizeof err) == MB_TIMEOUT);
 
     /* half a reply by the deadline: a bad reply, its bytes kept in the buffer */
     have = 0;
     CHECK(write(sv[1], reply, 3) == 3);
-    CHECK(transport_rtu_receive(sv[0], buf, &have, 1, 3, clock_mono_ms() + 30, 1, &skip, &off, &len, err,
+    CHECK(transport_rtu_receive(sv[0], buf, sizeof buf, &have, 1, 3, clock_mono_ms() + 30, 1, &skip, &off, &len, err,
                                 sizeof err) == MB_BAD);
     CHECK_CONTAINS(err, "incomplete reply");
     CHECK(have == 3);
     /* the rest arrives later, after a heartbeat that cut into nothing: the frame completes */
     CHECK(write(sv[1], reply + 3, 4) == 4);
-    CHECK(transport_rtu_receive(sv[0], buf, &have, 1, 3, clock_mono_ms() + 1000, 1, &skip, &off, &len, err,
+    CHECK(transport_rtu_receive(sv[0], buf, sizeof buf, &have, 1, 3, clock_mono_ms() + 1000, 1, &skip, &off, &len, err,
                                 sizeof err) == MB_OK);
     CHECK(off == 0 && len == 7 && memcmp(buf, reply, 7) == 0);
 
@@ -55,14 +56,14 @@ static void test_rtu_receive(void)
     memcpy(bad, reply, 7);
     bad[5] ^= 1;
     CHECK(write(sv[1], bad, 7) == 7);
-    CHECK(transport_rtu_receive(sv[0], buf, &have, 1, 3, clock_mono_ms() + 1000, 0, NULL, &off, &len, err,
+    CHECK(transport_rtu_receive(sv[0], buf, sizeof buf, &have, 1, 3, clock_mono_ms() + 1000, 0, NULL, &off, &len, err,
                                 sizeof err) == MB_BAD);
     CHECK_CONTAINS(err, "CRC error: 01 03 02 00 21 79 5c");
 
     /* the DTU hangs up */
     have = 0;
     close(sv[1]);
-    CHECK(transport_rtu_receive(sv[0], buf, &have, 1, 3, clock_mono_ms() + 1000, 1, &skip, &off, &len, err,
+    CHECK(transport_rtu_receive(sv[0], buf, sizeof buf, &have, 1, 3, clock_mono_ms() + 1000, 1, &skip, &off, &len, err,
                                 sizeof err) == MB_LINK);
     close(sv[0]);
 }
@@ -118,18 +119,11 @@ static void *server(void *arg)
 
 static void test_tcp(void)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sa;
-    listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(listen_fd, 1) == 0);
-    CHECK(getsockname(listen_fd, (struct sockaddr *)&sa, &sl) == 0);
+    int port = 0;
     struct bus_config bc;
-    memset(&bc, 0, sizeof bc);
-    bc.type = BUS_TCP;
-    snprintf(bc.id, sizeof bc.id, "t");
-    snprintf(bc.host, sizeof bc.host, "127.0.0.1");
-    bc.tcp_port = ntohs(sa.sin_port);
-    bc.timeout_ms = 1000;
+    listen_fd = loopback_listen(&port);
+    CHECK(listen_fd >= 0);
+    tcp_bus(&bc, port);
     pthread_t th;
     CHECK(pthread_create(&th, NULL, server, NULL) == 0);
     struct transport *t = transport_new(&bc);

@@ -1,0 +1,76 @@
+/* wire: what the transport tests share — a CRC-16/MODBUS worked apart from mbrtu_crc16, RTU
+ * replies of any byte count built with it, and a loopback listener with a Modbus TCP bus
+ * pointed at it. */
+#ifndef CARETAKER_TEST_WIRE_H
+#define CARETAKER_TEST_WIRE_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "model.h"
+
+/* CRC-16/MODBUS as the shift register of the spec's figure: one input bit at a time, least
+ * significant first; the bit leaving the register xored with the bit coming in decides the
+ * feedback (0xA001). */
+static inline uint16_t ref_crc(const uint8_t *p, size_t n)
+{
+    unsigned reg = 0xFFFF;
+    for (size_t k = 0; k < n; k++) {
+        for (int i = 0; i < 8; i++) {
+            unsigned in = (p[k] >> i) & 1u, out = reg & 1u;
+            reg >>= 1;
+            if (in ^ out)
+                reg ^= 0xA001;
+        }
+    }
+    return (uint16_t)reg;
+}
+
+/* A reply of unit 1 to a read of holding registers carrying byte count bc: 01 03 bc, bc data
+ * bytes (0x00, 0x01, ...), the CRC low byte first. Returns its length, 5 + bc. */
+static inline size_t long_reply(unsigned bc, uint8_t *out)
+{
+    out[0] = 0x01;
+    out[1] = 0x03;
+    out[2] = (uint8_t)bc;
+    for (unsigned i = 0; i < bc; i++)
+        out[3 + i] = (uint8_t)i;
+    uint16_t crc = ref_crc(out, 3 + bc);
+    out[3 + bc] = (uint8_t)(crc & 0xFF);
+    out[4 + bc] = (uint8_t)(crc >> 8);
+    return 5 + bc;
+}
+
+/* A listening socket on 127.0.0.1 and a free port; -1 on failure. */
+static inline int loopback_listen(int *port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* A Modbus TCP bus "t" to 127.0.0.1:port, 1 s timeout. */
+static inline void tcp_bus(struct bus_config *bc, int port)
+{
+    memset(bc, 0, sizeof *bc);
+    bc->type = BUS_TCP;
+    snprintf(bc->id, sizeof bc->id, "t");
+    snprintf(bc->host, sizeof bc->host, "127.0.0.1");
+    bc->tcp_port = port;
+    bc->timeout_ms = 1000;
+}
+
+#endif
