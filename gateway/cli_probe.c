@@ -127,7 +127,6 @@ static int parse_opts(int argc, char **argv, struct probe_opts *o)
         {"address", required_argument, NULL, O_ADDR},     {"count", required_argument, NULL, O_COUNT},
         {"timeout", required_argument, NULL, O_TIMEOUT},  {"scan", required_argument, NULL, O_SCAN},
         {"help", no_argument, NULL, 'h'},                 {NULL, 0, NULL, 0}};
-    static const char *const tables[] = {"coil", "discrete", "input", "holding"};
     struct bus_config *b = &o->bus;
     long v;
     int links = 0;
@@ -219,8 +218,8 @@ static int parse_opts(int argc, char **argv, struct probe_opts *o)
             break;
         case O_TABLE: {
             int found = -1;
-            for (int i = 0; i < 4; i++)
-                if (strcmp(optarg, tables[i]) == 0)
+            for (int i = 0; i < REG_TABLES_ON_WIRE; i++)
+                if (strcmp(optarg, reg_table_names[i]) == 0)
                     found = i;
             if (found < 0)
                 return bad("--table", optarg, "holding, input, coil or discrete");

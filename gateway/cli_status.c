@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "store_schema.h"
+
 #define MAX_DEVICES 4096
 
 void status_usage(FILE *out)
@@ -175,7 +177,9 @@ static void print_readings(FILE *out, sqlite3 *db, const struct dev_row *d, int6
 
 static void print_backlog(FILE *out, sqlite3 *db, int64_t now_ms)
 {
-    static const char *const kinds[] = {"", "readings", "device states", "events", "alerts", "reports"};
+    static const char *const kinds[OUTBOX_KIND_LAST + 1] = {
+        [OUTBOX_READING] = "readings", [OUTBOX_DEVICE_STATE] = "device states", [OUTBOX_EVENT] = "events",
+        [OUTBOX_ALERT] = "alerts", [OUTBOX_REPORT] = "reports"};
     sqlite3_stmt *st;
     if (!has_column(db, "outbox", "sent")) {
         fprintf(out, "backlog: not recorded in this store (no sent flags)\n");
@@ -195,7 +199,7 @@ static void print_backlog(FILE *out, sqlite3 *db, int64_t now_ms)
         if (!oldest || ts < oldest)
             oldest = ts;
         size_t used = strlen(parts);
-        if (kind >= 1 && kind <= 5)
+        if (kind >= 1 && kind <= OUTBOX_KIND_LAST)
             snprintf(parts + used, sizeof parts - used, "%s%lld %s", used ? ", " : "", (long long)n, kinds[kind]);
         else
             snprintf(parts + used, sizeof parts - used, "%s%lld of kind %d", used ? ", " : "", (long long)n, kind);
@@ -240,8 +244,9 @@ static void print_alert_json(FILE *out, const cJSON *a, int64_t now_ms)
 static int alerts_from_events(FILE *out, sqlite3 *db, int64_t now_ms)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT body FROM outbox WHERE kind = 4 ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT body FROM outbox WHERE kind = ?1 ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
         return -1;
+    sqlite3_bind_int(st, 1, OUTBOX_ALERT);
     cJSON *latest = cJSON_CreateObject();
     while (latest && sqlite3_step(st) == SQLITE_ROW) {
         const char *body = (const char *)sqlite3_column_text(st, 0);
@@ -350,8 +355,8 @@ int status_print(FILE *out, const char *db_path, int64_t now_ms)
         }
         sqlite3_finalize(st);
     }
-    latest_by_device(db, 2, devs, n, 0);
-    latest_by_device(db, 1, devs, n, 1);
+    latest_by_device(db, OUTBOX_DEVICE_STATE, devs, n, 0);
+    latest_by_device(db, OUTBOX_READING, devs, n, 1);
 
     fprintf(out, "store %s\n\ndevices (%d):\n", db_path, n);
     for (int i = 0; i < n; i++) {

@@ -13,7 +13,7 @@
 
 #include "history.h"
 #include "json_util.h"
-#include "profile.h"
+#include "model.h"
 
 enum op {
     OP_CONST, OP_POINT, OP_PARAM,

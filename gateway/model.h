@@ -85,6 +85,8 @@ struct input_bind {
     char source[NAME_MAX_LEN * 2]; /* "device.point" as the config wrote it */
 };
 
+struct rule_set;
+
 struct profile {
     char driver[NAME_MAX_LEN];   /* "level/ultrasonic-generic" */
     char kind[NAME_MAX_LEN];     /* "sewage.level", "elevator" */
@@ -96,10 +98,8 @@ struct profile {
     int max_read_registers;      /* most registers the device answers in one read (FC 03/04) */
     int ninputs;
     struct input_decl inputs[MAX_INPUTS];
-    /* rules: parsed and compiled by the rules module; kept opaque here */
-    void *rules;
-    /* the same rules compiled, with the profile's code tables (struct rule_set, rules.h) */
-    void *ruleset;
+    /* its rules compiled, with its code tables (rules.h); NULL when it has none */
+    struct rule_set *ruleset;
 };
 
 struct device {
@@ -246,5 +246,15 @@ static inline int point_width(const struct point *p)
     }
     return 1;
 }
+
+/* Index of the point called name in p, or -1: the one lookup by name that the profile loader,
+ * rule expressions and input bindings share. */
+int profile_point_index(const struct profile *p, const char *name);
+
+/* "coil", "discrete", "input" or "holding": a register table as profiles and logs name it
+ * (indexed by enum reg_table; "derived" for TABLE_DERIVED). */
+#define REG_TABLES_ON_WIRE 4
+extern const char *const reg_table_names[REG_TABLES_ON_WIRE];
+const char *reg_table_name(int table);
 
 #endif

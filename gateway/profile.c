@@ -10,14 +10,13 @@
 #include <sys/stat.h>
 
 #include "json_util.h"
-#include "rules.h"
+#include "rules_compile.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Indexed by enum value_type, enum reg_table and enum word_order. */
 static const char *const type_names[] = {"bool",   "int16",  "uint16",  "int32",  "uint32",
                                          "int64",  "uint64", "float32", "float64"};
-static const char *const table_names[] = {"coil", "discrete", "input", "holding"};
 static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA"};
 
 static const char *const top_keys[] = {"driver", "kind",   "description", "manual", "address_base",
@@ -46,14 +45,6 @@ bool profile_driver_name_ok(const char *driver)
             return false;
     }
     return true;
-}
-
-int profile_point_index(const struct profile *p, const char *name)
-{
-    for (int i = 0; i < p->npoints; i++)
-        if (strcmp(p->points[i].name, name) == 0)
-            return i;
-    return -1;
 }
 
 /* A key that makes no sense on this point: names the key and why, e.g. "order" on a coil. */
@@ -133,7 +124,7 @@ static int parse_bits(struct jctx *c, const cJSON *obj, struct point *pt)
 static int parse_wire(struct jctx *c, const cJSON *obj, int base, struct point *pt)
 {
     int table, type, order, address;
-    if (json_get_enum(c, obj, "table", table_names, NELEM(table_names), "table", 0, true, &table) < 0)
+    if (json_get_enum(c, obj, "table", reg_table_names, REG_TABLES_ON_WIRE, "table", 0, true, &table) < 0)
         return -1;
     pt->table = (enum reg_table)table;
     bool bit_table = pt->table == TABLE_COIL || pt->table == TABLE_DISCRETE;
@@ -145,7 +136,7 @@ static int parse_wire(struct jctx *c, const cJSON *obj, int base, struct point *
         static const char *const no_bits[] = {"order", "bit", "bits", "scale", "offset", "decimals_from"};
         if (pt->type != VT_BOOL)
             return json_fail_key(c, "type", "\"%s\" in table \"%s\" (expected \"bool\": a %s holds one bit)",
-                                 type_names[pt->type], table_names[pt->table], table_names[pt->table]);
+                                 type_names[pt->type], reg_table_name(pt->table), reg_table_name(pt->table));
         if (refuse_key(c, obj, no_bits, NELEM(no_bits), "a coil or discrete input is a single bit"))
             return -1;
     }
@@ -468,13 +459,8 @@ static int parse_root(struct jctx *c, const cJSON *root, struct profile *p)
         return -1;
     if (json_get_child(c, root, "rules", cJSON_Array, false, &rules) < 0)
         return -1;
-    if (rules) {
-        if (check_rules(c, rules))
-            return -1;
-        p->rules = cJSON_Duplicate(rules, 1);
-        if (!p->rules)
-            return json_fail_key(c, "rules", "out of memory");
-    }
+    if (rules && check_rules(c, rules))
+        return -1;
     /* Compiled here, so one bad rule refuses the whole profile, naming the rule and the column. */
     struct rule_set *rs;
     if (rules_compile(c, p, rules, codes, &rs))
@@ -630,8 +616,6 @@ void profile_release(struct profile *p)
 {
     if (!p)
         return;
-    cJSON_Delete(p->rules);
-    p->rules = NULL;
     rules_set_free(p->ruleset);
     p->ruleset = NULL;
 }

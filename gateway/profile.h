@@ -27,8 +27,6 @@ int profile_list(const char *const *dirs, int ndirs, char (**names)[NAME_MAX_LEN
  * drivers directory it is looked up in. */
 bool profile_driver_name_ok(const char *driver);
 
-/* Index of the named point, or -1. */
-int profile_point_index(const struct profile *p, const char *name);
 
 /* Releases what profile_load_file allocated inside p (not p itself). */
 void profile_release(struct profile *p);

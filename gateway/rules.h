@@ -28,17 +28,16 @@
 
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "alerts.h"
 #include "diag.h"
 #include "expr.h"
-#include "json_util.h"
 #include "model.h"
 
 #define RULES_MAX 64
 #define RULES_COMM_LOST "comm_lost"
 #define RULES_TIMES_MAX 10
+/* Longest on-delay, clear delay or window a rule may ask for. */
+#define RULES_MAX_DURATION_S (31.0 * 86400)
 
 enum rule_kind { RULE_CONDITION, RULE_EVENT };
 
@@ -74,11 +73,6 @@ struct rule_set {
     struct code_table *tables;
 };
 
-/* Compiles the "rules" array (and reads the "codes" tables, either may be NULL) of profile p,
- * whose points and params are already parsed. Errors go through c, so they read
- * "<file>: rules[2].when: column 14: unknown point ...". Returns 0 and *out, or -1. */
-int rules_compile(struct jctx *c, const struct profile *p, const cJSON *rules, const cJSON *codes,
-                  struct rule_set **out);
 void rules_set_free(struct rule_set *rs);
 
 /* Text of code in table name, or NULL. */

@@ -9,16 +9,8 @@
 #include "diag.h"
 #include "model.h"
 #include "queue.h"
+#include "store_schema.h"
 
-/* Kinds of outbox rows: each is one MQTT message with its own (gateway, seq). Readings are the
- * only kind retention may evict before it is sent; every other kind waits for its broker. */
-enum outbox_kind {
-    OUTBOX_READING = 1,
-    OUTBOX_DEVICE_STATE = 2,
-    OUTBOX_EVENT = 3,
-    OUTBOX_ALERT = 4,   /* one alert event, on <prefix>/alerts */
-    OUTBOX_REPORT = 5,  /* one device's daily report, on <prefix>/reports/daily */
-};
 
 struct store;
 

@@ -10,6 +10,7 @@
 #include "check.h"
 #include "decode.h"
 #include "profile.h"
+#include "rules.h"
 
 static char src_drivers[512];
 
@@ -40,7 +41,7 @@ static void expect_error(int line, const char *text, const char *n1, const char 
     CHECK_MSG(strstr(d.msg, n1) != NULL, "line %d: \"%s\" does not contain \"%s\"", line, d.msg, n1);
     if (n2)
         CHECK_MSG(strstr(d.msg, n2) != NULL, "line %d: \"%s\" does not contain \"%s\"", line, d.msg, n2);
-    CHECK(p->rules == NULL);
+    CHECK(p->ruleset == NULL || p->ruleset->nrules == 0);
     profile_release(p);
     free(p);
 }
@@ -113,9 +114,9 @@ static void test_electromagnetic_fields(void)
     const struct point *e = pt(p, "excitation_alarm");
     CHECK(e->type == VT_BOOL && e->address == 16 && e->bit == 1 && e->bits == 1);
     /* rules are kept as given beside their compiled form */
-    CHECK(cJSON_IsArray((cJSON *)p->rules) && cJSON_GetArraySize((cJSON *)p->rules) > 0);
+    CHECK(p->ruleset && p->ruleset->nrules > 0);
     profile_release(p);
-    CHECK(p->rules == NULL);
+    CHECK(p->ruleset == NULL || p->ruleset->nrules == 0);
     free(p);
 }
 
@@ -191,7 +192,7 @@ static void test_minimal_defaults(void)
     CHECK_MSG(profile_parse(t, strlen(t), "x.json", p, &d) == 0, "%s", d.msg);
     CHECK(p->points[0].type == VT_BOOL && p->points[0].table == TABLE_COIL && p->points[0].address == 0);
     CHECK(p->points[1].address == 2 && p->points[1].order == ORDER_DCBA && p->points[1].scale == 1);
-    CHECK(!p->points[1].has_min && !p->points[1].has_max && p->rules == NULL && p->nparams == 0);
+    CHECK(!p->points[1].has_min && !p->points[1].has_max && (p->ruleset == NULL || p->ruleset->nrules == 0) && p->nparams == 0);
     CHECK(p->max_read_registers == 125);
     profile_release(p);
     free(p);
