@@ -238,6 +238,8 @@ static const char *why(struct publisher *p, int rc, int err_no, char *buf, size_
 {
     if (rc == MOSQ_ERR_ERRNO)
         return strerror(err_no);
+    if (rc == MOSQ_ERR_CONN_REFUSED)
+        return "the broker refused the connection (reason above)";
     if (rc == MOSQ_ERR_TLS) {
         snprintf(buf, n, "TLS handshake failed (%s)",
                  p->lib_err[0] ? p->lib_err : "certificate not trusted, wrong host name, or not a TLS listener");
@@ -541,7 +543,8 @@ void publish_io(struct publisher *p, short revents, int64_t now)
         }
         int saved = errno;
         if (rc != MOSQ_ERR_SUCCESS || p->lost) {
-            if (rc == MOSQ_ERR_SUCCESS)
+            /* A refused CONNACK is the cause; the read error that follows is its consequence. */
+            if (rc == MOSQ_ERR_SUCCESS || p->lost_rc == MOSQ_ERR_CONN_REFUSED)
                 rc = p->lost_rc;
             char buf[256];
             teardown(p, now, why(p, rc, saved, buf, sizeof buf));
