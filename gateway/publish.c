@@ -14,14 +14,12 @@
 #include "publish.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <mosquitto.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -403,16 +401,19 @@ fail:
 
 /* The files libmosquitto opens at each connect, checked once before the first: readable, and
  * the key as private as the password. */
+static int check_readable(const char *key, const char *path, struct diag *err)
+{
+    if (path[0] && access(path, R_OK) < 0) {
+        diag_set(err, "mqtt.tls.%s %s: cannot read: %s", key, path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int check_tls_files(const struct tls_config *t, struct diag *err)
 {
-    if (t->ca_file[0] && access(t->ca_file, R_OK) < 0) {
-        diag_set(err, "mqtt.tls.ca_file %s: cannot read: %s", t->ca_file, strerror(errno));
+    if (check_readable("ca_file", t->ca_file, err) < 0 || check_readable("cert_file", t->cert_file, err) < 0)
         return -1;
-    }
-    if (t->cert_file[0] && access(t->cert_file, R_OK) < 0) {
-        diag_set(err, "mqtt.tls.cert_file %s: cannot read: %s", t->cert_file, strerror(errno));
-        return -1;
-    }
     if (t->key_file[0]) {
         int fd = secret_file_open("mqtt.tls.key_file", t->key_file, err);
         if (fd < 0)
