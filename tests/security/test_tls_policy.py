@@ -137,7 +137,8 @@ def versions(work, started):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         can11 = tls11_possible(only11)
-    skip = 1 if can11 else 0  # the probe's own connection
+    h.wait_until("the probe's connection recorded", lambda: only11.results(), 10)
+    skip = 1  # the probe's own connection
     if not can11:
         print("this OpenSSL cannot speak TLS 1.1 even at security level 0: the 1.1 server is refused "
               "whatever the daemon asks; the config refusal of \"tlsv1.1\" is tested in test_config")
