@@ -246,7 +246,7 @@ static int parse_tls_version(struct jctx *c, const cJSON *obj, struct tls_config
                                  "default, which offers 1.2 and 1.3, or \"tlsv1.3\")",
                                  v->valuestring);
     int i;
-    if (json_get_enum(c, obj, "tls_version", tls_versions, NELEM(tls_versions), "lowest TLS version", 0, false, &i) < 0)
+    if (json_get_enum(c, obj, "tls_version", tls_versions, NELEM(tls_versions), "TLS version name", 0, false, &i) < 0)
         return -1;
     t->tls_version = tls_versions[i];
     return 0;

@@ -240,7 +240,7 @@ static void test_errors(void)
         "mqtt.tls.tls_version: \"tlsv1.1\" is older than TLS 1.2, the lowest accepted", NULL);
     ERR(HEAD "'mqtt':{'tls':{'tls_version':'sslv3'}}}", "mqtt.tls.tls_version: \"sslv3\" is older than TLS 1.2",
         NULL);
-    ERR(HEAD "'mqtt':{'tls':{'tls_version':'TLSv1.2'}}}", "mqtt.tls.tls_version: \"TLSv1.2\" is not a lowest TLS version",
+    ERR(HEAD "'mqtt':{'tls':{'tls_version':'TLSv1.2'}}}", "mqtt.tls.tls_version: \"TLSv1.2\" is not a TLS version name",
         "tlsv1.2, tlsv1.3");
     ERR(HEAD "'mqtt':{'username':'','password_file':'/p'}}", "mqtt.username: \"\" is empty", NULL);
     ERR(HEAD "'mqtt':{'password_file':'/p'}}",
