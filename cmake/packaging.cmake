@@ -11,6 +11,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/config/example.json DESTINATION ${CARETAKER_
         RENAME caretaker.json)
 file(GLOB _caretaker_docs ${PROJECT_SOURCE_DIR}/docs/*.md)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/config/example.json ${_caretaker_docs}
+        ${PROJECT_SOURCE_DIR}/systemd/caretaker.service.d/dtu-ports.conf.example
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 set(CPACK_GENERATOR DEB)

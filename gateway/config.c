@@ -43,7 +43,10 @@ static const char *const store_keys[] = {"path", "max_mb", "retention_days", "co
 static const char *const mqtt_keys[] = {"host",     "port",   "qos",      "keepalive_s",   "protocol", "client_id",
                                         "topic_prefix", "username", "password_file", "inflight", "tls",
                                         "metrics_s"};
-static const char *const tls_keys[] = {"ca_file", "cert_file", "key_file", "insecure_skip_verify"};
+static const char *const tls_keys[] = {"ca_file", "cert_file", "key_file", "insecure_skip_verify", "tls_version"};
+/* The lowest TLS version offered; 1.0 and 1.1 are refused by name, not as a typo. */
+static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3"};
+static const char *const tls_versions_old[] = {"tlsv1.1", "tlsv1.0", "tlsv1", "sslv3"};
 static const char *const contract_keys[] = {"id", "contractor", "covers", "respond_minutes", "respond_seconds"};
 static const char *const alerts_keys[] = {"escalate_every_s", "flap_max", "flap_window_s", "flap_hold_s",
                                           "comm_lost_s"};
@@ -233,6 +236,22 @@ static int parse_store(struct loader *l, const cJSON *root)
     return 0;
 }
 
+static int parse_tls_version(struct jctx *c, const cJSON *obj, struct tls_config *t)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "tls_version");
+    for (size_t i = 0; v && cJSON_IsString(v) && i < NELEM(tls_versions_old); i++)
+        if (!strcmp(v->valuestring, tls_versions_old[i]))
+            return json_fail_key(c, "tls_version",
+                                 "\"%s\" is older than TLS 1.2, the lowest accepted (expected \"tlsv1.2\", the "
+                                 "default, which offers 1.2 and 1.3, or \"tlsv1.3\")",
+                                 v->valuestring);
+    int i;
+    if (json_get_enum(c, obj, "tls_version", tls_versions, NELEM(tls_versions), "TLS version name", 0, false, &i) < 0)
+        return -1;
+    t->tls_version = tls_versions[i];
+    return 0;
+}
+
 static int parse_tls(struct loader *l, const cJSON *obj, struct tls_config *t)
 {
     struct jctx *c = &l->c;
@@ -243,13 +262,10 @@ static int parse_tls(struct loader *l, const cJSON *obj, struct tls_config *t)
     int has_ca = get_path(l, obj, "ca_file", false, "the CA certificate file", t->ca_file);
     int has_cert = has_ca < 0 ? -1 : get_path(l, obj, "cert_file", false, "the client certificate file", t->cert_file);
     int has_key = has_cert < 0 ? -1 : get_path(l, obj, "key_file", false, "the client key file", t->key_file);
-    if (has_key < 0)
+    if (has_key < 0 || parse_tls_version(c, obj, t) < 0)
         return -1;
-    /* Refuse early what the TLS library would only refuse at connect time, or worse, accept. */
-    if (!has_ca && !t->insecure_skip_verify)
-        return json_fail_key(c, "ca_file",
-                             "missing (expected the CA file that signs the broker's certificate; "
-                             "\"insecure_skip_verify\": true skips verification instead)");
+    /* Refuse early what the TLS library would only refuse at connect time, or worse, accept.
+     * No ca_file is fine: the system's CAs are used (a broker with a public certificate). */
     if (has_cert && !has_key)
         return json_fail_key(c, "key_file", "missing while cert_file is \"%s\" (expected both or neither)",
                              t->cert_file);
@@ -288,6 +304,9 @@ static int parse_mqtt(struct loader *l, const cJSON *root)
         json_get_string(c, obj, "username", NULL, false, "a user name", m->username, sizeof m->username) < 0 ||
         get_path(l, obj, "password_file", false, "the file holding the password", m->password_file) < 0)
         return -1;
+    if (m->password_file[0] && !m->username[0])
+        return json_fail_key(c, "password_file", "\"%s\" is set without mqtt.username (expected both)",
+                             m->password_file);
     m->protocol = proto == 0 ? 3 : 5;
     int has = json_get_string(c, obj, "client_id", NULL, false, "a client id", m->client_id, sizeof m->client_id);
     if (has < 0)

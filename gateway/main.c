@@ -13,6 +13,7 @@
 #include "config.h"
 #include "core.h"
 #include "log.h"
+#include "publish.h"
 
 /* The installed profiles; a binary run from its build tree, never installed, finds the source
  * tree's instead, so `build/gateway/caretaker check -c config/example.json` works as is. */
@@ -81,6 +82,9 @@ static void check_usage(FILE *out)
             "Validates FILE and every driver profile it uses, without touching the store or a\n"
             "serial port. An error names the file, the JSON path and what was expected:\n"
             "  caretaker.json: buses[0].devices[2].unit: 7 is already the unit of device ...\n"
+            "The broker's files are checked as a run checks them at start: the CA and\n"
+            "certificate readable, the key and password files readable and private to the\n"
+            "service (run the check as its user: sudo -u caretaker caretaker check ...).\n"
             "On success prints each device's planned reads (which registers in how many\n"
             "requests) and each bus's estimated load against its poll intervals, then OK.\n"
             "\n"
@@ -248,9 +252,18 @@ int main(int argc, char **argv)
         return 1;
     int rc;
     if (!strcmp(cmd, "check")) {
-        check_print(stdout, cfg);
-        printf("OK\n");
-        rc = 0;
+        /* The broker's files are checked as the start of a run checks them: what check
+         * passes, run does not refuse at start. */
+        struct diag err;
+        diag_clear(&err);
+        if (cfg->has_mqtt && publish_check(cfg, &err) < 0) {
+            fprintf(stderr, "%s: %s\n", cfg->path, err.msg);
+            rc = 1;
+        } else {
+            check_print(stdout, cfg);
+            printf("OK\n");
+            rc = 0;
+        }
     } else {
         rc = core_run(cfg, false);
         /* A reload: the file was valid a moment ago; if it changed again since and no longer

@@ -171,6 +171,7 @@ struct tls_config {
     char cert_file[PATH_MAX_LEN];
     char key_file[PATH_MAX_LEN];
     bool insecure_skip_verify;    /* must be spelled out; never the default */
+    const char *tls_version;      /* libmosquitto's lowest version: "tlsv1.2" (default) or "tlsv1.3" */
 };
 
 struct mqtt_config {

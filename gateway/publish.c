@@ -14,19 +14,18 @@
 #include "publish.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <mosquitto.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
 #include "payload.h"
+#include "secret_file.h"
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
@@ -35,6 +34,7 @@
 #define WINDOW_MAX 32768           /* leaves mids (1..65535) free for status, metrics, replies */
 #define STATUS_QOS 1               /* status and its Last Will: always acknowledged */
 #define PASSWORD_MAX 1024
+#define SYSTEM_CA_DIR "/etc/ssl/certs"
 
 enum pstate { P_IDLE, P_CONNECTING, P_CONNECTED };
 
@@ -81,7 +81,7 @@ struct publisher {
     char status_topic[TEXT_MAX_LEN + 8];
     struct complaint complaint;
     struct publish_stats stats;
-    char lib_err[200];         /* libmosquitto's last error line (OpenSSL's reason, for one) */
+    char lib_err[200];         /* libmosquitto's first error line of the attempt (OpenSSL's reason) */
 };
 
 /* ---- the in-flight table ---- */
@@ -205,7 +205,9 @@ static void on_log(struct mosquitto *mosq, void *obj, int level, const char *str
 {
     (void)mosq;
     struct publisher *p = obj;
-    if (level & MOSQ_LOG_ERR)
+    /* The first error of an attempt is the cause ("host name verification failed"); those
+     * after it are OpenSSL's consequences ("certificate verify failed"). */
+    if ((level & MOSQ_LOG_ERR) && !p->lib_err[0])
         snprintf(p->lib_err, sizeof p->lib_err, "%s", str);
 }
 
@@ -234,6 +236,8 @@ static const char *why(struct publisher *p, int rc, int err_no, char *buf, size_
 {
     if (rc == MOSQ_ERR_ERRNO)
         return strerror(err_no);
+    if (rc == MOSQ_ERR_CONN_REFUSED)
+        return "the broker refused the connection (reason above)";
     if (rc == MOSQ_ERR_TLS) {
         snprintf(buf, n, "TLS handshake failed (%s)",
                  p->lib_err[0] ? p->lib_err : "certificate not trusted, wrong host name, or not a TLS listener");
@@ -298,12 +302,18 @@ static int setup_client(struct publisher *p, struct mosquitto *mosq, char *err, 
     }
     const struct tls_config *t = &m->tls;
     if (t->enabled) {
-        /* Verification without a CA file uses the system's; insecure_skip_verify turns it off. */
-        rc = mosquitto_tls_set(mosq, t->ca_file[0] ? t->ca_file : NULL, t->ca_file[0] ? NULL : "/etc/ssl/certs",
-                               t->cert_file[0] ? t->cert_file : NULL, t->key_file[0] ? t->key_file : NULL,
-                               no_key_password);
+        /* Without a CA file the broker is checked against the system's store: OpenSSL's
+         * default paths (SSL_CERT_FILE, SSL_CERT_DIR or the distribution's), and
+         * /etc/ssl/certs, which libmosquitto wants named when no CA file is given. With one,
+         * that CA alone is trusted. insecure_skip_verify turns verification off. */
+        rc = t->ca_file[0] ? MOSQ_ERR_SUCCESS : mosquitto_int_option(mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
         if (rc == MOSQ_ERR_SUCCESS)
-            rc = mosquitto_tls_opts_set(mosq, t->insecure_skip_verify ? 0 : 1, NULL, NULL);
+            rc = mosquitto_tls_set(mosq, t->ca_file[0] ? t->ca_file : NULL, t->ca_file[0] ? NULL : SYSTEM_CA_DIR,
+                                   t->cert_file[0] ? t->cert_file : NULL, t->key_file[0] ? t->key_file : NULL,
+                                   no_key_password);
+        /* "tlsv1.2" is a floor (1.2 and 1.3 are offered), "tlsv1.3" allows 1.3 alone. */
+        if (rc == MOSQ_ERR_SUCCESS)
+            rc = mosquitto_tls_opts_set(mosq, t->insecure_skip_verify ? 0 : 1, t->tls_version, NULL);
         if (rc == MOSQ_ERR_SUCCESS && t->insecure_skip_verify)
             rc = mosquitto_tls_insecure_set(mosq, true);
         if (rc != MOSQ_ERR_SUCCESS) {
@@ -348,27 +358,13 @@ static void start_connect(struct publisher *p, int64_t now)
 
 /* ---- life ---- */
 
+/* The password file's first line; the file must be private (secret_file_open). */
 static int read_password(const char *path, char **out, struct diag *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        diag_set(err, "mqtt.password_file %s: cannot open: %s", path, strerror(errno));
+    int fd = secret_file_open("mqtt.password_file", path, err);
+    if (fd < 0)
         return -1;
-    }
-    struct stat st;
-    char *buf = NULL;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        diag_set(err, "mqtt.password_file %s: not a regular file", path);
-        goto fail;
-    }
-    if (st.st_mode & S_IROTH) {
-        diag_set(err,
-                 "mqtt.password_file %s: readable by every user (mode %04o); refusing to use it "
-                 "(expected a private file: chmod 600 it)",
-                 path, (unsigned)(st.st_mode & 07777));
-        goto fail;
-    }
-    buf = calloc(1, PASSWORD_MAX + 1);
+    char *buf = calloc(1, PASSWORD_MAX + 1);
     if (!buf) {
         diag_set(err, "mqtt.password_file %s: out of memory", path);
         goto fail;
@@ -403,6 +399,8 @@ fail:
     return -1;
 }
 
+/* The files libmosquitto opens at each connect, checked once before the first: readable, and
+ * the key as private as the password. */
 static int check_readable(const char *key, const char *path, struct diag *err)
 {
     if (path[0] && access(path, R_OK) < 0) {
@@ -412,17 +410,25 @@ static int check_readable(const char *key, const char *path, struct diag *err)
     return 0;
 }
 
-int publish_new(const struct config *cfg, struct store *s, int64_t started_ts_ms, struct publisher **out,
-                struct diag *err)
+static int check_tls_files(const struct tls_config *t, struct diag *err)
+{
+    if (check_readable("ca_file", t->ca_file, err) < 0 || check_readable("cert_file", t->cert_file, err) < 0)
+        return -1;
+    if (t->key_file[0]) {
+        int fd = secret_file_open("mqtt.tls.key_file", t->key_file, err);
+        if (fd < 0)
+            return -1;
+        close(fd);
+    }
+    return 0;
+}
+
+/* Everything but the store: what `caretaker check` and the start of a run both refuse. */
+static int publisher_make(const struct config *cfg, struct publisher **out, struct diag *err)
 {
     const struct mqtt_config *m = &cfg->mqtt;
-    if (check_readable("ca_file", m->tls.ca_file, err) || check_readable("cert_file", m->tls.cert_file, err) ||
-        check_readable("key_file", m->tls.key_file, err))
+    if (check_tls_files(&m->tls, err) < 0)
         return -1;
-    if (m->password_file[0] && !m->username[0]) {
-        diag_set(err, "mqtt.password_file is set without mqtt.username (expected both)");
-        return -1;
-    }
     struct publisher *p = calloc(1, sizeof *p);
     if (!p) {
         diag_set(err, "mqtt: out of memory");
@@ -435,8 +441,6 @@ int publish_new(const struct config *cfg, struct store *s, int64_t started_ts_ms
     }
     p->cfg = cfg;
     p->m = m;
-    p->store = s;
-    p->started_ts = started_ts_ms;
     p->window = m->inflight < 1 ? 1 : m->inflight > WINDOW_MAX ? WINDOW_MAX : m->inflight;
     uint32_t cap = 16;
     while (cap < (uint32_t)p->window * 2)
@@ -455,7 +459,6 @@ int publish_new(const struct config *cfg, struct store *s, int64_t started_ts_ms
     p->backoff = BACKOFF_MIN_MS;
     p->rng = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
     p->more = true;
-    p->seen_rollbacks = store_rollbacks(s);
     /* A client that cannot even be set up (a CA file that is not a certificate...) is a config
      * error, refused now rather than retried forever. */
     struct mosquitto *probe = mosquitto_new(m->client_id, true, p);
@@ -467,7 +470,29 @@ int publish_new(const struct config *cfg, struct store *s, int64_t started_ts_ms
         return -1;
     }
     mosquitto_destroy(probe);
-    if (m->tls.enabled && m->tls.insecure_skip_verify)
+    *out = p;
+    return 0;
+}
+
+int publish_check(const struct config *cfg, struct diag *err)
+{
+    struct publisher *p = NULL;
+    if (publisher_make(cfg, &p, err) < 0)
+        return -1;
+    publish_free(p);
+    return 0;
+}
+
+int publish_new(const struct config *cfg, struct store *s, int64_t started_ts_ms, struct publisher **out,
+                struct diag *err)
+{
+    struct publisher *p = NULL;
+    if (publisher_make(cfg, &p, err) < 0)
+        return -1;
+    p->store = s;
+    p->started_ts = started_ts_ms;
+    p->seen_rollbacks = store_rollbacks(s);
+    if (cfg->mqtt.tls.enabled && cfg->mqtt.tls.insecure_skip_verify)
         log_warn("mqtt: tls.insecure_skip_verify is set: the broker's certificate is not verified");
     *out = p;
     return 0;
@@ -519,7 +544,8 @@ void publish_io(struct publisher *p, short revents, int64_t now)
         }
         int saved = errno;
         if (rc != MOSQ_ERR_SUCCESS || p->lost) {
-            if (rc == MOSQ_ERR_SUCCESS)
+            /* A refused CONNACK is the cause; the read error that follows is its consequence. */
+            if (rc == MOSQ_ERR_SUCCESS || p->lost_rc == MOSQ_ERR_CONN_REFUSED)
                 rc = p->lost_rc;
             char buf[256];
             teardown(p, now, why(p, rc, saved, buf, sizeof buf));

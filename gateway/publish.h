@@ -2,7 +2,7 @@
  * the outbox pumped within an in-flight window, rows marked sent on PUBACK, commands in.
  * Driven by the core thread's poll loop; it starts no thread of its own.
  *
- * Life: publish_new (checks files and secrets) → in the loop publish_fd / publish_timeout_ms /
+ * Life: publish_new (checks files and secrets, as publish_check does) → in the loop publish_fd / publish_timeout_ms /
  * publish_io / publish_pump → publish_stop (flush, status offline, clean disconnect) →
  * publish_free. */
 #ifndef CARETAKER_PUBLISH_H
@@ -21,9 +21,14 @@ struct publisher;
 /* A command arrived on <prefix>/cmd/<name>. Called from inside publish_io. */
 typedef void (*publish_command_fn)(void *ctx, const char *name, const void *payload, size_t len, bool retained);
 
-/* Checks what can be checked before the first connect — TLS files readable, the password file
- * private (not world-readable) and not empty — and sets the client up. The first connect is
- * attempted at the first publish_io. cfg and store must outlive the publisher. */
+/* What can be checked without connecting, for `caretaker check` as for a run: the CA and
+ * certificate files readable, the key and password files readable and private
+ * (secret_file_open), the password not empty, and a client that can be set up with them.
+ * Nothing is kept; no connection is made. */
+int publish_check(const struct config *cfg, struct diag *err);
+
+/* Checks what publish_check does and sets the client up. The first connect is attempted at
+ * the first publish_io. cfg and store must outlive the publisher. */
 int publish_new(const struct config *cfg, struct store *s, int64_t started_ts_ms, struct publisher **out,
                 struct diag *err);
 void publish_set_command_handler(struct publisher *p, publish_command_fn fn, void *ctx);

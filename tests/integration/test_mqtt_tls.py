@@ -1,42 +1,26 @@
 """TLS to the broker with a CA, a server and a client certificate made here by openssl, and a
-user whose password is read from a private file: the gateway connects and publishes. With a CA
-that did not sign the broker's certificate it must refuse to connect, and pointed at a plaintext
-listener it must fail rather than fall back to plaintext. A world-readable password file is
-refused at start, and the password never appears in a log."""
+user whose password is read from a private file: the gateway connects and publishes. It must
+never connect otherwise, over all its retries (every connection it opens passes a relay that
+records its first byte: a TLS ClientHello each time, never a plaintext CONNECT): not with a CA
+that did not sign the broker's certificate, not to a broker whose certificate names another
+host, not to a plaintext listener, and with a wrong password the broker's refusal is logged and
+nothing is published. A world-readable password file is refused at start, and no password ever
+appears in a log."""
 
 import os
 import subprocess
 import sys
 
 import harness as h
+import tlskit
 
 SECRET = "s3cret-Pa55-for-test"
-
-
-def openssl(work, *args):
-    r = subprocess.run(["openssl"] + list(args), cwd=work.path, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise h.TestFailure("openssl %s: %s" % (" ".join(args), r.stderr))
-
-
-def make_pki(work):
-    """A CA, a server certificate for 127.0.0.1 / localhost and a client certificate, all
-    signed by the CA; and a second CA that signed nothing here."""
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    for ca in ("ca", "other-ca"):
-        openssl(work, "req", "-x509", *ec, "-keyout", ca + ".key", "-out", ca + ".pem", "-days", "2",
-                "-subj", "/CN=Caretaker test %s" % ca)
-    with open(work.file("server.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for name, ext in (("server", ["-extfile", "server.ext"]), ("client", [])):
-        openssl(work, "req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=%s" % name)
-        openssl(work, "x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-out", name + ".pem", "-days", "2", *ext)
+WRONG = "wr0ng-Pa55-for-test"
 
 
 def test(started):
     work = h.Workdir("mqtt-tls")
-    make_pki(work)
+    tlskit.make_pki(work)
     passwd = work.file("broker.passwd")
     subprocess.run(["mosquitto_passwd", "-b", "-c", passwd, "gw-01", SECRET], check=True, capture_output=True)
     tls_listener = "\n".join([
@@ -48,9 +32,10 @@ def test(started):
         "allow_anonymous false",
         "password_file " + passwd,
     ])
-    broker = h.Broker(work, listeners=[tls_listener])
+    elsewhere_listener = tls_listener.replace("server.pem", "elsewhere.pem").replace("server.key", "elsewhere.key")
+    broker = h.Broker(work, listeners=[tls_listener, elsewhere_listener])
     started.append(broker)
-    tls_port = broker.ports[0]
+    tls_port, elsewhere_port = broker.ports
     sub = h.Subscriber(broker.port, "caretaker/#")  # the subscriber uses the plain listener
     started.append(sub)
 
@@ -61,10 +46,14 @@ def test(started):
     sim = h.Sim(work, sim_path, tcp=True)
     started.append(sim)
 
-    pw_file = work.file("mqtt.pass")
-    with open(pw_file, "w") as f:
-        f.write(SECRET + "\n")
-    os.chmod(pw_file, 0o600)
+    def secret_file(name, text, mode):
+        path = work.file(name)
+        with open(path, "w") as f:
+            f.write(text + "\n")
+        os.chmod(path, mode)
+        return path
+
+    pw_file = secret_file("mqtt.pass", SECRET, 0o600)
 
     def config(gw, port, ca="ca.pem", password_file=pw_file):
         bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
@@ -90,18 +79,35 @@ def test(started):
     if good.stop() != 0:
         raise h.TestFailure("daemon exited %s" % good.proc.returncode)
 
-    # 2. A CA that did not sign the broker's certificate: no connection, ever
-    wrong = h.Daemon(work, config("gw-wrongca", tls_port, ca="other-ca.pem"), name="wrongca")
-    started.append(wrong)
-    h.wait_until("a refused TLS connect", lambda: "cannot connect" in wrong.output() and "TLS" in wrong.output())
+    # 2.-5. Each through a relay that sees every connection the daemon opens, over its retries
+    cases = {
+        "gw-wrongca": dict(target=tls_port, ca="other-ca.pem"),      # a CA that did not sign the broker
+        "gw-plain": dict(target=broker.port),                        # a plaintext listener
+        "gw-elsewhere": dict(target=elsewhere_port),                  # a certificate for another host
+        "gw-wrongpw": dict(target=tls_port, password_file=secret_file("wrong.pass", WRONG, 0o600)),
+    }
+    daemons = {}
+    for gw, case in cases.items():
+        relay = tlskit.Relay(case.pop("target"), name=gw)
+        started.append(relay)
+        d = h.Daemon(work, config(gw, relay.port, **case), name=gw)
+        started.append(d)
+        daemons[gw] = (d, relay)
+    for gw, (d, relay) in daemons.items():
+        h.wait_until("three connects of %s" % gw, lambda: len(relay.first_bytes()) >= 3)
+    for gw, (d, relay) in daemons.items():
+        tlskit.assert_only_tls(relay, gw)
 
-    # 3. TLS configured against a plaintext listener: no plaintext fallback
-    plain = h.Daemon(work, config("gw-plain", broker.port), name="plain")
-    started.append(plain)
-    h.wait_until("a failed connect to the plain listener", lambda: "cannot connect" in plain.output())
-
+    out = {gw: d.output() for gw, (d, _) in daemons.items()}
+    for gw in ("gw-wrongca", "gw-plain", "gw-elsewhere"):
+        if "cannot connect" not in out[gw] or "TLS handshake failed" not in out[gw]:
+            raise h.TestFailure("%s: no failed TLS handshake logged:\n%s" % (gw, out[gw]))
+    if "host name verification failed" not in out["gw-elsewhere"]:
+        raise h.TestFailure("the wrong host name is not what the log says:\n" + out["gw-elsewhere"])
+    if "refused the connection: Not authorized" not in out["gw-wrongpw"]:
+        raise h.TestFailure("the broker's refusal of the password is not logged:\n" + out["gw-wrongpw"])
     broker_log = open(broker.log_path).read()
-    for gw, d in (("gw-wrongca", wrong), ("gw-plain", plain)):
+    for gw, (d, _) in daemons.items():
         if under(gw):
             raise h.TestFailure("%s published: %r" % (gw, under(gw)[:2]))
         if "as caretaker-hongmei-%s " % gw in broker_log:
@@ -109,12 +115,11 @@ def test(started):
         if not d.running():
             raise h.TestFailure("%s stopped instead of retrying:\n%s" % (gw, d.output()))
         d.stop()
+    if h.query(work.file("gw-wrongpw.db"), "SELECT count(*) FROM outbox WHERE sent = 1") != [(0,)]:
+        raise h.TestFailure("rows marked sent although the broker refused the password")
 
     # 4. A password file every user can read is refused before anything starts
-    open_pw = work.file("open.pass")
-    with open(open_pw, "w") as f:
-        f.write(SECRET + "\n")
-    os.chmod(open_pw, 0o644)
+    open_pw = secret_file("open.pass", SECRET, 0o644)
     refused = h.Daemon(work, config("gw-openpw", tls_port, password_file=open_pw), name="openpw")
     started.append(refused)
     code = refused.proc.wait(15)
@@ -124,9 +129,10 @@ def test(started):
     if h.query(work.file("gw-openpw.db"), "SELECT count(*) FROM outbox WHERE sent = 1") not in ([], [(0,)]):
         raise h.TestFailure("something was sent with a refused password file")
 
-    for name in ("good", "wrongca", "plain", "openpw"):
-        if SECRET in open(work.file(name + ".log")).read():
-            raise h.TestFailure("the password appears in %s.log" % name)
+    for name in ["good", "openpw"] + list(cases):
+        text = open(work.file(name + ".log")).read()
+        if SECRET in text or WRONG in text:
+            raise h.TestFailure("a password appears in %s.log" % name)
 
 
 sys.exit(h.run(test))

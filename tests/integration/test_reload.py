@@ -1,8 +1,8 @@
 """Reload, by SIGHUP and by cmd/reload: a valid config on disk is applied without a restart
 by systemd (same process) — a device added is polled and published, a device removed is no
 longer polled — and nothing is lost or sent under a used seq across it; a config that moves
-the store is refused and the running one goes on; one that passes the check but cannot start
-(a world-readable password file) is left for the running one, the daemon never stops."""
+the store is refused and the running one goes on; one that loads but cannot start (a
+world-readable password file) is left for the running one, the daemon never stops."""
 
 import json
 import os
@@ -95,7 +95,7 @@ def test(started):
     if not d.running():
         raise h.TestFailure("the daemon stopped:\n" + d.output())
 
-    # A config the check accepts but that cannot start (a password file every user may read):
+    # A config that loads but cannot start (a password file every user may read):
     # the gateway goes back to the config it was running instead of stopping
     pw = work.file("password")
     with open(pw, "w") as f:

@@ -1,6 +1,7 @@
 #!/bin/sh
 # check_deb: builds the .deb the way docs/deploy.md says, then checks its control fields,
-# conffiles, maintainer scripts and that every file a box needs is in it, byte for byte.
+# conffiles, maintainer scripts, that every file a box needs is in it, byte for byte, and that
+# its binary carries the release hardening (check_hardening.sh).
 # usage: check_deb.sh SOURCE_DIR BUILD_DIR
 set -u
 src="$1"
@@ -63,6 +64,8 @@ echo "$depends" | grep -q 'libasan\|libubsan' && fail "Depends names a sanitizer
 # Files a box needs, compared with their sources.
 cmp -s "$tmp/root/usr/bin/caretaker" /dev/null && fail "usr/bin/caretaker is empty"
 [ -x "$tmp/root/usr/bin/caretaker" ] || fail "no executable usr/bin/caretaker"
+# The release hardening (cmake/hardening.cmake) survives into the stripped, packaged binary.
+sh "$(dirname "$0")/check_hardening.sh" "$tmp/root/usr/bin/caretaker" || failed=1
 cmp -s "$src/systemd/caretaker.service" "$tmp/root/lib/systemd/system/caretaker.service" ||
     fail "lib/systemd/system/caretaker.service differs from systemd/caretaker.service or is missing"
 cmp -s "$src/config/example.json" "$tmp/root/etc/caretaker/caretaker.json" ||
@@ -70,6 +73,9 @@ cmp -s "$src/config/example.json" "$tmp/root/etc/caretaker/caretaker.json" ||
 for f in README.md deploy.md; do
     [ -s "$tmp/root/usr/share/doc/caretaker/$f" ] || fail "usr/share/doc/caretaker/$f missing"
 done
+# The unit's comment points there.
+cmp -s "$src/systemd/caretaker.service.d/dtu-ports.conf.example" "$tmp/root/usr/share/doc/caretaker/dtu-ports.conf.example" ||
+    fail "usr/share/doc/caretaker/dtu-ports.conf.example differs from systemd/caretaker.service.d/ or is missing"
 ndrivers=0
 for f in $(cd "$src/drivers" && find . -name '*.json'); do
     ndrivers=$((ndrivers + 1))

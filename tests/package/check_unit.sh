@@ -1,6 +1,7 @@
 #!/bin/sh
 # check_unit: caretaker.service is well formed (systemd-analyze verify prints nothing), keeps
-# what the daemon relies on, and its exposure by systemd-analyze security is 2.0 or lower.
+# what the daemon relies on, bounds its memory, tasks and descriptors, and its exposure by
+# systemd-analyze security is 2.0 or lower; the DTU ports drop-in example is well formed too.
 # usage: check_unit.sh SOURCE_DIR
 set -u
 unit="$1/systemd/caretaker.service"
@@ -34,6 +35,25 @@ for line in 'Type=notify' 'NotifyAccess=main' 'Restart=on-failure' 'User=caretak
 done
 grep -qE '^WatchdogSec=[1-9][0-9]*s$' "$unit" || fail "missing WatchdogSec=<N>s"
 grep -q '^DynamicUser=yes' "$unit" && fail "DynamicUser=yes: the database needs a stable owner"
+# Resource bounds, each a plain number (with a unit suffix for memory), never infinity.
+grep -qE '^MemoryMax=[1-9][0-9]*[KMG]$' "$unit" || fail "missing MemoryMax=<N>[KMG]"
+grep -qE '^TasksMax=[1-9][0-9]*$' "$unit" || fail "missing TasksMax=<N>"
+grep -qE '^LimitNOFILE=[1-9][0-9]*$' "$unit" || fail "missing LimitNOFILE=<N>"
+
+# The drop-in example: verified as part of the unit (verify reads no drop-in directory).
+dropin="$1/systemd/caretaker.service.d/dtu-ports.conf.example"
+if [ -f "$dropin" ]; then
+    grep -qxF 'SocketBindDeny=any' "$dropin" || fail "$dropin: no SocketBindDeny=any"
+    grep -qE '^SocketBindAllow=tcp:[0-9]+$' "$dropin" || fail "$dropin: no SocketBindAllow=tcp:<port>"
+    mkdir "$tmp/with-dropin" && cat "$tmp/caretaker.service" "$dropin" >"$tmp/with-dropin/caretaker.service"
+    if ! systemd-analyze verify --man=no "$tmp/with-dropin/caretaker.service" >"$tmp/verify-dropin" 2>&1 ||
+        [ -s "$tmp/verify-dropin" ]; then
+        fail "systemd-analyze verify complains about the unit with $dropin:"
+        cat "$tmp/verify-dropin" >&2
+    fi
+else
+    fail "$dropin missing"
+fi
 
 # Overall exposure: "→ Overall exposure level for caretaker.service: 1.6 OK"
 systemd-analyze security --offline=yes "$unit" >"$tmp/security" 2>&1

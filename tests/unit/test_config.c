@@ -140,6 +140,18 @@ static void test_defaults_and_relative_paths(void)
         CHECK(c->devices[1]->timeout_ms == 2500 && c->devices[1]->retries == 0);
         config_free(c);
     }
+    /* TLS without a CA file verifies against the system's CAs; TLS 1.2 is the floor unless 1.3 asked */
+    c = OK(HEAD "'mqtt':{'tls':{}}}", "caretaker.json");
+    if (c) {
+        CHECK(c->mqtt.tls.enabled && !c->mqtt.tls.insecure_skip_verify && c->mqtt.tls.ca_file[0] == '\0');
+        CHECK(c->mqtt.tls.tls_version && strcmp(c->mqtt.tls.tls_version, "tlsv1.2") == 0);
+        config_free(c);
+    }
+    c = OK(HEAD "'mqtt':{'tls':{'tls_version':'tlsv1.3'}}}", "caretaker.json");
+    if (c) {
+        CHECK(strcmp(c->mqtt.tls.tls_version, "tlsv1.3") == 0);
+        config_free(c);
+    }
 }
 
 static void test_errors(void)
@@ -224,7 +236,15 @@ static void test_errors(void)
         "buses[0].devices[0].params.high_m: \"1.5\" is a string (expected a number)", NULL);
 
     /* TLS refused before any connection is tried */
-    ERR(HEAD "'mqtt':{'tls':{}}}", "mqtt.tls.ca_file: missing (expected the CA file", NULL);
+    ERR(HEAD "'mqtt':{'tls':{'tls_version':'tlsv1.1'}}}",
+        "mqtt.tls.tls_version: \"tlsv1.1\" is older than TLS 1.2, the lowest accepted", NULL);
+    ERR(HEAD "'mqtt':{'tls':{'tls_version':'sslv3'}}}", "mqtt.tls.tls_version: \"sslv3\" is older than TLS 1.2",
+        NULL);
+    ERR(HEAD "'mqtt':{'tls':{'tls_version':'TLSv1.2'}}}", "mqtt.tls.tls_version: \"TLSv1.2\" is not a TLS version name",
+        "tlsv1.2, tlsv1.3");
+    ERR(HEAD "'mqtt':{'username':'','password_file':'/p'}}", "mqtt.username: \"\" is empty", NULL);
+    ERR(HEAD "'mqtt':{'password_file':'/p'}}",
+        "mqtt.password_file: \"/p\" is set without mqtt.username (expected both)", NULL);
     ERR(HEAD "'mqtt':{'tls':{'ca_file':'/ca.pem','cert_file':'/c.pem'}}}",
         "mqtt.tls.key_file: missing while cert_file is \"/c.pem\" (expected both or neither)", NULL);
     ERR(HEAD "'mqtt':{'tls':{'ca_file':'/ca.pem','key_file':'/k.pem'}}}",

@@ -1,0 +1,54 @@
+/* secret_file: refuses secrets that other users can read, before anything uses them. */
+#include "secret_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PRIVATE_HINT "expected a private file: chmod 600 it, or chmod 640 with the service's group"
+
+static const char *group_name(gid_t gid, char *buf, size_t n)
+{
+    struct group gr, *found = NULL;
+    char tmp[1024];
+    if (getgrgid_r(gid, &gr, tmp, sizeof tmp, &found) == 0 && found)
+        snprintf(buf, n, "\"%s\"", found->gr_name);
+    else
+        snprintf(buf, n, "%u", (unsigned)gid);
+    return buf;
+}
+
+int secret_file_open(const char *key, const char *path, struct diag *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        diag_set(err, "%s %s: cannot open: %s", key, path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        diag_set(err, "%s %s: not a regular file", key, path);
+        close(fd);
+        return -1;
+    }
+    unsigned mode = (unsigned)(st.st_mode & 07777);
+    char grp[64];
+    if (st.st_mode & (S_IROTH | S_IWOTH)) {
+        diag_set(err, "%s %s: %s by every user (mode %04o); refusing to use it (" PRIVATE_HINT ")", key, path,
+                 st.st_mode & S_IROTH ? "readable" : "writable", mode);
+    } else if ((st.st_mode & (S_IRGRP | S_IWGRP)) && st.st_gid != getegid()) {
+        /* The daemon's own group is the one way to share the file with it and no one else. */
+        diag_set(err, "%s %s: %s by group %s, which is not the service's (mode %04o); refusing to use it (" PRIVATE_HINT
+                 ")",
+                 key, path, st.st_mode & S_IRGRP ? "readable" : "writable", group_name(st.st_gid, grp, sizeof grp),
+                 mode);
+    } else {
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
