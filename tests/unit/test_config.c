@@ -85,6 +85,12 @@ static void test_example(void)
     CHECK(c->ncontracts == 2 && c->contracts[0].ncovers == 1 && strcmp(c->contracts[0].covers[0], "elevator") == 0);
     CHECK(c->contracts[0].respond_minutes[0] == 30 && c->contracts[0].respond_minutes[2] == 1440);
     CHECK(c->contracts[0].respond_minutes[3] == 0);
+    const struct commands_config *cc = &c->commands;
+    CHECK(cc->reload_interval_s == 30 && cc->refusals_per_minute == 10 && cc->ncommanders == 3);
+    CHECK(strcmp(cc->commanders[0].identity, "ops-admin") == 0 && cc->commanders[0].role == ROLE_ADMIN);
+    CHECK(strcmp(cc->commanders[1].identity, "lift-co") == 0 && cc->commanders[1].role == ROLE_CONTRACTOR);
+    CHECK(cc->commanders[1].ncontracts == 1 && strcmp(cc->commanders[1].contracts[0], "elevator-om") == 0);
+    CHECK(c->source_hash != 0);
     CHECK(c->nbuses == 2 && c->ndevices == 4);
     const struct bus_config *rtu = &c->buses[0], *tcp = &c->buses[1];
     CHECK(rtu->type == BUS_RTU && rtu->baud == 9600 && rtu->parity == 'N' && rtu->data_bits == 8);
@@ -243,6 +249,25 @@ static void test_errors(void)
     ERR("{} x", "site.json:1:4: invalid JSON near \"x\"", NULL);
     /* {"site":{"id":"hm","name":" is 27 characters; the truncated 3-byte sequence starts at 28 */
     ERR("{'site':{'id':'hm','name':'\xe7\xba'}}", "site.json:1:28: invalid UTF-8 byte 0xE7", NULL);
+
+    /* who may command: identities, roles, and contracts that exist */
+#define OM "'contracts':[{'id':'elevator-om','contractor':'x','covers':['elevator']}],"
+    ERR(HEAD OM "'commands':{'commanders':{'lift-co':{'role':'contractor','contracts':['elevator-mo']}}}}",
+        "commands.commanders.lift-co.contracts[0]: \"elevator-mo\" is not the id of a contract of this config "
+        "(did you mean \"elevator-om\"?)", NULL);
+    ERR(HEAD OM "'commands':{'commanders':{'lift-co':{'role':'contractor'}}}}",
+        "commands.commanders.lift-co.contracts: missing", NULL);
+    ERR(HEAD OM "'commands':{'commanders':{'ops':{'role':'admin','contracts':['elevator-om']}}}}",
+        "commands.commanders.ops.contracts: given for an admin", NULL);
+    ERR(HEAD OM "'commands':{'commanders':{'ops':{'role':'root'}}}}",
+        "commands.commanders.ops.role: \"root\" is not a role (expected one of admin, contractor)", NULL);
+    ERR(HEAD OM "'commands':{'commanders':{'a/b':{'role':'admin'}}}}",
+        "\"a/b\" is not an identity (expected the MQTT user name", NULL);
+    ERR(HEAD OM "'commands':{'commanders':{'ops':{'role':'admin'}},'reload_interval_s':0}}",
+        "commands.reload_interval_s: 0 is out of range (expected an integer 1..86400)", NULL);
+    ERR(HEAD OM "'commands':{'commanders':[]}}", "commands.commanders: [...] is an array (expected an object)", NULL);
+    ERR(HEAD OM "'commands':{'comanders':{}}}", "commands.comanders: unknown key \"comanders\" (did you mean", NULL);
+#undef OM
 
     /* contracts must cover something that exists */
     ERR(HEAD "'contracts':[{'id':'om','contractor':'x','covers':['elevater']}],'buses':[" TCP(LIFT) "]}",
