@@ -7,9 +7,9 @@
 #include <stdint.h>
 
 struct budget {
-    int64_t window_start;   /* ms; 0 before the first event */
-    uint32_t used;          /* events let through in this window */
-    uint32_t held;          /* events held back since the last one let through */
+    int64_t window_start; /* ms; 0 before the first event */
+    uint32_t used;        /* events let through in this window */
+    uint32_t held;        /* events held back since the last one let through */
 };
 
 /* True when one more event fits the window of window_ms that holds now_ms; then *held (if not

@@ -65,8 +65,7 @@ static int parse_contract_ids(struct jctx *c, const cJSON *obj, const struct con
             json_value_text(v, t, sizeof t);
             if (near)
                 return json_fail(c, "%s is not the id of a contract of this config (did you mean \"%s\"?)", t, near);
-            return json_fail(c, "%s is not the id of a contract of this config (expected an id from \"contracts\")",
-                             t);
+            return json_fail(c, "%s is not the id of a contract of this config (expected an id from \"contracts\")", t);
         }
         snprintf(who->contracts[i], NAME_MAX_LEN, "%s", v->valuestring);
         who->ncontracts = i + 1;
@@ -79,8 +78,9 @@ static int parse_contract_ids(struct jctx *c, const cJSON *obj, const struct con
 static int parse_commander(struct jctx *c, const cJSON *obj, const struct config *cfg, struct commander *who)
 {
     int role;
-    if (json_expect_type(c, obj, cJSON_Object, "an object: {\"role\": \"admin\"} or {\"role\": \"contractor\", "
-                                               "\"contracts\": [...]}") ||
+    if (json_expect_type(c, obj, cJSON_Object,
+                         "an object: {\"role\": \"admin\"} or {\"role\": \"contractor\", "
+                         "\"contracts\": [...]}") ||
         json_check_keys(c, obj, commander_keys, NELEM(commander_keys)) ||
         json_get_enum(c, obj, "role", role_names, NELEM(role_names), "role", 0, true, &role) < 0)
         return -1;

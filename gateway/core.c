@@ -479,7 +479,8 @@ static void command_reload(struct core *c, const struct command *cmd, const stru
     int64_t gap = (int64_t)c->cfg->commands.reload_interval_s * 1000, since = clock_mono_ms() - last_reload_ms;
     if (last_reload_ms && since < gap) {
         snprintf(err, sizeof err, "at most one reload per %d s: the last was applied %lld s ago; try again in %lld s",
-                 c->cfg->commands.reload_interval_s, (long long)(since / 1000), (long long)((gap - since + 999) / 1000));
+                 c->cfg->commands.reload_interval_s, (long long)(since / 1000),
+                 (long long)((gap - since + 999) / 1000));
         refuse(c, cmd, err);
         return;
     }

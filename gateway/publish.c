@@ -198,7 +198,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     if (!msg->topic || strncmp(msg->topic, p->cmd_prefix, p->cmd_prefix_len) != 0)
         return;
     if (p->on_cmd)
-        p->on_cmd(p->cmd_ctx, msg->topic + p->cmd_prefix_len, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, msg->retain);
+        p->on_cmd(p->cmd_ctx, msg->topic + p->cmd_prefix_len, msg->payload,
+                  msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, msg->retain);
 }
 
 static void on_log(struct mosquitto *mosq, void *obj, int level, const char *str)

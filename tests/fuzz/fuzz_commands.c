@@ -24,8 +24,15 @@ static void check_field(const char *s, size_t max, int text)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const names[] = {"ack/ops",  "reload/ops", "status/ops", "",    "ack/extra/x", "ack", "reload/",
-                                        "a-very-long-command-word-beyond-thirty-two-bytes/ops", "确认确认确认确认确认确认/ops",
+    static const char *const names[] = {"ack/ops",
+                                        "reload/ops",
+                                        "status/ops",
+                                        "",
+                                        "ack/extra/x",
+                                        "ack",
+                                        "reload/",
+                                        "a-very-long-command-word-beyond-thirty-two-bytes/ops",
+                                        "确认确认确认确认确认确认/ops",
                                         "ack/确认"};
     if (size < 1)
         return 0;
