@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "json_util.h"
 #include "profile.h"
 
 static char src[512], drivers[600];
@@ -322,6 +323,65 @@ static void test_files(void)
     rmdir(tmp);
 }
 
+static void write_file(const char *path, const char *text, const char *more)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fputs(more, f);
+        fclose(f);
+    }
+}
+
+static uint64_t hash_of(const char *path)
+{
+    struct config *c = NULL;
+    struct diag d;
+    diag_clear(&d);
+    CHECK_MSG(config_load(path, drivers, &c, &d) == 0, "%s", d.msg);
+    uint64_t h = c ? c->source_hash : 0;
+    config_free(c);
+    return h;
+}
+
+/* What a reload compares: the bytes of the config and of every profile it loads. */
+static void test_source_hash(void)
+{
+    char tmp[] = "/tmp/ct-hash-XXXXXX", dir[64], cfg[96], prof[128], from[700];
+    CHECK(mkdtemp(tmp) != NULL);
+    snprintf(dir, sizeof dir, "%s/level", tmp);
+    CHECK(mkdir(dir, 0700) == 0);
+    snprintf(from, sizeof from, "%s/level/ultrasonic-generic.json", drivers);
+    size_t len;
+    struct diag d;
+    diag_clear(&d);
+    char *profile = json_read_file(from, &len, &d);
+    CHECK_MSG(profile != NULL, "%s", d.msg);
+    if (!profile)
+        return;
+    snprintf(prof, sizeof prof, "%s/level/ultrasonic-generic.json", tmp);
+    snprintf(cfg, sizeof cfg, "%s/site.json", tmp);
+    const char *text = "{\"site\":{\"id\":\"hm\"},\"gateway\":{\"id\":\"gw\",\"drivers_dirs\":[\".\"]},"
+                       "\"store\":{\"path\":\"/tmp/ct.db\"},\"buses\":[{\"id\":\"b\",\"type\":\"tcp\","
+                       "\"host\":\"h\",\"devices\":[{\"id\":\"m\",\"unit\":1,"
+                       "\"driver\":\"level/ultrasonic-generic\"}]}]}";
+    write_file(prof, profile, "");
+    write_file(cfg, text, "");
+    uint64_t h1 = hash_of(cfg);
+    CHECK(h1 != 0 && hash_of(cfg) == h1);
+    write_file(prof, profile, "\n"); /* the profile changed by one byte */
+    uint64_t h2 = hash_of(cfg);
+    CHECK(h2 != h1);
+    write_file(cfg, text, " "); /* the config changed by one byte */
+    CHECK(hash_of(cfg) != h2 && hash_of(cfg) != h1);
+    free(profile);
+    unlink(cfg);
+    unlink(prof);
+    rmdir(dir);
+    rmdir(tmp);
+}
+
 #define DTU(extra, devs) "{'id':'dtu-1','type':'dtu'," extra ",'devices':[" devs "]}"
 
 static void test_dtu(void)
@@ -493,6 +553,7 @@ int main(void)
     test_defaults_and_relative_paths();
     test_errors();
     test_files();
+    test_source_hash();
     test_dtu();
     test_alerts_and_deadlines();
     test_inputs();
