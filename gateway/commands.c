@@ -1,6 +1,7 @@
-/* commands: strict validation of command payloads. A command comes from the network, from
- * whoever can publish on the broker: sizes are bounded, every key is known, every type exact,
- * and a retained command (which the broker would replay at every connect) is refused. */
+/* commands: strict validation of command topics and payloads, and who may give them. A
+ * command comes from the network, from whoever can publish on the broker: sizes are bounded,
+ * every key is known, every type exact, and a retained command (which the broker would replay
+ * at every connect) is refused. Who sent it is the topic's identity level, never the payload. */
 #include "commands.h"
 
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "config_commands.h"
 #include "diag.h"
 #include "json_util.h"
 
@@ -23,7 +25,7 @@ struct spec {
 static const struct spec ack_keys[] = {
     {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
     {"alert_id", true, CMD_ALERT_ID_MAX, false, offsetof(struct command, alert_id)},
-    {"by", true, CMD_ID_MAX, false, offsetof(struct command, by)},
+    {"by", false, CMD_ID_MAX, false, offsetof(struct command, by)},
     {"note", false, CMD_NOTE_MAX, true, offsetof(struct command, note)},
 };
 static const struct spec reload_keys[] = {
@@ -121,14 +123,25 @@ static int check_object(const cJSON *root, const struct spec *keys, size_t nkeys
     return 0;
 }
 
-int commands_parse(const char *name, const void *payload, size_t len, bool retained, struct command *out, char *err,
+int commands_parse(const char *topic, const void *payload, size_t len, bool retained, struct command *out, char *err,
                    size_t errn)
 {
     memset(out, 0, sizeof *out);
+    const char *slash = strchr(topic, '/');
+    size_t verb = slash ? (size_t)(slash - topic) : strlen(topic);
+    char name[CMD_NAME_MAX + 2]; /* one byte over, so copy_name sees a long verb and cuts it */
+    snprintf(name, sizeof name, "%.*s", (int)(verb <= CMD_NAME_MAX ? verb : CMD_NAME_MAX + 1), topic);
     copy_name(out->name, name);
-    if (!strcmp(name, "ack"))
+    /* The identity first: without one there is nobody to answer. */
+    if (!slash)
+        return fail(err, errn, "topic: no identity after the verb (expected cmd/<verb>/<identity>)");
+    if (strlen(slash + 1) > CMD_ID_MAX || !config_identity_ok(slash + 1))
+        return fail(err, errn, "topic: the identity is not an MQTT user name this gateway takes "
+                               "(expected cmd/<verb>/<identity>, the identity A-Z a-z 0-9 _ - . @)");
+    snprintf(out->identity, sizeof out->identity, "%s", slash + 1);
+    if (verb == 3 && !strncmp(topic, "ack", 3))
         out->kind = CMD_ACK;
-    else if (!strcmp(name, "reload"))
+    else if (verb == 6 && !strncmp(topic, "reload", 6))
         out->kind = CMD_RELOAD;
     else
         return fail(err, errn, "unknown command (expected ack or reload)");
@@ -159,4 +172,30 @@ int commands_parse(const char *name, const void *payload, size_t len, bool retai
     if (rc == 0 && retained)
         rc = fail(err, errn, "retained command refused (publish commands without the retain flag)");
     return rc;
+}
+
+const struct commander *commands_commander(const struct commands_config *cc, const char *identity)
+{
+    for (int i = 0; i < cc->ncommanders; i++)
+        if (strcmp(cc->commanders[i].identity, identity) == 0)
+            return &cc->commanders[i];
+    return NULL;
+}
+
+int commands_permit(const struct commander *who, const struct command *cmd, const struct contract *covering,
+                    char *err, size_t errn)
+{
+    if (who->role == ROLE_ADMIN)
+        return 0;
+    if (cmd->kind != CMD_ACK)
+        return fail(err, errn, "%s is a contractor: only an admin may %s", who->identity, cmd->name);
+    for (int i = 0; covering && i < who->ncontracts; i++)
+        if (strcmp(who->contracts[i], covering->id) == 0)
+            return 0;
+    if (!covering)
+        return fail(err, errn,
+                    "%s is a contractor and no contract covers this alert's device: only an admin may ack it",
+                    who->identity);
+    return fail(err, errn, "%s is a contractor and this alert is under contract \"%s\", not one of its own",
+                who->identity, covering->id);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config_commands.h"
 #include "json_util.h"
 #include "profile.h"
 
@@ -36,7 +37,7 @@ static int read_ints(struct jctx *c, const cJSON *obj, const struct int_field *f
     return 0;
 }
 
-static const char *const root_keys[] = {"site", "gateway", "store", "mqtt", "alerts", "contracts", "buses"};
+static const char *const root_keys[] = {"site", "gateway", "store", "mqtt", "alerts", "contracts", "commands", "buses"};
 static const char *const site_keys[] = {"id", "name", "timezone"};
 static const char *const gateway_keys[] = {"id", "drivers_dirs"};
 static const char *const store_keys[] = {"path", "max_mb", "retention_days", "commit_ms", "batch"};
@@ -1149,7 +1150,8 @@ static int parse_root(struct loader *l, const cJSON *root)
     struct jctx *c = &l->c;
     if (json_expect_type(c, root, cJSON_Object, "an object: the site's config") ||
         json_check_keys(c, root, root_keys, NELEM(root_keys)) || parse_site(l, root) || parse_gateway(l, root) ||
-        parse_store(l, root) || parse_mqtt(l, root) || parse_alerts(l, root) || parse_contracts(l, root) || parse_buses(l, root))
+        parse_store(l, root) || parse_mqtt(l, root) || parse_alerts(l, root) || parse_contracts(l, root) ||
+        config_parse_commands(c, root, l->cfg) || parse_buses(l, root))
         return -1;
     add_installed(l->cfg, l->installed);
     if (index_devices(l) || check_unique(l) || check_devices(l) || check_contracts(l))
@@ -1190,6 +1192,11 @@ int config_parse(const char *text, size_t len, const char *path, const char *ins
         config_free(l.cfg);
         return -1;
     }
+    /* What a reload compares: the bytes read, not the structs built from them. */
+    uint64_t h = json_hash(JSON_HASH_SEED, text, len);
+    for (int i = 0; i < l.cfg->nprofiles; i++)
+        h = json_hash(h, &l.cfg->profiles[i]->source_hash, sizeof l.cfg->profiles[i]->source_hash);
+    l.cfg->source_hash = h;
     *out = l.cfg;
     return 0;
 }
@@ -1221,6 +1228,7 @@ void config_free(struct config *c)
     for (int i = 0; i < c->ncontracts; i++)
         free(c->contracts[i].covers);
     free(c->contracts);
+    free(c->commands.commanders);
     free(c->devices);
     free(c);
 }

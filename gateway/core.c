@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "bus.h"
 #include "clock.h"
 #include "commands.h"
@@ -47,6 +48,15 @@
 #define EXPIRE_BATCH 10000         /* rows per pass, so a first pass over a year stays short */
 #define STOP_FLUSH_MS 2000
 #define TICK_MS 1000               /* rules' time-driven transitions and the report day's end */
+#define REFUSAL_WINDOW_MS 60000    /* commands.refusals_per_minute counts in this window */
+
+/* When the last reload was applied (monotonic ms; 0: none yet). It outlives a core: a reload
+ * ends one core_run and starts the next, and the limit on reloads must span them. */
+static int64_t last_reload_ms;
+
+struct command_counts {
+    uint64_t accepted, refused, replies_held, log_held;
+};
 
 struct core {
     struct config *cfg;
@@ -67,6 +77,11 @@ struct core {
     struct alert_sink sink;
     struct jbuf alert_body;
     const char *ack_note;      /* while an ack is handled: its note, for the acknowledged event */
+    const char *ack_name;      /* and the display name it gave */
+    struct budget refusal_log;           /* refusal lines, all identities together */
+    struct budget *refusal_replies;      /* by commander, cfg->commands.commanders' order */
+    struct budget refusal_strangers;     /* replies to every identity the config does not know */
+    struct command_counts cmds;
     uint64_t active_gen;       /* engine generation the alerts table and alerts/active follow */
     bool active_dirty;         /* alerts/active to publish */
     int64_t active_seq;        /* seq of the newest alert event: committed before the list goes */
@@ -131,8 +146,9 @@ static void on_alert(void *ctx, const struct alert_event *ev)
                alert_severity_name(a->severity), level, a->id);
     if (ev->kind != ALERT_OCCURRED)
         save_alert(c, a);
-    const char *note = ev->kind == ALERT_ACKNOWLEDGED ? c->ack_note : NULL;
-    if (payload_alert_event(&c->alert_body, ev, d ? d->location : "", note, d == NULL) < 0) {
+    bool ack = ev->kind == ALERT_ACKNOWLEDGED;
+    if (payload_alert_event(&c->alert_body, ev, d ? d->location : "", ack ? c->ack_note : NULL,
+                            ack ? c->ack_name : NULL, d == NULL) < 0) {
         log_err("alerts: %s: out of memory writing its %s event", a->id, alert_event_name(ev->kind));
         return;
     }
@@ -328,6 +344,10 @@ static void publish_metrics(struct core *c)
     m.mqtt_published = ps.published;
     m.mqtt_acked = ps.acked;
     m.mqtt_inflight = ps.inflight;
+    m.commands_accepted = c->cmds.accepted;
+    m.commands_refused = c->cmds.refused;
+    m.commands_replies_held = c->cmds.replies_held;
+    m.commands_log_held = c->cmds.log_held;
     if (payload_metrics(&c->out, c->cfg->gateway_id, &m) == 0)
         publish_direct(c->pub, "metrics", c->out.p, c->out.len, false);
     free(devs);
@@ -336,8 +356,11 @@ static void publish_metrics(struct core *c)
 /* Validates the config file as it is now on disk, as `caretaker check` would; a bad file is
  * refused and the running config goes on untouched. A good one is applied by stopping
  * cleanly (every reading committed) and starting again on it in the same process: everything
- * that must survive is in the store already, exactly as across a restart. */
-static int reload_check(struct core *c, char *msg, size_t n)
+ * that must survive is in the store already, exactly as across a restart. With keep_same, files
+ * that hash as the running ones were read from are not applied: a restart would only drop
+ * every DTU connection and the rules' history for nothing. Returns 0 applying, 1 unchanged, -1
+ * refused; msg says which and why. */
+static int reload_check(struct core *c, bool keep_same, char *msg, size_t n)
 {
     struct config *fresh = NULL;
     struct diag err;
@@ -356,10 +379,17 @@ static int reload_check(struct core *c, char *msg, size_t n)
         config_free(fresh);
         return -1;
     }
+    if (keep_same && fresh->source_hash == c->cfg->source_hash) {
+        snprintf(msg, n, "unchanged: %s and its %d profiles are as running; nothing restarted", c->cfg->path,
+                 fresh->nprofiles);
+        config_free(fresh);
+        return 1;
+    }
     snprintf(msg, n, "%s is valid: applying it (%d buses, %d devices); pollers and the broker connection restart, the store stays",
              c->cfg->path, fresh->nbuses, fresh->ndevices);
     config_free(fresh);
     c->reload = true;
+    last_reload_ms = clock_mono_ms();
     return 0;
 }
 
@@ -372,58 +402,122 @@ static void printable(char *dst, size_t n, const char *src)
     dst[i] = '\0';
 }
 
+/* Replies go to <prefix>/reply/<identity>, outside cmd/: whoever may read replies (a
+ * dashboard) need not be able to command, and a commander's ACL can let it read its own. */
 static void reply(struct core *c, const struct command *cmd, bool ok, const char *text)
 {
+    char topic[16 + CMD_ID_MAX];
+    snprintf(topic, sizeof topic, "reply/%s", cmd->identity);
     if (payload_reply(&c->out, c->cfg->gateway_id, clock_wall_ms(), cmd->name, cmd->has_id ? cmd->id : NULL, ok,
                       text) == 0)
-        publish_direct(c->pub, "cmd/reply", c->out.p, c->out.len, false);
+        publish_direct(c->pub, topic, c->out.p, c->out.len, false);
 }
 
-static void on_command(void *ctx, const char *name, const void *payload, size_t len, bool retained)
+/* A refusal is counted always, logged and answered within budgets: anyone on the broker can
+ * send them as fast as it lets them through. A topic without a valid identity gets no reply:
+ * there is nobody to address it to. */
+static void refuse(struct core *c, const struct command *cmd, const char *why)
+{
+    const struct commands_config *cc = &c->cfg->commands;
+    int64_t now = clock_mono_ms();
+    uint32_t held = 0;
+    c->cmds.refused++;
+    if (budget_take(&c->refusal_log, now, REFUSAL_WINDOW_MS, (uint32_t)cc->refusals_per_minute, &held)) {
+        char name[CMD_NAME_MAX + 1], who[CMD_ID_MAX + 1], text[1200], more[80] = "";
+        printable(name, sizeof name, cmd->name);
+        printable(who, sizeof who, cmd->identity[0] ? cmd->identity : "?");
+        printable(text, sizeof text, why);
+        if (held)
+            snprintf(more, sizeof more, " (%u refusals before this one not logged)", held);
+        log_warn("commands: cmd/%s/%s refused: %s%s", name, who, text, more);
+    } else {
+        c->cmds.log_held++;
+    }
+    if (!cmd->identity[0])
+        return;
+    const struct commander *k = commands_commander(cc, cmd->identity);
+    struct budget *b = k && c->refusal_replies ? &c->refusal_replies[k - cc->commanders] : &c->refusal_strangers;
+    if (budget_take(b, now, REFUSAL_WINDOW_MS, (uint32_t)cc->refusals_per_minute, NULL))
+        reply(c, cmd, false, why);
+    else
+        c->cmds.replies_held++;
+}
+
+static void command_ack(struct core *c, const struct command *cmd, const struct commander *who)
+{
+    char err[1024];
+    const struct device *d = engine_alert_device(c->engine, cmd->alert_id);
+    if (!d) {
+        snprintf(err, sizeof err, "unknown alert \"%s\"", cmd->alert_id);
+        refuse(c, cmd, err);
+        return;
+    }
+    if (commands_permit(who, cmd, alert_contract_for(c->cfg, d), err, sizeof err) < 0) {
+        refuse(c, cmd, err);
+        return;
+    }
+    c->ack_note = cmd->note;
+    c->ack_name = cmd->by;
+    int rc = engine_ack(c->engine, cmd->alert_id, cmd->identity, clock_wall_ms(), &c->sink);
+    c->ack_note = c->ack_name = NULL;
+    follow_engine(c);
+    c->cmds.accepted++;
+    char shown_id[CMD_ALERT_ID_MAX + 1];
+    printable(shown_id, sizeof shown_id, cmd->alert_id);
+    log_notice("commands: alert \"%s\" %sacknowledged by %s", shown_id, rc ? "was already " : "", cmd->identity);
+    snprintf(err, sizeof err, "%s \"%s\"", rc ? "already acknowledged" : "acknowledged", cmd->alert_id);
+    reply(c, cmd, true, err);
+}
+
+static void command_reload(struct core *c, const struct command *cmd, const struct commander *who)
+{
+    char err[1024];
+    if (commands_permit(who, cmd, NULL, err, sizeof err) < 0) {
+        refuse(c, cmd, err);
+        return;
+    }
+    int64_t gap = (int64_t)c->cfg->commands.reload_interval_s * 1000, since = clock_mono_ms() - last_reload_ms;
+    if (last_reload_ms && since < gap) {
+        snprintf(err, sizeof err, "at most one reload per %d s: the last was applied %lld s ago; try again in %lld s",
+                 c->cfg->commands.reload_interval_s, (long long)(since / 1000),
+                 (long long)((gap - since + 999) / 1000));
+        refuse(c, cmd, err);
+        return;
+    }
+    int rc = reload_check(c, true, err, sizeof err);
+    if (rc < 0) {
+        char why[1100];
+        snprintf(why, sizeof why, "reload refused, keeping the running config: %s", err);
+        refuse(c, cmd, why);
+        return;
+    }
+    c->cmds.accepted++;
+    char text[1200];
+    printable(text, sizeof text, err);
+    log_notice("commands: reload by %s: %s", cmd->identity, text);
+    reply(c, cmd, true, err);
+}
+
+static void on_command(void *ctx, const char *topic, const void *payload, size_t len, bool retained)
 {
     struct core *c = ctx;
     struct command cmd;
-    char err[1024], shown[CMD_NAME_MAX + 1], text[1200];
-    if (commands_parse(name, payload, len, retained, &cmd, err, sizeof err) < 0) {
-        printable(shown, sizeof shown, cmd.name);
-        printable(text, sizeof text, err);
-        log_warn("commands: cmd/%s refused: %s", shown, text);
-        reply(c, &cmd, false, err);
+    char err[1024];
+    if (commands_parse(topic, payload, len, retained, &cmd, err, sizeof err) < 0) {
+        refuse(c, &cmd, err);
         return;
     }
-    switch (cmd.kind) {
-    case CMD_ACK: {
-        c->ack_note = cmd.note;
-        int rc = engine_ack(c->engine, cmd.alert_id, cmd.by, clock_wall_ms(), &c->sink);
-        c->ack_note = NULL;
-        follow_engine(c);
-        char shown_id[CMD_ID_MAX + 1];
-        printable(shown_id, sizeof shown_id, cmd.alert_id);
-        printable(text, sizeof text, cmd.by);
-        if (rc < 0) {
-            log_notice("commands: ack of alert \"%s\" by \"%s\": unknown alert", shown_id, text);
-            snprintf(err, sizeof err, "unknown alert \"%s\"", cmd.alert_id);
-            reply(c, &cmd, false, err);
-        } else {
-            log_notice("commands: alert \"%s\" %sacknowledged by \"%s\"", shown_id, rc ? "was already " : "", text);
-            snprintf(err, sizeof err, "%s \"%s\"", rc ? "already acknowledged" : "acknowledged", cmd.alert_id);
-            reply(c, &cmd, true, err);
-        }
-        break;
+    const struct commander *who = commands_commander(&c->cfg->commands, cmd.identity);
+    if (!who) {
+        snprintf(err, sizeof err, "identity \"%s\" may not command this gateway (it is not in commands.commanders)",
+                 cmd.identity);
+        refuse(c, &cmd, err);
+        return;
     }
-    case CMD_RELOAD: {
-        int rc = reload_check(c, err, sizeof err);
-        printable(text, sizeof text, err);
-        if (rc < 0)
-            log_warn("commands: reload refused, keeping the running config: %s", text);
-        else
-            log_notice("commands: reload: %s", text);
-        reply(c, &cmd, rc == 0, err);
-        break;
-    }
-    case CMD_UNKNOWN:
-        break;
-    }
+    if (cmd.kind == CMD_ACK)
+        command_ack(c, &cmd, who);
+    else if (cmd.kind == CMD_RELOAD)
+        command_reload(c, &cmd, who);
 }
 
 static int min_timeout(int a, int b)
@@ -509,7 +603,7 @@ static int turn(struct core *c, int sfd)
         if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
             if (si.ssi_signo == SIGHUP) {
                 char msg[1024];
-                if (reload_check(c, msg, sizeof msg) < 0)
+                if (reload_check(c, false, msg, sizeof msg) < 0)
                     log_warn("core: SIGHUP: config refused, keeping the running config: %s", msg);
                 else
                     log_notice("core: SIGHUP: %s", msg);
@@ -669,6 +763,13 @@ int core_run(struct config *cfg, bool reloaded)
             log_err("%s", err.msg);
             goto out;
         }
+        if (cfg->commands.ncommanders) {
+            c.refusal_replies = calloc((size_t)cfg->commands.ncommanders, sizeof *c.refusal_replies);
+            if (!c.refusal_replies) {
+                log_err("core: cannot set up: out of memory");
+                goto out;
+            }
+        }
         publish_set_command_handler(c.pub, on_command, &c);
         publish_io(c.pub, 0, clock_mono_ms()); /* the first connect attempt begins */
     }
@@ -723,6 +824,7 @@ out:
     queue_free(c.q);
     free(c.buses);
     free(c.last_ok_ts);
+    free(c.refusal_replies);
     jbuf_free(&c.out);
     if (sfd >= 0)
         close(sfd);

@@ -126,6 +126,14 @@ int engine_ack(struct engine *e, const char *alert_id, const char *by, int64_t n
     return -1;
 }
 
+const struct device *engine_alert_device(const struct engine *e, const char *alert_id)
+{
+    for (int i = 0; i < e->n; i++)
+        if (e->dev[i] && rules_holds(e->dev[i], alert_id))
+            return e->cfg->devices[i];
+    return NULL;
+}
+
 int engine_active(const struct engine *e, struct alert *out, int max)
 {
     int total = 0;

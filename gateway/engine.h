@@ -35,6 +35,9 @@ void engine_tick(struct engine *e, int64_t now_ms, const struct alert_sink *sink
 int engine_ack(struct engine *e, const char *alert_id, const char *by, int64_t now_ms,
                const struct alert_sink *sink);
 
+/* The device whose active alert has this id (what decides who may acknowledge it), or NULL. */
+const struct device *engine_alert_device(const struct engine *e, const char *alert_id);
+
 /* Active alerts of all devices: up to max copied, the total returned. */
 int engine_active(const struct engine *e, struct alert *out, int max);
 

@@ -649,3 +649,13 @@ bool json_name_ok(const char *s, const char *extra)
     }
     return true;
 }
+
+uint64_t json_hash(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}

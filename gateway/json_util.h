@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -90,5 +91,10 @@ int json_expect_type(struct jctx *c, const cJSON *item, int type, const char *ex
 /* True when s is non-empty, starts with a lowercase letter or digit, and every character is
  * a-z, 0-9, or one of extra. */
 bool json_name_ok(const char *s, const char *extra);
+
+/* FNV-1a over n bytes, continuing from h (start from JSON_HASH_SEED): tells whether a file
+ * changed since it was loaded. Not a defence against someone choosing the bytes. */
+#define JSON_HASH_SEED 0xcbf29ce484222325ULL
+uint64_t json_hash(uint64_t h, const void *p, size_t n);
 
 #endif

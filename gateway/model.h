@@ -91,6 +91,7 @@ struct profile {
     char driver[NAME_MAX_LEN];   /* "level/ultrasonic-generic" */
     char kind[NAME_MAX_LEN];     /* "sewage.level", "elevator" */
     char path[PATH_MAX_LEN];     /* file it came from, for errors */
+    uint64_t source_hash;        /* of the file's bytes: a reload of unchanged files is a no-op */
     int npoints;
     struct point points[MAX_POINTS];
     int nparams;
@@ -206,8 +207,28 @@ struct alerts_config {
     int comm_lost_s;              /* when a profile has no comm_lost_s param */
 };
 
+/* Who may command the gateway (section "commands"): the identity is the MQTT user name, which
+ * the broker's ACL puts in the command's topic (<prefix>/cmd/<verb>/<identity>). */
+#define COMMANDER_MAX_CONTRACTS 8
+enum commander_role { ROLE_ADMIN, ROLE_CONTRACTOR };
+
+struct commander {
+    char identity[NAME_MAX_LEN];
+    enum commander_role role;
+    int ncontracts;               /* contractor: the ids of the contracts it answers for */
+    char contracts[COMMANDER_MAX_CONTRACTS][NAME_MAX_LEN];
+};
+
+struct commands_config {
+    int reload_interval_s;        /* least time between two reloads by command */
+    int refusals_per_minute;      /* refusal replies per identity, and refusal log lines */
+    int ncommanders;
+    struct commander *commanders;
+};
+
 struct config {
     char path[PATH_MAX_LEN];
+    uint64_t source_hash;         /* of the config file's bytes and of every profile's, in order */
     char site_id[NAME_MAX_LEN];
     char site_name[TEXT_MAX_LEN];
     char timezone[NAME_MAX_LEN];
@@ -220,6 +241,7 @@ struct config {
     struct alerts_config alerts;
     int ncontracts;
     struct contract *contracts;
+    struct commands_config commands;
     int nbuses;
     struct bus_config *buses;
     int ndevices;                 /* all devices of all buses */

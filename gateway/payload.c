@@ -406,6 +406,13 @@ int payload_metrics(struct jbuf *b, const char *gateway, const struct payload_me
     key(b, "inflight");
     payload_int(b, m->mqtt_inflight);
     jbuf_put(b, "}", 1);
+    key(b, "commands");
+    jbuf_put(b, "{\"accepted\":", 12);
+    payload_int(b, (int64_t)m->commands_accepted);
+    counter(b, "refused", m->commands_refused);
+    counter(b, "replies_held", m->commands_replies_held);
+    counter(b, "log_held", m->commands_log_held);
+    jbuf_put(b, "}", 1);
     return done(b);
 }
 
@@ -490,7 +497,7 @@ static void alert_members(struct jbuf *b, const struct alert *a, const char *loc
 }
 
 int payload_alert_event(struct jbuf *b, const struct alert_event *ev, const char *location, const char *note,
-                        bool with_device)
+                        const char *by_name, bool with_device)
 {
     jbuf_reset(b);
     PUT_LIT(b, "{\"event\":");
@@ -503,6 +510,10 @@ int payload_alert_event(struct jbuf *b, const struct alert_event *ev, const char
     if (note && note[0]) {
         key(b, "note");
         payload_string(b, note);
+    }
+    if (by_name && by_name[0]) {
+        key(b, "acked_name");
+        payload_string(b, by_name);
     }
     return done(b);
 }

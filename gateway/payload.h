@@ -68,6 +68,10 @@ struct payload_metrics {
     uint64_t mqtt_published;
     uint64_t mqtt_acked;
     int mqtt_inflight;
+    uint64_t commands_accepted;
+    uint64_t commands_refused;
+    uint64_t commands_replies_held;  /* refusals not answered: over the identity's budget */
+    uint64_t commands_log_held;      /* refusals not logged: over the log's budget */
 };
 int payload_metrics(struct jbuf *b, const char *gateway, const struct payload_metrics *m);
 
@@ -79,12 +83,13 @@ int payload_reply(struct jbuf *b, const char *gateway, int64_t ts_ms, const char
 /* The stored body of an alert event (an outbox row of kind OUTBOX_ALERT): {"event", "id",
  * "location", "rule", "severity", "message" {zh, en}, "point", "value", "raised_ts", "contract",
  * "contractor", "respond_by_ts", "escalation", "next_escalation_ts", "acked", "acked_by",
- * "acked_ts", "flapping", "cleared_ts"} and "note" when an acknowledgement carried one. The
+ * "acked_ts", "flapping", "cleared_ts"} and "note" and "acked_name" (the display name it gave;
+ * acked_by is the identity that sent it) when an acknowledgement carried them. The
  * row's head adds v, gateway, seq, ts and device; with_device puts "device" in the body, for
  * an alert of a device no longer configured (its row has no device). Returns 0, or -1 when
  * out of memory. */
 int payload_alert_event(struct jbuf *b, const struct alert_event *ev, const char *location, const char *note,
-                        bool with_device);
+                        const char *by_name, bool with_device);
 
 /* The retained alerts/active message: the head with seq 0 (it is state, not an outbox row),
  * ts, last_alert_seq (the seq of the newest alert event it reflects, to order it against the

@@ -510,6 +510,7 @@ int profile_load_file(const char *path, struct profile *out, struct diag *err)
         return -1;
     }
     int rc = profile_parse(text, len, path, out, err);
+    out->source_hash = json_hash(JSON_HASH_SEED, text, len);
     free(text);
     if (rc)
         return -1;

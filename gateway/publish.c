@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "commands.h"
 #include "log.h"
 #include "payload.h"
 #include "secret_file.h"
@@ -150,8 +152,9 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     if (log_release(&p->complaint) || p->stats.connects == 1)
         log_notice("mqtt: connected to %s:%d (MQTT %s%s) as %s", p->m->host, p->m->port,
                    p->m->protocol == 5 ? "5" : "3.1.1", p->m->tls.enabled ? ", TLS" : "", p->m->client_id);
+    /* cmd/<verb>/<identity>: exactly two levels, what the broker's ACL pattern allows. */
     char sub[TEXT_MAX_LEN + 16];
-    snprintf(sub, sizeof sub, "%s#", p->cmd_prefix);
+    snprintf(sub, sizeof sub, "%s+/+", p->cmd_prefix);
     if (mosquitto_subscribe(mosq, NULL, sub, 1) != MOSQ_ERR_SUCCESS)
         log_err("mqtt: cannot subscribe to %s", sub);
     struct jbuf b = {0};
@@ -194,11 +197,9 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     struct publisher *p = obj;
     if (!msg->topic || strncmp(msg->topic, p->cmd_prefix, p->cmd_prefix_len) != 0)
         return;
-    const char *name = msg->topic + p->cmd_prefix_len;
-    if (!strcmp(name, "reply")) /* our own replies, under the subscription */
-        return;
     if (p->on_cmd)
-        p->on_cmd(p->cmd_ctx, name, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, msg->retain);
+        p->on_cmd(p->cmd_ctx, msg->topic + p->cmd_prefix_len, msg->payload,
+                  msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, msg->retain);
 }
 
 static void on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
@@ -277,6 +278,28 @@ static void teardown(struct publisher *p, int64_t now, const char *reason)
                  (double)delay / 1000, held ? " (failures since the last message not logged)" : "");
 }
 
+/* MQTT 5: the Maximum Packet Size in CONNECT makes the broker drop a larger message for us
+ * instead of sending it, and libmosquitto would otherwise take in a whole packet of any size
+ * before a command's own limit could be checked. The library has no asynchronous connect that
+ * takes properties, but it keeps the CONNECT properties of mosquitto_connect_bind_v5 on the
+ * client for every later connect; called without a host, it keeps them and connects nowhere
+ * (MOSQ_ERR_INVAL), and mosquitto_connect_async then sends them. */
+static int limit_packets(struct mosquitto *mosq, char *err, size_t n)
+{
+    mosquitto_property *props = NULL;
+    int rc = mosquitto_property_add_int32(&props, MQTT_PROP_MAXIMUM_PACKET_SIZE, CMD_MAX_PACKET);
+    if (rc == MOSQ_ERR_SUCCESS) {
+        rc = mosquitto_connect_bind_v5(mosq, NULL, 0, 60, NULL, props);
+        rc = rc == MOSQ_ERR_INVAL ? MOSQ_ERR_SUCCESS : rc == MOSQ_ERR_SUCCESS ? MOSQ_ERR_UNKNOWN : rc;
+    }
+    mosquitto_property_free_all(&props);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        snprintf(err, n, "cannot set the maximum packet size: %s", mosquitto_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 static int setup_client(struct publisher *p, struct mosquitto *mosq, char *err, size_t n)
 {
     const struct mqtt_config *m = p->m;
@@ -321,6 +344,8 @@ static int setup_client(struct publisher *p, struct mosquitto *mosq, char *err, 
             return -1;
         }
     }
+    if (m->protocol == 5 && limit_packets(mosq, err, n) < 0)
+        return -1;
     mosquitto_connect_callback_set(mosq, on_connect);
     mosquitto_disconnect_callback_set(mosq, on_disconnect);
     mosquitto_publish_callback_set(mosq, on_publish);
@@ -358,7 +383,7 @@ static void start_connect(struct publisher *p, int64_t now)
 
 /* ---- life ---- */
 
-/* The password file's first line; the file must be private (secret_file_open). */
+/* The password file, whole, less trailing line breaks; the file must be private (secret_file_open). */
 static int read_password(const char *path, char **out, struct diag *err)
 {
     int fd = secret_file_open("mqtt.password_file", path, err);

@@ -18,8 +18,9 @@
 
 struct publisher;
 
-/* A command arrived on <prefix>/cmd/<name>. Called from inside publish_io. */
-typedef void (*publish_command_fn)(void *ctx, const char *name, const void *payload, size_t len, bool retained);
+/* A command arrived on <prefix>/cmd/<verb>/<identity>; topic is what follows "cmd/". Called
+ * from inside publish_io. */
+typedef void (*publish_command_fn)(void *ctx, const char *topic, const void *payload, size_t len, bool retained);
 
 /* What can be checked without connecting, for `caretaker check` as for a run: the CA and
  * certificate files readable, the key and password files readable and private

@@ -593,6 +593,14 @@ int rules_ack(struct rules_device *d, const char *alert_id, const char *by, int6
     return -1;
 }
 
+bool rules_holds(const struct rules_device *d, const char *alert_id)
+{
+    for (int i = 0; i < d->ninst; i++)
+        if (d->inst[i].st == RS_ACTIVE && strcmp(d->inst[i].a.id, alert_id) == 0)
+            return true;
+    return false;
+}
+
 int rules_active(const struct rules_device *d, struct alert *out, int max)
 {
     int n = 0;

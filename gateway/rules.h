@@ -128,6 +128,9 @@ void rules_tick(struct rules_device *d, int64_t now_ms, const struct alert_sink 
 int rules_ack(struct rules_device *d, const char *alert_id, const char *by, int64_t now_ms,
               const struct alert_sink *sink);
 
+/* True when this device has an active alert with this id. */
+bool rules_holds(const struct rules_device *d, const char *alert_id);
+
 /* Copies up to max active alerts (raised or acknowledged, not cleared) into out; returns how
  * many are active (may exceed max). */
 int rules_active(const struct rules_device *d, struct alert *out, int max);

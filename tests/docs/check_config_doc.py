@@ -2,6 +2,7 @@
 key tables of docs/config.md and docs/mqtt.md: a key the code takes and no table names, or a
 table row naming a key the code refuses, fails `make test`."""
 
+import glob
 import os
 import re
 import sys
@@ -16,11 +17,18 @@ OWNERS = {
     "mqtt": ("config.md", "mqtt."), "tls": ("config.md", "mqtt.tls."), "severity": (None, None),
     "bus_common": ("config.md", ""), "bus_rtu": ("config.md", ""), "bus_tcp": ("config.md", ""),
     "bus_dtu": ("config.md", ""), "device": ("config.md", ""),
+    "commands": ("config.md", "commands."), "commander": ("config.md", ""),
 }
 
 
+def config_sources():
+    """gateway/config.c and the parsers of its sections (config_*.c)."""
+    return "\n".join(open(p, encoding="utf-8").read()
+                     for p in sorted(glob.glob(os.path.join(SRC, "gateway", "config*.c"))))
+
+
 def code_tables():
-    text = open(os.path.join(SRC, "gateway", "config.c"), encoding="utf-8").read()
+    text = config_sources()
     out = {}
     for m in re.finditer(r"static const char \*const (\w+)_keys\[\] = \{(.*?)\};", text, re.S):
         out[m.group(1)] = re.findall(r'"([^"]+)"', m.group(2))
@@ -34,8 +42,11 @@ def documented(doc):
         if not line.startswith("| `"):
             continue
         first = line.split("|")[1]
-        for n in re.findall(r"`([a-z0-9_.\[\]]+)`", first):
-            names.add(n.replace("[]", ""))
+        for n in re.findall(r"`([^`]+)`", first):
+            n = n.replace("[]", "")
+            names.add(n)
+            if n.startswith("…"):  # a member of named entries: "…<identity>.role"
+                names.add(n.rsplit(".", 1)[-1])
     return names
 
 
@@ -46,7 +57,7 @@ STRUCT_DOCS = {"store_config": ("config.md", "store."), "mqtt_config": ("config.
 
 
 def int_fields():
-    text = open(os.path.join(SRC, "gateway", "config.c"), encoding="utf-8").read()
+    text = config_sources()
     return re.findall(r'\{"(\w+)", (-?\d+), (-?\d+), (-?\d+), offsetof\(struct (\w+),', text)
 
 

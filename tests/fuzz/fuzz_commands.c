@@ -1,5 +1,5 @@
-/* fuzz_commands: command payloads as anyone on the broker could publish them — the first byte
- * picks the topic word and the retain flag, the rest is the payload. */
+/* fuzz_commands: commands as anyone on the broker could publish them — the first byte picks
+ * the topic after cmd/ (verb and identity) and the retain flag, the rest is the payload. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +24,16 @@ static void check_field(const char *s, size_t max, int text)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const names[] = {"ack", "reload", "status", "", "ack/extra",
-                                        "a-very-long-command-word-beyond-thirty-two-bytes", "确认确认确认确认确认确认"};
+    static const char *const names[] = {"ack/ops",
+                                        "reload/ops",
+                                        "status/ops",
+                                        "",
+                                        "ack/extra/x",
+                                        "ack",
+                                        "reload/",
+                                        "a-very-long-command-word-beyond-thirty-two-bytes/ops",
+                                        "确认确认确认确认确认确认/ops",
+                                        "ack/确认"};
     if (size < 1)
         return 0;
     const char *name = names[(data[0] >> 1) % (sizeof names / sizeof names[0])];
@@ -41,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     err[0] = '\0';
     int rc = commands_parse(name, payload, len, retained, &cmd, err, sizeof err);
     check_field(cmd.name, CMD_NAME_MAX, 0);
-    if (strncmp(cmd.name, name, strlen(cmd.name)) != 0)
+    check_field(cmd.identity, CMD_ID_MAX, 0);
+    if (strncmp(cmd.name, name, strlen(cmd.name)) != 0 || strchr(cmd.name, '/') || strchr(cmd.identity, '/'))
         abort();
     if (cmd.has_id) {
         check_field(cmd.id, CMD_ID_MAX, 0);
@@ -52,15 +61,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (err[0] == '\0')
             abort();
     } else {
-        if (rc != 0 || retained || len == 0 || len > CMD_MAX_PAYLOAD)
+        if (rc != 0 || retained || len == 0 || len > CMD_MAX_PAYLOAD || strcmp(cmd.identity, "ops") != 0)
             abort();
         if (cmd.kind == CMD_ACK) {
-            if (strcmp(name, "ack") != 0 || cmd.alert_id[0] == '\0' || cmd.by[0] == '\0')
+            if (strcmp(name, "ack/ops") != 0 || cmd.alert_id[0] == '\0')
                 abort();
             check_field(cmd.alert_id, CMD_ALERT_ID_MAX, 0);
             check_field(cmd.by, CMD_ID_MAX, 0);
             check_field(cmd.note, CMD_NOTE_MAX, 1);
-        } else if (cmd.kind != CMD_RELOAD || strcmp(name, "reload") != 0) {
+        } else if (cmd.kind != CMD_RELOAD || strcmp(name, "reload/ops") != 0) {
             abort();
         }
     }

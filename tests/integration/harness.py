@@ -319,9 +319,10 @@ class Broker:
 class Subscriber:
     """An MQTT client (paho-mqtt, Debian's python3-paho-mqtt) collecting every message under a
     topic filter, reconnecting by itself. With a client_id and clean=False its session (and the
-    messages queued for it) lives in the broker while it is away."""
+    messages queued for it) lives in the broker while it is away. With a username it logs in
+    (a broker with a password_file and an acl_file)."""
 
-    def __init__(self, port, topic, client_id="", clean=True, name="subscriber"):
+    def __init__(self, port, topic, client_id="", clean=True, name="subscriber", username=None, password=None):
         import threading
         import paho.mqtt.client as mqtt
         self.name = name
@@ -331,6 +332,8 @@ class Subscriber:
         self.connected = threading.Event()
         self.client = mqtt.Client(client_id=client_id, clean_session=clean, protocol=mqtt.MQTTv311)
         self.client.reconnect_delay_set(min_delay=1, max_delay=1)
+        if username:
+            self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_disconnect = lambda c, u, rc: self.connected.clear()

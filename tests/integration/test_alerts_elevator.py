@@ -2,7 +2,8 @@
 bus of its own so they run in parallel:
 
 - lift-trap: trapped passenger — critical, the elevator contract, respond_by_ts = raised + 30 min;
-  acknowledged by cmd/ack (reply, event with who and the note), cleared; alerts/active follows.
+  acknowledged by cmd/ack/<identity> of its contractor (reply, event with who, the display name
+  and the note), cleared; alerts/active follows.
 - lift-fast: overspeed under a contract with a 2 s deadline and re-escalation every 2 s — escalated
   to level 1 then 2 while not acknowledged, no escalation after the ack, cleared.
 - lift-door: door open while moving — critical, left active for the restart.
@@ -66,8 +67,10 @@ def test(started):
         {"id": "fast-response", "contractor": "快速响应组", "covers": ["lift-fast"],
          "respond_seconds": {"critical": 2}},
     ]
+    commands = {"commanders": {"li": {"role": "contractor", "contracts": ["fast-response"]},
+                               "wang": {"role": "contractor", "contracts": ["elevator-om"]}}}
     cfg = h.base_config(work, buses, mqtt={"host": "127.0.0.1", "port": broker.port}, contracts=contracts,
-                        alerts={"escalate_every_s": 2})
+                        alerts={"escalate_every_s": 2}, commands=commands)
     d = h.Daemon(work, cfg)
     started.append(d)
     h.wait_until("readings of every car", lambda: all(
@@ -114,22 +117,25 @@ def test(started):
     check(first["ts"] >= fast["respond_by_ts"] and all(e["id"] == fast["id"] for e in esc), "escalated after the "
           "deadline, same id", first, fast)
 
-    def ack(alert_id, by, note, rid):
-        n = len(sub.received("/cmd/reply"))
-        body = {"alert_id": alert_id, "by": by, "id": rid}
+    def ack(alert_id, identity, name, note, rid):
+        n = len(sub.received("/reply/" + identity))
+        body = {"alert_id": alert_id, "id": rid}
+        if name:
+            body["by"] = name
         if note:
             body["note"] = note
-        sub.publish(PREFIX + "/cmd/ack", json.dumps(body))
-        return h.wait_until("reply to the ack", lambda: sub.received("/cmd/reply")[n:])[0][1]
+        sub.publish(PREFIX + "/cmd/ack/" + identity, json.dumps(body))
+        return h.wait_until("reply to the ack", lambda: sub.received("/reply/" + identity)[n:])[0][1]
 
-    r = ack(fast["id"], "li", "on the phone", "q-1")
+    r = ack(fast["id"], "li", None, "on the phone", "q-1")
     check(r["ok"] is True and r["id"] == "q-1", "ack reply", r)
     acked = h.wait_until("acknowledged event", lambda: events(sub, "lift-fast", "overspeed", "acknowledged"))[0]
-    check(acked["acked_by"] == "li" and acked["note"] == "on the phone" and acked["acked"] is True, "ack event", acked)
+    check(acked["acked_by"] == "li" and acked["note"] == "on the phone" and acked["acked"] is True and
+          "acked_name" not in acked, "ack event", acked)
     n_esc = len(events(sub, "lift-fast", "overspeed", "escalated"))
     h.wait_until("alerts/active shows it acknowledged",
                  lambda: (active(sub) or {}).get(("lift-fast", "overspeed"), {}).get("acked") is True)
-    r = ack(fast["id"], "li", "", "q-2")
+    r = ack(fast["id"], "li", None, "", "q-2")
     check(r["ok"] is True and "already acknowledged" in r["result"], "second ack", r)
 
     # Suppressed: lift-insp has been stopped with someone inside as long as lift-trap, in inspection.
@@ -137,15 +143,18 @@ def test(started):
           events(sub, "lift-insp"))
 
     # The trapped passenger is acknowledged, then leaves: cleared (clear_for_s 5 s).
-    r = ack(t["id"], "王师傅", "到场", "q-3")
+    r = ack(t["id"], "wang", "王师傅", "到场", "q-3")
     check(r["ok"] is True, "ack of the trapped passenger", r)
+    acked = h.wait_until("acknowledged event", lambda: events(sub, "lift-trap", "trapped_passenger", "acknowledged"))[0]
+    check(acked["acked_by"] == "wang" and acked["acked_name"] == "王师傅", "the identity acknowledges; by is a name",
+          acked)
     sim.cmd("set 1 occupied 0")
     # Inspection ends: the car is still stopped with someone inside, so it is raised now.
     sim.cmd("set 4 mode 0")
     sim.cmd("set 2 speed 1.0")
     cleared = h.wait_until("trapped passenger cleared",
                            lambda: events(sub, "lift-trap", "trapped_passenger", "cleared"), 30)[0]
-    check(cleared["id"] == t["id"] and cleared["acked_by"] == "王师傅" and cleared["cleared_ts"], "cleared", cleared)
+    check(cleared["id"] == t["id"] and cleared["acked_by"] == "wang" and cleared["cleared_ts"], "cleared", cleared)
     h.wait_until("overspeed cleared", lambda: events(sub, "lift-fast", "overspeed", "cleared"), 30)
     check(len(events(sub, "lift-fast", "overspeed", "escalated")) == n_esc, "no escalation after the ack",
           events(sub, "lift-fast", "overspeed", "escalated"))

@@ -1,4 +1,4 @@
-"""Reload, by SIGHUP and by cmd/reload: a valid config on disk is applied without a restart
+"""Reload, by SIGHUP and by cmd/reload/<identity> of an admin: a valid config on disk is applied without a restart
 by systemd (same process) — a device added is polled and published, a device removed is no
 longer polled — and nothing is lost or sent under a used seq across it; a config that moves
 the store is refused and the running one goes on; one that loads but cannot start (a
@@ -42,7 +42,8 @@ def test(started):
     def config(units):
         bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
                "devices": [device(u) for u in units]}
-        return h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port})
+        return h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port},
+                             commands={"reload_interval_s": 1, "commanders": {"ops": {"role": "admin"}}})
 
     cfg = config([1])
     db = cfg["store"]["path"]
@@ -62,10 +63,15 @@ def test(started):
     if h.latest(db, "manhole-2", "level") != (1.0, 0):
         raise h.TestFailure("manhole-2 latest level %r" % (h.latest(db, "manhole-2", "level"),))
 
+    def ask_once(payload):
+        n = len(sub.received("/reply/ops"))
+        sub.publish(PREFIX + "/cmd/reload/ops", payload)
+        return h.wait_until("the reply to cmd/reload", lambda: sub.received("/reply/ops")[n:])[0][1]
+
     def ask(payload):
-        n = len(sub.received("/cmd/reply"))
-        sub.publish(PREFIX + "/cmd/reload", payload)
-        return h.wait_until("the reply to cmd/reload", lambda: sub.received("/cmd/reply")[n:])[0][1]
+        """The reply to a reload asked once reload_interval_s (1 s) after the last one applied."""
+        return h.wait_until("a reload past the interval", lambda: (lambda r: None if "at most one reload per 1 s"
+                                                                   in r.get("error", "") else r)(ask_once(payload)))
 
     # A config that moves the store is refused; the running config goes on
     h.wait_until("online again after the SIGHUP reload", lambda: len(onlines(sub)) >= 2)

@@ -1,5 +1,6 @@
-/* test_commands: the validation table of command payloads — each row a topic word, a payload,
- * and the verdict expected from docs/mqtt.md (accepted, or refused with these words). */
+/* test_commands: the validation table of commands — each row the topic after cmd/ (verb and
+ * identity), a payload, and the verdict expected from docs/mqtt.md (accepted, or refused with
+ * these words) — and who may give which. */
 #include <stdlib.h>
 
 #include "check.h"
@@ -15,41 +16,48 @@ struct row {
 
 static const struct row table[] = {
     /* accepted */
-    {"ack", "{\"alert_id\":\"a-17\",\"by\":\"wang\"}", 0, NULL, NULL},
-    {"ack", "{\"alert_id\":\"a-17\",\"by\":\"\xe7\x8e\x8b\xe5\xb8\x88\xe5\x82\x85\",\"note\":\"on site\\nreset\","
+    {"ack/ops", "{\"alert_id\":\"a-17\",\"by\":\"wang\"}", 0, NULL, NULL},
+    {"ack/ops", "{\"alert_id\":\"a-17\",\"by\":\"\xe7\x8e\x8b\xe5\xb8\x88\xe5\x82\x85\",\"note\":\"on site\\nreset\","
             "\"id\":\"r-1\"}", 0, NULL, "r-1"},
-    {"reload", "{}", 0, NULL, NULL},
-    {"reload", " {\"id\":\"r-2\"} ", 0, NULL, "r-2"},
+    {"reload/ops", "{}", 0, NULL, NULL},
+    {"reload/ops", " {\"id\":\"r-2\"} ", 0, NULL, "r-2"},
     /* the command word */
-    {"status", "{}", 0, "unknown command (expected ack or reload)", NULL},
-    {"ack/x", "{}", 0, "unknown command", NULL},
-    {"ACK", "{}", 0, "unknown command", NULL},
-    {"", "{}", 0, "unknown command", NULL},
+    {"status/ops", "{}", 0, "unknown command (expected ack or reload)", NULL},
+    {"ACK/ops", "{}", 0, "unknown command", NULL},
+    {"/ops", "{}", 0, "unknown command", NULL},
+    /* the identity: the sender's MQTT user name, one topic level */
+    {"ack", "{}", 0, "topic: no identity after the verb", NULL},
+    {"reload/", "{}", 0, "topic: the identity is not an MQTT user name", NULL},
+    {"reload/ops/x", "{}", 0, "topic: the identity is not", NULL},
+    {"reload/\xe7\x8e\x8b", "{}", 0, "topic: the identity is not", NULL},
+    {"reload/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "{}", 0, "topic: the identity", NULL},
+    {"reload/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "{}", 0, NULL, NULL},
+    {"reload/Li.Wei@lift-co_2", "{}", 0, NULL, NULL},
     /* the payload as a whole */
-    {"reload", "", 0, "empty payload (expected a JSON object)", NULL},
-    {"reload", "{}", 1, "retained command refused", NULL},
-    {"ack", "{\"alert_id\":\"a-1\",\"by\":\"wang\",\"id\":\"r-9\"}", 1, "retained command refused", "r-9"},
-    {"reload", "[]", 0, "payload: [...] is an array (expected a JSON object)", NULL},
-    {"reload", "\"reload\"", 0, "(expected a JSON object)", NULL},
-    {"reload", "{", 0, "payload:1:2: invalid JSON: unexpected end of text", NULL},
-    {"reload", "{} x", 0, "payload:1:4: invalid JSON near \"x\"", NULL},
-    {"reload", "{\"id\":\"a\",\"id\":\"b\"}", 0, "duplicate", NULL},
-    {"reload", "{\"id\":\"\xff\"}", 0, "invalid UTF-8 byte 0xFF", NULL},
+    {"reload/ops", "", 0, "empty payload (expected a JSON object)", NULL},
+    {"reload/ops", "{}", 1, "retained command refused", NULL},
+    {"ack/ops", "{\"alert_id\":\"a-1\",\"by\":\"wang\",\"id\":\"r-9\"}", 1, "retained command refused", "r-9"},
+    {"reload/ops", "[]", 0, "payload: [...] is an array (expected a JSON object)", NULL},
+    {"reload/ops", "\"reload\"", 0, "(expected a JSON object)", NULL},
+    {"reload/ops", "{", 0, "payload:1:2: invalid JSON: unexpected end of text", NULL},
+    {"reload/ops", "{} x", 0, "payload:1:4: invalid JSON near \"x\"", NULL},
+    {"reload/ops", "{\"id\":\"a\",\"id\":\"b\"}", 0, "duplicate", NULL},
+    {"reload/ops", "{\"id\":\"\xff\"}", 0, "invalid UTF-8 byte 0xFF", NULL},
     /* keys and types */
-    {"reload", "{\"path\":\"/tmp/x.json\",\"id\":\"r-3\"}", 0, "unknown key \"path\" (expected id)", "r-3"},
-    {"ack", "{\"alert_id\":\"a-1\"}", 0, "by: missing (expected a string)", NULL},
-    {"ack", "{\"by\":\"wang\"}", 0, "alert_id: missing (expected a string)", NULL},
-    {"ack", "{\"alert_id\":17,\"by\":\"wang\",\"id\":\"r-4\"}", 0, "alert_id: 17 is a number (expected a string)",
+    {"reload/ops", "{\"path\":\"/tmp/x.json\",\"id\":\"r-3\"}", 0, "unknown key \"path\" (expected id)", "r-3"},
+    {"ack/ops", "{\"alert_id\":\"a-1\"}", 0, NULL, NULL}, /* by is a display name, optional */
+    {"ack/ops", "{\"by\":\"wang\"}", 0, "alert_id: missing (expected a string)", NULL},
+    {"ack/ops", "{\"alert_id\":17,\"by\":\"wang\",\"id\":\"r-4\"}", 0, "alert_id: 17 is a number (expected a string)",
      "r-4"},
-    {"ack", "{\"alert_id\":\"a-1\",\"by\":null}", 0, "by: null (expected a string)", NULL},
-    {"ack", "{\"alert_id\":\"a-1\",\"by\":[\"wang\"]}", 0, "by: [...] is an array (expected a string)", NULL},
-    {"ack", "{\"alert_id\":\"\",\"by\":\"wang\"}", 0, "alert_id: \"\" is empty", NULL},
-    {"ack", "{\"alert_id\":\"a-1\",\"by\":\"wang\",\"Note\":\"x\"}", 0,
+    {"ack/ops", "{\"alert_id\":\"a-1\",\"by\":null}", 0, "by: null (expected a string)", NULL},
+    {"ack/ops", "{\"alert_id\":\"a-1\",\"by\":[\"wang\"]}", 0, "by: [...] is an array (expected a string)", NULL},
+    {"ack/ops", "{\"alert_id\":\"\",\"by\":\"wang\"}", 0, "alert_id: \"\" is empty", NULL},
+    {"ack/ops", "{\"alert_id\":\"a-1\",\"by\":\"wang\",\"Note\":\"x\"}", 0,
      "unknown key \"Note\" (expected id, alert_id, by, note)", NULL},
-    {"ack", "{\"alert_id\":\"a\\u0000b\",\"by\":\"wang\"}", 0, "\\u0000 in a string", NULL},
-    {"ack", "{\"alert_id\":\"a-1\",\"by\":\"wa\\tng\"}", 0, "by: holds a control character", NULL},
+    {"ack/ops", "{\"alert_id\":\"a\\u0000b\",\"by\":\"wang\"}", 0, "\\u0000 in a string", NULL},
+    {"ack/ops", "{\"alert_id\":\"a-1\",\"by\":\"wa\\tng\"}", 0, "by: holds a control character", NULL},
     /* an id that is not valid is not echoed */
-    {"reload", "{\"id\":5}", 0, "id: 5 is a number (expected a string)", NULL},
+    {"reload/ops", "{\"id\":5}", 0, "id: 5 is a number (expected a string)", NULL},
 };
 
 static char *repeat(char c, size_t n)
@@ -68,38 +76,64 @@ static void test_bounds(void)
     char err[256], p[8192];
     char *id64 = repeat('i', 160), *id65 = repeat('i', 161), *note512 = repeat('n', 512), *note513 = repeat('n', 513);
     snprintf(p, sizeof p, "{\"alert_id\":\"%s\",\"by\":\"wang\",\"note\":\"%s\"}", id64, note512);
-    CHECK(commands_parse("ack", p, strlen(p), false, &c, err, sizeof err) == 0);
+    CHECK(commands_parse("ack/ops", p, strlen(p), false, &c, err, sizeof err) == 0);
     CHECK(strlen(c.alert_id) == 160 && strlen(c.note) == 512 && !strcmp(c.by, "wang"));
     snprintf(p, sizeof p, "{\"alert_id\":\"%s\",\"by\":\"wang\"}", id65);
-    CHECK(commands_parse("ack", p, strlen(p), false, &c, err, sizeof err) == -1);
+    CHECK(commands_parse("ack/ops", p, strlen(p), false, &c, err, sizeof err) == -1);
     CHECK_CONTAINS(err, "alert_id: 161 bytes long (expected at most 160)");
     snprintf(p, sizeof p, "{\"alert_id\":\"a\",\"by\":\"wang\",\"note\":\"%s\"}", note513);
-    CHECK(commands_parse("ack", p, strlen(p), false, &c, err, sizeof err) == -1);
+    CHECK(commands_parse("ack/ops", p, strlen(p), false, &c, err, sizeof err) == -1);
     CHECK_CONTAINS(err, "note: 513 bytes long (expected at most 512)");
     /* 64 three-byte characters are 192 bytes: bounds count bytes */
     char cjk[256] = "";
     for (int i = 0; i < 22; i++)
         strcat(cjk, "\xe7\x8e\x8b");
     snprintf(p, sizeof p, "{\"alert_id\":\"a\",\"by\":\"%s\"}", cjk);
-    CHECK(commands_parse("ack", p, strlen(p), false, &c, err, sizeof err) == -1);
+    CHECK(commands_parse("ack/ops", p, strlen(p), false, &c, err, sizeof err) == -1);
     CHECK_CONTAINS(err, "by: 66 bytes long");
     /* payload of 4097 bytes: "{}" then spaces */
     memset(p, ' ', 4097);
     p[0] = '{';
     p[1] = '}';
-    CHECK(commands_parse("reload", p, 4097, false, &c, err, sizeof err) == -1);
+    CHECK(commands_parse("reload/ops", p, 4097, false, &c, err, sizeof err) == -1);
     CHECK_CONTAINS(err, "payload of 4097 bytes (expected at most 4096)");
-    CHECK(commands_parse("reload", p, 4096, false, &c, err, sizeof err) == 0);
+    CHECK(commands_parse("reload/ops", p, 4096, false, &c, err, sizeof err) == 0);
     /* a topic word longer than the reply keeps is cut, on a character boundary */
     char longname[128] = "";
     for (int i = 0; i < 20; i++)
         strcat(longname, "\xe7\x8e\x8b"); /* 60 bytes */
+    strcat(longname, "/ops");
     CHECK(commands_parse(longname, "{}", 2, false, &c, err, sizeof err) == -1);
     CHECK(strlen(c.name) == 30); /* 32 would split the 11th character: 10 whole ones kept */
     free(id64);
     free(id65);
     free(note512);
     free(note513);
+}
+
+/* Who may give what: an admin anything; a contractor acks under its own contracts only. */
+static void test_permit(void)
+{
+    struct commander who[2] = {{.identity = "ops", .role = ROLE_ADMIN},
+                               {.identity = "lift-co", .role = ROLE_CONTRACTOR, .ncontracts = 2,
+                                .contracts = {"elevator-om", "pilot-fast"}}};
+    struct commands_config cc = {.ncommanders = 2, .commanders = who};
+    struct contract lift = {.id = "elevator-om"}, fast = {.id = "pilot-fast"}, sewage = {.id = "sewage-om"};
+    CHECK(commands_commander(&cc, "ops") == &who[0] && commands_commander(&cc, "lift-co") == &who[1]);
+    CHECK(commands_commander(&cc, "Ops") == NULL && commands_commander(&cc, "") == NULL);
+    struct command ack = {.kind = CMD_ACK, .name = "ack"}, reload = {.kind = CMD_RELOAD, .name = "reload"};
+    char err[256];
+    CHECK(commands_permit(&who[0], &ack, &sewage, err, sizeof err) == 0);
+    CHECK(commands_permit(&who[0], &ack, NULL, err, sizeof err) == 0);
+    CHECK(commands_permit(&who[0], &reload, NULL, err, sizeof err) == 0);
+    CHECK(commands_permit(&who[1], &ack, &lift, err, sizeof err) == 0);
+    CHECK(commands_permit(&who[1], &ack, &fast, err, sizeof err) == 0);
+    CHECK(commands_permit(&who[1], &ack, &sewage, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "lift-co is a contractor and this alert is under contract \"sewage-om\", not one of its own");
+    CHECK(commands_permit(&who[1], &ack, NULL, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "no contract covers this alert's device: only an admin may ack it");
+    CHECK(commands_permit(&who[1], &reload, NULL, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "lift-co is a contractor: only an admin may reload");
 }
 
 int main(void)
@@ -119,15 +153,19 @@ int main(void)
             CHECK_MSG(c.has_id && !strcmp(c.id, r->id), "row %zu: id \"%s\", expected \"%s\"", i, c.id, r->id);
         else
             CHECK_MSG(!c.has_id, "row %zu: id \"%s\" echoed", i, c.id);
-        CHECK(strncmp(c.name, r->name, CMD_NAME_MAX) == 0);
+        CHECK(strncmp(c.name, r->name, strcspn(r->name, "/")) == 0 && strlen(c.name) == strcspn(r->name, "/"));
+        const char *slash = strchr(r->name, '/');
+        CHECK_MSG(!strcmp(c.identity, !slash || (r->error && strstr(r->error, "topic:")) ? "" : slash + 1),
+                  "row %zu: identity \"%s\"", i, c.identity);
     }
     /* the fields of an accepted ack */
     struct command c;
     char err[256];
     const char *p = "{\"alert_id\":\"a-17\",\"by\":\"wang\",\"note\":\"ok\"}";
-    CHECK(commands_parse("ack", p, strlen(p), false, &c, err, sizeof err) == 0);
+    CHECK(commands_parse("ack/ops", p, strlen(p), false, &c, err, sizeof err) == 0);
     CHECK(c.kind == CMD_ACK && !strcmp(c.alert_id, "a-17") && !strcmp(c.by, "wang") && !strcmp(c.note, "ok"));
-    CHECK(commands_parse("reload", "{}", 2, false, &c, err, sizeof err) == 0 && c.kind == CMD_RELOAD);
+    CHECK(commands_parse("reload/ops", "{}", 2, false, &c, err, sizeof err) == 0 && c.kind == CMD_RELOAD);
     test_bounds();
+    test_permit();
     return check_report();
 }

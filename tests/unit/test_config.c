@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "json_util.h"
 #include "profile.h"
 
 static char src[512], drivers[600];
@@ -85,6 +86,12 @@ static void test_example(void)
     CHECK(c->ncontracts == 2 && c->contracts[0].ncovers == 1 && strcmp(c->contracts[0].covers[0], "elevator") == 0);
     CHECK(c->contracts[0].respond_minutes[0] == 30 && c->contracts[0].respond_minutes[2] == 1440);
     CHECK(c->contracts[0].respond_minutes[3] == 0);
+    const struct commands_config *cc = &c->commands;
+    CHECK(cc->reload_interval_s == 30 && cc->refusals_per_minute == 10 && cc->ncommanders == 3);
+    CHECK(strcmp(cc->commanders[0].identity, "ops-admin") == 0 && cc->commanders[0].role == ROLE_ADMIN);
+    CHECK(strcmp(cc->commanders[1].identity, "lift-co") == 0 && cc->commanders[1].role == ROLE_CONTRACTOR);
+    CHECK(cc->commanders[1].ncontracts == 1 && strcmp(cc->commanders[1].contracts[0], "elevator-om") == 0);
+    CHECK(c->source_hash != 0);
     CHECK(c->nbuses == 2 && c->ndevices == 4);
     const struct bus_config *rtu = &c->buses[0], *tcp = &c->buses[1];
     CHECK(rtu->type == BUS_RTU && rtu->baud == 9600 && rtu->parity == 'N' && rtu->data_bits == 8);
@@ -264,6 +271,25 @@ static void test_errors(void)
     /* {"site":{"id":"hm","name":" is 27 characters; the truncated 3-byte sequence starts at 28 */
     ERR("{'site':{'id':'hm','name':'\xe7\xba'}}", "site.json:1:28: invalid UTF-8 byte 0xE7", NULL);
 
+    /* who may command: identities, roles, and contracts that exist */
+#define OM "'contracts':[{'id':'elevator-om','contractor':'x','covers':['elevator']}],"
+    ERR(HEAD OM "'commands':{'commanders':{'lift-co':{'role':'contractor','contracts':['elevator-mo']}}}}",
+        "commands.commanders.lift-co.contracts[0]: \"elevator-mo\" is not the id of a contract of this config "
+        "(did you mean \"elevator-om\"?)", NULL);
+    ERR(HEAD OM "'commands':{'commanders':{'lift-co':{'role':'contractor'}}}}",
+        "commands.commanders.lift-co.contracts: missing", NULL);
+    ERR(HEAD OM "'commands':{'commanders':{'ops':{'role':'admin','contracts':['elevator-om']}}}}",
+        "commands.commanders.ops.contracts: given for an admin", NULL);
+    ERR(HEAD OM "'commands':{'commanders':{'ops':{'role':'root'}}}}",
+        "commands.commanders.ops.role: \"root\" is not a role (expected one of admin, contractor)", NULL);
+    ERR(HEAD OM "'commands':{'commanders':{'a/b':{'role':'admin'}}}}",
+        "\"a/b\" is not an identity (expected the MQTT user name", NULL);
+    ERR(HEAD OM "'commands':{'commanders':{'ops':{'role':'admin'}},'reload_interval_s':0}}",
+        "commands.reload_interval_s: 0 is out of range (expected an integer 1..86400)", NULL);
+    ERR(HEAD OM "'commands':{'commanders':[]}}", "commands.commanders: [...] is an array (expected an object)", NULL);
+    ERR(HEAD OM "'commands':{'comanders':{}}}", "commands.comanders: unknown key \"comanders\" (did you mean", NULL);
+#undef OM
+
     /* contracts must cover something that exists */
     ERR(HEAD "'contracts':[{'id':'om','contractor':'x','covers':['elevater']}],'buses':[" TCP(LIFT) "]}",
         "contracts[0].covers: [\"elevater\"] covers no device of this config (did you mean \"elevator\"?)", NULL);
@@ -314,6 +340,65 @@ static void test_files(void)
     diag_clear(&d);
     CHECK(config_load(tmp, drivers, &c, &d) == -1);
     CHECK_CONTAINS(d.msg, "not a regular file");
+    rmdir(tmp);
+}
+
+static void write_file(const char *path, const char *text, const char *more)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fputs(more, f);
+        fclose(f);
+    }
+}
+
+static uint64_t hash_of(const char *path)
+{
+    struct config *c = NULL;
+    struct diag d;
+    diag_clear(&d);
+    CHECK_MSG(config_load(path, drivers, &c, &d) == 0, "%s", d.msg);
+    uint64_t h = c ? c->source_hash : 0;
+    config_free(c);
+    return h;
+}
+
+/* What a reload compares: the bytes of the config and of every profile it loads. */
+static void test_source_hash(void)
+{
+    char tmp[] = "/tmp/ct-hash-XXXXXX", dir[64], cfg[96], prof[128], from[700];
+    CHECK(mkdtemp(tmp) != NULL);
+    snprintf(dir, sizeof dir, "%s/level", tmp);
+    CHECK(mkdir(dir, 0700) == 0);
+    snprintf(from, sizeof from, "%s/level/ultrasonic-generic.json", drivers);
+    size_t len;
+    struct diag d;
+    diag_clear(&d);
+    char *profile = json_read_file(from, &len, &d);
+    CHECK_MSG(profile != NULL, "%s", d.msg);
+    if (!profile)
+        return;
+    snprintf(prof, sizeof prof, "%s/level/ultrasonic-generic.json", tmp);
+    snprintf(cfg, sizeof cfg, "%s/site.json", tmp);
+    const char *text = "{\"site\":{\"id\":\"hm\"},\"gateway\":{\"id\":\"gw\",\"drivers_dirs\":[\".\"]},"
+                       "\"store\":{\"path\":\"/tmp/ct.db\"},\"buses\":[{\"id\":\"b\",\"type\":\"tcp\","
+                       "\"host\":\"h\",\"devices\":[{\"id\":\"m\",\"unit\":1,"
+                       "\"driver\":\"level/ultrasonic-generic\"}]}]}";
+    write_file(prof, profile, "");
+    write_file(cfg, text, "");
+    uint64_t h1 = hash_of(cfg);
+    CHECK(h1 != 0 && hash_of(cfg) == h1);
+    write_file(prof, profile, "\n"); /* the profile changed by one byte */
+    uint64_t h2 = hash_of(cfg);
+    CHECK(h2 != h1);
+    write_file(cfg, text, " "); /* the config changed by one byte */
+    CHECK(hash_of(cfg) != h2 && hash_of(cfg) != h1);
+    free(profile);
+    unlink(cfg);
+    unlink(prof);
+    rmdir(dir);
     rmdir(tmp);
 }
 
@@ -488,6 +573,7 @@ int main(void)
     test_defaults_and_relative_paths();
     test_errors();
     test_files();
+    test_source_hash();
     test_dtu();
     test_alerts_and_deadlines();
     test_inputs();

@@ -186,7 +186,8 @@ static void test_status_reply_metrics(void)
                                 .store = {.used_bytes = 4096, .file_bytes = 8192, .max_bytes = 1048576,
                                           .evicted_unsent = 5},
                                 .rss_kb = 2048, .mqtt_connects = 1, .mqtt_published = 40, .mqtt_acked = 37,
-                                .mqtt_inflight = 3};
+                                .mqtt_inflight = 3, .commands_accepted = 2, .commands_refused = 5000,
+                                .commands_replies_held = 4990, .commands_log_held = 4989};
     CHECK(payload_metrics(&b, GW, &m) == 0);
     CHECK_JSON(b.p,
                "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":0,\"ts\":1700000060000,\"uptime_s\":60,\"devices\":{"
@@ -196,7 +197,8 @@ static void test_status_reply_metrics(void)
                "\"exceptions\":0,\"skipped\":0,\"replies\":0,\"rtt_us_total\":0,\"rtt_us_last\":0,\"rtt_us_max\":0}},\"backlog\":{\"rows\":3,\"oldest_seq\":17,\"oldest_age_s\":30},"
                "\"store\":{\"used_bytes\":4096,\"file_bytes\":8192,\"max_bytes\":1048576,\"evicted_unsent\":5,"
                "\"evicted_sent\":0,\"expired\":0,\"write_errors\":0,\"lost_rows\":0},\"queue_dropped\":0,"
-               "\"rss_kb\":2048,\"mqtt\":{\"connects\":1,\"published\":40,\"acked\":37,\"inflight\":3}}");
+               "\"rss_kb\":2048,\"mqtt\":{\"connects\":1,\"published\":40,\"acked\":37,\"inflight\":3},"
+               "\"commands\":{\"accepted\":2,\"refused\":5000,\"replies_held\":4990,\"log_held\":4989}}");
 }
 
 static void test_alerts(void)
@@ -221,7 +223,7 @@ static void test_alerts(void)
     a->respond_by_ts = 1700001800000LL;
     a->escalation = 1;
     a->next_escalation_ts = 1700003600000LL;
-    CHECK(payload_alert_event(&b, &ev, "3幢1单元", NULL, false) == 0);
+    CHECK(payload_alert_event(&b, &ev, "3幢1单元", NULL, NULL, false) == 0);
     CHECK_JSON(b.p, "{\"event\":\"escalated\",\"id\":\"lift-b3u1:trapped_passenger:1700000000000\","
                     "\"location\":\"3幢1单元\",\"rule\":\"trapped_passenger\",\"severity\":\"critical\","
                     "\"message\":{\"zh\":\"困人\",\"en\":\"Passenger \\\"trapped\\\"\"},\"point\":\"occupied\","
@@ -236,7 +238,7 @@ static void test_alerts(void)
     a->next_escalation_ts = 0;
     a->value = NAN;
     a->respond_by_ts = 0;
-    CHECK(payload_alert_event(&b, &ev, "", "on site", true) == 0);
+    CHECK(payload_alert_event(&b, &ev, "", "on site", "王工", true) == 0);
     CHECK_JSON(b.p, "{\"event\":\"acknowledged\",\"device\":\"lift-b3u1\","
                     "\"id\":\"lift-b3u1:trapped_passenger:1700000000000\",\"location\":\"\","
                     "\"rule\":\"trapped_passenger\",\"severity\":\"critical\","
@@ -244,7 +246,7 @@ static void test_alerts(void)
                     "\"value\":null,\"raised_ts\":1700000000000,\"contract\":\"elevator-om\",\"contractor\":\"维保\","
                     "\"respond_by_ts\":null,\"escalation\":1,\"next_escalation_ts\":null,"
                     "\"acked\":true,\"acked_by\":\"wang\",\"acked_ts\":1700001900000,\"flapping\":false,"
-                    "\"cleared_ts\":null,\"note\":\"on site\"}");
+                    "\"cleared_ts\":null,\"note\":\"on site\",\"acked_name\":\"王工\"}");
 
     /* The retained list: empty, then one alert */
     CHECK(payload_alerts_active(&b, GW, 1700002000000LL, 0, NULL, NULL, 0) == 0);
