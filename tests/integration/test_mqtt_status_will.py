@@ -73,17 +73,19 @@ def test(started):
     check_online(online)
     n = len(statuses(sub))
     d.proc.send_signal(signal.SIGSTOP)
-    will = wait_status(sub, "the Last Will after the link went silent", lambda m: m.get("state") == "offline", n)
-    if will != WILL:
-        raise h.TestFailure("Last Will %r, expected %r" % (will, WILL))
-    if "Client %s has exceeded timeout" % CLIENT not in broker_log():
-        raise h.TestFailure("the Will came before the broker's keepalive timeout:\n" + broker_log()[-2000:])
-    if retained_status(broker, "a subscriber after the silent link") != WILL:
-        raise h.TestFailure("the Will is not the retained status")
+    try:
+        will = wait_status(sub, "the Last Will after the link went silent", lambda m: m.get("state") == "offline", n)
+        if will != WILL:
+            raise h.TestFailure("Last Will %r, expected %r" % (will, WILL))
+        if "Client %s has exceeded timeout" % CLIENT not in broker_log():
+            raise h.TestFailure("the Will came before the broker's keepalive timeout:\n" + broker_log()[-2000:])
+        if retained_status(broker, "a subscriber after the silent link") != WILL:
+            raise h.TestFailure("the Will is not the retained status")
+        n = len(statuses(sub))
+    finally:
+        d.proc.send_signal(signal.SIGCONT)  # a stopped daemon would not stop on SIGTERM at cleanup
 
     # The daemon wakes up, finds its connection gone, and comes back online.
-    n = len(statuses(sub))
-    d.proc.send_signal(signal.SIGCONT)
     again = wait_status(sub, "online again after SIGCONT", is_online, n)
     if again["started_ts"] != online["started_ts"]:
         raise h.TestFailure("started_ts changed without a restart: %r then %r" % (online, again))
