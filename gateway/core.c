@@ -343,6 +343,7 @@ static void publish_metrics(struct core *c)
     m.mqtt_connects = ps.connects;
     m.mqtt_published = ps.published;
     m.mqtt_acked = ps.acked;
+    m.mqtt_refused = ps.refused;
     m.mqtt_inflight = ps.inflight;
     m.commands_accepted = c->cmds.accepted;
     m.commands_refused = c->cmds.refused;

@@ -403,6 +403,7 @@ int payload_metrics(struct jbuf *b, const char *gateway, const struct payload_me
     payload_int(b, (int64_t)m->mqtt_connects);
     counter(b, "published", m->mqtt_published);
     counter(b, "acked", m->mqtt_acked);
+    counter(b, "refused", m->mqtt_refused);
     key(b, "inflight");
     payload_int(b, m->mqtt_inflight);
     jbuf_put(b, "}", 1);

@@ -67,6 +67,7 @@ struct payload_metrics {
     uint64_t mqtt_connects;
     uint64_t mqtt_published;
     uint64_t mqtt_acked;
+    uint64_t mqtt_refused;
     int mqtt_inflight;
     uint64_t commands_accepted;
     uint64_t commands_refused;

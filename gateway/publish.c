@@ -2,7 +2,9 @@
  *
  * Invariants:
  * - A row is marked sent only when the broker acknowledged it (PUBACK for QoS 1, PUBCOMP for
- *   QoS 2) or, at QoS 0, when it was written to the socket: the on_publish callback.
+ *   QoS 2) or, at QoS 0, when it was written to the socket: the on_publish callback. An MQTT 5
+ *   acknowledgement with a failure reason (not authorized, quota exceeded...) is a refusal, not
+ *   a delivery: the row stays unsent and the outbox is scanned again REFUSED_RETRY_MS later.
  * - Each connection is a fresh client object. libmosquitto would resend its own unacknowledged
  *   messages after a reconnect; instead the rows in flight simply stay unsent in the store and
  *   the cursor starts over, so the outbox alone decides what goes out, oldest first.
@@ -33,6 +35,12 @@
 #define BACKOFF_MAX_MS 60000
 #define CONNECT_TIMEOUT_MS 15000   /* TCP, TLS handshake and CONNACK together */
 #define MISC_EVERY_MS 1000         /* keepalive checks; keepalive_s is at least 5 */
+/* A row the broker refused is offered again this long after: a denied topic costs one batch a
+ * minute, not a loop. */
+#define REFUSED_RETRY_MS 60000
+/* mosquitto's default max_inflight_messages (20) less one for metrics and replies, which go
+ * at the same QoS outside the window. */
+#define QOS2_V311_SAFE_INFLIGHT 19
 #define WINDOW_MAX 32768           /* leaves mids (1..65535) free for status, metrics, replies */
 #define STATUS_QOS 1               /* status and its Last Will: always acknowledged */
 #define PASSWORD_MAX 1024
@@ -82,6 +90,8 @@ struct publisher {
     size_t cmd_prefix_len;
     char status_topic[TEXT_MAX_LEN + 8];
     struct complaint complaint;
+    struct complaint refusal_complaint;
+    int64_t refused_retry_at;  /* monotonic ms of the next scan for refused rows; 0: none pending */
     struct publish_stats stats;
     char lib_err[200];         /* libmosquitto's first error line of the attempt (OpenSSL's reason) */
 };
@@ -172,9 +182,10 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
         p->lost_rc = rc ? rc : MOSQ_ERR_CONN_LOST;
 }
 
-static void on_publish(struct mosquitto *mosq, void *obj, int mid)
+static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquitto_property *props)
 {
     (void)mosq;
+    (void)props;
     struct publisher *p = obj;
     int64_t seq;
     if (p->publishing && mid == p->cur_mid) {
@@ -185,7 +196,18 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
             p->stop_acked = true;
         seq = slot_take(p, mid);
     }
-    if (seq > 0) {
+    if (seq > 0 && reason >= MQTT_RC_UNSPECIFIED) {
+        /* Refused by the broker (its ACL, a quota): not delivered. Kept unsent, sent again at
+         * the next scan of the outbox, which a refusal schedules. */
+        p->stats.refused++;
+        if (!p->refused_retry_at)
+            p->refused_retry_at = clock_mono_ms() + REFUSED_RETRY_MS;
+        uint32_t held = 0;
+        if (log_complain(&p->refusal_complaint, clock_mono_ms(), &held))
+            log_warn("mqtt: the broker refused message seq %" PRId64 ": %s; kept, sent again later "
+                     "(%" PRIu64 " refused so far)",
+                     seq, mosquitto_reason_string(reason), p->stats.refused);
+    } else if (seq > 0) {
         p->stats.acked++;
         store_mark_sent(p->store, seq);
     }
@@ -348,7 +370,7 @@ static int setup_client(struct publisher *p, struct mosquitto *mosq, char *err, 
         return -1;
     mosquitto_connect_callback_set(mosq, on_connect);
     mosquitto_disconnect_callback_set(mosq, on_disconnect);
-    mosquitto_publish_callback_set(mosq, on_publish);
+    mosquitto_publish_v5_callback_set(mosq, on_publish);
     mosquitto_message_callback_set(mosq, on_message);
     mosquitto_log_callback_set(mosq, on_log);
     return 0;
@@ -519,6 +541,14 @@ int publish_new(const struct config *cfg, struct store *s, int64_t started_ts_ms
     p->seen_rollbacks = store_rollbacks(s);
     if (cfg->mqtt.tls.enabled && cfg->mqtt.tls.insecure_skip_verify)
         log_warn("mqtt: tls.insecure_skip_verify is set: the broker's certificate is not verified");
+    /* MQTT 3.1.1 has no reason code in PUBREC: a broker over its in-flight quota for QoS 2
+     * (mosquitto's max_inflight_messages, 20 by default) drops the excess and still completes
+     * the exchange, so the gateway would mark lost rows sent. MQTT 5 announces the quota. */
+    if (cfg->mqtt.protocol != 5 && cfg->mqtt.qos == 2 && cfg->mqtt.inflight > QOS2_V311_SAFE_INFLIGHT)
+        log_warn("mqtt: qos 2 over MQTT 3.1.1 with inflight %d: a broker that limits QoS 2 messages in flight "
+                 "(mosquitto: max_inflight_messages, 20 by default) drops the excess without telling a 3.1.1 "
+                 "client; set mqtt.inflight to %d or less, raise the broker's limit, or use protocol \"5\"",
+                 cfg->mqtt.inflight, QOS2_V311_SAFE_INFLIGHT);
     *out = p;
     return 0;
 }
@@ -619,6 +649,10 @@ int publish_pump(struct publisher *p)
         /* Acknowledgements written in the rolled-back transaction were lost: once nothing is
          * in flight, start over from the oldest unsent row. */
         p->seen_rollbacks = rb;
+        p->rescan = true;
+    }
+    if (p->refused_retry_at && clock_mono_ms() >= p->refused_retry_at) {
+        p->refused_retry_at = 0;
         p->rescan = true;
     }
     if (p->rescan) {
