@@ -26,19 +26,6 @@ const char *alert_event_name(enum alert_event_kind k)
     return (unsigned)k < 5 ? event_names[k] : "unknown";
 }
 
-/* How specifically cover names d: 0 not at all; a kind prefix scores its length; the device
- * id scores above any kind. */
-static size_t cover_score(const char *cover, const struct device *d)
-{
-    if (strcmp(cover, d->id) == 0)
-        return 1000;
-    const char *kind = d->profile ? d->profile->kind : "";
-    size_t n = strlen(cover);
-    if (n && strncmp(kind, cover, n) == 0 && (kind[n] == '\0' || kind[n] == '.'))
-        return n;
-    return 0;
-}
-
 const struct contract *alert_contract_for(const struct config *cfg, const struct device *d)
 {
     const struct contract *best = NULL;
@@ -46,7 +33,7 @@ const struct contract *alert_contract_for(const struct config *cfg, const struct
     for (int i = 0; i < cfg->ncontracts; i++) {
         const struct contract *k = &cfg->contracts[i];
         for (int j = 0; j < k->ncovers; j++) {
-            size_t s = cover_score(k->covers[j], d);
+            size_t s = contract_cover_score(k->covers[j], d);
             if (s > best_score) {
                 best_score = s;
                 best = k;

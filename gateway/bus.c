@@ -212,8 +212,8 @@ static int poll_cycle(struct bus *b, struct device_rt *d)
         return 0;
     for (int k = 0; k < p->npoints; k++) {
         m->values[k] = NAN;
-        /* 0xff: not part of this poll. Derived points start OK so decode_finish computes them. */
-        m->quality[k] = p->points[k].table == TABLE_DERIVED ? Q_OK : 0xff;
+        /* Derived points start OK so decode_finish computes them. */
+        m->quality[k] = p->points[k].table == TABLE_DERIVED ? Q_OK : Q_UNREAD;
     }
     int ok_blocks = 0, failed = 0, abandoned = 0;
     for (int i = 0; i < d->plan.nblocks;) {

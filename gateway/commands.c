@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "array.h"
 #include "config_commands.h"
 #include "diag.h"
 #include "json_util.h"
@@ -32,7 +33,6 @@ static const struct spec reload_keys[] = {
     {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
 };
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t n, const char *fmt, ...)

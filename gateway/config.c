@@ -15,8 +15,8 @@
 #include "config_commands.h"
 #include "json_util.h"
 #include "profile.h"
+#include "array.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The time zone database is checked only where installed: a minimal image may lack it, and
  * then the name is used as given. */
@@ -1043,16 +1043,6 @@ static int check_devices(struct loader *l)
     return 0;
 }
 
-/* A cover names a device id, or a kind at a dot boundary: "sewage" covers "sewage.level". */
-static bool cover_matches(const char *cover, const struct device *d)
-{
-    if (strcmp(cover, d->id) == 0)
-        return true;
-    const char *kind = d->profile ? d->profile->kind : "";
-    size_t n = strlen(cover);
-    return strncmp(kind, cover, n) == 0 && (kind[n] == '\0' || kind[n] == '.');
-}
-
 static int check_contracts(struct loader *l)
 {
     struct config *cfg = l->cfg;
@@ -1064,7 +1054,7 @@ static int check_contracts(struct loader *l)
         bool any = false;
         for (int j = 0; j < k->ncovers && !any; j++)
             for (int d = 0; d < cfg->ndevices && !any; d++)
-                any = cover_matches(k->covers[j], cfg->devices[d]);
+                any = contract_cover_score(k->covers[j], cfg->devices[d]) > 0;
         if (any)
             continue;
         /* Suggest from what exists: device ids, kinds, and the first word of each kind. */
@@ -1233,20 +1223,3 @@ void config_free(struct config *c)
     free(c);
 }
 
-int config_param(const struct device *d, const char *name, double *value)
-{
-    for (int i = 0; i < d->nparams; i++) {
-        if (strcmp(d->params[i].name, name) == 0) {
-            *value = d->params[i].value;
-            return 0;
-        }
-    }
-    const struct profile *p = d->profile;
-    for (int i = 0; p && i < p->nparams; i++) {
-        if (strcmp(p->params[i].name, name) == 0) {
-            *value = p->params[i].value;
-            return 0;
-        }
-    }
-    return -1;
-}

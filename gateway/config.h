@@ -20,8 +20,5 @@ int config_parse(const char *text, size_t len, const char *path, const char *ins
 
 void config_free(struct config *c);
 
-/* Effective value of a param for a device: its override, else the profile default.
- * Returns 0, or -1 if the profile has no such param. */
-int config_param(const struct device *d, const char *name, double *value);
 
 #endif

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "array.h"
+
 #define IDENTITY_RULE "1 to 63 of A-Z, a-z, 0-9, _, -, . and @"
 
 static const char *const commands_keys[] = {"reload_interval_s", "refusals_per_minute", "commanders"};

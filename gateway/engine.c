@@ -12,18 +12,6 @@ struct engine {
     uint64_t gen_extra;          /* restores and removals, which no device counts */
 };
 
-/* The device's value of each profile param: its override, else the default. */
-static void effective_params(const struct device *d, double *out)
-{
-    const struct profile *p = d->profile;
-    for (int i = 0; i < p->nparams; i++) {
-        out[i] = p->params[i].value;
-        for (int j = 0; j < d->nparams; j++)
-            if (strcmp(d->params[j].name, p->params[i].name) == 0)
-                out[i] = d->params[j].value;
-    }
-}
-
 struct engine *engine_new(const struct config *cfg, const struct rules_options *opt, int64_t now_ms,
                           struct diag *err)
 {
@@ -45,7 +33,7 @@ struct engine *engine_new(const struct config *cfg, const struct rules_options *
         if (!d->profile)
             continue;
         double params[MAX_PARAMS];
-        effective_params(d, params);
+        device_params(d, params);
         e->dev[i] = rules_device_new(d->profile, d->id, params, alert_contract_for(cfg, d), opt, now_ms, err);
         if (!e->dev[i]) {
             engine_free(e);

@@ -14,6 +14,7 @@
 #include "history.h"
 #include "json_util.h"
 #include "model.h"
+#include "array.h"
 
 enum op {
     OP_CONST, OP_POINT, OP_PARAM,
@@ -59,7 +60,6 @@ static const struct func funcs[] = {
     {"max", OP_MAX, 2, true},        {"avg", OP_AVG, 2, true},       {"hour_avg", OP_HOURAVG, 2, true},
 };
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define OPS_NAMES "abs, known, hour, stale, rate, delta, changes, min, max, avg, hour_avg"
 
 struct parser {

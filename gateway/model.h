@@ -1,9 +1,11 @@
 /* model: the shared vocabulary of Caretaker — points, profiles, devices, buses, the whole config.
- * Plain data, filled by profile.c and config.c, read by everyone else; nothing here allocates. */
+ * Plain data, filled by profile.c and config.c, read by everyone else; nothing here allocates.
+ * model.c holds the few lookups over it that several modules share. */
 #ifndef CARETAKER_MODEL_H
 #define CARETAKER_MODEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define NAME_MAX_LEN 64      /* ids of site, gateway, bus, device, point, param, driver */
@@ -43,7 +45,9 @@ enum value_type {
  * BADC = BADCFEHG, DCBA = HGFEDCBA. For 16-bit values only the byte swap matters. */
 enum word_order { ORDER_ABCD, ORDER_CDAB, ORDER_BADC, ORDER_DCBA };
 
-enum quality { Q_OK = 0, Q_INVALID = 1, Q_OFFLINE = 2 };
+/* Stored with each reading (0..2). Q_UNREAD marks, inside one poll, a point not read in it (one
+ * the device lacks): it is neither stored nor published. */
+enum quality { Q_OK = 0, Q_INVALID = 1, Q_OFFLINE = 2, Q_UNREAD = 0xff };
 
 struct point {
     char name[NAME_MAX_LEN];
@@ -279,5 +283,17 @@ int profile_point_index(const struct profile *p, const char *name);
 #define REG_TABLES_ON_WIRE 4
 extern const char *const reg_table_names[REG_TABLES_ON_WIRE];
 const char *reg_table_name(int table);
+
+/* How well a contract's cover (a device id, or a device kind at a dot boundary: "sewage"
+ * covers "sewage.level") matches device d: 0 not at all, the kind's length, or more for the
+ * id itself. The contract of a device is the best-scoring one (alerts.c); the config check
+ * asks only whether a cover matches anything. */
+size_t contract_cover_score(const char *cover, const struct device *d);
+
+/* The value of param name on device d: the device's override, else its profile's default.
+ * 0, or -1 when the profile has no such param. device_params fills out[i] for each profile
+ * param i, as the rules read them. */
+int device_param(const struct device *d, const char *name, double *value);
+void device_params(const struct device *d, double *out);
 
 #endif

@@ -11,8 +11,8 @@
 
 #include "json_util.h"
 #include "rules_compile.h"
+#include "array.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Indexed by enum value_type, enum reg_table and enum word_order. */
 static const char *const type_names[] = {"bool",   "int16",  "uint16",  "int32",  "uint32",

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "array.h"
+
 
 static const char *const rule_keys[] = {"id",          "kind",     "when",     "clear",    "for_s", "clear_for_s",
                                         "for_samples", "severity", "message",  "suppress", "doc",   "times",

@@ -105,7 +105,7 @@ static int append_reading_once(struct store *s, const struct device *d, const st
     const int64_t *rows = s->point_row[d->index];
     int written = 0;
     for (int k = 0; k < m->npoints; k++) {
-        if (m->quality[k] == 0xff) /* not part of this poll: a point the device lacks */
+        if (m->quality[k] == Q_UNREAD)
             continue;
         sqlite3_bind_int64(st, 1, seq);
         sqlite3_bind_int64(st, 2, rows[k]);
@@ -149,7 +149,7 @@ int store_append_reading(struct store *s, const struct device *d, const struct m
     if (s->in_tx && s->pending_msgs % CHECK_EVERY == CHECK_EVERY - 1 && store_enforce_limits(s, m->ts_ms) < 0)
         store__check_rolled_back(s);
     int rc = append_reading_once(s, d, m, &seq);
-    for (int i = 0; rc == SQLITE_FULL && i < NELEM(full_targets) && store__ceiling(s) > 0; i++) {
+    for (int i = 0; rc == SQLITE_FULL && i < (int)NELEM(full_targets) && store__ceiling(s) > 0; i++) {
         store__check_rolled_back(s);
         if (store__evict(s, s->cap_pages * full_targets[i] / 100, m->ts_ms) >= 0 && store_commit(s) == 0)
             rc = append_reading_once(s, d, m, &seq);
@@ -167,7 +167,7 @@ int store_append_event(struct store *s, const struct device *d, enum outbox_kind
     int64_t seq = 0;
     int dev = d ? d->index : -1;
     int rc = store__begin(s) < 0 ? SQLITE_ERROR : store__insert_outbox(s, kind, dev, ts_ms, json_body, &seq);
-    for (int i = 0; rc == SQLITE_FULL && i < NELEM(full_targets) && store__ceiling(s) > 0; i++) {
+    for (int i = 0; rc == SQLITE_FULL && i < (int)NELEM(full_targets) && store__ceiling(s) > 0; i++) {
         store__check_rolled_back(s);
         if (store__evict(s, s->cap_pages * full_targets[i] / 100, ts_ms) >= 0 && store_commit(s) == 0)
             rc = store__begin(s) < 0 ? SQLITE_ERROR : store__insert_outbox(s, kind, dev, ts_ms, json_body, &seq);

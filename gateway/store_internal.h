@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "log.h"
 #include "store.h"
+#include "array.h"
 
 /* Invariants of the store:
  * - seq is strictly increasing over the life of the file: it is max(outbox.seq) restored at open,
@@ -46,7 +47,6 @@
 #define OVERFLOW_EVENT_EVERY_MS 60000
 
 
-#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* Names of rows by id (SQLite rowids of devices and points are small and dense). */
 struct name_table {

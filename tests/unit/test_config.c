@@ -109,11 +109,11 @@ static void test_example(void)
     CHECK(c->nprofiles == 3 && lift1->profile == lift2->profile && lift1->profile != NULL);
     CHECK(strcmp(level->profile->kind, "sewage.level") == 0);
     double v = 0;
-    CHECK(config_param(level, "rim_m", &v) == 0 && v == 2.1);    /* override */
-    CHECK(config_param(level, "pipe_d_m", &v) == 0 && v == 0.4); /* profile default */
-    CHECK(config_param(lift2, "top_floor", &v) == 0 && v == 7);
-    CHECK(config_param(lift1, "top_floor", &v) == 0 && v == 6);
-    CHECK(config_param(level, "nope", &v) == -1);
+    CHECK(device_param(level, "rim_m", &v) == 0 && v == 2.1);    /* override */
+    CHECK(device_param(level, "pipe_d_m", &v) == 0 && v == 0.4); /* profile default */
+    CHECK(device_param(lift2, "top_floor", &v) == 0 && v == 7);
+    CHECK(device_param(lift1, "top_floor", &v) == 0 && v == 6);
+    CHECK(device_param(level, "nope", &v) == -1);
     config_free(c);
 }
 
