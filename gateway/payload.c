@@ -489,6 +489,24 @@ static void alert_members(struct jbuf *b, const struct alert *a, const char *loc
     ts_or_null(b, a->cleared_ts);
 }
 
+int payload_dtu_replaced(struct jbuf *b, const struct dtu_takeover *t)
+{
+    jbuf_reset(b);
+    PUT_LIT(b, "{\"event\":\"dtu_replaced\"");
+    key(b, "bus");
+    payload_string(b, t->bus);
+    key(b, "dtu_id");
+    payload_string(b, t->dtu_id);
+    key(b, "old_peer");
+    payload_string(b, t->old_peer);
+    key(b, "new_peer");
+    payload_string(b, t->new_peer);
+    key(b, "recent");
+    payload_int(b, t->recent);
+    PUT_LIT(b, "}");
+    return b->oom ? -1 : 0;
+}
+
 int payload_alert_event(struct jbuf *b, const struct alert_event *ev, const char *location, const char *note,
                         bool with_device)
 {

@@ -14,19 +14,18 @@
 #include "publish.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <mosquitto.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
 #include "payload.h"
+#include "secret_file.h"
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
@@ -348,61 +347,6 @@ static void start_connect(struct publisher *p, int64_t now)
 
 /* ---- life ---- */
 
-static int read_password(const char *path, char **out, struct diag *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        diag_set(err, "mqtt.password_file %s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    char *buf = NULL;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        diag_set(err, "mqtt.password_file %s: not a regular file", path);
-        goto fail;
-    }
-    if (st.st_mode & S_IROTH) {
-        diag_set(err,
-                 "mqtt.password_file %s: readable by every user (mode %04o); refusing to use it "
-                 "(expected a private file: chmod 600 it)",
-                 path, (unsigned)(st.st_mode & 07777));
-        goto fail;
-    }
-    buf = calloc(1, PASSWORD_MAX + 1);
-    if (!buf) {
-        diag_set(err, "mqtt.password_file %s: out of memory", path);
-        goto fail;
-    }
-    ssize_t len = read(fd, buf, PASSWORD_MAX + 1);
-    if (len < 0) {
-        diag_set(err, "mqtt.password_file %s: cannot read: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (len > PASSWORD_MAX) {
-        diag_set(err, "mqtt.password_file %s: longer than %d bytes (expected the password alone)", path,
-                 PASSWORD_MAX);
-        goto fail;
-    }
-    buf[len] = '\0';
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-        buf[--len] = '\0';
-    if (len == 0 || memchr(buf, '\0', (size_t)len)) {
-        diag_set(err, "mqtt.password_file %s: %s (expected the password on one line)", path,
-                 len == 0 ? "empty" : "holds a NUL byte");
-        goto fail;
-    }
-    close(fd);
-    *out = buf;
-    return 0;
-fail:
-    if (buf) {
-        explicit_bzero(buf, PASSWORD_MAX + 1);
-        free(buf);
-    }
-    close(fd);
-    return -1;
-}
-
 static int check_readable(const char *key, const char *path, struct diag *err)
 {
     if (path[0] && access(path, R_OK) < 0) {
@@ -429,7 +373,9 @@ int publish_new(const struct config *cfg, struct store *s, int64_t started_ts_ms
         return -1;
     }
     mosquitto_lib_init(); /* undone in publish_free */
-    if (m->password_file[0] && read_password(m->password_file, &p->password, err) < 0) {
+    size_t password_len;
+    if (m->password_file[0] &&
+        secret_file_read("mqtt.password_file", m->password_file, PASSWORD_MAX, &p->password, &password_len, err) < 0) {
         publish_free(p);
         return -1;
     }
@@ -704,10 +650,7 @@ void publish_free(struct publisher *p)
         return;
     if (p->mosq)
         mosquitto_destroy(p->mosq);
-    if (p->password) {
-        explicit_bzero(p->password, PASSWORD_MAX + 1);
-        free(p->password);
-    }
+    secret_free(p->password, PASSWORD_MAX);
     free(p->slots);
     free(p->rows);
     jbuf_free(&p->topic);
