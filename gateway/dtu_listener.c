@@ -58,7 +58,8 @@ struct pending_conn {
     int64_t deadline;
     uint8_t buf[REG_BUF];
     size_t len;
-    bool claiming;                      /* its packet is right; the current connection still answers */
+    bool claiming;                      /* its packet is right; the current connection still answers:
+                                         * nothing more is read from it */
 };
 
 struct dtu_listener {
@@ -392,7 +393,8 @@ static void *listener_thread(void *arg)
         int64_t now = clock_mono_ms(), next = now + 1000;
         for (int i = 0; i < ls->npend; i++) {
             struct pending_conn *p = &ls->pend[i];
-            pfd[n++] = (struct pollfd){.fd = p->fd, .events = POLLIN};
+            /* A claim is decided on the packet it made: its heartbeats are left unread. */
+            pfd[n++] = (struct pollfd){.fd = p->fd, .events = p->claiming ? 0 : POLLIN};
             if (p->deadline < next)
                 next = p->deadline;
             if (p->claiming && now + CLAIM_CHECK_MS < next)
@@ -413,9 +415,14 @@ static void *listener_thread(void *arg)
         }
         now = clock_mono_ms();
         /* Pending entries move when one is dropped: walk from the end. */
-        for (int i = np - 1; i >= 0; i--)
-            if (pfd[2 + i].revents)
+        for (int i = np - 1; i >= 0; i--) {
+            if (!pfd[2 + i].revents)
+                continue;
+            if (ls->pend[i].claiming)
+                pending_drop(ls, i); /* hung up while it waited */
+            else
                 pending_read(ls, i, now);
+        }
         for (int i = ls->npend - 1; i >= 0; i--)
             if (ls->pend[i].deadline <= now || ls->pend[i].claiming)
                 judge(ls, i, now);
