@@ -73,9 +73,10 @@ struct dtu_listener {
     struct dtu_slot *slots;             /* (hub) */
     struct pending_conn pend[DTU_PENDING_MAX];
     int npend;
-    /* Refusals, each kind logged at growing intervals; the totals go in every line. */
-    struct complaint unknown, crowded, outsider;
-    uint64_t n_unknown, n_crowded, n_outsider;
+    /* Refusals, each kind logged at growing intervals, so one kind's flood does not hide
+     * another's first line; the totals go in every line. */
+    struct complaint silent, unknown, impostor, crowded, outsider;
+    uint64_t n_silent, n_unknown, n_impostor, n_crowded, n_outsider;
     struct dtu_listener *next;
 };
 
@@ -271,10 +272,10 @@ static void judge(struct dtu_listener *ls, int i, int64_t now)
                      "(%u similar held back)",
                      s->cfg->id, s->cfg->dtu_id, p->peer, s->peer, held);
     } else if (p->len == 0) {
-        refused(ls, &ls->unknown, &ls->n_unknown, "connection from %s sent nothing within %d s; closed", p->peer,
+        refused(ls, &ls->silent, &ls->n_silent, "connection from %s sent nothing within %d s; closed", p->peer,
                 DTU_REGISTER_TIMEOUT_MS / 1000);
     } else if (claimed >= 0) {
-        refused(ls, &ls->unknown, &ls->n_unknown,
+        refused(ls, &ls->impostor, &ls->n_impostor,
                 "connection from %s claimed DTU %s (bus %s) without its secret%s; closed", p->peer,
                 by[claimed]->cfg->dtu_id, by[claimed]->cfg->id,
                 k >= 0 ? " (from an address the bus does not allow)" : "");
