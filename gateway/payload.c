@@ -491,16 +491,14 @@ static void alert_members(struct jbuf *b, const struct alert *a, const char *loc
 
 int payload_dtu_replaced(struct jbuf *b, const struct dtu_takeover *t)
 {
+    const char *const members[][2] = {
+        {"bus", t->bus}, {"dtu_id", t->dtu_id}, {"old_peer", t->old_peer}, {"new_peer", t->new_peer}};
     jbuf_reset(b);
     PUT_LIT(b, "{\"event\":\"dtu_replaced\"");
-    key(b, "bus");
-    payload_string(b, t->bus);
-    key(b, "dtu_id");
-    payload_string(b, t->dtu_id);
-    key(b, "old_peer");
-    payload_string(b, t->old_peer);
-    key(b, "new_peer");
-    payload_string(b, t->new_peer);
+    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {
+        key(b, members[i][0]);
+        payload_string(b, members[i][1]);
+    }
     key(b, "recent");
     payload_int(b, t->recent);
     PUT_LIT(b, "}");

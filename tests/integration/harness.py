@@ -42,6 +42,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def accepting(port):
+    """Whether something accepts TCP connections on 127.0.0.1:port (the connection is closed
+    at once: a DTU listener drops it as a connection that never registered)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        return True
+    except OSError:
+        return False
+
+
 class Workdir:
     def __init__(self, name):
         self.path = tempfile.mkdtemp(prefix="caretaker-%s-" % name)

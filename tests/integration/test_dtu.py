@@ -50,7 +50,7 @@ def test(started):
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)
     started.append(d)
-    h.wait_until("the daemon to listen on port %d" % port, lambda: _accepting(port), 10)
+    h.wait_until("the daemon to listen on port %d" % port, lambda: h.accepting(port), 10)
     sim_a = h.Sim(work, scen_a, extra=["--dtu", "127.0.0.1:%d" % port, "--dtu-id", IMEI + ":Xk3pQ9zw",
                                        "--dtu-heartbeat", "HB", "--dtu-heartbeat-ms", "50"])
     started.append(sim_a)
@@ -124,15 +124,6 @@ def test(started):
         raise h.TestFailure("daemon died:\n" + d.output())
     if d.stop() != 0:
         raise h.TestFailure("daemon exited %s" % d.proc.returncode)
-
-
-def _accepting(port):
-    # a connection that sends nothing is dropped by the listener after its registration timeout
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 sys.exit(h.run(test))

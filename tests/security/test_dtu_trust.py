@@ -115,7 +115,7 @@ def test(started):
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)
     started.append(d)
-    h.wait_until("the daemon to listen", lambda: _accepting(port), 10)
+    h.wait_until("the daemon to listen", lambda: h.accepting(port), 10)
 
     scen_a = h.scenario(work, [{"unit": 1, "driver": "level/ultrasonic-generic",
                                 "values": {"decimals": 2, "level": 0.33}}], name="a.json")
@@ -228,14 +228,6 @@ def test(started):
         raise h.TestFailure("daemon died:\n" + d.output())
     if d.stop() != 0:
         raise h.TestFailure("daemon exited %s" % d.proc.returncode)
-
-
-def _accepting(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 sys.exit(h.run(test))

@@ -9,25 +9,21 @@
 #include "cidr.h"
 #include "dtu_match.h"
 
-static struct sockaddr_storage v4(const char *a)
+/* A peer's address as accept() gives it, of either family. */
+static struct sockaddr_storage peer(int family, const char *a)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    struct sockaddr_in *s = (struct sockaddr_in *)&ss;
-    s->sin_family = AF_INET;
-    inet_pton(AF_INET, a, &s->sin_addr);
+    ss.ss_family = (sa_family_t)family;
+    if (family == AF_INET)
+        inet_pton(AF_INET, a, &((struct sockaddr_in *)&ss)->sin_addr);
+    else
+        inet_pton(AF_INET6, a, &((struct sockaddr_in6 *)&ss)->sin6_addr);
     return ss;
 }
 
-static struct sockaddr_storage v6(const char *a)
-{
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
-    s->sin6_family = AF_INET6;
-    inet_pton(AF_INET6, a, &s->sin6_addr);
-    return ss;
-}
+#define v4(a) peer(AF_INET, a)
+#define v6(a) peer(AF_INET6, a)
 
 static int in(const char *block, struct sockaddr_storage peer)
 {
