@@ -4,7 +4,8 @@
 # until the poller finds the old one silent. The simulator's `dtu replace` plays exactly that
 # (a second connection with the same registration, the first left open and never answered).
 # Measured: from the replace to the "replaces the one from" line in the daemon's log, at
-# random phases of the poll cycle. Prints one line per setting; asserts nothing.
+# random phases of the poll cycle, and the connections the DTU made for it (1: the redialled
+# connection got in without being refused). Prints one line per setting; asserts nothing.
 #
 # usage: bench/bench_dtu_redial.py [--build DIR] [--trials N] [--settings POLL_MS:TIMEOUT_MS,...]
 import argparse
@@ -41,10 +42,11 @@ def measure(h, build, poll_ms, timeout_ms, trials):
                          lambda: len(re.findall(r"replaces the one from", d.output())) == k + 1,
                          poll_ms / 1000.0 + timeout_ms / 1000.0 + 30)
             waits.append(time.monotonic() - t0)
+        connects = int(re.search(r"connects=(\d+)", sim.cmd("dtu stats")).group(1)) - 1
     finally:
         sim.stop()
         d.stop()
-    return waits
+    return waits, connects / float(trials)
 
 
 def main():
@@ -58,11 +60,14 @@ def main():
     os.environ.setdefault("CARETAKER_SOURCE_DIR", os.path.join(HERE, ".."))
     import harness as h
     random.seed(1)
-    print("poll_ms timeout_ms  trials  wait for takeover after the redial, s: min  median  max")
+    print("poll_ms timeout_ms  trials  connections per takeover  wait for takeover after the redial, s: "
+          "min  median  max")
     for setting in a.settings.split(","):
         poll_ms, timeout_ms = (int(x) for x in setting.split(":"))
-        w = sorted(measure(h, a.build, poll_ms, timeout_ms, a.trials))
-        print("%7d %10d  %6d  %.2f  %.2f  %.2f" % (poll_ms, timeout_ms, len(w), w[0], w[len(w) // 2], w[-1]))
+        w, per = measure(h, a.build, poll_ms, timeout_ms, a.trials)
+        w.sort()
+        print("%7d %10d  %6d  %24.2f  %.2f  %.2f  %.2f" % (poll_ms, timeout_ms, len(w), per, w[0], w[len(w) // 2],
+                                                          w[-1]))
 
 
 if __name__ == "__main__":

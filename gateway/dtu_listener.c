@@ -14,7 +14,8 @@
  *   peer learns nothing from how long it was kept.
  * - One connection per id. A rightful second one takes over only while the current one is
  *   silent (its poller's last exchange on it went unanswered, or none came for quiet_ms);
- *   while the current one answers, the claim waits until its timeout and is refused. Every
+ *   it waits for the current one's next poll to tell (a DTU that redialled after its NAT
+ *   mapping died gets in without redialling again), and is refused if that is answered. Every
  *   takeover is a dtu_replaced event; DTU_CONTESTED_COUNT of them within the window raise
  *   dtu_contested.
  * - Connections still registering are capped per listener and per source address; a new one
@@ -47,6 +48,10 @@
 /* While a rightful claim waits for the current connection to fall silent, the poller's verdict
  * is looked at this often. */
 #define CLAIM_CHECK_MS 100
+/* A rightful claim is held until the current connection's next poll has told whether it still
+ * answers (its quiet_ms), at least the registration timeout, at most this long; a DTU whose
+ * bus polls less often redials to try again. */
+#define CLAIM_HOLD_MAX_MS 120000
 /* Accepted per turn of the loop, so registrations already sent are read between bursts. */
 #define ACCEPT_BURST 16
 
@@ -60,6 +65,7 @@ struct pending_conn {
     size_t len;
     bool claiming;                      /* its packet is right; the current connection still answers:
                                          * nothing more is read from it */
+    int64_t hold_until;                 /* while claiming: when it is refused */
 };
 
 struct dtu_listener {
@@ -245,7 +251,6 @@ static void attach(struct dtu_listener *ls, int i, struct dtu_slot *s, int64_t n
 static void judge(struct dtu_listener *ls, int i, int64_t now)
 {
     struct pending_conn *p = &ls->pend[i];
-    bool expired = now >= p->deadline;
     pthread_mutex_lock(&dtu_hub_lock);
     int n = nslots(ls), claimed = -1;
     struct dtu_expect e[n ? n : 1];
@@ -255,7 +260,14 @@ static void judge(struct dtu_listener *ls, int i, int64_t now)
     struct dtu_slot *s = k >= 0 ? by[k] : NULL;
     if (s && s->cfg->nallow && !cidr_match_any(s->cfg->allow, s->cfg->nallow, (const struct sockaddr *)&p->sa))
         s = NULL; /* another bus on the port let it in; this one does not */
+    if (s && !p->claiming) {
+        /* Only a connection that knows the secret is held longer: it tells nothing to others. */
+        int64_t hold = s->quiet_ms + CLAIM_CHECK_MS < CLAIM_HOLD_MAX_MS ? s->quiet_ms + CLAIM_CHECK_MS
+                                                                        : CLAIM_HOLD_MAX_MS;
+        p->hold_until = now + hold > p->deadline ? now + hold : p->deadline;
+    }
     p->claiming = s != NULL;
+    bool expired = now >= (p->claiming ? p->hold_until : p->deadline);
     if (s && !slot_alive(s, now)) {
         attach(ls, i, s, now);
         pthread_mutex_unlock(&dtu_hub_lock);
@@ -396,8 +408,9 @@ static void *listener_thread(void *arg)
             struct pending_conn *p = &ls->pend[i];
             /* A claim is decided on the packet it made: its heartbeats are left unread. */
             pfd[n++] = (struct pollfd){.fd = p->fd, .events = p->claiming ? 0 : POLLIN};
-            if (p->deadline < next)
-                next = p->deadline;
+            int64_t due = p->claiming ? p->hold_until : p->deadline;
+            if (due < next)
+                next = due;
             if (p->claiming && now + CLAIM_CHECK_MS < next)
                 next = now + CLAIM_CHECK_MS;
         }
