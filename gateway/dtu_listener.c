@@ -286,11 +286,15 @@ static void judge(struct dtu_listener *ls, int i, int64_t now)
     } else if (p->len == 0) {
         refused(ls, &ls->silent, &ls->n_silent, "connection from %s sent nothing within %d s; closed", p->peer,
                 DTU_REGISTER_TIMEOUT_MS / 1000);
+    } else if (k >= 0) {
+        uint32_t held;
+        if (log_complain(&by[k]->refused, clock_mono_ms(), &held))
+            log_warn("bus %s: DTU %s: connection from %s refused: its address is not in the bus's allow list (%u "
+                     "similar held back)",
+                     by[k]->cfg->id, by[k]->cfg->dtu_id, p->peer, held);
     } else if (claimed >= 0) {
-        refused(ls, &ls->impostor, &ls->n_impostor,
-                "connection from %s claimed DTU %s (bus %s) without its secret%s; closed", p->peer,
-                by[claimed]->cfg->dtu_id, by[claimed]->cfg->id,
-                k >= 0 ? " (from an address the bus does not allow)" : "");
+        refused(ls, &ls->impostor, &ls->n_impostor, "connection from %s claimed DTU %s (bus %s) without its secret; closed",
+                p->peer, by[claimed]->cfg->dtu_id, by[claimed]->cfg->id);
     } else {
         char text[REG_BUF * 4 + 1];
         size_t show = dtu_match_loggable(e, n, p->len);

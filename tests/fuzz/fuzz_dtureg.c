@@ -41,11 +41,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     struct dtu_expect e[4];
     const uint8_t *p = data + 1 + n * 3, *end = data + size;
+    size_t need = 0;
+    for (int i = 0; i < n; i++)
+        need += data[1 + i * 3] % 48;
+    if ((size_t)(end - p) < need)
+        return 0;
     for (int i = 0; i < n; i++) {
         const uint8_t *h = data + 1 + i * 3;
         size_t len = h[0] % 48;
-        if ((size_t)(end - p) < len)
-            return 0;
         size_t off = len ? h[1] % (len + 1) : 0;
         size_t slen = len - off ? h[2] % (len - off + 1) : 0;
         /* copied to the heap at its exact size: a read past the packet is caught */

@@ -27,6 +27,7 @@ import harness as h
 PREFIX = "caretaker/hongmei/gw-test"
 IMEI = "868120034567891"
 IMEI_C = "868120034567892"
+IMEI_D = "868120034567893"
 SECRET = "Xk3pQ9zw-7Lm"
 SECRET_C = "Qa8vN2rt-4Hs"
 
@@ -108,6 +109,8 @@ def test(started):
     buses = [
         dtu_bus("dtu-a", port, IMEI, secret, "manhole-a1"),
         dtu_bus("dtu-c", port, IMEI_C, secret_c, "manhole-c1"),
+        # on the shared port, but only from its carrier's range
+        dtu_bus("dtu-d", port, IMEI_D, secret_c, "manhole-d1", allow=["10.64.0.0/16"]),
         # nobody on this machine may connect here
         dtu_bus("dtu-far", far_port, "868120034567899", secret, "manhole-f1", allow=["10.64.0.0/16", "2001:db8::/32"]),
     ]
@@ -128,9 +131,10 @@ def test(started):
     started.append(sim_a)
     h.wait_until("readings through DTU a", lambda: h.latest(db, "manhole-a1", "level") == (0.33, 0))
 
-    # impersonators: the label's IMEI alone, the IMEI with a wrong secret, an id nobody has
+    # impersonators: the label's IMEI alone, the IMEI with a wrong secret, an id nobody has,
+    # and a right packet from an address its bus does not allow
     fakes = [connect(port, p) for p in (IMEI.encode(), ("%s:Xk3pQ9zw-7Lx" % IMEI).encode(),
-                                        b"999999999999999:whatever")]
+                                        b"999999999999999:whatever", ("%s:%s" % (IMEI_D, SECRET_C)).encode())]
     outsider_before = connect(port)  # opened before the outsider below: still held when it is closed
     base = polled(db, "manhole-a1")
     h.wait_until("5 more polls of DTU a", lambda: polled(db, "manhole-a1") >= base + 5)
@@ -146,10 +150,14 @@ def test(started):
     h.wait_until("the wrong registrations closed", lambda: all(closed(s) for s in fakes + [outsider_before]), 15)
     out = d.output()
     for want in (r"connection from 127\.0\.0\.1:\d+ claimed DTU %s \(bus dtu-a\) without its secret; closed" % IMEI,
+                 r"bus dtu-d: DTU %s: connection from 127\.0\.0\.1:\d+ refused: its address is not in the bus's allow "
+                 r"list" % IMEI_D,
                  r"connection from 127\.0\.0\.1:\d+, an address no bus allows; closed"):
         if not re.search(want, out):
             raise h.TestFailure("not logged: %s\n%s" % (want, out))
-    for leak in ("Xk3pQ9zw", "whatever"):
+    if "bus dtu-d: DTU %s: registered" % IMEI_D in out:
+        raise h.TestFailure("a DTU registered from an address its bus does not allow:\n" + out)
+    for leak in ("Xk3pQ9zw", "Qa8vN2rt", "whatever"):
         if leak in out:
             raise h.TestFailure("a secret (or what may be one) was logged:\n" + out)
     if h.latest(db, "manhole-a1", "level") != (0.33, 0) or dtu_stats(sim_a)["connects"] != 1:
