@@ -137,7 +137,7 @@ def test(started):
                                         b"999999999999999:whatever", ("%s:%s" % (IMEI_D, SECRET_C)).encode())]
     outsider_before = connect(port)  # opened before the outsider below: still held when it is closed
     base = polled(db, "manhole-a1")
-    h.wait_until("5 more polls of DTU a", lambda: polled(db, "manhole-a1") >= base + 5)
+    h.wait_until("3 more polls of DTU a", lambda: polled(db, "manhole-a1") >= base + 3)
     # alike while held: none closed early, none sent a byte
     if any(closed(s) for s in fakes):
         raise h.TestFailure("a wrong registration was closed at once: the answer tells a right id from a wrong one")
@@ -216,8 +216,8 @@ def test(started):
     h.wait_until("readings through DTU c", lambda: h.latest(db, "manhole-c1", "level") == (0.55, 0), 15)
     if dtu_stats(sim_c)["connects"] != 1:
         raise h.TestFailure("DTU c needed %d connections to register" % dtu_stats(sim_c)["connects"])
-    # 41 connections, at most 8 pending per address: the 33 oldest idle ones made room
-    h.wait_until("the oldest idle connections closed", lambda: sum(closed(s) for s in idle) >= 33, 10)
+    # at most 8 pending per address: at least 32 of the idle ones made room
+    h.wait_until("the oldest idle connections closed", lambda: sum(closed(s) for s in idle) >= 32, 10)
     for s in idle:
         s.close()
 
