@@ -191,7 +191,8 @@ static int count_takeover(struct dtu_slot *s, int64_t now, int *contested)
     int recent = 0;
     for (int k = 0; k < DTU_CONTESTED_COUNT && k < s->ntakeovers; k++)
         recent += now - s->takeovers[k] < DTU_CONTESTED_WINDOW_MS;
-    *contested = recent >= DTU_CONTESTED_COUNT && (!s->contested_ms || now - s->contested_ms >= DTU_CONTESTED_WINDOW_MS);
+    *contested = recent >= DTU_CONTESTED_COUNT &&
+                 (!s->contested_ms || now - s->contested_ms >= DTU_CONTESTED_WINDOW_MS);
     if (*contested)
         s->contested_ms = now;
     return recent;
@@ -293,8 +294,9 @@ static void judge(struct dtu_listener *ls, int i, int64_t now)
                      "similar held back)",
                      by[k]->cfg->id, by[k]->cfg->dtu_id, p->peer, held);
     } else if (claimed >= 0) {
-        refused(ls, &ls->impostor, &ls->n_impostor, "connection from %s claimed DTU %s (bus %s) without its secret; closed",
-                p->peer, by[claimed]->cfg->dtu_id, by[claimed]->cfg->id);
+        refused(ls, &ls->impostor, &ls->n_impostor,
+                "connection from %s claimed DTU %s (bus %s) without its secret; closed", p->peer,
+                by[claimed]->cfg->dtu_id, by[claimed]->cfg->id);
     } else {
         char text[REG_BUF * 4 + 1];
         size_t show = dtu_match_loggable(e, n, p->len);
