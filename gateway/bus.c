@@ -366,6 +366,7 @@ int bus_start(const struct bus_config *cfg, struct queue *q, struct bus **out)
     b->q = q;
     b->devs = calloc((size_t)cfg->ndevices, sizeof *b->devs);
     b->tp = transport_new(cfg);
+    transport_dtu_report_to(b->tp, q);
     if (!b->devs || !b->tp) {
         log_err("bus %s: out of memory", cfg->id);
         goto fail;

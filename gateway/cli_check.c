@@ -77,9 +77,15 @@ int check_print(FILE *out, const struct config *cfg)
             fprintf(out, "bus %s: rtu %s %d %d%c%d, timeout %d ms, %d retries\n", b->id, b->port, b->baud,
                     b->data_bits, b->parity, b->stop_bits, b->timeout_ms, b->retries);
         else if (b->type == BUS_DTU)
-            fprintf(out, "bus %s: dtu \"%s\" connecting to %s:%d, line %d %d%c%d, timeout %d ms, %d retries\n", b->id,
-                    b->dtu_id, b->listen_host, b->listen_port, b->baud, b->data_bits, b->parity, b->stop_bits,
-                    b->timeout_ms, b->retries);
+            fprintf(out,
+                    "bus %s: dtu \"%s\" connecting to %s:%d, line %d %d%c%d, timeout %d ms, %d retries\n"
+                    "  registers with %s; from %s\n",
+                    b->id, b->dtu_id, b->listen_host, b->listen_port, b->baud, b->data_bits, b->parity, b->stop_bits,
+                    b->timeout_ms, b->retries,
+                    b->secret_len ? "its id and the secret in secret_file"
+                                  : "its id alone (insecure_no_secret: anyone who has read its label can register "
+                                    "as it)",
+                    b->nallow ? "the addresses in allow" : "any address");
         else
             fprintf(out, "bus %s: tcp %s:%d, timeout %d ms, %d retries\n", b->id, b->host, b->tcp_port,
                     b->timeout_ms, b->retries);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "config.h"
 #include "decode.h"
 #include "plan.h"
 #include "transport.h"
@@ -45,10 +46,13 @@ void probe_usage(FILE *out)
             "        a serial port (default 9600 8N1)\n"
             "  --tcp HOST[:PORT]\n"
             "        a Modbus TCP device or gateway (default port 502)\n"
-            "  --dtu-listen [ADDRESS:]PORT --dtu-id ID [--wait S]\n"
+            "  --dtu-listen [ADDRESS:]PORT --dtu-id ID (--dtu-secret-file FILE | --dtu-insecure)\n"
+            "               [--dtu-pattern PATTERN] [--wait S]\n"
             "        wait up to S seconds (default 120) for the 4G DTU registering as ID to connect\n"
-            "        to this box on PORT, then talk RTU through it; ID is its registration\n"
-            "        packet as text (often the IMEI, 15 digits)\n"
+            "        to this box on PORT, then talk RTU through it; ID is its registration id\n"
+            "        (often the IMEI, 15 digits), FILE the private file holding its secret, and\n"
+            "        PATTERN its registration packet (default \"{id}:{secret}\"; \"{id}\" with\n"
+            "        --dtu-insecure, which lets the id alone register)\n"
             "\n"
             "what to read:\n"
             "  --unit N          unit id (slave address), default 1\n"
@@ -65,7 +69,8 @@ void probe_usage(FILE *out)
             "  caretaker probe --rtu /dev/ttyS1 --baud 9600 --unit 7 --address 0 --count 6\n"
             "  caretaker probe --rtu /dev/ttyUSB0 --parity E --scan 1-247\n"
             "  caretaker probe --tcp 192.168.10.20:502 --unit 1 --table input --address 0x1010 --count 4\n"
-            "  caretaker probe --dtu-listen 9000 --dtu-id 868120034567891 --unit 2 --count 4\n"
+            "  caretaker probe --dtu-listen 9000 --dtu-id 868120034567891 \\\n"
+            "                  --dtu-secret-file /etc/caretaker/dtu-3.secret --unit 2 --count 4\n"
             "\n"
             "reading the pairs: a level meter showing 1.23 m on its display whose registers\n"
             "read 0x3F9D 0x70A4 prints 1.23 in the ABCD row: write \"order\": \"ABCD\" in the\n"
@@ -116,7 +121,7 @@ static int split_host_port(const char *s, char *host, size_t n, int *port, int d
 static int parse_opts(int argc, char **argv, struct probe_opts *o)
 {
     enum { O_RTU = 256, O_BAUD, O_PARITY, O_DATA, O_STOP, O_RS485, O_TCP, O_LISTEN, O_ID, O_WAIT, O_UNIT, O_TABLE,
-           O_ADDR, O_COUNT, O_TIMEOUT, O_SCAN };
+           O_ADDR, O_COUNT, O_TIMEOUT, O_SCAN, O_SECRET, O_PATTERN, O_INSECURE };
     static const struct option opts[] = {
         {"rtu", required_argument, NULL, O_RTU},          {"baud", required_argument, NULL, O_BAUD},
         {"parity", required_argument, NULL, O_PARITY},    {"data-bits", required_argument, NULL, O_DATA},
@@ -126,10 +131,13 @@ static int parse_opts(int argc, char **argv, struct probe_opts *o)
         {"unit", required_argument, NULL, O_UNIT},        {"table", required_argument, NULL, O_TABLE},
         {"address", required_argument, NULL, O_ADDR},     {"count", required_argument, NULL, O_COUNT},
         {"timeout", required_argument, NULL, O_TIMEOUT},  {"scan", required_argument, NULL, O_SCAN},
-        {"help", no_argument, NULL, 'h'},                 {NULL, 0, NULL, 0}};
+        {"dtu-secret-file", required_argument, NULL, O_SECRET}, {"dtu-pattern", required_argument, NULL, O_PATTERN},
+        {"dtu-insecure", no_argument, NULL, O_INSECURE},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     struct bus_config *b = &o->bus;
     long v;
     int links = 0;
+    char pattern[DTU_LITERAL_MAX * 2] = "";
     memset(o, 0, sizeof *o);
     snprintf(b->id, sizeof b->id, "probe");
     b->baud = 9600;
@@ -202,10 +210,21 @@ static int parse_opts(int argc, char **argv, struct probe_opts *o)
             if (l == 0 || l >= sizeof b->dtu_id || l > DTU_LITERAL_MAX)
                 return bad("--dtu-id", optarg, "the DTU's registration id, 1..63 characters");
             snprintf(b->dtu_id, sizeof b->dtu_id, "%s", optarg);
-            memcpy(b->register_packet, optarg, l);
-            b->register_len = (int)l;
             break;
         }
+        case O_SECRET:
+            if (strlen(optarg) >= sizeof b->secret_file)
+                return bad("--dtu-secret-file", optarg, "a path shorter than 256 bytes");
+            snprintf(b->secret_file, sizeof b->secret_file, "%s", optarg);
+            break;
+        case O_PATTERN:
+            if (strlen(optarg) >= sizeof pattern)
+                return bad("--dtu-pattern", optarg, "a registration pattern of at most 127 bytes");
+            snprintf(pattern, sizeof pattern, "%s", optarg);
+            break;
+        case O_INSECURE:
+            b->insecure_no_secret = true;
+            break;
         case O_WAIT:
             if (parse_long(optarg, 1, 86400, &v) < 0)
                 return bad("--wait", optarg, "seconds 1..86400");
@@ -278,6 +297,22 @@ static int parse_opts(int argc, char **argv, struct probe_opts *o)
     if (b->type == BUS_DTU && !b->dtu_id[0]) {
         fprintf(stderr, "caretaker probe: --dtu-listen needs --dtu-id ID, the registration id the DTU sends\n");
         return -1;
+    }
+    if (b->type == BUS_DTU && !b->secret_file[0] == !b->insecure_no_secret) {
+        fprintf(stderr, "caretaker probe: --dtu-listen needs %s (expected --dtu-secret-file FILE, the private file "
+                        "holding the DTU's registration secret, or --dtu-insecure to let its id alone register)\n",
+                b->insecure_no_secret ? "one of --dtu-secret-file and --dtu-insecure, not both" : "a secret");
+        return -1;
+    }
+    if (b->type == BUS_DTU) {
+        struct diag err;
+        diag_clear(&err);
+        if (!pattern[0])
+            snprintf(pattern, sizeof pattern, "%s", b->secret_file[0] ? "{id}:{secret}" : "{id}");
+        if (config_dtu_register(b, pattern, &err) < 0) {
+            fprintf(stderr, "caretaker probe: %s\n", err.msg);
+            return -1;
+        }
     }
     int scan = o->have_link & 2;
     int bits = o->table == TABLE_COIL || o->table == TABLE_DISCRETE;

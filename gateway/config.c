@@ -1,7 +1,8 @@
 /* config: the site's JSON config file to a validated struct config, with the profiles it uses.
  * Two passes, so each error is judged where it can be: parse_* check each field on its own
  * (type, range, unknown keys), check_* then judge fields against each other and against the
- * driver profiles. Reads only the config file and the profile files; never the database. */
+ * driver profiles. Reads only the config file, the profile files and the DTUs' secret files;
+ * never the database. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -12,10 +13,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "array.h"
 #include "config_commands.h"
 #include "json_util.h"
 #include "profile.h"
-#include "array.h"
+#include "secret_file.h"
 
 
 /* The time zone database is checked only where installed: a minimal image may lack it, and
@@ -56,7 +58,8 @@ static const char *const bus_common_keys[] = {"id",      "type",          "timeo
                                               "max_gap", "offline_after", "backoff_max_ms", "devices"};
 static const char *const bus_rtu_keys[] = {"port", "baud", "parity", "data_bits", "stop_bits", "rs485", "frame_delay_ms"};
 static const char *const bus_tcp_keys[] = {"host", "port"};
-static const char *const bus_dtu_keys[] = {"listen", "port", "dtu_id", "register_pattern", "heartbeat"};
+static const char *const bus_dtu_keys[] = {"listen",      "port",               "dtu_id", "register_pattern",
+                                           "heartbeat",   "secret_file",        "allow",  "insecure_no_secret"};
 static const char *const device_keys[] = {"id",       "unit",       "driver",  "poll_ms",
                                           "location", "timeout_ms", "retries", "params", "inputs"};
 
@@ -646,8 +649,113 @@ static int parse_literal(struct jctx *c, const char *key, const char *text, uint
     return 0;
 }
 
-static int parse_dtu(struct jctx *c, const cJSON *obj, struct bus_config *b)
+/* register_pattern with {id} (exactly once) and {secret} (once when the bus has a secret, never
+ * otherwise) filled in. */
+static int fill_pattern(const char *pattern, const char *secret, size_t secret_len, struct bus_config *b,
+                        struct diag *err)
 {
+    const char *id_at = strstr(pattern, "{id}"), *sec_at = strstr(pattern, "{secret}");
+    if (!id_at || strstr(id_at + 1, "{id}")) {
+        diag_set(err, "register_pattern \"%s\" must hold {id} exactly once (expected the packet the DTU sends, like "
+                      "\"REG{id}\" or \"{id}:{secret}\")",
+                 pattern);
+        return -1;
+    }
+    if (secret && (!sec_at || strstr(sec_at + 1, "{secret}"))) {
+        diag_set(err, "register_pattern \"%s\" must hold {secret} exactly once: the bus has a secret_file "
+                      "(expected the packet the DTU sends, like \"{id}:{secret}\")",
+                 pattern);
+        return -1;
+    }
+    if (!secret && sec_at) {
+        diag_set(err, "register_pattern \"%s\" holds {secret} but the bus has no secret_file (expected "
+                      "\"secret_file\": the file holding the DTU's secret)",
+                 pattern);
+        return -1;
+    }
+    size_t n = 0;
+    for (const char *p = pattern; *p;) {
+        const char *put = p;
+        size_t len = 1, skip = 1;
+        if (p == id_at) {
+            put = b->dtu_id;
+            len = strlen(b->dtu_id);
+            skip = 4;
+        } else if (p == sec_at) {
+            put = secret;
+            len = secret_len;
+            skip = 8;
+            b->secret_off = (int)n;
+            b->secret_len = (int)secret_len;
+        }
+        if (n + len > DTU_REGISTER_MAX) {
+            diag_set(err, "register_pattern \"%s\" filled in is longer than %d bytes", pattern, DTU_REGISTER_MAX);
+            return -1;
+        }
+        memcpy(b->register_packet + n, put, len);
+        n += len;
+        p += skip;
+    }
+    b->register_len = (int)n;
+    return 0;
+}
+
+int config_dtu_register(struct bus_config *b, const char *pattern, struct diag *err)
+{
+    b->secret_len = 0;
+    if (!b->secret_file[0])
+        return fill_pattern(pattern, NULL, 0, b, err);
+    char *secret = NULL;
+    size_t len = 0;
+    if (secret_file_read("secret_file", b->secret_file, DTU_SECRET_MAX, &secret, &len, err) < 0)
+        return -1;
+    int rc = -1;
+    size_t ok = 0;
+    while (ok < len && secret[ok] > 0x20 && secret[ok] < 0x7f)
+        ok++;
+    if (len < DTU_SECRET_MIN || ok < len)
+        diag_set(err, "secret_file %s: the secret is %zu bytes%s (expected %d..%d printable ASCII characters without "
+                      "spaces, as typed into the DTU)",
+                 b->secret_file, len, ok < len ? " with a space or a byte outside printable ASCII" : "",
+                 DTU_SECRET_MIN, DTU_SECRET_MAX);
+    else
+        rc = fill_pattern(pattern, secret, len, b, err);
+    secret_free(secret, DTU_SECRET_MAX);
+    return rc;
+}
+
+/* "allow": the source addresses the DTU may connect from, as address blocks. */
+static int parse_allow(struct jctx *c, const cJSON *obj, struct bus_config *b)
+{
+    const cJSON *arr;
+    int rc = json_get_child(c, obj, "allow", cJSON_Array, false, &arr);
+    if (rc <= 0)
+        return rc;
+    size_t mark = json_enter_key(c, "allow");
+    int n = cJSON_GetArraySize(arr), i = 0;
+    if (n == 0 || n > DTU_ALLOW_MAX)
+        return json_fail(c, "has %d entries (expected 1..%d address blocks like \"10.64.0.0/16\"; leave \"allow\" "
+                            "out to accept any address)",
+                         n, DTU_ALLOW_MAX);
+    for (const cJSON *v = arr->child; v; v = v->next, i++) {
+        size_t m2 = json_enter_index(c, i);
+        const char *why = NULL;
+        if (json_expect_type(c, v, cJSON_String, "an address block like \"10.64.0.0/16\" or \"2001:db8::/32\""))
+            return -1;
+        if (cidr_parse(v->valuestring, &b->allow[i], &why) < 0)
+            return json_fail(c, "\"%.80s\" %s (expected an address block like \"10.64.0.0/16\" or "
+                                "\"2001:db8::/32\", or one address)",
+                             v->valuestring, why);
+        json_leave(c, m2);
+    }
+    b->nallow = n;
+    json_leave(c, mark);
+    return 0;
+}
+
+static int parse_dtu(struct loader *l, const cJSON *obj, struct bus_config *b)
+{
+    struct jctx *c = &l->c;
     char listen[TEXT_MAX_LEN], pattern[DTU_LITERAL_MAX * 2], hb[DTU_LITERAL_MAX * 3];
     int has_listen = json_get_string(c, obj, "listen", NULL, false, "\"ADDRESS:PORT\" like \"0.0.0.0:9000\"",
                                      listen, sizeof listen);
@@ -673,22 +781,31 @@ static int parse_dtu(struct jctx *c, const cJSON *obj, struct bus_config *b)
             return json_fail_key(c, "dtu_id", "\"%s\" has a space or a character outside printable ASCII (expected "
                                               "the registration id as the DTU sends it, like \"868120034567891\")",
                                  b->dtu_id);
-    if (json_get_string(c, obj, "register_pattern", "{id}", false, "the registration packet, with {id} for the id",
-                        pattern, sizeof pattern) < 0)
+    int has_secret = get_path(l, obj, "secret_file", false, "the file holding the DTU's registration secret",
+                              b->secret_file);
+    if (has_secret < 0 || json_get_bool(c, obj, "insecure_no_secret", false, &b->insecure_no_secret) < 0)
         return -1;
-    const char *at = strstr(pattern, "{id}");
-    if (!at || strstr(at + 1, "{id}"))
-        return json_fail_key(c, "register_pattern", "\"%s\" must hold {id} exactly once (expected the packet the DTU "
-                                                    "sends, like \"REG{id}\")",
-                             pattern);
-    size_t pre = (size_t)(at - pattern), idl = strlen(b->dtu_id), post = strlen(at + 4);
-    if (pre + idl + post > DTU_LITERAL_MAX)
-        return json_fail_key(c, "register_pattern", "\"%s\" with the id filled in is longer than %d bytes", pattern,
-                             DTU_LITERAL_MAX);
-    memcpy(b->register_packet, pattern, pre);
-    memcpy(b->register_packet + pre, b->dtu_id, idl);
-    memcpy(b->register_packet + pre + idl, at + 4, post);
-    b->register_len = (int)(pre + idl + post);
+    if (has_secret && b->insecure_no_secret)
+        return json_fail_key(c, "insecure_no_secret", "true given with \"secret_file\" (expected one of them)");
+    /* The id is printed on the DTU's box: alone, it lets anyone who has seen the box feed
+     * readings in the DTU's name. Going without a secret must be spelled out. */
+    if (!has_secret && !b->insecure_no_secret)
+        return json_fail_key(c, "secret_file", "missing (expected \"secret_file\": a private file holding the "
+                                               "DTU's registration secret, sent as {secret} in register_pattern; or "
+                                               "\"insecure_no_secret\": true to let the id alone register, which "
+                                               "anyone who has read the DTU's label can send)");
+    if (json_get_string(c, obj, "register_pattern", has_secret ? "{id}:{secret}" : "{id}", false,
+                        "the registration packet, with {id} for the id and {secret} for the secret", pattern,
+                        sizeof pattern) < 0)
+        return -1;
+    /* The secret is read now, so `caretaker check` refuses a bad file as `run` does, and a reload
+     * picks up a new one. */
+    struct diag d;
+    diag_clear(&d);
+    if (config_dtu_register(b, pattern, &d) < 0)
+        return json_fail(c, "%s", d.msg);
+    if (parse_allow(c, obj, b))
+        return -1;
     int has_hb = json_get_string(c, obj, "heartbeat", NULL, false, "the DTU's heartbeat text, or \"hex:\" and bytes", hb,
                                  sizeof hb);
     if (has_hb < 0 || (has_hb && parse_literal(c, "heartbeat", hb, b->heartbeat, &b->heartbeat_len)))
@@ -702,8 +819,9 @@ static int parse_dtu(struct jctx *c, const cJSON *obj, struct bus_config *b)
     return 0;
 }
 
-static int parse_bus(struct jctx *c, const cJSON *obj, struct bus_config *b)
+static int parse_bus(struct loader *l, const cJSON *obj, struct bus_config *b)
 {
+    struct jctx *c = &l->c;
     static const char *const types[] = {"rtu", "tcp", "dtu"};
     static const enum bus_type by_name[] = {BUS_RTU, BUS_TCP, BUS_DTU};
     int type;
@@ -718,7 +836,7 @@ static int parse_bus(struct jctx *c, const cJSON *obj, struct bus_config *b)
         if (parse_rtu(c, obj, b))
             return -1;
     } else if (b->type == BUS_DTU) {
-        if (parse_dtu(c, obj, b))
+        if (parse_dtu(l, obj, b))
             return -1;
     } else if (json_get_string(c, obj, "host", NULL, true, "a host name or address", b->host, sizeof b->host) < 0 ||
                json_get_int(c, obj, "port", 1, 65535, 502, false, &b->tcp_port) < 0) {
@@ -770,7 +888,7 @@ static int parse_buses(struct loader *l, const cJSON *root)
     for (const cJSON *obj = arr->child; obj; obj = obj->next, i++) {
         size_t m2 = json_enter_index(c, i);
         l->cfg->nbuses = i + 1;
-        if (parse_bus(c, obj, &l->cfg->buses[i]))
+        if (parse_bus(l, obj, &l->cfg->buses[i]))
             return -1;
         json_leave(c, m2);
     }
@@ -812,10 +930,12 @@ static int check_unique(struct loader *l)
                                         "(expected DTU buses sharing a port to share its address)",
                                      b->listen_host, b->listen_port, b->listen_port, o->listen_host, o->id, j);
                 }
-                if (b->register_len == o->register_len &&
-                    memcmp(b->register_packet, o->register_packet, (size_t)b->register_len) == 0) {
+                /* one slot per id: two buses with one id would take each other's connections */
+                if (strcmp(b->dtu_id, o->dtu_id) == 0 ||
+                    (b->register_len == o->register_len &&
+                     memcmp(b->register_packet, o->register_packet, (size_t)b->register_len) == 0)) {
                     at_device(c, i, -1, "dtu_id");
-                    return json_fail(c, "\"%s\" is already the registration of bus \"%s\" (buses[%d]) on port %d "
+                    return json_fail(c, "\"%s\" is already the DTU of bus \"%s\" (buses[%d]) on port %d "
                                         "(expected one bus per DTU)",
                                      b->dtu_id, o->id, j, b->listen_port);
                 }
@@ -1212,8 +1332,10 @@ void config_free(struct config *c)
         free(c->profiles[i]);
     }
     free(c->profiles);
-    for (int i = 0; i < c->nbuses; i++)
+    for (int i = 0; i < c->nbuses; i++) {
         free(c->buses[i].devices);
+        explicit_bzero(c->buses[i].register_packet, sizeof c->buses[i].register_packet);
+    }
     free(c->buses);
     for (int i = 0; i < c->ncontracts; i++)
         free(c->contracts[i].covers);

@@ -11,7 +11,8 @@
  * gateway.drivers_dirs first and installed_drivers_dir last. Checks every field (type, range,
  * unknown keys with "did you mean") and every cross-field rule (unique ids, unit ids per bus,
  * drivers that exist, params the profile knows, contracts that cover something).
- * Returns 0 and *out, or -1 with err naming "<file>: <json.path>: <what>". Touches no other file. */
+ * Returns 0 and *out, or -1 with err naming "<file>: <json.path>: <what>". Reads no other file
+ * but DTU buses' secret files. */
 int config_load(const char *path, const char *installed_drivers_dir, struct config **out, struct diag *err);
 
 /* Same, from text already in memory (path is used in messages and to resolve relative paths). */
@@ -19,6 +20,12 @@ int config_parse(const char *text, size_t len, const char *path, const char *ins
                  struct config **out, struct diag *err);
 
 void config_free(struct config *c);
+
+/* A DTU bus's registration packet: pattern with {id} filled with b->dtu_id and {secret} with
+ * the secret read from b->secret_file (none when it is ""), into b->register_packet,
+ * register_len, secret_off and secret_len. Returns 0, or -1 with err naming the key
+ * (register_pattern, secret_file) and the rule; the secret itself never enters a message. */
+int config_dtu_register(struct bus_config *b, const char *pattern, struct diag *err);
 
 
 #endif

@@ -33,6 +33,7 @@
 #include "clock.h"
 #include "commands.h"
 #include "config.h"
+#include "dtu_listener.h"
 #include "engine.h"
 #include "log.h"
 #include "payload.h"
@@ -233,8 +234,35 @@ static void handle_state(struct core *c, const struct msg *m)
     msg_free(gap);
 }
 
+static void raise_gateway_alert(struct core *c, const char *rule, enum severity sev, const char *zh, const char *en);
+
+/* A DTU's silent connection was taken over: an event naming both peers; the takeover that makes
+ * the id contested also raises a one-shot alert of the gateway (docs/alerts.md). */
+static void handle_takeover(struct core *c, const struct msg *m)
+{
+    const struct dtu_takeover *t = m->takeover;
+    struct jbuf body = {0};
+    if (payload_dtu_replaced(&body, t) == 0)
+        store_append_event(c->store, NULL, OUTBOX_EVENT, m->ts_ms, body.p, NULL);
+    else
+        log_err("bus %s: out of memory writing a dtu_replaced event", t->bus);
+    jbuf_free(&body);
+    if (!t->contested)
+        return;
+    char zh[TEXT_MAX_LEN], en[TEXT_MAX_LEN];
+    snprintf(zh, sizeof zh, "DTU %.40s（总线 %.32s）%d 分钟内被新连接接管 %d 次，可能有人冒充", t->dtu_id, t->bus,
+             DTU_CONTESTED_WINDOW_MS / 60000, t->recent);
+    snprintf(en, sizeof en, "DTU %.40s (bus %.32s) taken over %d times in %d min: someone may be impersonating it",
+             t->dtu_id, t->bus, t->recent, DTU_CONTESTED_WINDOW_MS / 60000);
+    raise_gateway_alert(c, "dtu_contested", SEV_MAJOR, zh, en);
+}
+
 static void handle(struct core *c, const struct msg *m)
 {
+    if (m->kind == MSG_DTU_REPLACED) {
+        handle_takeover(c, m);
+        return;
+    }
     const struct device *d = c->cfg->devices[m->device];
     switch (m->kind) {
     case MSG_READING:
@@ -255,6 +283,8 @@ static void handle(struct core *c, const struct msg *m)
         handle_state(c, m);
         engine_handle(c->engine, m, &c->sink);
         follow_engine(c);
+        break;
+    case MSG_DTU_REPLACED:
         break;
     case MSG_POINT_MISSING: {
         char body[200];
@@ -704,15 +734,23 @@ static void report_moved_store(struct core *c)
         return;
     const char *slash = strrchr(moved, '/');
     const char *name = slash ? slash + 1 : moved; /* it lies beside the store */
+    char zh[TEXT_MAX_LEN], en[TEXT_MAX_LEN];
+    snprintf(zh, sizeof zh, "网关数据库损坏，已另存为 %.100s 并新建；未发送的数据可能丢失", name);
+    snprintf(en, sizeof en, "Store corrupt: kept as %.100s, a fresh one made; unsent data may be lost", name);
+    raise_gateway_alert(c, "store_corrupt", SEV_MAJOR, zh, en);
+}
+
+/* A one-shot alert of the gateway itself (device: the gateway id): nothing to clear. */
+static void raise_gateway_alert(struct core *c, const char *rule, enum severity sev, const char *zh, const char *en)
+{
     struct alert_event ev = {.kind = ALERT_OCCURRED, .ts = clock_wall_ms()};
     struct alert *a = &ev.alert;
     snprintf(a->device, sizeof a->device, "%s", c->cfg->gateway_id);
-    snprintf(a->rule, sizeof a->rule, "store_corrupt");
+    snprintf(a->rule, sizeof a->rule, "%s", rule);
     snprintf(a->id, sizeof a->id, "%s:%s:%lld", a->device, a->rule, (long long)ev.ts);
-    a->severity = SEV_MAJOR;
-    snprintf(a->message_zh, sizeof a->message_zh, "网关数据库损坏，已另存为 %s 并新建；未发送的数据可能丢失", name);
-    snprintf(a->message_en, sizeof a->message_en, "Store corrupt: kept as %s, a fresh one made; unsent data may be lost",
-             name);
+    a->severity = sev;
+    snprintf(a->message_zh, sizeof a->message_zh, "%s", zh);
+    snprintf(a->message_en, sizeof a->message_en, "%s", en);
     a->value = NAN;
     a->raised_ts = ev.ts;
     on_alert(c, &ev);

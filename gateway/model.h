@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cidr.h"
+
 #define NAME_MAX_LEN 64      /* ids of site, gateway, bus, device, point, param, driver */
 #define TEXT_MAX_LEN 192     /* free text: locations, contractor names, messages (UTF-8) */
 #define PATH_MAX_LEN 256
@@ -127,6 +129,10 @@ enum bus_type { BUS_RTU, BUS_TCP, BUS_DTU };
 
 #define DTU_ID_MAX_LEN 64    /* registration id: IMEI (15 digits), ICCID (19-20) or a literal */
 #define DTU_LITERAL_MAX 64   /* registration pattern and heartbeat, in bytes */
+#define DTU_SECRET_MIN 8     /* registration secret, in bytes: short enough to type into a DTU */
+#define DTU_SECRET_MAX 64
+#define DTU_REGISTER_MAX (DTU_LITERAL_MAX + DTU_ID_MAX_LEN + DTU_SECRET_MAX) /* the packet filled in */
+#define DTU_ALLOW_MAX 16     /* address blocks in a DTU bus's allow list */
 
 struct bus_config {
     char id[NAME_MAX_LEN];
@@ -152,8 +158,13 @@ struct bus_config {
     char listen_host[TEXT_MAX_LEN]; /* address to bind, "0.0.0.0" by default */
     int listen_port;
     char dtu_id[DTU_ID_MAX_LEN];
-    uint8_t register_packet[DTU_LITERAL_MAX]; /* register_pattern with {id} filled in */
+    uint8_t register_packet[DTU_REGISTER_MAX]; /* register_pattern with {id} and {secret} filled in */
     int register_len;
+    int secret_off, secret_len;  /* where the secret stands in register_packet; 0 len: none */
+    char secret_file[PATH_MAX_LEN];
+    bool insecure_no_secret;     /* the id alone registers: spelled out, never the default */
+    int nallow;                  /* 0: any source address */
+    struct cidr allow[DTU_ALLOW_MAX];
     uint8_t heartbeat[DTU_LITERAL_MAX];       /* empty: heartbeats are told apart by shape */
     int heartbeat_len;
     int ndevices;

@@ -497,6 +497,22 @@ static void alert_members(struct jbuf *b, const struct alert *a, const char *loc
     ts_or_null(b, a->cleared_ts);
 }
 
+int payload_dtu_replaced(struct jbuf *b, const struct dtu_takeover *t)
+{
+    const char *const members[][2] = {
+        {"bus", t->bus}, {"dtu_id", t->dtu_id}, {"old_peer", t->old_peer}, {"new_peer", t->new_peer}};
+    jbuf_reset(b);
+    PUT_LIT(b, "{\"event\":\"dtu_replaced\"");
+    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {
+        key(b, members[i][0]);
+        payload_string(b, members[i][1]);
+    }
+    key(b, "recent");
+    payload_int(b, t->recent);
+    PUT_LIT(b, "}");
+    return b->oom ? -1 : 0;
+}
+
 int payload_alert_event(struct jbuf *b, const struct alert_event *ev, const char *location, const char *note,
                         const char *by_name, bool with_device)
 {

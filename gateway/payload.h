@@ -81,6 +81,10 @@ int payload_metrics(struct jbuf *b, const char *gateway, const struct payload_me
 int payload_reply(struct jbuf *b, const char *gateway, int64_t ts_ms, const char *cmd, const char *id, bool ok,
                   const char *text);
 
+/* The stored body of a dtu_replaced event (an outbox row of kind OUTBOX_EVENT, no device):
+ * {"event", "bus", "dtu_id", "old_peer", "new_peer", "recent"}. Returns 0, or -1 when out of memory. */
+int payload_dtu_replaced(struct jbuf *b, const struct dtu_takeover *t);
+
 /* The stored body of an alert event (an outbox row of kind OUTBOX_ALERT): {"event", "id",
  * "location", "rule", "severity", "message" {zh, en}, "point", "value", "raised_ts", "contract",
  * "contractor", "respond_by_ts", "escalation", "next_escalation_ts", "acked", "acked_by",

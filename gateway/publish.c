@@ -405,47 +405,6 @@ static void start_connect(struct publisher *p, int64_t now)
 
 /* ---- life ---- */
 
-/* The password file, whole, less trailing line breaks; the file must be private (secret_file_open). */
-static int read_password(const char *path, char **out, struct diag *err)
-{
-    int fd = secret_file_open("mqtt.password_file", path, err);
-    if (fd < 0)
-        return -1;
-    char *buf = calloc(1, PASSWORD_MAX + 1);
-    if (!buf) {
-        diag_set(err, "mqtt.password_file %s: out of memory", path);
-        goto fail;
-    }
-    ssize_t len = read(fd, buf, PASSWORD_MAX + 1);
-    if (len < 0) {
-        diag_set(err, "mqtt.password_file %s: cannot read: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (len > PASSWORD_MAX) {
-        diag_set(err, "mqtt.password_file %s: longer than %d bytes (expected the password alone)", path,
-                 PASSWORD_MAX);
-        goto fail;
-    }
-    buf[len] = '\0';
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-        buf[--len] = '\0';
-    if (len == 0 || memchr(buf, '\0', (size_t)len)) {
-        diag_set(err, "mqtt.password_file %s: %s (expected the password on one line)", path,
-                 len == 0 ? "empty" : "holds a NUL byte");
-        goto fail;
-    }
-    close(fd);
-    *out = buf;
-    return 0;
-fail:
-    if (buf) {
-        explicit_bzero(buf, PASSWORD_MAX + 1);
-        free(buf);
-    }
-    close(fd);
-    return -1;
-}
-
 /* The files libmosquitto opens at each connect, checked once before the first: readable, and
  * the key as private as the password. */
 static int check_readable(const char *key, const char *path, struct diag *err)
@@ -482,7 +441,9 @@ static int publisher_make(const struct config *cfg, struct publisher **out, stru
         return -1;
     }
     mosquitto_lib_init(); /* undone in publish_free */
-    if (m->password_file[0] && read_password(m->password_file, &p->password, err) < 0) {
+    size_t password_len;
+    if (m->password_file[0] &&
+        secret_file_read("mqtt.password_file", m->password_file, PASSWORD_MAX, &p->password, &password_len, err) < 0) {
         publish_free(p);
         return -1;
     }
@@ -789,10 +750,7 @@ void publish_free(struct publisher *p)
         return;
     if (p->mosq)
         mosquitto_destroy(p->mosq);
-    if (p->password) {
-        explicit_bzero(p->password, PASSWORD_MAX + 1);
-        free(p->password);
-    }
+    secret_free(p->password, PASSWORD_MAX);
     free(p->slots);
     free(p->rows);
     jbuf_free(&p->topic);

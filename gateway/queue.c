@@ -34,6 +34,19 @@ struct msg *msg_new(enum msg_kind kind, int device, int64_t ts_ms, int npoints)
     return m;
 }
 
+struct msg *msg_new_takeover(int64_t ts_ms)
+{
+    struct msg *m = calloc(1, sizeof *m + sizeof *m->takeover);
+    if (!m)
+        return NULL;
+    m->kind = MSG_DTU_REPLACED;
+    m->device = -1;
+    m->ts_ms = ts_ms;
+    m->point = -1;
+    m->takeover = (struct dtu_takeover *)(m + 1);
+    return m;
+}
+
 void msg_free(struct msg *m)
 {
     free(m);

@@ -9,6 +9,17 @@ enum msg_kind {
     MSG_DEVICE_ONLINE,  /* first good poll, or recovery after offline */
     MSG_DEVICE_OFFLINE, /* offline_after failed cycles in a row */
     MSG_POINT_MISSING,  /* the device answered "illegal data address" for this point alone */
+    MSG_DTU_REPLACED,   /* a DTU's silent connection was taken over by a new one (device -1) */
+};
+
+/* MSG_DTU_REPLACED: who took over from whom, from the DTU listener's thread. */
+struct dtu_takeover {
+    char bus[64];
+    char dtu_id[64];
+    char old_peer[64];
+    char new_peer[64];
+    int recent;         /* takeovers of this id within DTU_CONTESTED_WINDOW_MS, this one included */
+    int contested;      /* 1: recent reached DTU_CONTESTED_COUNT: raise the dtu_contested alert */
 };
 
 /* One message, allocated by the producer with msg_new and freed by the consumer. */
@@ -21,9 +32,12 @@ struct msg {
     int errors;         /* failed cycles behind an offline event */
     double *values;     /* npoints entries, inside the same allocation */
     uint8_t *quality;
+    struct dtu_takeover *takeover; /* MSG_DTU_REPLACED */
 };
 
 struct msg *msg_new(enum msg_kind kind, int device, int64_t ts_ms, int npoints);
+/* A MSG_DTU_REPLACED message with its takeover zeroed, for the caller to fill. */
+struct msg *msg_new_takeover(int64_t ts_ms);
 void msg_free(struct msg *m);
 
 struct queue;

@@ -1,10 +1,12 @@
-/* secret_file: refuses secrets that other users can read, before anything uses them. */
+/* secret_file: refuses secrets that other users can read, before anything uses them, and reads
+ * a one-line secret (see secret_file.h). */
 #include "secret_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,4 +53,48 @@ int secret_file_open(const char *key, const char *path, struct diag *err)
     }
     close(fd);
     return -1;
+}
+
+int secret_file_read(const char *key, const char *path, size_t max, char **out, size_t *len, struct diag *err)
+{
+    int fd = secret_file_open(key, path, err);
+    if (fd < 0)
+        return -1;
+    char *buf = calloc(1, max + 1);
+    if (!buf) {
+        diag_set(err, "%s %s: out of memory", key, path);
+        goto fail;
+    }
+    ssize_t n = read(fd, buf, max + 1);
+    if (n < 0) {
+        diag_set(err, "%s %s: cannot read: %s", key, path, strerror(errno));
+        goto fail;
+    }
+    if ((size_t)n > max) {
+        diag_set(err, "%s %s: longer than %zu bytes (expected the secret alone, on one line)", key, path, max);
+        goto fail;
+    }
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    if (n == 0 || memchr(buf, '\0', (size_t)n)) {
+        diag_set(err, "%s %s: %s (expected the secret on one line)", key, path, n == 0 ? "empty" : "holds a NUL byte");
+        goto fail;
+    }
+    close(fd);
+    *out = buf;
+    *len = (size_t)n;
+    return 0;
+fail:
+    secret_free(buf, max);
+    close(fd);
+    return -1;
+}
+
+void secret_free(char *secret, size_t max)
+{
+    if (!secret)
+        return;
+    explicit_bzero(secret, max + 1);
+    free(secret);
 }

@@ -108,6 +108,8 @@ enum mb_status transport_read(struct transport *t, uint8_t unit, int table, uint
         return MB_LINK;
     }
     enum mb_status st = t->ops->transact(t, unit, req, sizeof req, timeout_ms, &rsp_unit, rsp, sizeof rsp, &len);
+    if (t->ops->exchanged)
+        t->ops->exchanged(t, st);
     if (st == MB_LINK)
         transport_close(t);
     if (st != MB_OK)

@@ -35,6 +35,9 @@ struct transport_ops {
      * transport_drain); the caller then closes the transport. */
     int (*flush)(struct transport *t);
     void (*destroy)(struct transport *t);
+    /* Optional: told the outcome of every transact, for a transport whose link's health is
+     * judged by its exchanges (a DTU's). */
+    void (*exchanged)(struct transport *t, enum mb_status st);
 };
 
 struct transport {
@@ -65,6 +68,10 @@ enum mb_status transport_read(struct transport *t, uint8_t unit, int table, uint
 struct transport *transport_rtu_new(const struct bus_config *cfg);
 struct transport *transport_tcp_new(const struct bus_config *cfg);
 struct transport *transport_dtu_new(const struct bus_config *cfg);
+/* Where a DTU transport's takeovers are told (MSG_DTU_REPLACED); before its first connect. A
+ * transport of another kind ignores it. */
+struct queue;
+void transport_dtu_report_to(struct transport *t, struct queue *events);
 
 /* Shared by the RTU and DTU transports: reads from fd until the reply to (unit, fc) is framed
  * in buf (cap bytes, at least MBRTU_MAX; *have bytes already in it), or until deadline_ms

@@ -59,6 +59,14 @@ class Workdir:
     def file(self, name):
         return os.path.join(self.path, name)
 
+    def secret(self, name, text):
+        """A private file (mode 600) holding text: a DTU's secret, a password."""
+        path = self.file(name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text + "\n")
+        return path
+
 
 class Sim:
     """The device simulator, driven over stdin: each command is answered OK or ERR."""

@@ -93,13 +93,18 @@ def test(started):
     if rc != 2 or "no link given" not in err:
         raise h.TestFailure("no link (%d): %s%s" % (rc, out, err))
 
-    # through a DTU: probe listens and waits, the DTU connects and registers
+    # through a DTU: probe listens and waits, the DTU connects and registers with its secret
     port = h.free_port()
+    rc, out, err = probe("--dtu-listen", "127.0.0.1:%d" % port, "--dtu-id", "868120034567891")
+    if rc != 2 or "--dtu-secret-file FILE" not in err or "--dtu-insecure" not in err:
+        raise h.TestFailure("a DTU without a secret (%d): %s%s" % (rc, out, err))
+    secret = work.secret("dtu.secret", "Xk3pQ9zw")
     p = subprocess.Popen([h.BIN, "probe", "--dtu-listen", "127.0.0.1:%d" % port, "--dtu-id", "868120034567891",
-                          "--wait", "30", "--unit", "1", "--address", "2", "--count", "2"],
+                          "--dtu-secret-file", secret, "--wait", "30", "--unit", "1", "--address", "2", "--count",
+                          "2"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     started.append(_Proc(p))
-    dtu = h.Sim(work, scen, extra=["--dtu", "127.0.0.1:%d" % port, "--dtu-id", "868120034567891",
+    dtu = h.Sim(work, scen, extra=["--dtu", "127.0.0.1:%d" % port, "--dtu-id", "868120034567891:Xk3pQ9zw",
                                    "--dtu-heartbeat", "HB", "--dtu-heartbeat-ms", "20"])
     started.append(dtu)
     dtu.cmd("raw 1 holding 2 0x3F9D")

@@ -402,7 +402,7 @@ static void test_source_hash(void)
     rmdir(tmp);
 }
 
-#define DTU(extra, devs) "{'id':'dtu-1','type':'dtu'," extra ",'devices':[" devs "]}"
+#define DTU(extra, devs) "{'id':'dtu-1','type':'dtu','insecure_no_secret':true," extra ",'devices':[" devs "]}"
 
 static void test_dtu(void)
 {
@@ -421,7 +421,7 @@ static void test_dtu(void)
     c = OK(HEAD "'buses':[" DTU("'listen':'127.0.0.1:9001','dtu_id':'89860412345678901234',"
                                 "'register_pattern':'REG{id};','heartbeat':'hex:FE 01 0a','timeout_ms':5000", LEVEL)
                 "," "{'id':'dtu-2','type':'dtu','listen':'127.0.0.1:9001','dtu_id':'pump-house',"
-                "'heartbeat':'www.usr.cn','devices':[" LIFT "]}]}",
+                "'heartbeat':'www.usr.cn','insecure_no_secret':true,'devices':[" LIFT "]}]}",
            "c.json");
     if (c) {
         const struct bus_config *b = &c->buses[0];
@@ -457,7 +457,7 @@ static void test_dtu(void)
     ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'868 120'", LEVEL) "]}",
         "buses[0].dtu_id: \"868 120\" has a space", NULL);
     ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'a','register_pattern':'REG'", LEVEL) "]}",
-        "buses[0].register_pattern: \"REG\" must hold {id} exactly once", NULL);
+        "buses[0]: register_pattern \"REG\" must hold {id} exactly once", NULL);
     ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'a','heartbeat':'hex:F'", LEVEL) "]}",
         "buses[0].heartbeat: \"hex:F\" is not whole hex bytes", NULL);
     ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'a','heartbeat':'hex:zz'", LEVEL) "]}",
@@ -474,11 +474,107 @@ static void test_dtu(void)
         "buses[0].devices[0].unit: 0 is out of range (expected an integer 1..247)", NULL);
     /* one port: same address, distinct registrations */
     ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'a'", LEVEL) ","
-             "{'id':'d2','type':'dtu','listen':'127.0.0.1:9000','dtu_id':'b','devices':[" LIFT "]}]}",
+             "{'id':'d2','type':'dtu','listen':'127.0.0.1:9000','dtu_id':'b','insecure_no_secret':true,"
+             "'devices':[" LIFT "]}]}",
         "buses[1].listen: \"127.0.0.1:9000\": port 9000 is already listened on at 0.0.0.0 by bus \"dtu-1\"", NULL);
     ERR(HEAD "'buses':[" DTU("'port':9000,'dtu_id':'a'", LEVEL) ","
-             "{'id':'d2','type':'dtu','port':9000,'dtu_id':'a','devices':[" LIFT "]}]}",
-        "buses[1].dtu_id: \"a\" is already the registration of bus \"dtu-1\" (buses[0]) on port 9000", NULL);
+             "{'id':'d2','type':'dtu','port':9000,'dtu_id':'a','insecure_no_secret':true,'register_pattern':'R{id}',"
+             "'devices':[" LIFT "]}]}",
+        "buses[1].dtu_id: \"a\" is already the DTU of bus \"dtu-1\" (buses[0]) on port 9000", NULL);
+}
+
+static void write_secret(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    CHECK(chmod(path, mode) == 0);
+}
+
+#define SDTU(extra) "{'id':'dtu-1','type':'dtu','port':9000,'dtu_id':'868120034567891'," extra ",'devices':[" LEVEL "]}"
+
+/* A DTU's secret: required unless spelled out otherwise, read from a private file into the
+ * registration packet, never quoted in an error; the allow list of address blocks. */
+static void test_dtu_trust(void)
+{
+    char dir[] = "/tmp/ct-dtu-XXXXXX", good[600], open_file[600], shorty[600], spaced[600], text[4096];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(good, sizeof good, "%s/good.secret", dir);
+    snprintf(open_file, sizeof open_file, "%s/open.secret", dir);
+    snprintf(shorty, sizeof shorty, "%s/short.secret", dir);
+    snprintf(spaced, sizeof spaced, "%s/spaced.secret", dir);
+    write_secret(good, "Xk3-pQ9z!w\n", 0600);
+    write_secret(open_file, "Xk3-pQ9z!w\n", 0644);
+    write_secret(shorty, "Xk3\n", 0640);
+    write_secret(spaced, "Xk3 pQ9z!w\n", 0600);
+
+    /* secure by default: a DTU bus says how it is trusted */
+    ERR(HEAD "'buses':[" SDTU("'heartbeat':'HB'") "]}",
+        "buses[0].secret_file: missing (expected \"secret_file\": a private file holding the DTU's registration "
+        "secret", "\"insecure_no_secret\": true");
+    /* the default pattern puts the secret after the id */
+    snprintf(text, sizeof text, HEAD "'buses':[" SDTU("'secret_file':'%s','allow':['10.64.0.0/16','2001:db8::/32',"
+                                                      "'127.0.0.1']") "]}", good);
+    struct config *c = OK(text, "c.json");
+    if (c) {
+        const struct bus_config *b = &c->buses[0];
+        CHECK(b->register_len == 26 && memcmp(b->register_packet, "868120034567891:Xk3-pQ9z!w", 26) == 0);
+        CHECK(b->secret_off == 16 && b->secret_len == 10 && !b->insecure_no_secret);
+        CHECK(b->nallow == 3 && b->allow[0].family == AF_INET && b->allow[0].bits == 16);
+        CHECK(b->allow[1].family == AF_INET6 && b->allow[1].bits == 32 && b->allow[2].bits == 32);
+        config_free(c);
+    }
+    snprintf(text, sizeof text, HEAD "'buses':[" SDTU("'secret_file':'%s','register_pattern':'REG{secret}#{id}'")
+             "]}", good);
+    c = OK(text, "c.json");
+    if (c) {
+        const struct bus_config *b = &c->buses[0];
+        CHECK(b->register_len == 29 && memcmp(b->register_packet, "REGXk3-pQ9z!w#868120034567891", 29) == 0);
+        CHECK(b->secret_off == 3 && b->secret_len == 10);
+        config_free(c);
+    }
+    /* the file's rules, as for the MQTT password; the secret never in the message */
+    struct { const char *file, *extra, *m1, *m2; } bad[] = {
+        {open_file, "", "buses[0]: secret_file /", "open.secret: readable by every user (mode 0644); refusing to use it"},
+        {shorty, "", "the secret is 3 bytes (expected 8..64 printable ASCII", NULL},
+        {spaced, "", "the secret is 10 bytes with a space or a byte outside printable ASCII", NULL},
+        {"/nonexistent/x.secret", "", "secret_file /nonexistent/x.secret: cannot open", NULL},
+        {good, ",'insecure_no_secret':true", "buses[0].insecure_no_secret: true given with \"secret_file\"", NULL},
+        {good, ",'register_pattern':'{id}'", "register_pattern \"{id}\" must hold {secret} exactly once", NULL},
+        {good, ",'allow':['10.64.1.9/16']", "buses[0].allow[0]: \"10.64.1.9/16\" has address bits set past its prefix",
+         NULL},
+        {good, ",'allow':['10.64.0.0/33']", "buses[0].allow[0]: \"10.64.0.0/33\" has a prefix length that is not 0..32",
+         NULL},
+        {good, ",'allow':['gw.local']", "buses[0].allow[0]: \"gw.local\" is not a numeric IPv4 or IPv6 address", NULL},
+        {good, ",'allow':[]", "buses[0].allow: has 0 entries (expected 1..16 address blocks", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, HEAD "'buses':[" SDTU("'secret_file':'%s'%s") "]}", bad[i].file, bad[i].extra);
+        struct config *cc = NULL;
+        struct diag d;
+        diag_clear(&d);
+        char *json = strdup(text);
+        for (char *q = json; *q; q++)
+            if (*q == '\'')
+                *q = '"';
+        CHECK(config_parse(json, strlen(json), "c.json", drivers, &cc, &d) == -1);
+        CHECK_CONTAINS(d.msg, bad[i].m1);
+        if (bad[i].m2)
+            CHECK_CONTAINS(d.msg, bad[i].m2);
+        CHECK_MSG(!strstr(d.msg, "pQ9z"), "the secret leaked into: %s", d.msg);
+        config_free(cc);
+        free(json);
+    }
+    ERR(HEAD "'buses':[" SDTU("'insecure_no_secret':true,'register_pattern':'{id}:{secret}'") "]}",
+        "register_pattern \"{id}:{secret}\" holds {secret} but the bus has no secret_file", NULL);
+    unlink(good);
+    unlink(open_file);
+    unlink(shorty);
+    unlink(spaced);
+    rmdir(dir);
 }
 
 /* The alert life cycle's knobs and response deadlines in seconds. */
@@ -575,6 +671,7 @@ int main(void)
     test_files();
     test_source_hash();
     test_dtu();
+    test_dtu_trust();
     test_alerts_and_deadlines();
     test_inputs();
     return check_report();
