@@ -379,6 +379,11 @@ static void publish_metrics(struct core *c)
     m.commands_refused = c->cmds.refused;
     m.commands_replies_held = c->cmds.replies_held;
     m.commands_log_held = c->cmds.log_held;
+    struct dtu_counts dc;
+    dtu_listener_counts(&dc);
+    m.dtu_refused = dc.refused;
+    m.dtu_claims_refused = dc.claims_refused;
+    m.dtu_takeovers = dc.takeovers;
     if (payload_metrics(&c->out, c->cfg->gateway_id, &m) == 0)
         publish_direct(c->pub, "metrics", c->out.p, c->out.len, false);
     free(devs);

@@ -35,6 +35,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,8 @@ struct dtu_listener {
 
 pthread_mutex_t dtu_hub_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dtu_listener *listeners;
+/* Since the process started, over every listener: read by the core thread for metrics. */
+static atomic_uint_fast64_t total_refused, total_claims_refused, total_takeovers;
 
 static void peer_name(const struct sockaddr_storage *sa, char *out, size_t n)
 {
@@ -173,6 +176,7 @@ static void refused(struct dtu_listener *ls, struct complaint *c, uint64_t *coun
 {
     uint32_t held;
     ++*count;
+    atomic_fetch_add(&total_refused, 1);
     if (!log_complain(c, clock_mono_ms(), &held))
         return;
     char what[400];
@@ -236,6 +240,7 @@ static void attach(struct dtu_listener *ls, int i, struct dtu_slot *s, int64_t n
         shutdown(old, SHUT_RDWR);
         close(old);
         int contested, recent = count_takeover(s, now, &contested);
+        atomic_fetch_add(&total_takeovers, 1);
         log_notice("bus %s: DTU %s: new connection from %s replaces the one from %s, which is closed", s->cfg->id,
                    s->cfg->dtu_id, p->peer, old_peer);
         tell_takeover(s, old_peer, p->peer, recent, contested);
@@ -280,6 +285,7 @@ static void judge(struct dtu_listener *ls, int i, int64_t now)
     }
     if (s) {
         uint32_t held;
+        atomic_fetch_add(&total_claims_refused, 1);
         if (log_complain(&s->refused, clock_mono_ms(), &held))
             log_warn("bus %s: DTU %s: connection from %s refused: the current one from %s still answers its polls "
                      "(%u similar held back)",
@@ -638,4 +644,11 @@ void dtu_slot_exchanged(struct dtu_slot *s, uint64_t gen, bool answered)
         s->last_answered = answered;
     }
     pthread_mutex_unlock(&dtu_hub_lock);
+}
+
+void dtu_listener_counts(struct dtu_counts *out)
+{
+    out->refused = atomic_load(&total_refused);
+    out->claims_refused = atomic_load(&total_claims_refused);
+    out->takeovers = atomic_load(&total_takeovers);
 }

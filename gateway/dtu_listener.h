@@ -71,4 +71,12 @@ void dtu_slot_lost(struct dtu_slot *s, uint64_t gen);
  * (even an exception or garbage: the link carries bytes), not a timeout or a link error. */
 void dtu_slot_exchanged(struct dtu_slot *s, uint64_t gen, bool answered);
 
+/* Since the process started, over every listening address: connections refused before they
+ * registered (silent, unknown, impostors, crowded out, addresses not allowed), right claims
+ * refused while the current connection answers, and takeovers. */
+struct dtu_counts {
+    uint64_t refused, claims_refused, takeovers;
+};
+void dtu_listener_counts(struct dtu_counts *out);
+
 #endif

@@ -414,6 +414,12 @@ int payload_metrics(struct jbuf *b, const char *gateway, const struct payload_me
     counter(b, "replies_held", m->commands_replies_held);
     counter(b, "log_held", m->commands_log_held);
     jbuf_put(b, "}", 1);
+    key(b, "dtu");
+    jbuf_put(b, "{\"refused\":", 11);
+    payload_int(b, (int64_t)m->dtu_refused);
+    counter(b, "claims_refused", m->dtu_claims_refused);
+    counter(b, "takeovers", m->dtu_takeovers);
+    jbuf_put(b, "}", 1);
     return done(b);
 }
 

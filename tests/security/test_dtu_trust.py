@@ -114,7 +114,7 @@ def test(started):
         # nobody on this machine may connect here
         dtu_bus("dtu-far", far_port, "868120034567899", secret, "manhole-f1", allow=["10.64.0.0/16", "2001:db8::/32"]),
     ]
-    cfg = h.base_config(work, buses, mqtt={"host": "127.0.0.1", "port": broker.port})
+    cfg = h.base_config(work, buses, mqtt={"host": "127.0.0.1", "port": broker.port, "metrics_s": 1})
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)
     started.append(d)
@@ -231,6 +231,15 @@ def test(started):
     print("log lines for 150 refused connections: %d" % lines)
     if lines > 4:
         raise h.TestFailure("%d log lines for 150 refusals (expected at most 4):\n%s" % (lines, d.output()[-3000:]))
+
+    # every refusal and takeover counted in metrics, not only in the log
+    def dtu_metrics():
+        got = [m.get("dtu") for _, m, _ in sub.received("/metrics")]
+        return got[-1] if got and got[-1] else None
+
+    h.wait_until("metrics counting the 150 refusals and the 3 takeovers",
+                 lambda: dtu_metrics() and dtu_metrics()["refused"] >= 150 and dtu_metrics()["takeovers"] == 3
+                 and dtu_metrics()["claims_refused"] >= 1, 20)
 
     if not d.running():
         raise h.TestFailure("daemon died:\n" + d.output())

@@ -186,7 +186,7 @@ static void test_status_reply_metrics(void)
                                 .store = {.used_bytes = 4096, .file_bytes = 8192, .max_bytes = 1048576,
                                           .evicted_unsent = 5},
                                 .rss_kb = 2048, .mqtt_connects = 1, .mqtt_published = 40, .mqtt_acked = 37, .mqtt_refused = 2,
-                                .mqtt_inflight = 3, .commands_accepted = 2, .commands_refused = 5000,
+                                .mqtt_inflight = 3, .commands_accepted = 2, .commands_refused = 5000, .dtu_refused = 150, .dtu_claims_refused = 1, .dtu_takeovers = 3,
                                 .commands_replies_held = 4990, .commands_log_held = 4989};
     CHECK(payload_metrics(&b, GW, &m) == 0);
     CHECK_JSON(b.p,
@@ -198,7 +198,7 @@ static void test_status_reply_metrics(void)
                "\"store\":{\"used_bytes\":4096,\"file_bytes\":8192,\"max_bytes\":1048576,\"evicted_unsent\":5,"
                "\"evicted_sent\":0,\"expired\":0,\"write_errors\":0,\"lost_rows\":0},\"queue_dropped\":0,"
                "\"rss_kb\":2048,\"mqtt\":{\"connects\":1,\"published\":40,\"acked\":37,\"refused\":2,\"inflight\":3},"
-               "\"commands\":{\"accepted\":2,\"refused\":5000,\"replies_held\":4990,\"log_held\":4989}}");
+               "\"commands\":{\"accepted\":2,\"refused\":5000,\"replies_held\":4990,\"log_held\":4989},\"dtu\":{\"refused\":150,\"claims_refused\":1,\"takeovers\":3}}");
 }
 
 static void test_alerts(void)
