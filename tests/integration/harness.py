@@ -20,8 +20,43 @@ DRIVERS = os.path.join(SRC, "drivers")
 SCENARIOS = os.path.join(SRC, "tests", "sim", "scenarios")
 
 
+# Topics of the outbox's rows (gateway/payload.c, payload_row_topic), each message with its seq:
+# a test that wants every stored seq delivered counts all of them (a daily report appears at every
+# local midnight, Asia/Shanghai in base_config: 16:00 UTC).
+OUTBOX_TOPICS = ("/readings", "/state", "/events", "/alerts", "/reports/daily")
+
+
 class TestFailure(Exception):
     pass
+
+
+def _clock_offset(spec):
+    """Seconds from now to CARETAKER_TEST_CLOCK ("2026-11-23 15:59:30", UTC), or 0 without it."""
+    if not spec:
+        return 0
+    import calendar
+    try:
+        at = calendar.timegm(time.strptime(spec.lstrip("@"), "%Y-%m-%d %H:%M:%S"))
+    except ValueError:
+        raise SystemExit("CARETAKER_TEST_CLOCK=%r: expected \"YYYY-MM-DD HH:MM:SS\" (UTC)" % spec)
+    return int(at - time.time())
+
+
+# CARETAKER_TEST_CLOCK moves every daemon's wall clock to that UTC time as the test starts, on one
+# timeline across restarts (a fixed offset, real pace), so a test can be run across a local
+# midnight or any other hour; daemons given a clock of their own (faked_clock) keep theirs.
+TEST_CLOCK = os.environ.get("CARETAKER_TEST_CLOCK", "")
+CLOCK_OFFSET_S = _clock_offset(TEST_CLOCK)
+
+
+def now_ms():
+    """The daemons' wall clock now, in ms since the epoch (the real one without CARETAKER_TEST_CLOCK)."""
+    return int((time.time() + CLOCK_OFFSET_S) * 1000)
+
+
+def local_day(ms, utc_offset_h=8):
+    """Days since the epoch at the site (base_config's Asia/Shanghai, UTC+8 all year) at ms."""
+    return (ms // 1000 + utc_offset_h * 3600) // 86400
 
 
 def wait_until(what, fn, timeout=20.0, interval=0.05):
@@ -134,6 +169,8 @@ class Daemon:
             json.dump(config, f, ensure_ascii=False, indent=1)
         self.log_path = work.file(name + ".log")
         self.log = open(self.log_path, "w")
+        if env is None and TEST_CLOCK:
+            env = faked_clock("%+d" % CLOCK_OFFSET_S)
         self.proc = subprocess.Popen([BIN, "run", "-c", self.config_path, "-d", DRIVERS],
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      env=dict(os.environ, **env) if env else None)
@@ -193,16 +230,26 @@ def base_config(work, buses, **extra):
 
 
 def query(db_path, sql, args=()):
-    """Reads the daemon's store while it runs (WAL lets readers in)."""
-    if not os.path.exists(db_path):
-        return []
-    con = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=5)
-    try:
-        return con.execute(sql, args).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        con.close()
+    """Reads the daemon's store while it runs (WAL lets readers in). Before the store exists (no
+    file, or no table in it yet) the answer is []; a locked database is tried again for a few
+    seconds; any other error (a mistyped query, a missing table in a made store) fails the test,
+    so that a check that nothing is there cannot pass on a query that could not run."""
+    deadline = time.monotonic() + 5.0
+    while True:
+        if not os.path.exists(db_path):
+            return []
+        con = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=5)
+        try:
+            return con.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) and time.monotonic() < deadline:
+                time.sleep(0.05)  # a writer holds it: read again (bounded by the deadline)
+                continue
+            if "no such table" in str(e) and not con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                return []  # the daemon has opened the file but not yet made its tables
+            raise TestFailure("query %r on %s: %s" % (sql, db_path, e))
+        finally:
+            con.close()
 
 
 def scalar(db_path, sql, args=()):
