@@ -196,18 +196,44 @@ class Daemon:
             return f.read()
 
 
-def faked_clock(spec):
-    """Environment that gives the daemon a wall clock of libfaketime's `spec` ("@2026-11-23
-    15:59:40" to start there, "... x3600" to run that much faster); its monotonic clock stays
-    real, so timeouts, commits and the broker connection keep their pace. The daemon itself is
-    preloaded (not a wrapper), so signals reach it."""
+def _faketime(**settings):
     import glob
     found = glob.glob("/usr/lib/*/faketime/libfaketime.so.1") + glob.glob("/usr/lib/faketime/libfaketime.so.1")
     if not found:
         raise TestFailure("libfaketime is missing (Debian package libfaketime; tools/install-deps.sh --test installs it)")
     # ASan wants to come first in the library list; libfaketime only wraps clock calls.
-    return {"TZ": "UTC", "FAKETIME": spec, "FAKETIME_DONT_FAKE_MONOTONIC": "1", "LD_PRELOAD": found[0],
-            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+    return dict({"TZ": "UTC", "FAKETIME_DONT_FAKE_MONOTONIC": "1", "LD_PRELOAD": found[0],
+                 "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}, **settings)
+
+
+def faked_clock(spec):
+    """Environment that gives the daemon a wall clock of libfaketime's `spec` ("@2026-11-23
+    15:59:40" to start there, "... x3600" to run that much faster); its monotonic clock stays
+    real, so timeouts, commits and the broker connection keep their pace. The daemon itself is
+    preloaded (not a wrapper), so signals reach it."""
+    return _faketime(FAKETIME=spec)
+
+
+class SetClock:
+    """A wall clock for daemons that the test sets while they run, at real pace from the time set
+    (libfaketime reading its offset from a file at every call): a step that needs the clock far
+    from a boundary gets it there, and the boundary comes when the test moves the clock to it,
+    not after some real seconds. Pass env() to Daemon."""
+
+    def __init__(self, work, utc):
+        self.path = work.file("faketime")
+        self.set(utc)
+
+    def set(self, utc):
+        """Moves the clock to `utc` ("2026-11-23 15:59:58") now."""
+        import calendar
+        offset = calendar.timegm(time.strptime(utc, "%Y-%m-%d %H:%M:%S")) - time.time()
+        with open(self.path + ".new", "w") as f:
+            f.write("%+d\n" % round(offset))
+        os.rename(self.path + ".new", self.path)  # never a half-written offset
+
+    def env(self):
+        return _faketime(FAKETIME_TIMESTAMP_FILE=self.path, FAKETIME_NO_CACHE="1")
 
 
 def scenario(work, devices, steps=(), name="scenario.json"):
