@@ -126,8 +126,9 @@ def test(started):
     readings = h.scalar(db, "SELECT count(*) FROM outbox WHERE kind = 1")
     reports = h.scalar(db, "SELECT count(*) FROM outbox WHERE kind = 5")
     print("%d kills, %d broker flaps in %.0f s: %d rows (%d readings, %d daily reports), seqs %d..%d without a gap, "
-          "all delivered, %d duplicate deliveries" % (KILLS, flaps, time.monotonic() - t0, len(stored), readings,
-                                                      reports, lo, hi, dups))
+          "all delivered, %d duplicate deliveries%s" %
+          (KILLS, flaps, time.monotonic() - t0, len(stored), readings, reports, lo, hi, dups,
+           ", across a local midnight" if h.local_day(h.now_ms()) != day_at_start else ""))
 
 
 sys.exit(h.run(test))

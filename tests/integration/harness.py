@@ -31,15 +31,20 @@ class TestFailure(Exception):
 
 
 def _clock_offset(spec):
-    """Seconds from now to CARETAKER_TEST_CLOCK ("2026-11-23 15:59:30", UTC), or 0 without it."""
+    """Seconds from now to CARETAKER_TEST_CLOCK, UTC: "2026-11-23 15:59:30", or "15:59:30" for
+    the next time the day reaches it (never in the past, so certificates made now are valid)."""
     if not spec:
         return 0
     import calendar
+    now = time.time()
     try:
-        at = calendar.timegm(time.strptime(spec.lstrip("@"), "%Y-%m-%d %H:%M:%S"))
+        if len(spec) <= 8:
+            t = time.strptime(spec, "%H:%M:%S")
+            at = now - now % 86400 + t.tm_hour * 3600 + t.tm_min * 60 + t.tm_sec
+            return int((at if at > now else at + 86400) - now)
+        return int(calendar.timegm(time.strptime(spec, "%Y-%m-%d %H:%M:%S")) - now)
     except ValueError:
-        raise SystemExit("CARETAKER_TEST_CLOCK=%r: expected \"YYYY-MM-DD HH:MM:SS\" (UTC)" % spec)
-    return int(at - time.time())
+        raise SystemExit("CARETAKER_TEST_CLOCK=%r: expected \"HH:MM:SS\" or \"YYYY-MM-DD HH:MM:SS\" (UTC)" % spec)
 
 
 # CARETAKER_TEST_CLOCK moves every daemon's wall clock to that UTC time as the test starts, on one
@@ -52,6 +57,11 @@ CLOCK_OFFSET_S = _clock_offset(TEST_CLOCK)
 def now_ms():
     """The daemons' wall clock now, in ms since the epoch (the real one without CARETAKER_TEST_CLOCK)."""
     return int((time.time() + CLOCK_OFFSET_S) * 1000)
+
+
+def clock_env():
+    """Environment for another of our processes (the status tool) on the daemons' clock, or None."""
+    return dict(os.environ, **faked_clock("%+d" % CLOCK_OFFSET_S)) if TEST_CLOCK else None
 
 
 def local_day(ms, utc_offset_h=8):

@@ -139,8 +139,9 @@ def test(started):
     if d.stop() != 0:
         raise h.TestFailure("daemon exited %s" % d.proc.returncode)
     reports = h.scalar(db, "SELECT count(*) FROM outbox WHERE kind = 5")
-    print("%d runs in one process, %d rows (%d daily reports), seqs 1..%d delivered without a gap" %
-          (len(onlines(sub)), len(seqs), reports, seqs[-1]))
+    print("%d runs in one process, %d rows (%d daily reports), seqs 1..%d delivered without a gap%s" %
+          (len(onlines(sub)), len(seqs), reports, seqs[-1],
+           ", across a local midnight" if h.local_day(h.now_ms()) != day_at_start else ""))
 
 
 sys.exit(h.run(test))
