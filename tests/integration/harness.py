@@ -20,8 +20,53 @@ DRIVERS = os.path.join(SRC, "drivers")
 SCENARIOS = os.path.join(SRC, "tests", "sim", "scenarios")
 
 
+# Topics of the outbox's rows (gateway/payload.c, payload_row_topic), each message with its seq:
+# a test that wants every stored seq delivered counts all of them (a daily report appears at every
+# local midnight, Asia/Shanghai in base_config: 16:00 UTC).
+OUTBOX_TOPICS = ("/readings", "/state", "/events", "/alerts", "/reports/daily")
+
+
 class TestFailure(Exception):
     pass
+
+
+def _clock_offset(spec):
+    """Seconds from now to CARETAKER_TEST_CLOCK, UTC: "2026-11-23 15:59:30", or "15:59:30" for
+    the next time the day reaches it (never in the past, so certificates made now are valid)."""
+    if not spec:
+        return 0
+    import calendar
+    now = time.time()
+    try:
+        if len(spec) <= 8:
+            t = time.strptime(spec, "%H:%M:%S")
+            at = now - now % 86400 + t.tm_hour * 3600 + t.tm_min * 60 + t.tm_sec
+            return int((at if at > now else at + 86400) - now)
+        return int(calendar.timegm(time.strptime(spec, "%Y-%m-%d %H:%M:%S")) - now)
+    except ValueError:
+        raise SystemExit("CARETAKER_TEST_CLOCK=%r: expected \"HH:MM:SS\" or \"YYYY-MM-DD HH:MM:SS\" (UTC)" % spec)
+
+
+# CARETAKER_TEST_CLOCK moves every daemon's wall clock to that UTC time as the test starts, on one
+# timeline across restarts (a fixed offset, real pace), so a test can be run across a local
+# midnight or any other hour; daemons given a clock of their own (faked_clock) keep theirs.
+TEST_CLOCK = os.environ.get("CARETAKER_TEST_CLOCK", "")
+CLOCK_OFFSET_S = _clock_offset(TEST_CLOCK)
+
+
+def now_ms():
+    """The daemons' wall clock now, in ms since the epoch (the real one without CARETAKER_TEST_CLOCK)."""
+    return int((time.time() + CLOCK_OFFSET_S) * 1000)
+
+
+def clock_env():
+    """Environment for another of our processes (the status tool) on the daemons' clock, or None."""
+    return dict(os.environ, **faked_clock("%+d" % CLOCK_OFFSET_S)) if TEST_CLOCK else None
+
+
+def local_day(ms, utc_offset_h=8):
+    """Days since the epoch at the site (base_config's Asia/Shanghai, UTC+8 all year) at ms."""
+    return (ms // 1000 + utc_offset_h * 3600) // 86400
 
 
 def wait_until(what, fn, timeout=20.0, interval=0.05):
@@ -152,6 +197,8 @@ class Daemon:
             json.dump(config, f, ensure_ascii=False, indent=1)
         self.log_path = work.file(name + ".log")
         self.log = open(self.log_path, "w")
+        if env is None and TEST_CLOCK:
+            env = faked_clock("%+d" % CLOCK_OFFSET_S)
         self.proc = subprocess.Popen([BIN, "run", "-c", self.config_path, "-d", DRIVERS],
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      env=dict(os.environ, **env) if env else None)
@@ -177,18 +224,44 @@ class Daemon:
             return f.read()
 
 
-def faked_clock(spec):
-    """Environment that gives the daemon a wall clock of libfaketime's `spec` ("@2026-11-23
-    15:59:40" to start there, "... x3600" to run that much faster); its monotonic clock stays
-    real, so timeouts, commits and the broker connection keep their pace. The daemon itself is
-    preloaded (not a wrapper), so signals reach it."""
+def _faketime(**settings):
     import glob
     found = glob.glob("/usr/lib/*/faketime/libfaketime.so.1") + glob.glob("/usr/lib/faketime/libfaketime.so.1")
     if not found:
         raise TestFailure("libfaketime is missing (Debian package libfaketime; tools/install-deps.sh --test installs it)")
     # ASan wants to come first in the library list; libfaketime only wraps clock calls.
-    return {"TZ": "UTC", "FAKETIME": spec, "FAKETIME_DONT_FAKE_MONOTONIC": "1", "LD_PRELOAD": found[0],
-            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+    return dict({"TZ": "UTC", "FAKETIME_DONT_FAKE_MONOTONIC": "1", "LD_PRELOAD": found[0],
+                 "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}, **settings)
+
+
+def faked_clock(spec):
+    """Environment that gives the daemon a wall clock of libfaketime's `spec` ("@2026-11-23
+    15:59:40" to start there, "... x3600" to run that much faster); its monotonic clock stays
+    real, so timeouts, commits and the broker connection keep their pace. The daemon itself is
+    preloaded (not a wrapper), so signals reach it."""
+    return _faketime(FAKETIME=spec)
+
+
+class SetClock:
+    """A wall clock for daemons that the test sets while they run, at real pace from the time set
+    (libfaketime reading its offset from a file at every call): a step that needs the clock far
+    from a boundary gets it there, and the boundary comes when the test moves the clock to it,
+    not after some real seconds. Pass env() to Daemon."""
+
+    def __init__(self, work, utc):
+        self.path = work.file("faketime")
+        self.set(utc)
+
+    def set(self, utc):
+        """Moves the clock to `utc` ("2026-11-23 15:59:58") now."""
+        import calendar
+        offset = calendar.timegm(time.strptime(utc, "%Y-%m-%d %H:%M:%S")) - time.time()
+        with open(self.path + ".new", "w") as f:
+            f.write("%+d\n" % round(offset))
+        os.rename(self.path + ".new", self.path)  # never a half-written offset
+
+    def env(self):
+        return _faketime(FAKETIME_TIMESTAMP_FILE=self.path, FAKETIME_NO_CACHE="1")
 
 
 def scenario(work, devices, steps=(), name="scenario.json"):
@@ -211,16 +284,26 @@ def base_config(work, buses, **extra):
 
 
 def query(db_path, sql, args=()):
-    """Reads the daemon's store while it runs (WAL lets readers in)."""
-    if not os.path.exists(db_path):
-        return []
-    con = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=5)
-    try:
-        return con.execute(sql, args).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        con.close()
+    """Reads the daemon's store while it runs (WAL lets readers in). Before the store exists (no
+    file, or no table in it yet) the answer is []; a locked database is tried again for a few
+    seconds; any other error (a mistyped query, a missing table in a made store) fails the test,
+    so that a check that nothing is there cannot pass on a query that could not run."""
+    deadline = time.monotonic() + 5.0
+    while True:
+        if not os.path.exists(db_path):
+            return []
+        con = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=5)
+        try:
+            return con.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) and time.monotonic() < deadline:
+                time.sleep(0.05)  # a writer holds it: read again (bounded by the deadline)
+                continue
+            if "no such table" in str(e) and not con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                return []  # the daemon has opened the file but not yet made its tables
+            raise TestFailure("query %r on %s: %s" % (sql, db_path, e))
+        finally:
+            con.close()
 
 
 def scalar(db_path, sql, args=()):

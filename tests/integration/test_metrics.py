@@ -1,7 +1,8 @@
 """The gateway's health on metrics, every mqtt.metrics_s: per device the polls and the round
 trips. A meter the simulator answers 80 ms late shows round trips of at least 80 ms (last, max
-and the running total over its replies); a silent one shows timeouts and no replies; a sample
-later counts more polls than an earlier one."""
+and the running total over its replies: the delay is a floor no scheduling can lower; there is
+no ceiling, a busy machine only adds to it) and, well inside its timeout, no timeout; a silent
+one shows timeouts and no replies; a sample later counts more polls than an earlier one."""
 
 import sys
 
@@ -22,10 +23,13 @@ def test(started):
     started.append(broker)
     sub = h.Subscriber(broker.port, PREFIX + "/metrics")
     started.append(sub)
-    bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
-           "devices": [{"id": "slow-meter", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 200},
-                       {"id": "mute-meter", "unit": 2, "driver": "level/ultrasonic-generic", "poll_ms": 200}]}
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port, "metrics_s": 1})
+    # The slow meter's timeout is far above its delay, so no load on the machine makes a timeout
+    # of it; the mute one has a bus of its own, so its timeouts delay nobody.
+    buses = [{"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 3000,
+              "devices": [{"id": "slow-meter", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 200}]},
+             {"id": "lan-2", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
+              "devices": [{"id": "mute-meter", "unit": 2, "driver": "level/ultrasonic-generic", "poll_ms": 200}]}]
+    cfg = h.base_config(work, buses, mqtt={"host": "127.0.0.1", "port": broker.port, "metrics_s": 1})
     d = h.Daemon(work, cfg)
     started.append(d)
 
@@ -35,8 +39,9 @@ def test(started):
     got = h.wait_until("two metrics samples with 3 replies of the slow meter", lambda: len(samples()) >= 2 and samples())
     first, last = got[0], got[-1]
     slow, mute = last["devices"]["slow-meter"], last["devices"]["mute-meter"]
-    if not (slow["rtt_us_last"] >= 80000 and slow["rtt_us_max"] >= slow["rtt_us_last"] and
-            slow["rtt_us_total"] >= 80000 * slow["replies"] and slow["rtt_us_total"] < 300000 * slow["replies"]):
+    # Each counter is read on its own while replies come in: only bounds that hold between them
+    if not (slow["rtt_us_last"] >= 80000 and slow["rtt_us_max"] >= 80000 and
+            slow["rtt_us_total"] >= 80000 * slow["replies"]):
         raise h.TestFailure("slow meter's round trips %r" % slow)
     if slow["polls_ok"] < 3 or slow["timeouts"] != 0:
         raise h.TestFailure("slow meter %r" % slow)

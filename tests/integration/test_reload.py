@@ -12,7 +12,6 @@ import sys
 import harness as h
 
 PREFIX = "caretaker/hongmei/gw-test"
-OUTBOX_TOPICS = ("/readings", "/state", "/events", "/alerts")
 
 
 def device(unit, poll_ms=50):
@@ -30,6 +29,7 @@ def onlines(sub):
 
 def test(started):
     work = h.Workdir("reload")
+    day_at_start = h.local_day(h.now_ms())
     scen = h.scenario(work, [{"unit": u, "driver": "level/ultrasonic-generic",
                               "values": {"decimals": 2, "level": 0.5 * u}} for u in (1, 2)])
     sim = h.Sim(work, scen, tcp=True)
@@ -120,6 +120,10 @@ def test(started):
     if not d.running():
         raise h.TestFailure("the daemon stopped on a config that cannot start:\n" + d.output())
 
+    # Run across a local midnight (CARETAKER_TEST_CLOCK), the day's reports are among the seqs
+    if h.local_day(h.now_ms()) != day_at_start:
+        h.wait_until("the daily reports of the day that ended",
+                     lambda: h.scalar(db, "SELECT count(*) FROM outbox WHERE kind = 5"), 30)
     # Nothing lost, no seq used twice: every stored row reaches the subscriber under its own seq
     stored = dict(h.query(db, "SELECT seq, ts FROM outbox"))
     seqs = sorted(stored)
@@ -129,7 +133,7 @@ def test(started):
     def delivered():
         got = {}
         for topic, m, _ in sub.received():
-            if topic.endswith(OUTBOX_TOPICS) and m.get("seq"):
+            if topic.endswith(h.OUTBOX_TOPICS) and m.get("seq"):
                 if got.setdefault(m["seq"], m["ts"]) != m["ts"]:
                     raise h.TestFailure("seq %d delivered with two timestamps" % m["seq"])
         return got
@@ -140,7 +144,10 @@ def test(started):
         raise h.TestFailure("a seq delivered with another timestamp than stored")
     if d.stop() != 0:
         raise h.TestFailure("daemon exited %s" % d.proc.returncode)
-    print("%d runs in one process, %d rows, seqs 1..%d delivered without a gap" % (len(onlines(sub)), len(seqs), seqs[-1]))
+    reports = h.scalar(db, "SELECT count(*) FROM outbox WHERE kind = 5")
+    print("%d runs in one process, %d rows (%d daily reports), seqs 1..%d delivered without a gap%s" %
+          (len(onlines(sub)), len(seqs), reports, seqs[-1],
+           ", across a local midnight" if h.local_day(h.now_ms()) != day_at_start else ""))
 
 
 sys.exit(h.run(test))

@@ -1,24 +1,34 @@
-"""Daily reports end to end: the real daemon runs across a local midnight (Asia/Shanghai) under
-libfaketime, which moves only its wall clock (its monotonic clock, the simulator and the broker
-keep real time). It is stopped and started again in the last minute of the day; the report on
-reports/daily for that day must still count everything: an elevator's runs counter goes
-100 -> 105 before the restart and 105 -> 112 after it, so the day's runs are 12 (7 if the restart
-had lost the day); a manhole's peak level 0.80 m was read before the restart, 0.50 m after."""
+"""Daily reports end to end: the real daemon runs across a local midnight (Asia/Shanghai) on a
+wall clock the test sets (libfaketime; its monotonic clock, the simulator and the broker keep real
+time). It is stopped and started again late in the day; the report on reports/daily for that day
+must still count everything: an elevator's runs counter goes 100 -> 105 before the restart and
+105 -> 112 after it, so the day's runs are 12 (7 if the restart had lost the day); a manhole's
+peak level 0.80 m was read before the restart, 0.50 m after.
+
+No step races the clock: each run does its work half an hour or more before midnight, and
+midnight comes when the test moves the clock to two seconds before it."""
 
 import sys
 
 import harness as h
 
 PREFIX = "caretaker/hongmei/gw-test"
-# UTC times the faked clock starts from: 23:58:40 and 23:59:20 in Shanghai (UTC+8).
-FIRST_START = "@2026-11-23 15:58:40"
-SECOND_START = "@2026-11-23 15:59:20"
+# UTC times the clock is set to: 23:00, 23:30 and 23:59:58 in Shanghai (UTC+8).
+FIRST_START = "2026-11-23 15:00:00"
+SECOND_START = "2026-11-23 15:30:00"
+BEFORE_MIDNIGHT = "2026-11-23 15:59:58"
+MIDNIGHT_MS = 1795449600000  # 2026-11-24 00:00 in Shanghai
 DAY = "2026-11-23"
 
 
 def count_readings(db, device):
     return h.scalar(db, "SELECT count(*) FROM outbox o JOIN devices d ON d.id = o.device_id "
                         "WHERE o.kind = 1 AND d.name = ?", (device,)) or 0
+
+
+def read(db, device, point, value):
+    return h.scalar(db, "SELECT count(*) FROM reading_values WHERE device = ? AND point = ? AND value = ?",
+                    (device, point, value))
 
 
 def test(started):
@@ -41,15 +51,15 @@ def test(started):
     cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port})
     db = cfg["store"]["path"]
 
-    first = h.Daemon(work, cfg, name="before", env=h.faked_clock(FIRST_START))
+    clock = h.SetClock(work, FIRST_START)
+    first = h.Daemon(work, cfg, name="before", env=clock.env())
     started.append(first)
     h.wait_until("the first run reading both devices",
                  lambda: count_readings(db, "lift-1") >= 5 and count_readings(db, "manhole-1") >= 5)
     sim.cmd("set 1 runs 105")
     sim.cmd("set 2 level 0.80")
-    n = count_readings(db, "lift-1")
     h.wait_until("readings of runs 105 and level 0.80 stored",
-                 lambda: count_readings(db, "lift-1") >= n + 5 and h.latest(db, "manhole-1", "level") == (0.8, 0))
+                 lambda: read(db, "lift-1", "runs", 105) and read(db, "manhole-1", "level", 0.8))
     if first.stop() != 0:
         raise h.TestFailure("first run exited %s:\n%s" % (first.proc.returncode, open(first.log_path).read()))
     started.remove(first)
@@ -57,13 +67,19 @@ def test(started):
         raise h.TestFailure("a report before midnight: %r" % sub.received())
 
     sim.cmd("set 2 level 0.50")
-    second = h.Daemon(work, cfg, name="after", env=h.faked_clock(SECOND_START))
+    clock.set(SECOND_START)
+    second = h.Daemon(work, cfg, name="after", env=clock.env())
     started.append(second)
     n = count_readings(db, "lift-1")
     h.wait_until("the second run reading", lambda: count_readings(db, "lift-1") >= n + 5)
     sim.cmd("set 1 runs 112")
-    reports = h.wait_until("the day's reports after the faked midnight",
-                           lambda: len(sub.received()) >= 2 and sub.received(), 90)
+    h.wait_until("runs 112 stored", lambda: read(db, "lift-1", "runs", 112))
+    last = h.scalar(db, "SELECT max(ts) FROM outbox WHERE kind = 1")
+    if last >= MIDNIGHT_MS or sub.received():
+        raise h.TestFailure("midnight came before the test moved the clock: last reading at %d, reports %r" %
+                            (last, sub.received()))
+    clock.set(BEFORE_MIDNIGHT)
+    reports = h.wait_until("the day's reports after midnight", lambda: len(sub.received()) >= 2 and sub.received(), 30)
     by_device = {m["device"]: m for _, m, _ in reports}
     lift_report, level_report = by_device.get("lift-1"), by_device.get("manhole-1")
     if not lift_report or not level_report:

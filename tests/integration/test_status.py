@@ -13,7 +13,8 @@ import harness as h
 
 
 def status(*args):
-    r = subprocess.run([h.BIN, "status"] + list(args), capture_output=True, text=True, timeout=30)
+    r = subprocess.run([h.BIN, "status"] + list(args), capture_output=True, text=True, timeout=30,
+                       env=h.clock_env())
     return r.returncode, r.stdout, r.stderr
 
 

@@ -4,7 +4,6 @@ it cleanly and a restart continues the seq."""
 
 import signal
 import sys
-import time
 
 import harness as h
 
@@ -29,7 +28,7 @@ def test(started):
            ]}
     cfg = h.base_config(work, [bus])
     db = cfg["store"]["path"]
-    t0 = int(time.time() * 1000)
+    t0 = h.now_ms()
     d = h.Daemon(work, cfg)
     started.append(d)
 
@@ -54,7 +53,7 @@ def test(started):
 
     # The time stored is the time the value was read
     ts = h.query(db, "SELECT min(ts), max(ts) FROM reading_values")[0]
-    now = int(time.time() * 1000)
+    now = h.now_ms()
     if not (t0 - 1000 <= ts[0] <= ts[1] <= now):
         raise h.TestFailure("reading times %r outside the run [%d, %d]" % (ts, t0, now))
 

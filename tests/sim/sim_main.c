@@ -30,7 +30,7 @@ static void usage(FILE *f)
     fputs("usage: caretaker-sim [--tcp PORT] [--rtu PATH [--baud N] [--parity N|E|O]\n"
           "                     [--stop-bits 1|2] [--byte-timing]] [--drivers DIR]...\n"
           "                     [--dtu HOST:PORT --dtu-id ID [--dtu-heartbeat TEXT]\n"
-          "                     [--dtu-heartbeat-ms N]] [--seed N] SCENARIO.json\n"
+          "                     [--dtu-heartbeat-ms N]] [--seed N] [--hold] SCENARIO.json\n"
           "Serves the scenario's devices over Modbus TCP on 127.0.0.1, Modbus RTU on a serial\n"
           "device or pty, and/or as a 4G DTU that connects to HOST:PORT, sends ID, then\n"
           "heartbeats, and carries RTU frames. Prints \"READY tcp=<port> rtu=<path>\n"
@@ -54,6 +54,7 @@ struct options {
     const char *scenario;
     const char *drivers[SIM_MAX_DIRS];
     int ndrivers;
+    bool hold;
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -73,6 +74,9 @@ static int parse_args(int argc, char **argv, struct options *o)
             exit(0);
         } else if (strcmp(a, "--byte-timing") == 0) {
             o->link.byte_timing = true;
+            continue;
+        } else if (strcmp(a, "--hold") == 0) {
+            o->hold = true;
             continue;
         } else if (a[0] != '-') {
             if (o->scenario) {
@@ -191,6 +195,7 @@ struct sim {
     struct sim_fleet fleet;
     struct sim_link *link;
     int64_t t0;
+    bool held;                  /* --hold: the scenario's clock stands at 0 until "play" */
     int next_step;
     int64_t next_tick;
     bool moving;                /* any wave, ramp or counter at all */
@@ -209,6 +214,15 @@ static void run_line(struct sim *s, const char *line, bool from_stdin)
 
     if (strncmp(line, "dtu", 3) == 0 && (line[3] == ' ' || line[3] == '\0')) {
         sim_link_dtu_cmd(s->link, line + 3, reply, sizeof reply);
+    } else if (strcmp(line, "play") == 0) {
+        /* The scenario starts now: steps and motions count their seconds from here. */
+        if (s->held) {
+            s->held = false;
+            s->t0 = s->next_tick = sim_now_ns();
+            snprintf(reply, sizeof reply, "OK");
+        } else {
+            snprintf(reply, sizeof reply, "ERR play: the scenario is already playing (--hold holds it)");
+        }
     } else if (sim_cmd_parse(line, &c, err, sizeof err) < 0) {
         snprintf(reply, sizeof reply, "ERR %s", err);
     } else if (sim_cmd_exec(&c, &s->fleet, reply, sizeof reply) == SIM_CMD_EXIT) {
@@ -253,7 +267,7 @@ static void read_stdin(struct sim *s)
 
 static void run_due(struct sim *s, int64_t now)
 {
-    double t = (double)(now - s->t0) / 1e9;
+    double t = s->held ? 0.0 : (double)(now - s->t0) / 1e9;
     while (s->next_step < s->sc.nsteps && s->sc.steps[s->next_step].at_s <= t)
         run_line(s, s->sc.steps[s->next_step++].cmd, false);
     if (s->moving && now >= s->next_tick) {
@@ -269,7 +283,7 @@ static int64_t next_deadline(const struct sim *s)
     int64_t t = sim_link_deadline(s->link);
     if (s->moving && s->next_tick < t)
         t = s->next_tick;
-    if (s->next_step < s->sc.nsteps) {
+    if (!s->held && s->next_step < s->sc.nsteps) {
         int64_t at = s->t0 + (int64_t)(s->sc.steps[s->next_step].at_s * 1e9);
         if (at < t)
             t = at;
@@ -346,6 +360,7 @@ int main(int argc, char **argv)
         return 1;
     }
     s.stdin_open = true;
+    s.held = o.hold;
     s.t0 = sim_now_ns();
     s.next_tick = s.t0;
     run_due(&s, s.t0);      /* values at t = 0 and steps at 0 s are in place before READY */
