@@ -43,54 +43,6 @@ const struct contract *alert_contract_for(const struct config *cfg, const struct
     return best;
 }
 
-static void add_num(cJSON *o, const char *key, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, key, v);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
-static bool fill(cJSON *o, const struct alert *a)
-{
-    cJSON *msg = cJSON_CreateObject();
-    if (!msg || !cJSON_AddItemToObject(o, "message", msg)) {
-        cJSON_Delete(msg);
-        return false;
-    }
-    cJSON_AddStringToObject(o, "id", a->id);
-    cJSON_AddStringToObject(o, "device", a->device);
-    cJSON_AddStringToObject(o, "rule", a->rule);
-    cJSON_AddStringToObject(o, "severity", alert_severity_name(a->severity));
-    cJSON_AddStringToObject(msg, "zh", a->message_zh);
-    cJSON_AddStringToObject(msg, "en", a->message_en);
-    cJSON_AddStringToObject(o, "point", a->point);
-    add_num(o, "value", a->value);
-    add_num(o, "raised_ts", (double)a->raised_ts);
-    cJSON_AddStringToObject(o, "contract", a->contract);
-    cJSON_AddStringToObject(o, "contractor", a->contractor);
-    add_num(o, "respond_by_ts", (double)a->respond_by_ts);
-    add_num(o, "escalation", a->escalation);
-    add_num(o, "next_escalation_ts", (double)a->next_escalation_ts);
-    cJSON_AddBoolToObject(o, "acked", a->acked);
-    cJSON_AddStringToObject(o, "acked_by", a->acked_by);
-    add_num(o, "acked_ts", (double)a->acked_ts);
-    cJSON_AddBoolToObject(o, "flapping", a->flapping);
-    add_num(o, "cleared_ts", (double)a->cleared_ts);
-    /* cJSON's Add* return NULL on allocation failure; one check at the end is enough. */
-    return cJSON_GetObjectItemCaseSensitive(o, "cleared_ts") != NULL;
-}
-
-cJSON *alert_to_json(const struct alert *a)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (o && !fill(o, a)) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
-}
-
 static int get_str(const cJSON *o, const char *key, char *out, size_t n)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);

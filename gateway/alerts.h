@@ -68,13 +68,9 @@ const char *alert_event_name(enum alert_event_kind k);
  * a tie. NULL when none covers it. */
 const struct contract *alert_contract_for(const struct config *cfg, const struct device *d);
 
-/* The alert as a JSON object (id, device, rule, severity, message {zh, en}, point, value,
- * raised_ts, contract, contractor, respond_by_ts, escalation, next_escalation_ts, acked,
- * acked_by, acked_ts, flapping, cleared_ts); NULL when out of memory. */
-cJSON *alert_to_json(const struct alert *a);
-
-/* Reads back what alert_to_json wrote (persisted active alerts). Returns 0, or -1 when a
- * member is missing or of the wrong type. */
+/* Reads back an alert in its published form (payload_alert: what the store keeps of each
+ * active alert); members it does not know, such as "location", are ignored. Returns 0, or -1
+ * when a member is missing or of the wrong type. */
 int alert_from_json(const cJSON *obj, struct alert *a);
 
 #endif

@@ -77,6 +77,8 @@ struct core {
     struct reports *reports;
     struct alert_sink sink;
     struct jbuf alert_body;
+    struct jbuf alert_row;     /* an alert as its row keeps it */
+    struct jbuf report_body;
     const char *ack_note;      /* while an ack is handled: its note, for the acknowledged event */
     const char *ack_name;      /* and the display name it gave */
     struct budget refusal_log;           /* refusal lines, all identities together */
@@ -98,12 +100,16 @@ static const struct device *device_by_id(const struct config *cfg, const char *i
     return NULL;
 }
 
-static void report_emit(void *ctx, int device, int64_t day_end_ms, const char *body)
+static void report_emit(void *ctx, int device, const struct daily_report *rep)
 {
     struct core *c = ctx;
     const struct device *d = c->cfg->devices[device];
-    if (store_append_event(c->store, d, OUTBOX_REPORT, day_end_ms, body, NULL) == 0)
-        log_info("reports: %s: daily report up to %" PRId64 " stored", d->id, day_end_ms);
+    if (payload_daily_report(&c->report_body, rep) < 0) {
+        log_err("reports: %s: out of memory writing the daily report", d->id);
+        return;
+    }
+    if (store_append_event(c->store, d, OUTBOX_REPORT, rep->to_ts, c->report_body.p, NULL) == 0)
+        log_info("reports: %s: daily report up to %" PRId64 " stored", d->id, rep->to_ts);
 }
 
 static void report_save(void *ctx, const char *device, int64_t day_start_ms, const char *json)
@@ -117,20 +123,18 @@ static const char *alert_state(const struct alert *a)
     return a->cleared_ts ? "cleared" : a->acked ? "acknowledged" : "raised";
 }
 
+/* The alert's row keeps its published form (payload_alert), read back at start. */
 static void save_alert(struct core *c, const struct alert *a)
 {
-    cJSON *o = alert_to_json(a);
-    char *json = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (!json) {
+    const struct device *d = device_by_id(c->cfg, a->device);
+    if (payload_alert(&c->alert_row, a, d ? d->location : "") < 0) {
         log_err("alerts: %s: out of memory saving it", a->id);
         return;
     }
     struct store_alert row = {a->id,          a->device,      a->rule,   alert_severity_name(a->severity),
                               alert_state(a), a->raised_ts,   a->acked_by, a->acked_ts,
-                              a->escalation,  a->contract,    a->respond_by_ts, a->cleared_ts, json};
+                              a->escalation,  a->contract,    a->respond_by_ts, a->cleared_ts, c->alert_row.p};
     store_put_alert(c->store, &row);
-    cJSON_free(json);
 }
 
 /* The alert sink: one outbox row per event, the alert's row brought up to date, the day's
@@ -200,25 +204,14 @@ static void publish_active(struct core *c)
     free(locs);
 }
 
-static void state_body(struct core *c, const struct msg *m, char *body, size_t n)
-{
-    int online = m->kind == MSG_DEVICE_ONLINE;
-    if (online)
-        c->last_ok_ts[m->device] = m->ts_ms;
-    int64_t last = c->last_ok_ts[m->device];
-    char last_text[24] = "null"; /* not known since this start */
-    if (last)
-        snprintf(last_text, sizeof last_text, "%" PRId64, last);
-    snprintf(body, n, "{\"state\":\"%s\",\"last_ok_ts\":%s,\"errors\":%d}", online ? "online" : "offline", last_text,
-             m->errors);
-}
-
 static void handle_state(struct core *c, const struct msg *m)
 {
     const struct device *d = c->cfg->devices[m->device];
-    char body[160];
-    state_body(c, m, body, sizeof body);
-    store_append_event(c->store, d, OUTBOX_DEVICE_STATE, m->ts_ms, body, NULL);
+    bool online = m->kind == MSG_DEVICE_ONLINE;
+    if (online)
+        c->last_ok_ts[m->device] = m->ts_ms;
+    if (payload_device_state_body(&c->out, online, c->last_ok_ts[m->device], m->errors) == 0)
+        store_append_event(c->store, d, OUTBOX_DEVICE_STATE, m->ts_ms, c->out.p, NULL);
     if (m->kind == MSG_DEVICE_ONLINE)
         return;
     /* Mark the gap in every series of the device, so a chart shows where data stops. */
@@ -286,13 +279,10 @@ static void handle(struct core *c, const struct msg *m)
         break;
     case MSG_DTU_REPLACED:
         break;
-    case MSG_POINT_MISSING: {
-        char body[200];
-        snprintf(body, sizeof body, "{\"event\":\"point_missing\",\"point\":\"%s\"}",
-                 d->profile->points[m->point].name);
-        store_append_event(c->store, d, OUTBOX_EVENT, m->ts_ms, body, NULL);
+    case MSG_POINT_MISSING:
+        if (payload_point_missing_body(&c->out, d->profile->points[m->point].name) == 0)
+            store_append_event(c->store, d, OUTBOX_EVENT, m->ts_ms, c->out.p, NULL);
         break;
-    }
     }
 }
 
@@ -865,6 +855,8 @@ out:
     engine_free(c.engine);
     reports_free(c.reports);
     jbuf_free(&c.alert_body);
+    jbuf_free(&c.alert_row);
+    jbuf_free(&c.report_body);
     queue_free(c.q);
     free(c.buses);
     free(c.last_ok_ts);

@@ -46,7 +46,7 @@ int engine_active(const struct engine *e, struct alert *out, int max);
  * exists is cleared with an ALERT_CLEARED event at now_ms. Returns how many were put back. */
 int engine_restore(struct engine *e, const struct alert *a, int n, int64_t now_ms, const struct alert_sink *sink);
 
-/* Reads a JSON array of alert_to_json objects (the store's saved active alerts) and restores it; entries that do not read
+/* Reads a JSON array of payload_alert objects (the store's saved active alerts) and restores it; entries that do not read
  * back are skipped and counted in *bad. */
 int engine_restore_json(struct engine *e, const cJSON *arr, int64_t now_ms, const struct alert_sink *sink, int *bad);
 

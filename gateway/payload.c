@@ -503,6 +503,121 @@ static void alert_members(struct jbuf *b, const struct alert *a, const char *loc
     ts_or_null(b, a->cleared_ts);
 }
 
+int payload_device_state_body(struct jbuf *b, bool online, int64_t last_ok_ts, int errors)
+{
+    jbuf_reset(b);
+    PUT_LIT(b, "{\"state\":");
+    payload_string(b, online ? "online" : "offline");
+    key(b, "last_ok_ts");
+    ts_or_null(b, last_ok_ts);
+    key(b, "errors");
+    payload_int(b, errors);
+    return done(b);
+}
+
+int payload_point_missing_body(struct jbuf *b, const char *point)
+{
+    jbuf_reset(b);
+    PUT_LIT(b, "{\"event\":\"point_missing\",\"point\":");
+    payload_string(b, point);
+    return done(b);
+}
+
+int payload_buffer_overflow_body(struct jbuf *b, int64_t evicted, int64_t evicted_total, int64_t first_ts,
+                                 int64_t last_ts, int64_t max_mb)
+{
+    const struct {
+        const char *name;
+        int64_t v;
+    } members[] = {{"evicted", evicted}, {"evicted_total", evicted_total}, {"first_ts", first_ts},
+                   {"last_ts", last_ts}, {"max_mb", max_mb}};
+    jbuf_reset(b);
+    PUT_LIT(b, "{\"event\":\"buffer_overflow\"");
+    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {
+        key(b, members[i].name);
+        payload_int(b, members[i].v);
+    }
+    return done(b);
+}
+
+int payload_daily_report(struct jbuf *b, const struct daily_report *r)
+{
+    jbuf_reset(b);
+    PUT_LIT(b, "{\"report\":\"daily\",\"day\":");
+    payload_string(b, r->day);
+    const char *const texts[][2] = {{"timezone", r->timezone}, {"location", r->location}, {"kind", r->kind}};
+    key(b, "from_ts");
+    payload_int(b, r->from_ts);
+    key(b, "to_ts");
+    payload_int(b, r->to_ts);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        key(b, texts[i][0]);
+        payload_string(b, texts[i][1]);
+    }
+    key(b, "readings");
+    payload_int(b, r->readings);
+    key(b, "first_reading_ts");
+    ts_or_null(b, r->first_ts);
+    key(b, "last_reading_ts");
+    ts_or_null(b, r->last_ts);
+    for (int k = 0; k < r->ncounters; k++) {
+        key(b, r->counters[k].member);
+        payload_number(b, r->counters[k].value);
+    }
+    for (int k = 0; k < r->npeaks; k++) {
+        char ts_key[NAME_MAX_LEN + 4];
+        snprintf(ts_key, sizeof ts_key, "%s_ts", r->peaks[k].member);
+        key(b, r->peaks[k].member);
+        payload_number(b, r->peaks[k].value);
+        key(b, ts_key);
+        ts_or_null(b, r->peaks[k].ts);
+    }
+    key(b, "units");
+    jbuf_put(b, "{", 1);
+    int n = 0;
+    for (int set = 0; set < 2; set++) {
+        const struct report_figure *f = set ? r->peaks : r->counters;
+        for (int k = 0; k < (set ? r->npeaks : r->ncounters); k++) {
+            if (!f[k].unit || !f[k].unit[0])
+                continue;
+            if (n++)
+                jbuf_put(b, ",", 1);
+            payload_string(b, f[k].member);
+            jbuf_put(b, ":", 1);
+            payload_string(b, f[k].unit);
+        }
+    }
+    jbuf_put(b, "}", 1);
+    key(b, "minutes_in_alarm");
+    payload_number(b, r->minutes_in_alarm);
+    key(b, "faults");
+    jbuf_put(b, "{", 1);
+    for (int k = 0; k < r->nfaults; k++) {
+        if (k)
+            jbuf_put(b, ",", 1);
+        payload_string(b, r->faults[k].rule);
+        jbuf_put(b, ":", 1);
+        payload_int(b, r->faults[k].count);
+    }
+    jbuf_put(b, "}", 1);
+    return done(b);
+}
+
+static void alert_object(struct jbuf *b, const struct alert *a, const char *location)
+{
+    PUT_LIT(b, "{\"device\":");
+    payload_string(b, a->device);
+    alert_members(b, a, location);
+    PUT_LIT(b, "}");
+}
+
+int payload_alert(struct jbuf *b, const struct alert *a, const char *location)
+{
+    jbuf_reset(b);
+    alert_object(b, a, location);
+    return b->oom ? -1 : 0;
+}
+
 int payload_dtu_replaced(struct jbuf *b, const struct dtu_takeover *t)
 {
     const char *const members[][2] = {
@@ -515,8 +630,7 @@ int payload_dtu_replaced(struct jbuf *b, const struct dtu_takeover *t)
     }
     key(b, "recent");
     payload_int(b, t->recent);
-    PUT_LIT(b, "}");
-    return b->oom ? -1 : 0;
+    return done(b);
 }
 
 int payload_alert_event(struct jbuf *b, const struct alert_event *ev, const char *location, const char *note,
@@ -555,10 +669,9 @@ int payload_alerts_active(struct jbuf *b, const char *gateway, int64_t ts_ms, in
     key(b, "alerts");
     jbuf_put(b, "[", 1);
     for (int i = 0; i < n; i++) {
-        jbuf_puts(b, i ? ",{\"device\":" : "{\"device\":");
-        payload_string(b, list[i].device);
-        alert_members(b, &list[i], locations ? locations[i] : "");
-        jbuf_put(b, "}", 1);
+        if (i)
+            jbuf_put(b, ",", 1);
+        alert_object(b, &list[i], locations ? locations[i] : "");
     }
     jbuf_put(b, "]", 1);
     return done(b);

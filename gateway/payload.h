@@ -9,6 +9,7 @@
 
 #include "alerts.h"
 #include "bus.h"
+#include "reports.h"
 #include "store.h"
 
 /* The contract version, "v" in every payload. Raised only for a change a consumer could
@@ -87,6 +88,23 @@ int payload_reply(struct jbuf *b, const char *gateway, int64_t ts_ms, const char
 /* The stored body of a dtu_replaced event (an outbox row of kind OUTBOX_EVENT, no device):
  * {"event", "bus", "dtu_id", "old_peer", "new_peer", "recent"}. Returns 0, or -1 when out of memory. */
 int payload_dtu_replaced(struct jbuf *b, const struct dtu_takeover *t);
+
+/* The stored bodies of outbox rows the payload head is put around (payload_row): a device's
+ * state ({"state", "last_ok_ts" (null when 0: none since the start), "errors"}), and the
+ * events point_missing and buffer_overflow (docs/mqtt.md, "event"). 0, or -1 out of memory. */
+int payload_device_state_body(struct jbuf *b, bool online, int64_t last_ok_ts, int errors);
+int payload_point_missing_body(struct jbuf *b, const char *point);
+int payload_buffer_overflow_body(struct jbuf *b, int64_t evicted, int64_t evicted_total, int64_t first_ts,
+                                 int64_t last_ts, int64_t max_mb);
+
+/* The stored body of a daily report (the members after the head of reports/daily in
+ * docs/mqtt.md). 0, or -1 out of memory. */
+int payload_daily_report(struct jbuf *b, const struct daily_report *r);
+
+/* One alert as a JSON object, {"device", then the members of an alert event but "event"}: the
+ * form of each entry of alerts/active, and what the store keeps of an active alert, read back
+ * by alert_from_json at start. */
+int payload_alert(struct jbuf *b, const struct alert *a, const char *location);
 
 /* The stored body of an alert event (an outbox row of kind OUTBOX_ALERT): {"event", "id",
  * "location", "rule", "severity", "message" {zh, en}, "point", "value", "raised_ts", "contract",

@@ -23,7 +23,7 @@ static const char *const counter_point[NCOUNTERS] = {"runs", "door_cycles", "run
 static const char *const peak_member[NPEAKS] = {"peak_flow", "peak_level"};
 static const char *const peak_point[NPEAKS] = {"flow", "level"};
 
-#define MAX_FAULT_RULES 80
+#define MAX_FAULT_RULES REPORT_FAULT_RULES_MAX
 
 struct counter {
     int point;          /* index in the profile, -1 when it has none */
@@ -145,14 +145,6 @@ void reports_free(struct reports *r)
     free(r);
 }
 
-static void add_num_or_null(cJSON *o, const char *key, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, key, v);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 /* Rounded to 1e-9: increases summed in a double carry binary noise (0.1 + 0.2) that a report
  * should not show. */
 static double tidy(double v)
@@ -168,65 +160,46 @@ static int64_t alarm_ms_until(const struct day *d, int64_t t)
     return ms;
 }
 
-static char *report_body(const struct reports *r, const struct day *d)
+static void report_of(const struct reports *r, const struct day *d, struct daily_report *rep)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
-    char date[16] = "";
+    memset(rep, 0, sizeof *rep);
     time_t t = (time_t)(d->start / 1000);
     struct tm tm;
     localtime_r(&t, &tm);
-    strftime(date, sizeof date, "%Y-%m-%d", &tm);
+    strftime(rep->day, sizeof rep->day, "%Y-%m-%d", &tm);
     const struct profile *p = d->dev->profile;
-    cJSON_AddStringToObject(o, "report", "daily");
-    cJSON_AddStringToObject(o, "day", date);
-    cJSON_AddStringToObject(o, "timezone", r->cfg->timezone);
-    cJSON_AddNumberToObject(o, "from_ts", (double)d->start);
-    cJSON_AddNumberToObject(o, "to_ts", (double)d->end);
-    cJSON_AddStringToObject(o, "location", d->dev->location);
-    cJSON_AddStringToObject(o, "kind", p ? p->kind : "");
-    cJSON_AddNumberToObject(o, "readings", (double)d->readings);
-    add_num_or_null(o, "first_reading_ts", d->readings ? (double)d->first_ts : NAN);
-    add_num_or_null(o, "last_reading_ts", d->readings ? (double)d->last_ts : NAN);
-    cJSON *units = cJSON_CreateObject();
-    for (int k = 0; k < NCOUNTERS; k++) {
-        if (d->c[k].point < 0)
-            continue;
-        cJSON_AddNumberToObject(o, counter_member[k], tidy(d->c[k].sum));
-        if (units && p->points[d->c[k].point].unit[0])
-            cJSON_AddStringToObject(units, counter_member[k], p->points[d->c[k].point].unit);
+    rep->timezone = r->cfg->timezone;
+    rep->location = d->dev->location;
+    rep->kind = p ? p->kind : "";
+    rep->from_ts = d->start;
+    rep->to_ts = d->end;
+    rep->readings = d->readings;
+    rep->first_ts = d->readings ? d->first_ts : 0;
+    rep->last_ts = d->readings ? d->last_ts : 0;
+    for (int k = 0; k < NCOUNTERS; k++)
+        if (d->c[k].point >= 0)
+            rep->counters[rep->ncounters++] = (struct report_figure){
+                counter_member[k], tidy(d->c[k].sum), 0, p->points[d->c[k].point].unit};
+    for (int k = 0; k < NPEAKS; k++)
+        if (d->p[k].point >= 0)
+            rep->peaks[rep->npeaks++] = (struct report_figure){
+                peak_member[k], d->p[k].value, isfinite(d->p[k].value) ? d->p[k].ts : 0, p->points[d->p[k].point].unit};
+    rep->minutes_in_alarm = tidy((double)alarm_ms_until(d, d->end) / 60000.0);
+    for (int k = 0; k < d->nfaults; k++) {
+        rep->faults[k].rule = d->faults[k].rule;
+        rep->faults[k].count = d->faults[k].count;
     }
-    for (int k = 0; k < NPEAKS; k++) {
-        if (d->p[k].point < 0)
-            continue;
-        char ts_key[32];
-        snprintf(ts_key, sizeof ts_key, "%s_ts", peak_member[k]);
-        add_num_or_null(o, peak_member[k], d->p[k].value);
-        add_num_or_null(o, ts_key, isfinite(d->p[k].value) ? (double)d->p[k].ts : NAN);
-        if (units && p->points[d->p[k].point].unit[0])
-            cJSON_AddStringToObject(units, peak_member[k], p->points[d->p[k].point].unit);
-    }
-    if (units)
-        cJSON_AddItemToObject(o, "units", units);
-    cJSON_AddNumberToObject(o, "minutes_in_alarm", tidy((double)alarm_ms_until(d, d->end) / 60000.0));
-    cJSON *faults = cJSON_CreateObject();
-    for (int k = 0; faults && k < d->nfaults; k++)
-        cJSON_AddNumberToObject(faults, d->faults[k].rule, d->faults[k].count);
-    if (faults)
-        cJSON_AddItemToObject(o, "faults", faults);
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
+    rep->nfaults = d->nfaults;
 }
 
 /* Reports the day of d and begins the one holding ts. */
 static void roll(struct reports *r, struct day *d, int64_t ts, report_emit_fn emit, void *ctx)
 {
-    char *body = report_body(r, d);
-    if (body && emit)
-        emit(ctx, (int)(d - r->days), d->end, body);
-    cJSON_free(body);
+    if (emit) {
+        struct daily_report rep;
+        report_of(r, d, &rep);
+        emit(ctx, (int)(d - r->days), &rep);
+    }
     int64_t next = ts < d->end ? d->end : reports_day_start(ts);
     day_begin(d, next);
 }

@@ -25,9 +25,36 @@
 
 struct reports;
 
-/* A finished day of one device: body is a JSON object (the members after the head of
- * docs/mqtt.md's reports/daily), day_end_ms the local midnight that ended it. */
-typedef void (*report_emit_fn)(void *ctx, int device, int64_t day_end_ms, const char *body);
+#define REPORT_FIGURES_MAX 8
+#define REPORT_FAULT_RULES_MAX 80
+
+/* One figure of a day: a counter's sum (runs, volume...) or a peak with its time. */
+struct report_figure {
+    const char *member;         /* "runs", "peak_flow": the report's member */
+    double value;               /* NaN: none read (a peak of a day without a valid reading) */
+    int64_t ts;                 /* peaks: when it was read; 0 for counters */
+    const char *unit;           /* the point's unit from the profile, "" when none */
+};
+
+/* A finished day of one device, as docs/mqtt.md's reports/daily has it; payload_daily_report
+ * writes it. Pointers are valid during the emit call only. */
+struct daily_report {
+    char day[16];               /* local date, "2024-06-01" */
+    const char *timezone, *location, *kind;
+    int64_t from_ts, to_ts;     /* local midnights */
+    int64_t readings, first_ts, last_ts; /* first/last: 0 when no reading */
+    int ncounters, npeaks;
+    struct report_figure counters[REPORT_FIGURES_MAX], peaks[REPORT_FIGURES_MAX];
+    double minutes_in_alarm;
+    int nfaults;
+    struct {
+        const char *rule;
+        int count;
+    } faults[REPORT_FAULT_RULES_MAX];
+};
+
+/* A finished day of one device (rep->to_ts is the local midnight that ended it). */
+typedef void (*report_emit_fn)(void *ctx, int device, const struct daily_report *rep);
 /* Saving one device's accumulators of the day under way. */
 typedef void (*report_save_fn)(void *ctx, const char *device, int64_t day_start_ms, const char *json);
 

@@ -25,7 +25,7 @@ static const char *const migrations[] = {
     "CREATE INDEX outbox_unsent_kind ON outbox(kind, seq) WHERE sent = 0;",
     /* Alerts: one row per alert, kept up to date in the transaction of its events, so the active
      * ones come back after a restart exactly as their last published event left them. json is
-     * the whole record (alert_to_json); the columns are for people and `caretaker status`.
+     * the whole record (payload_alert, the published form); the columns are for people and `caretaker status`.
      * report_day: each device's accumulators of the local day under way (reports.h). */
     "CREATE TABLE alerts(id TEXT PRIMARY KEY, device TEXT NOT NULL, rule TEXT NOT NULL,"
     "  severity TEXT NOT NULL, state TEXT NOT NULL, raised_ts INTEGER NOT NULL, acked_by TEXT,"

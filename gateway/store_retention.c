@@ -2,6 +2,8 @@
  * buffer_overflow event, and expiry of old sent rows. */
 #include "store_internal.h"
 
+#include "payload.h"
+
 /* The ceiling: max_mb, or less when the filesystem would fill first — the pages the file has
  * plus those the free space can still hold. Measured each time, as other files on the disk
  * come and go. */
@@ -104,14 +106,16 @@ static int overflow_event(struct store *s, int64_t now_wall_ms)
     int64_t now = clock_mono_ms();
     if (!s->overflow_n || now < s->next_overflow_event_ms)
         return 0;
-    char body[256];
-    snprintf(body, sizeof body,
-             "{\"event\":\"buffer_overflow\",\"evicted\":%" PRId64 ",\"evicted_total\":%" PRId64
-             ",\"first_ts\":%" PRId64 ",\"last_ts\":%" PRId64 ",\"max_mb\":%" PRId64 "}",
-             s->overflow_n, s->evicted_unsent, s->overflow_first_ts, s->overflow_last_ts,
-             s->max_pages * s->page_size / 1048576);
+    struct jbuf body = {0};
+    int rc = payload_buffer_overflow_body(&body, s->overflow_n, s->evicted_unsent, s->overflow_first_ts,
+                                          s->overflow_last_ts, s->max_pages * s->page_size / 1048576);
     int64_t seq;
-    if (store__begin(s) < 0 || store__insert_outbox(s, OUTBOX_EVENT, -1, now_wall_ms, body, &seq) != SQLITE_OK) {
+    if (rc == 0 && store__begin(s) == 0)
+        rc = store__insert_outbox(s, OUTBOX_EVENT, -1, now_wall_ms, body.p, &seq) == SQLITE_OK ? 0 : -1;
+    else
+        rc = -1;
+    jbuf_free(&body);
+    if (rc < 0) {
         store__check_rolled_back(s);
         return -1;
     }

@@ -161,6 +161,33 @@ static void test_events(void)
     CHECK_STR(b.p, "caretaker/hongmei/gw-01/alerts");
 }
 
+/* The bodies the store keeps for device states and events, written by hand from docs/mqtt.md. */
+static void test_bodies(void)
+{
+    jbuf_reset(&b);
+    CHECK(payload_device_state_body(&b, false, 1700000000000, 3) == 0);
+    CHECK_STR(b.p, "{\"state\":\"offline\",\"last_ok_ts\":1700000000000,\"errors\":3}");
+    CHECK(payload_device_state_body(&b, true, 0, 0) == 0);
+    CHECK_STR(b.p, "{\"state\":\"online\",\"last_ok_ts\":null,\"errors\":0}");
+    CHECK(payload_point_missing_body(&b, "temperature") == 0);
+    CHECK_STR(b.p, "{\"event\":\"point_missing\",\"point\":\"temperature\"}");
+    CHECK(payload_buffer_overflow_body(&b, 2048, 4096, 1699990000000, 1699990102350, 512) == 0);
+    CHECK_STR(b.p, "{\"event\":\"buffer_overflow\",\"evicted\":2048,\"evicted_total\":4096,"
+                   "\"first_ts\":1699990000000,\"last_ts\":1699990102350,\"max_mb\":512}");
+    struct daily_report r = {.day = "2024-06-01", .timezone = "Asia/Shanghai", .location = "3幢1单元",
+                             .kind = "elevator", .from_ts = 1717171200000, .to_ts = 1717257600000,
+                             .readings = 2, .first_ts = 1717171200312, .last_ts = 0, .ncounters = 1,
+                             .counters = {{"runs", 214, 0, ""}}, .npeaks = 1,
+                             .peaks = {{"peak_level", 0.8, 1717203600000, "m"}}, .minutes_in_alarm = 12.5,
+                             .nfaults = 1, .faults = {{"door_failure", 1}}};
+    CHECK(payload_daily_report(&b, &r) == 0);
+    CHECK_STR(b.p, "{\"report\":\"daily\",\"day\":\"2024-06-01\",\"from_ts\":1717171200000,"
+                   "\"to_ts\":1717257600000,\"timezone\":\"Asia/Shanghai\",\"location\":\"3幢1单元\","
+                   "\"kind\":\"elevator\",\"readings\":2,\"first_reading_ts\":1717171200312,"
+                   "\"last_reading_ts\":null,\"runs\":214,\"peak_level\":0.8,\"peak_level_ts\":1717203600000,"
+                   "\"units\":{\"peak_level\":\"m\"},\"minutes_in_alarm\":12.5,\"faults\":{\"door_failure\":1}}");
+}
+
 static void test_status_reply_metrics(void)
 {
     CHECK(payload_status(&b, GW, "online", "0.1.0", 1700000000000LL, 1700000000100LL) == 0);
@@ -287,6 +314,7 @@ int main(void)
     test_strings();
     test_reading();
     test_events();
+    test_bodies();
     test_status_reply_metrics();
     test_alerts();
     jbuf_free(&b);

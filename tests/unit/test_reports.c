@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
+#include "payload.h"
 #include "reports.h"
 
 /* 2024-06-01 00:00 +08:00 = 2024-05-31 16:00 UTC. Days from 1970-01-01 to 2024-05-31: 54 years
@@ -67,14 +68,20 @@ struct got {
     int nsaved;
 };
 
-static void on_report(void *ctx, int device, int64_t day_end_ms, const char *body)
+/* The report as it is stored and published (payload_daily_report), parsed back. */
+static void on_report(void *ctx, int device, const struct daily_report *rep)
 {
     struct got *g = ctx;
     if (g->n == 8)
         return;
+    struct jbuf b = {0};
+    CHECK(payload_daily_report(&b, rep) == 0);
     g->device[g->n] = device;
-    g->end[g->n] = day_end_ms;
-    g->body[g->n++] = cJSON_Parse(body);
+    g->end[g->n] = rep->to_ts;
+    g->body[g->n] = cJSON_Parse(b.p);
+    CHECK(g->body[g->n] != NULL);
+    g->n++;
+    jbuf_free(&b);
 }
 
 static void on_save(void *ctx, const char *device, int64_t day_start_ms, const char *json)

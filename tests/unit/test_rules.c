@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "engine.h"
+#include "payload.h"
 #include "profile.h"
 #include "rules.h"
 
@@ -357,6 +358,16 @@ static void test_comm_lost(void)
     rules_device_free(d);
 }
 
+/* An alert as the store keeps it: its published form, parsed. */
+static cJSON *alert_object(const struct alert *a)
+{
+    struct jbuf b = {0};
+    CHECK(payload_alert(&b, a, "") == 0);
+    cJSON *o = cJSON_Parse(b.p);
+    jbuf_free(&b);
+    return o;
+}
+
 static void test_restore(void)
 {
     rec.n = 0;
@@ -366,8 +377,8 @@ static void test_restore(void)
     CHECK(rec.n == 1);
     struct alert saved;
     CHECK(rules_active(d, &saved, 1) == 1);
-    /* persisted as JSON and read back */
-    cJSON *j = alert_to_json(&saved);
+    /* persisted in its published form and read back */
+    cJSON *j = alert_object(&saved);
     struct alert back;
     CHECK(j && alert_from_json(j, &back) == 0);
     CHECK(strcmp(back.id, saved.id) == 0 && back.respond_by_ts == saved.respond_by_ts && back.value == 1.2);
@@ -516,12 +527,12 @@ static void test_engine(void)
     uint64_t g = engine_generation(e);
     CHECK(engine_ack(e, id, "ops", t0 + S(100), &sink) == 0 && engine_generation(e) != g);
     CHECK(engine_ack(e, "nope", "ops", t0 + S(100), &sink) == -1);
-    /* saved as the core saves them: one alert_to_json object per active alert */
+    /* saved as the core saves them: each active alert in its published form (payload_alert) */
     struct alert now_active[4];
     int nact = engine_active(e, now_active, 4);
     cJSON *active = cJSON_CreateArray();
     for (int i = 0; i < nact && i < 4; i++)
-        cJSON_AddItemToArray(active, alert_to_json(&now_active[i]));
+        cJSON_AddItemToArray(active, alert_object(&now_active[i]));
     CHECK(cJSON_GetArraySize(active) == 2);
     engine_free(e);
 
@@ -529,7 +540,7 @@ static void test_engine(void)
      * is cleared */
     rec.n = 0;
     e = engine_new(&cfg, &o, t0 + S(200), &err);
-    cJSON *gone = alert_to_json(&(struct alert){.id = "old:high:1", .device = "old", .rule = "high"});
+    cJSON *gone = alert_object(&(struct alert){.id = "old:high:1", .device = "old", .rule = "high"});
     cJSON_AddItemToArray(active, gone);
     int bad = -1;
     CHECK(engine_restore_json(e, active, t0 + S(200), &sink, &bad) == 2 && bad == 0);
