@@ -90,6 +90,7 @@ struct core {
     int64_t active_seq;        /* seq of the newest alert event: committed before the list goes */
     int64_t next_tick;
     bool reload;               /* a valid config is waiting: stop, and core_run says CORE_RELOAD */
+    struct config *next;       /* that config, parsed and checked once, handed to the caller */
 };
 
 static const struct device *device_by_id(const struct config *cfg, const char *id)
@@ -413,7 +414,8 @@ static int reload_check(struct core *c, bool keep_same, char *msg, size_t n)
     }
     snprintf(msg, n, "%s is valid: applying it (%d buses, %d devices); pollers and the broker connection restart, the store stays",
              c->cfg->path, fresh->nbuses, fresh->ndevices);
-    config_free(fresh);
+    config_free(c->next); /* a second reload in the same turn: the newer file wins */
+    c->next = fresh;
     c->reload = true;
     last_reload_ms = clock_mono_ms();
     return 0;
@@ -751,7 +753,7 @@ static void raise_gateway_alert(struct core *c, const char *rule, enum severity 
     on_alert(c, &ev);
 }
 
-int core_run(struct config *cfg, bool reloaded)
+int core_run(struct config *cfg, bool reloaded, struct config **next)
 {
     struct core c = {.cfg = cfg, .started_ts = clock_wall_ms()};
     struct diag err;
@@ -864,5 +866,9 @@ out:
     jbuf_free(&c.out);
     if (sfd >= 0)
         close(sfd);
+    if (rc == CORE_RELOAD && next)
+        *next = c.next;
+    else
+        config_free(c.next);
     return rc;
 }

@@ -9,7 +9,8 @@
 #include "model.h"
 
 /* Returned by core_run when a reload (SIGHUP or cmd/reload) found the config file on disk
- * valid: it has stopped cleanly, and the caller loads that file and runs again. */
+ * valid: it has stopped cleanly, and the caller runs again on that config, which core_run
+ * parsed and checked once and hands over in *next (the caller's to free). */
 #define CORE_RELOAD 3
 
 /* Runs until SIGTERM or SIGINT, then stops the pollers, commits what it holds, flushes the
@@ -18,6 +19,6 @@
  * validates the config file again: a bad one is refused and the run goes on; a good one ends
  * the run the same clean way, returning CORE_RELOAD. reloaded: this run follows one (the store
  * is opened without reading every page again). cfg stays owned by the caller. */
-int core_run(struct config *cfg, bool reloaded);
+int core_run(struct config *cfg, bool reloaded, struct config **next);
 
 #endif

@@ -265,22 +265,19 @@ int main(int argc, char **argv)
             rc = 0;
         }
     } else {
-        rc = core_run(cfg, false);
-        /* A reload: the file was valid a moment ago; if it changed again since and no longer
-         * is, or the new config cannot start (a TLS file it names is unreadable...), the gateway
-         * goes back to the config it was running rather than stop. */
+        struct config *next = NULL;
+        rc = core_run(cfg, false, &next);
+        /* A reload hands over the config it validated (parsed once, in the core). If that one
+         * cannot start (a TLS file it names is unreadable...), the gateway goes back to the
+         * config it was running rather than stop. */
         while (rc == CORE_RELOAD) {
-            struct config *fresh = NULL;
-            if (load_config(&o, &fresh) < 0) {
-                log_warn("core: reload: the config changed again and is refused; going on with the running one");
-                rc = core_run(cfg, true);
-                continue;
-            }
-            rc = core_run(fresh, true);
+            struct config *fresh = next;
+            next = NULL;
+            rc = core_run(fresh, true, &next);
             if (rc == 1) {
                 log_err("core: reload: the new config could not start (above); going back to the running one");
                 config_free(fresh);
-                rc = core_run(cfg, true);
+                rc = core_run(cfg, true, &next);
                 continue;
             }
             config_free(cfg);
