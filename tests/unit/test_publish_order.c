@@ -1,0 +1,143 @@
+/* test_publish_order: the publisher's ordering rules without a broker or a device — libmosquitto
+ * replaced at link time by stub_mosquitto.c, the store a real SQLite file. Only committed rows
+ * leave the box; alerts and events go before readings though appended after them; a row is
+ * marked sent on its acknowledgement, and one the broker refuses (an MQTT 5 reason code) stays
+ * unsent and goes again. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "clock.h"
+#include "publish.h"
+#include "queue.h"
+#include "store.h"
+#include "stub_mosquitto.h"
+
+static struct profile prof;
+static struct device dev;
+static struct device *devs[1] = {&dev};
+static struct bus_config bus;
+static struct config cfg;
+
+static void setup(const char *db)
+{
+    snprintf(prof.driver, sizeof prof.driver, "level/test");
+    prof.npoints = 1;
+    snprintf(prof.points[0].name, NAME_MAX_LEN, "level");
+    prof.points[0].table = TABLE_HOLDING;
+    snprintf(dev.id, sizeof dev.id, "manhole-3");
+    dev.profile = &prof;
+    bus.ndevices = 1;
+    bus.devices = &dev;
+    cfg.nbuses = 1;
+    cfg.buses = &bus;
+    cfg.ndevices = 1;
+    cfg.devices = devs;
+    snprintf(cfg.gateway_id, sizeof cfg.gateway_id, "gw-01");
+    snprintf(cfg.store.path, sizeof cfg.store.path, "%s", db);
+    cfg.has_mqtt = true;
+    struct mqtt_config *m = &cfg.mqtt;
+    snprintf(m->host, sizeof m->host, "127.0.0.1");
+    m->port = 1883;
+    m->qos = 1;
+    m->keepalive_s = 30;
+    m->protocol = 5;
+    m->inflight = 10;
+    m->metrics_s = 60;
+    snprintf(m->client_id, sizeof m->client_id, "caretaker-test");
+    snprintf(m->topic_prefix, sizeof m->topic_prefix, "caretaker/hongmei/gw-01");
+}
+
+static int64_t reading(struct store *s, double level)
+{
+    struct msg *m = msg_new(MSG_READING, 0, clock_wall_ms(), 1);
+    m->values[0] = level;
+    m->quality[0] = Q_OK;
+    int64_t seq = 0;
+    CHECK(store_append_reading(s, &dev, m, &seq) == 0);
+    msg_free(m);
+    return seq;
+}
+
+static long long unsent(struct store *s)
+{
+    struct store_backlog b;
+    CHECK(store_backlog(s, &b) == 0);
+    return (long long)b.rows;
+}
+
+int main(void)
+{
+    char db[] = "/tmp/ct-publish-XXXXXX";
+    int fd = mkstemp(db);
+    close(fd);
+    unlink(db);
+    setup(db);
+    struct store *s = NULL;
+    struct diag err;
+    diag_clear(&err);
+    CHECK_MSG(store_open(db, &s, &err) == 0 && store_register(s, &cfg, &err) == 0, "%s", err.msg);
+    struct publisher *p = NULL;
+    CHECK_MSG(publish_new(&cfg, s, clock_wall_ms(), &p, &err) == 0, "%s", err.msg);
+    if (!s || !p) {
+        store_close(s);
+        return check_report();
+    }
+
+    publish_io(p, 0, clock_mono_ms());
+    CHECK(stub.connects == 1);
+    stub_connack(0);
+    CHECK(publish_connected(p));
+    int first = stub.npub; /* the online status went out at the connect */
+    CHECK(stub_find("/status", 0) && strstr(stub_find("/status", 0)->payload, "\"online\""));
+
+    /* Appended, not committed: nothing leaves the box, whatever the window. */
+    int64_t r1 = reading(s, 0.5);
+    int64_t ev = 0;
+    CHECK(store_append_event(s, &dev, OUTBOX_ALERT, clock_wall_ms(),
+                             "{\"event\":\"raised\",\"id\":\"manhole-3:high_level:1\"}", &ev) == 0);
+    CHECK(ev > r1);
+    CHECK(publish_pump(p) == 0 && stub.npub == first);
+
+    /* Committed: the alert first, though appended after the reading. */
+    CHECK(store_commit(s) == 0);
+    CHECK(publish_pump(p) == 2 && stub.npub == first + 2);
+    const struct stub_publish *a = &stub.pub[first], *r = &stub.pub[first + 1];
+    CHECK_MSG(strstr(a->topic, "/alerts") && strstr(a->payload, "\"raised\""), "first: %s", a->topic);
+    CHECK_MSG(strstr(r->topic, "/devices/manhole-3/readings") && strstr(r->payload, "\"level\":0.5"),
+              "second: %s %s", r->topic, r->payload);
+
+    /* The broker refuses the reading (not authorized) and takes the alert: only the alert is
+     * sent; the reading stays in the outbox. */
+    stub_ack(r->mid, 0x87);
+    stub_ack(a->mid, 0);
+    CHECK(store_commit(s) == 0);
+    CHECK(unsent(s) == 1);
+    struct publish_stats st;
+    publish_get_stats(p, &st);
+    CHECK(st.acked == 1 && st.refused == 1 && st.inflight == 0);
+
+    /* Nothing more is sent until the refused row's retry comes round (a minute); a new
+     * reading goes at once, and the refused one is not lost meanwhile. */
+    int64_t r2 = reading(s, 0.6);
+    CHECK(store_commit(s) == 0);
+    CHECK(publish_pump(p) == 1);
+    const struct stub_publish *r2p = &stub.pub[stub.npub - 1];
+    CHECK(strstr(r2p->payload, "\"level\":0.6") != NULL);
+    stub_ack(r2p->mid, 0);
+    CHECK(store_commit(s) == 0);
+    CHECK(unsent(s) == 1);
+    (void)r2;
+
+    publish_free(p);
+    store_close(s);
+    unlink(db);
+    char side[sizeof db + 8];
+    snprintf(side, sizeof side, "%s-wal", db);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", db);
+    unlink(side);
+    return check_report();
+}
