@@ -1,4 +1,4 @@
-/* alerts: names, contract matching and the JSON form of alerts and their events. */
+/* alerts: names, contract matching and reading back the stored form of alerts (written by payload.c). */
 #include "alerts.h"
 
 #include <math.h>
