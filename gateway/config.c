@@ -17,6 +17,7 @@
 #include "config_commands.h"
 #include "json_util.h"
 #include "profile.h"
+#include "rules.h"
 #include "secret_file.h"
 
 
@@ -77,14 +78,13 @@ static const struct int_field mqtt_ints[] = {
     {"metrics_s", 1, 3600, 60, offsetof(struct mqtt_config, metrics_s)},
 };
 
-/* Defaults match rules_options_default: escalate every 30 min, more than 3 raises in 10 min is
- * flapping (held 10 min), communication lost after 60 s. */
+/* The same defaults as the rules' own (rules.h), which apply without an "alerts" section. */
 static const struct int_field alerts_ints[] = {
-    {"escalate_every_s", 0, 604800, 1800, offsetof(struct alerts_config, escalate_every_s)},
-    {"flap_max", 1, 15, 3, offsetof(struct alerts_config, flap_max)},
-    {"flap_window_s", 1, 86400, 600, offsetof(struct alerts_config, flap_window_s)},
-    {"flap_hold_s", 0, 86400, 600, offsetof(struct alerts_config, flap_hold_s)},
-    {"comm_lost_s", 1, 86400, 60, offsetof(struct alerts_config, comm_lost_s)},
+    {"escalate_every_s", 0, 604800, RULES_DEFAULT_ESCALATE_EVERY_S, offsetof(struct alerts_config, escalate_every_s)},
+    {"flap_max", 1, 15, RULES_DEFAULT_FLAP_MAX, offsetof(struct alerts_config, flap_max)},
+    {"flap_window_s", 1, 86400, RULES_DEFAULT_FLAP_WINDOW_S, offsetof(struct alerts_config, flap_window_s)},
+    {"flap_hold_s", 0, 86400, RULES_DEFAULT_FLAP_HOLD_S, offsetof(struct alerts_config, flap_hold_s)},
+    {"comm_lost_s", 1, 86400, RULES_DEFAULT_COMM_LOST_S, offsetof(struct alerts_config, comm_lost_s)},
 };
 
 /* timeout_ms is read apart: its default depends on the bus type. */

@@ -132,11 +132,11 @@ struct rules_device {
 
 void rules_options_default(struct rules_options *o)
 {
-    o->escalate_every_ms = 30 * 60 * 1000;
-    o->flap_max = 3;
-    o->flap_window_ms = 10 * 60 * 1000;
-    o->flap_hold_ms = 10 * 60 * 1000;
-    o->comm_lost_ms = 60 * 1000;
+    o->escalate_every_ms = (int64_t)RULES_DEFAULT_ESCALATE_EVERY_S * 1000;
+    o->flap_max = RULES_DEFAULT_FLAP_MAX;
+    o->flap_window_ms = (int64_t)RULES_DEFAULT_FLAP_WINDOW_S * 1000;
+    o->flap_hold_ms = (int64_t)RULES_DEFAULT_FLAP_HOLD_S * 1000;
+    o->comm_lost_ms = (int64_t)RULES_DEFAULT_COMM_LOST_S * 1000;
 }
 
 static int collect_specs(const struct expr *e, const int64_t *win, struct history_spec *specs, int n)

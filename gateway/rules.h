@@ -87,8 +87,14 @@ struct rules_options {
     int64_t comm_lost_ms;       /* when the profile has no comm_lost_s param */
 };
 
-/* Defaults: escalate every 30 min; more than 3 raises in 10 min is flapping, held until clear
- * for 10 min; communication lost after 60 s. */
+/* Defaults, in the config's units (section "alerts" of the config takes the same): escalate
+ * every 30 min; more than 3 raises in 10 min is flapping, held until clear for 10 min;
+ * communication lost after 60 s. */
+#define RULES_DEFAULT_ESCALATE_EVERY_S 1800
+#define RULES_DEFAULT_FLAP_MAX 3
+#define RULES_DEFAULT_FLAP_WINDOW_S 600
+#define RULES_DEFAULT_FLAP_HOLD_S 600
+#define RULES_DEFAULT_COMM_LOST_S 60
 void rules_options_default(struct rules_options *o);
 
 struct rules_device;

@@ -56,9 +56,20 @@ STRUCT_DOCS = {"store_config": ("config.md", "store."), "mqtt_config": ("config.
                "alerts_config": ("alerts.md", ""), "bus_config": ("config.md", "")}
 
 
+def defines():
+    """Numeric #defines of gateway/*.h, for table entries that name one."""
+    out = {}
+    for path in glob.glob(os.path.join(SRC, "gateway", "*.h")):
+        for name, value in re.findall(r"^#define (\w+) (-?\d+)\s*$", open(path, encoding="utf-8").read(), re.M):
+            out[name] = value
+    return out
+
+
 def int_fields():
     text = config_sources()
-    return re.findall(r'\{"(\w+)", (-?\d+), (-?\d+), (-?\d+), offsetof\(struct (\w+),', text)
+    names = defines()
+    fields = re.findall(r'\{"(\w+)",\s*(-?\w+),\s*(-?\w+),\s*(-?\w+),\s*offsetof\(struct (\w+),', text)
+    return [tuple(names.get(v, v) for v in f[:4]) + (f[4],) for f in fields]
 
 
 def rows(doc):
