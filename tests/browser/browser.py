@@ -1,0 +1,90 @@
+"""browser: what the dashboard tests share — a mosquitto serving dashboard/ on a WebSockets
+listener that asks for a password (the plain listener beside it stays open to the daemons),
+Debian's headless Chromium driven through chromedriver, login, DOM text waits, screenshots."""
+
+import os
+import subprocess
+import tempfile
+
+import harness as h
+
+DASHBOARD = os.path.join(h.SRC, "dashboard")
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--window-size=1400,900", "--lang=zh-CN"]
+
+
+def dashboard_broker(work, users):
+    """A Broker whose second listener serves the page and MQTT over WebSockets to `users`
+    ({name: password}); returns it with the page's URL in .url."""
+    pw = work.file("dashboard.passwd")
+    for i, (name, password) in enumerate(users.items()):
+        subprocess.run(["mosquitto_passwd", "-b"] + (["-c"] if i == 0 else []) + [pw, name, password],
+                       check=True, capture_output=True)
+    os.chmod(pw, 0o600)
+    block = "\n".join(["listener {port} 127.0.0.1", "protocol websockets", "http_dir " + DASHBOARD,
+                       "allow_anonymous false", "password_file " + pw])
+    broker = h.Broker(work, listeners=[block])
+    broker.url = "http://127.0.0.1:%d/index.html" % broker.ports[0]
+    return broker
+
+
+class Chromium:
+    """Headless Chromium with a fresh profile in the test's work directory."""
+
+    def __init__(self, work, name="chromium"):
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+        for path, pkg in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+            if not os.path.exists(path):
+                raise h.TestFailure("%s is missing (Debian package %s; tools/install-deps.sh --test)" % (path, pkg))
+        self.work = work
+        options = webdriver.ChromeOptions()
+        for flag in FLAGS:
+            options.add_argument(flag)
+        options.add_argument("--user-data-dir=" + tempfile.mkdtemp(prefix=name + "-profile-", dir=work.path))
+        options.binary_location = CHROMIUM
+        self.driver_log = work.file(name + "-driver.log")
+        self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER, log_path=self.driver_log), options=options)
+        self.driver.set_page_load_timeout(20)
+
+    def open(self, url, user, password):
+        """Loads the page and logs in; waits for the connection."""
+        d = self.driver
+        d.get(url)
+        d.find_element("id", "user").send_keys(user)
+        d.find_element("id", "password").send_keys(password)
+        d.find_element("id", "login-button").click()
+        h.wait_until("the page connected to the broker",
+                     lambda: "connected" in (self.js("return document.getElementById('conn').className") or "")
+                     and not self.js("return document.getElementById('app').hidden"), 15)
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def text(self, selector="body"):
+        return self.js("var e = document.querySelector(arguments[0]); return e ? e.innerText : ''", selector)
+
+    def view(self, name):
+        self.driver.find_element("id", "tab-" + name).click()
+        h.wait_until("the %s view shown" % name, lambda: not self.js(
+            "return document.getElementById('view-' + arguments[0]).hidden", name), 5)
+
+    def wait_text(self, what, selector, *needles, timeout=20):
+        """Waits until the element's text holds every needle; returns that text."""
+        return h.wait_until(what, lambda: (lambda t: t if all(n in t for n in needles) else None)(self.text(selector)),
+                            timeout)
+
+    def screenshot(self, name, selector, *needles):
+        """Saves <name>.png in the work directory once the element shows every needle."""
+        self.wait_text("%s before its screenshot" % name, selector, *needles)
+        path = self.work.file(name + ".png")
+        if not self.driver.save_screenshot(path):
+            raise h.TestFailure("no screenshot saved to %s" % path)
+        print("screenshot %s" % path)
+        return path
+
+    def stop(self):
+        self.driver.quit()
