@@ -56,7 +56,7 @@
       g.dirty = false;
       el.classList.toggle("collapsed", !expanded[g.prefix]);
       el.classList.toggle("gw-offline", g.state === "offline");
-      el.innerHTML = Views.gatewayCard(g, now, T(), expanded[g.prefix]);
+      el.innerHTML = Views.gatewayCard(g, T(), expanded[g.prefix]);
     }
     lastSitesRender = now;
   }

@@ -37,7 +37,7 @@ var CaretakerViews = (function () {
 
   function number(v) {
     if (typeof v !== "number") return String(v);
-    return Math.abs(v) >= 100 || v === Math.round(v) ? String(Math.round(v * 10) / 10) : v.toPrecision(3);
+    return Math.abs(v) >= 100 ? String(Math.round(v * 10) / 10) : String(+v.toPrecision(3));
   }
 
   function withUnit(name, v) {
@@ -109,7 +109,7 @@ var CaretakerViews = (function () {
 
   // A last-hour trend as a small inline SVG polyline; counters show their increase instead.
   function spark(name, tr) {
-    if (!tr || tr.length < 2) return "";
+    if (!tr || !tr.length) return "";
     // The right edge is the newest reading, so a gateway whose clock is off still draws its hour.
     var w = 120, h = 26, lo = Infinity, hi = -Infinity, t0 = tr[tr.length - 1][0] - M.TREND_WINDOW_MS, pts = [];
     for (var i = 0; i < tr.length; i++) { lo = Math.min(lo, tr[i][1]); hi = Math.max(hi, tr[i][1]); }
@@ -118,25 +118,41 @@ var CaretakerViews = (function () {
       var x = Math.max(0, (tr[j][0] - t0) / M.TREND_WINDOW_MS * w), y = h - 2 - (tr[j][1] - lo) / span * (h - 4);
       pts.push(x.toFixed(1) + "," + y.toFixed(1));
     }
+    if (pts.length === 1) pts.unshift("0," + pts[0].split(",")[1]); // one value so far: a level line
     var label = name === "runs" ? "+" + number(tr[tr.length - 1][1] - tr[0][1]) : number(lo) + "–" + number(hi);
     return '<span class="trend" title="' + esc(name) + '"><svg width="' + w + '" height="' + h + '" viewBox="0 0 ' +
            w + " " + h + '"><polyline fill="none" stroke="currentColor" stroke-width="1.5" points="' +
            pts.join(" ") + '"/></svg><small>' + esc(name) + " " + label + "</small></span>";
   }
 
-  function deviceRow(g, d, now, T) {
-    var state = g.state === "offline" ? "unknown" : d.state, vals = [], trends = [];
-    for (var k in d.values) vals.push('<span class="val">' + esc(k) + " <b>" + esc(withUnit(k, d.values[k])) + "</b></span>");
+  // The points a person reads first; a device with none of them shows all its points.
+  var KEY_POINTS = ["level", "flow", "velocity", "forward_total", "rainfall", "intensity", "pit_level", "current",
+                    "floor", "speed", "load", "runs", "door_cycles", "running_hours", "fault_code", "mode"];
+
+  function values(d) {
+    var keys = KEY_POINTS.filter(function (k) { return k in d.values; }), out = [];
+    if (!keys.length) keys = Object.keys(d.values);
+    for (var i = 0; i < keys.length; i++)
+      out.push('<span class="val">' + esc(keys[i]) + " <b>" + esc(withUnit(keys[i], d.values[keys[i]])) + "</b></span>");
+    var rest = Object.keys(d.values).length - keys.length;
+    if (rest > 0) out.push('<span class="sub" title="' + esc(Object.keys(d.values).filter(function (k) {
+      return keys.indexOf(k) < 0; }).map(function (k) { return k + " " + d.values[k]; }).join(", ")) + '">+' + rest + "</span>");
+    if (d.bad.length) out.push('<span class="bad">' + esc(d.bad.join(", ")) + "</span>");
+    return out.join(" ");
+  }
+
+  function deviceRow(g, d, T) {
+    var state = g.state === "offline" ? "unknown" : d.state, vals = values(d), trends = [];
     for (var i = 0; i < M.TREND_POINTS.length; i++) trends.push(spark(M.TREND_POINTS[i], d.trends[M.TREND_POINTS[i]]));
     return '<tr class="device dev-' + esc(state) + '" data-device="' + esc(d.id) + '"><td>' + esc(d.id) +
            '<div class="sub">' + esc(d.location) + "</div></td>" +
            '<td><span class="badge ' + esc(state) + '">' + T[state] + "</span>" +
            (d.errors ? '<div class="sub">' + T.errors + " " + d.errors + "</div>" : "") + "</td>" +
-           '<td class="values">' + vals.join(" ") + "</td><td>" + trends.join("") + "</td><td>" + clock(d.ts) + "</td></tr>";
+           '<td class="values">' + vals + "</td><td>" + trends.join("") + "</td><td>" + clock(d.ts) + "</td></tr>";
   }
 
   // One community's gateway: its state always, its devices when the card is open.
-  function gatewayCard(g, now, T, open) {
+  function gatewayCard(g, T, open) {
     var nAlerts = Object.keys(g.alerts).length;
     var head = '<h3>' + esc(siteName(g.site)) + ' <span class="sub">' + T.gateway + " " + esc(g.id) + "</span> " +
            '<span class="badge gw-state ' + esc(g.state) + '">' + T[g.state] + "</span>" +
@@ -145,7 +161,7 @@ var CaretakerViews = (function () {
            "</span></h3>";
     if (!open) return head;
     var ids = Object.keys(g.devices).sort(), rows = [];
-    for (var i = 0; i < ids.length; i++) rows.push(deviceRow(g, g.devices[ids[i]], now, T));
+    for (var i = 0; i < ids.length; i++) rows.push(deviceRow(g, g.devices[ids[i]], T));
     return head + '<table class="devices"><thead><tr><th>' + [T.device, T.online + "/" + T.offline, T.values, T.trend,
            T.lastSeen].join("</th><th>") + "</th></tr></thead><tbody>" + rows.join("") + "</tbody></table>";
   }
