@@ -11,7 +11,8 @@
   var expanded = {}; // gateway prefix -> shown open in the sites view
   var cards = {}; // gateway prefix -> its element in the sites view
   var dirty = { dispatch: true, sites: true, supervision: true };
-  var frameAsked = false, lastSitesRender = 0, audio = null;
+  var frameAsked = false, titleDirty = true, lastSitesRender = 0, audio = null;
+  var decoder = window.TextDecoder ? new TextDecoder() : null;
   var stats = { messages: 0, refused: 0, beeps: 0, renders: 0 };
   window.caretakerDashboard = { model: model, stats: stats };
 
@@ -48,7 +49,7 @@
         el = cards[g.prefix] = document.createElement("section");
         el.className = "card";
         el.setAttribute("data-prefix", g.prefix);
-        if (!(g.prefix in expanded)) expanded[g.prefix] = !many;
+        if (!(g.prefix in expanded)) setOpen(g.prefix, !many);
         box.appendChild(el);
         g.dirty = true;
       }
@@ -56,15 +57,27 @@
       g.dirty = false;
       el.classList.toggle("collapsed", !expanded[g.prefix]);
       el.classList.toggle("gw-offline", g.state === "offline");
-      el.innerHTML = Views.gatewayCard(g, T(), expanded[g.prefix]);
+      // A closed card's header seldom changes though its devices report every second.
+      var html = Views.gatewayCard(g, T(), expanded[g.prefix]);
+      if (el.cardHtml !== html) el.innerHTML = el.cardHtml = html;
     }
     lastSitesRender = now;
+  }
+
+  // An open card shows its gateway's readings, so the page subscribes to them only then: a wall
+  // screen of 200 gateways receives their states and alerts, not 5 000 readings a second.
+  function setOpen(prefix, open) {
+    expanded[prefix] = open;
+    if (!client || !client.isConnected()) return; // subscribed at (re)connect
+    if (open) client.subscribe(Topics.readings(prefix), { qos: 0 });
+    else client.unsubscribe(Topics.readings(prefix));
   }
 
   function render() {
     frameAsked = false;
     var now = Date.now();
     stats.renders++;
+    if (titleDirty) updateTitle();
     if (view === "dispatch" && dirty.dispatch) {
       $("view-dispatch").innerHTML = Views.dispatch(model, lang, now, pendingAcks);
       dirty.dispatch = false;
@@ -80,7 +93,6 @@
       $("view-supervision").innerHTML = Views.supervision(model, lang);
       dirty.supervision = false;
     }
-    updateTitle();
   }
 
   function markAll() {
@@ -89,6 +101,7 @@
   }
 
   function updateTitle() {
+    titleDirty = false;
     var n = Model.activeAlerts(model).filter(function (r) {
       return r.a.severity === "critical" && !r.a.acked;
     }).length;
@@ -137,7 +150,7 @@
     var t = Topics.parse(msg.destinationName), p;
     if (!t) return;
     try {
-      p = JSON.parse(msg.payloadString);
+      p = JSON.parse(decoder ? decoder.decode(msg.payloadBytes) : msg.payloadString);
     } catch (e) {
       stats.refused++;
       console.warn("not JSON on " + msg.destinationName + ": " + e.message);
@@ -151,11 +164,12 @@
     if (t.kind === "reply" && !p.ok) {
       for (var id in pendingAcks) if (pendingAcks[id] === p.id) delete pendingAcks[id];
     }
-    if (t.kind === "alert" || t.kind === "active" || t.kind === "reply" || t.kind === "status") dirty.dispatch = true;
+    if (t.kind === "alert" || t.kind === "active" || t.kind === "reply" || t.kind === "status")
+      dirty.dispatch = titleDirty = true;
     if (t.kind === "report") dirty.supervision = true;
     dirty.sites = true;
     if (t.kind === "status") dirty.all = true;
-    ask();
+    if (dirty[view] || titleDirty) ask(); // readings alone redraw nothing but the sites view
   }
 
   function sendAck(prefix, alertId, note) {
@@ -179,6 +193,7 @@
     client.onConnected = function () {
       setConn("connected", url);
       Topics.subscriptions(user).forEach(function (f) { client.subscribe(f, { qos: 1 }); });
+      for (var prefix in expanded) if (expanded[prefix]) client.subscribe(Topics.readings(prefix), { qos: 0 });
     };
     // The password lives only in this call and in the client's memory (for its reconnects).
     client.connect({
@@ -247,7 +262,7 @@
       var h = e.target.closest("h3"), card = e.target.closest("section.card");
       if (!h || !card) return;
       var prefix = card.getAttribute("data-prefix");
-      expanded[prefix] = !expanded[prefix];
+      setOpen(prefix, !expanded[prefix]);
       model.gateways[prefix].dirty = true;
       dirty.sites = true;
       lastSitesRender = 0;

@@ -6,10 +6,15 @@ var CaretakerTopics = (function () {
   var ROOT = "caretaker"; // <prefix> = caretaker/<site>/<gateway> (docs/mqtt.md)
 
   // What the page subscribes to for a user; the broker's ACL decides what of it is delivered.
+  // Readings, the bulk of the traffic, are asked for per gateway (readings()) while its card is open.
   function subscriptions(user) {
     var all = ROOT + "/+/+/";
     return [all + "status", all + "alerts/active", all + "alerts", all + "devices/+/state",
-            all + "devices/+/readings", all + "reports/daily/+", replyFilter(user)];
+            all + "reports/daily/+", replyFilter(user)];
+  }
+
+  function readings(prefix) {
+    return prefix + "/devices/+/readings";
   }
 
   // Replies to commands: today every gateway answers on <prefix>/cmd/reply.
@@ -50,5 +55,5 @@ var CaretakerTopics = (function () {
     return r.kind ? r : null;
   }
 
-  return { subscriptions: subscriptions, command: command, commandPayload: commandPayload, parse: parse };
+  return { subscriptions: subscriptions, readings: readings, command: command, commandPayload: commandPayload, parse: parse };
 })();
