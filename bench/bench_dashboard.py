@@ -179,6 +179,7 @@ def main():
         gws = gateway_ids(args.gateways)
         retained = retained_present(broker.port, gws, args.devices)
         chrome = browser.Chromium(work)
+        chrome.driver.set_script_timeout(120)  # a page buried in work still answers, late
         t_open = time.monotonic()
         chrome.open(broker.url, USER, PASSWORD)
         n_alerts = args.gateways // 10 * 3 if args.gateways >= 10 else 3

@@ -5,13 +5,21 @@
 (function () {
   var Topics = CaretakerTopics, Model = CaretakerModel, Views = CaretakerViews;
   var SITE_RENDER_MS = 1000; // device values change many times a second; a person reads them once
+  var RENDER_SHARE = 5; // a sites render takes at most a fifth of the time: a big city stays usable
   var lang = "zh", view = "dispatch", user = "", client = null, cmdSeq = 0;
   var model = Model.create();
   var pendingAcks = {}; // alert id -> command id, until the gateway's event or a refusal
   var expanded = {}; // gateway prefix -> shown open in the sites view
   var cards = {}; // gateway prefix -> its element in the sites view
   var dirty = { dispatch: true, sites: true, supervision: true };
-  var frameAsked = false, titleDirty = true, lastSitesRender = 0, audio = null;
+  var frameAsked = false, titleDirty = true, lastSitesRender = 0, sitesGap = SITE_RENDER_MS, sitesTimer = null;
+  var audio = null;
+  var onScreen = {}; // gateway prefix -> its card is in or near the viewport
+  var cardWatch = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) { onScreen[e.target.getAttribute("data-prefix")] = e.isIntersecting; });
+    dirty.sites = true;
+    if (view === "sites") ask();
+  }, { rootMargin: "300px" }) : null;
   var decoder = window.TextDecoder ? new TextDecoder() : null;
   var stats = { messages: 0, refused: 0, beeps: 0, renders: 0 };
   window.caretakerDashboard = { model: model, stats: stats };
@@ -41,8 +49,11 @@
     requestAnimationFrame(render);
   }
 
+  // Cards off screen keep their changes (g.dirty) until they are scrolled to.
   function renderSites(now) {
     var box = $("view-sites"), gws = Model.sortedGateways(model), many = gws.length > 6;
+    if (dirty.all) gws.forEach(function (g) { g.dirty = true; });
+    dirty.all = false;
     for (var i = 0; i < gws.length; i++) {
       var g = gws[i], el = cards[g.prefix];
       if (!el) {
@@ -51,9 +62,10 @@
         el.setAttribute("data-prefix", g.prefix);
         if (!(g.prefix in expanded)) setOpen(g.prefix, !many);
         box.appendChild(el);
+        if (cardWatch) cardWatch.observe(el);
         g.dirty = true;
       }
-      if (!g.dirty && !dirty.all) continue;
+      if (!g.dirty || (cardWatch && !onScreen[g.prefix] && el.cardHtml)) continue;
       g.dirty = false;
       el.classList.toggle("collapsed", !expanded[g.prefix]);
       el.classList.toggle("gw-offline", g.state === "offline");
@@ -62,6 +74,7 @@
       if (el.cardHtml !== html) el.innerHTML = el.cardHtml = html;
     }
     lastSitesRender = now;
+    sitesGap = Math.max(SITE_RENDER_MS, RENDER_SHARE * (Date.now() - now));
   }
 
   // An open card shows its gateway's readings, so the page subscribes to them only then: a wall
@@ -82,13 +95,12 @@
       $("view-dispatch").innerHTML = Views.dispatch(model, lang, now, pendingAcks);
       dirty.dispatch = false;
     } else if (view === "sites" && dirty.sites) {
-      if (now - lastSitesRender < SITE_RENDER_MS) {
-        setTimeout(ask, SITE_RENDER_MS - (now - lastSitesRender));
+      if (now - lastSitesRender < sitesGap) {
+        if (!sitesTimer) sitesTimer = setTimeout(function () { sitesTimer = null; ask(); }, sitesGap - (now - lastSitesRender));
         return;
       }
       renderSites(now);
       dirty.sites = false;
-      dirty.all = false;
     } else if (view === "supervision" && dirty.supervision) {
       $("view-supervision").innerHTML = Views.supervision(model, lang);
       dirty.supervision = false;
@@ -149,15 +161,18 @@
     stats.messages++;
     var t = Topics.parse(msg.destinationName), p;
     if (!t) return;
+    // A payload the page cannot use is counted and skipped: thrown out of here, it would make the
+    // client drop the connection, and a retained one would do it again at every reconnect.
+    var fresh;
     try {
       p = JSON.parse(decoder ? decoder.decode(msg.payloadBytes) : msg.payloadString);
+      if (!p || typeof p !== "object") throw new Error("not a JSON object");
+      fresh = Model.apply(model, t, p);
     } catch (e) {
       stats.refused++;
-      console.warn("not JSON on " + msg.destinationName + ": " + e.message);
+      console.warn("skipped the message on " + msg.destinationName + ": " + e.message);
       return;
     }
-    if (!p || typeof p !== "object") return;
-    var fresh = Model.apply(model, t, p);
     for (var i = 0; i < fresh.length; i++)
       if (fresh[i].severity === "critical" && !fresh[i].acked) { beep(); break; }
     if (t.kind === "alert" && p.event !== "raised") delete pendingAcks[p.id];
@@ -265,7 +280,7 @@
       setOpen(prefix, !expanded[prefix]);
       model.gateways[prefix].dirty = true;
       dirty.sites = true;
-      lastSitesRender = 0;
+      lastSitesRender = 0; // a click is answered at once
       ask();
     });
     $("ack-send").addEventListener("click", function () {

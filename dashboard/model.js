@@ -11,6 +11,23 @@ var CaretakerModel = (function () {
   var TREND_BUCKET_MS = 30 * 1000; // 120 points an hour per trend, whatever the poll rate
   var EVENTS_KEPT = 200; // alert events kept to re-apply over an older retained list
 
+  // The members each kind needs before it may change anything (docs/mqtt.md has the schemas).
+  var NEEDS = {
+    status: { state: "string" }, readings: { ts: "number", values: "object" }, state: { state: "string" },
+    report: { ts: "number", day: "string" }, active: { alerts: "object", last_alert_seq: "number" },
+    alert: { id: "string", seq: "number", event: "string", severity: "string" }, reply: { ok: "boolean" }
+  };
+
+  function check(kind, p) {
+    var needs = NEEDS[kind];
+    for (var k in needs)
+      if (typeof p[k] !== needs[k] || p[k] === null) throw new Error("member " + k + " is not a " + needs[k]);
+    if (kind === "active") {
+      if (!Array.isArray(p.alerts)) throw new Error("member alerts is not an array");
+      p.alerts.forEach(function (a) { check("alert", a && typeof a === "object" ? Object.assign({ seq: 0, event: "" }, a) : {}); });
+    }
+  }
+
   function create() {
     return { gateways: {}, replies: [], listeners: [] };
   }
@@ -116,6 +133,7 @@ var CaretakerModel = (function () {
 
   // Applies one message; returns the alerts it made known for the first time.
   function apply(m, t, p) {
+    check(t.kind, p); // throws before anything changed
     var g = gateway(m, t);
     g.dirty = true;
     switch (t.kind) {

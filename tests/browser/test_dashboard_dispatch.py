@@ -1,7 +1,7 @@
 """The dispatcher's view in a real browser: a gateway raises level alerts on a manhole before
 the page is opened; the page, loaded from mosquitto's http_dir and logged in with the broker's
 password, shows them from the retained list (critical first, Chinese text, contractor, a running
-countdown, the title-bar count), switches to English, and acknowledges the critical one with a
+countdown, the title-bar count) and skips another gateway's garbage, switches to English, and acknowledges the critical one with a
 note under the logged-in identity: the gateway publishes `acknowledged` with that name and note,
 answers the command, and the row changes."""
 
@@ -42,6 +42,10 @@ def test(started):
     listed = h.wait_until("three active alerts retained", active, 30)
     crit = next(a for a in listed["alerts"] if a["severity"] == "critical")
 
+    # Another gateway's retained messages are garbage: the page skips them and stays connected.
+    sub.publish("caretaker/hongmei/gw-bad/alerts/active", b'{"v":1,"alerts":"none"}', retain=True)
+    sub.publish("caretaker/hongmei/gw-bad/status", b"\xff not json", retain=True)
+
     chrome = browser.Chromium(work)
     started.append(chrome)
     chrome.open(broker.url, USER, PASSWORD)
@@ -56,6 +60,9 @@ def test(started):
                                                     ".classList.contains('overdue')"):
         raise h.TestFailure("countdown %r of an alert due in 30 minutes" % deadline)
     h.wait_until("the title counting one critical alert", lambda: chrome.driver.title.startswith("(1) "), 5)
+    if chrome.js("return window.caretakerDashboard.stats.refused") != 2:
+        raise h.TestFailure("refused %r messages, expected the 2 bad ones" % chrome.js(
+            "return window.caretakerDashboard.stats.refused"))
     if chrome.js("return window.caretakerDashboard.stats.beeps") < 1:
         raise h.TestFailure("no alarm sound for the critical alert")
 
