@@ -16,25 +16,76 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--window-size=1400,900", "--lang=zh-CN"]
 
 
-def dashboard_broker(work, users):
-    """A Broker whose second listener serves the page and MQTT over WebSockets to `users`
-    ({name: password}); returns it with the page's URL in .url."""
+def self_signed(work):
+    """A certificate for 127.0.0.1 and its key, made here by openssl: (cert path, key path)."""
+    cert, key = work.file("web.pem"), work.file("web.key")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise h.TestFailure("openssl: " + r.stderr)
+    return cert, key
+
+
+def dashboard_broker(work, users, tls=False):
+    """A Broker whose second listener serves the page and MQTT over WebSockets (with TLS: https
+    and wss) to `users` ({name: password}); returns it with the page's URL in .url."""
     pw = work.file("dashboard.passwd")
     for i, (name, password) in enumerate(users.items()):
         subprocess.run(["mosquitto_passwd", "-b"] + (["-c"] if i == 0 else []) + [pw, name, password],
                        check=True, capture_output=True)
     os.chmod(pw, 0o600)
-    block = "\n".join(["listener {port} 127.0.0.1", "protocol websockets", "http_dir " + DASHBOARD,
-                       "allow_anonymous false", "password_file " + pw])
-    broker = h.Broker(work, listeners=[block])
-    broker.url = "http://127.0.0.1:%d/index.html" % broker.ports[0]
+    lines = ["listener {port} 127.0.0.1", "protocol websockets", "http_dir " + DASHBOARD,
+             "allow_anonymous false", "password_file " + pw]
+    cert = key = None
+    if tls:
+        cert, key = self_signed(work)
+        lines += ["certfile " + cert, "keyfile " + key]
+    broker = h.Broker(work, listeners=["\n".join(lines)])
+    broker.cert, broker.key = cert, key
+    broker.url = "%s://127.0.0.1:%d/index.html" % ("https" if tls else "http", broker.ports[0])
     return broker
+
+
+class HttpsFiles:
+    """dashboard/ served over https by Python's http.server, as a city's web server would serve
+    the page apart from the broker; stopped by PID."""
+
+    def __init__(self, work, cert, key):
+        import sys
+        self.port = h.free_port()
+        self.log = open(work.file("https.log"), "w")
+        code = ("import http.server, ssl, functools, sys\n"
+                "port, root, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]\n"
+                "handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)\n"
+                "srv = http.server.ThreadingHTTPServer(('127.0.0.1', port), handler)\n"
+                "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)\n"
+                "srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n"
+                "srv.serve_forever()\n")
+        self.proc = subprocess.Popen([sys.executable, "-c", code, str(self.port), DASHBOARD, cert, key],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        import socket
+        h.wait_until("the https server", lambda: self.proc.poll() is None and _accepts(socket, self.port), 10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+        self.log.close()
+
+
+def _accepts(socket, port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        return True
+    except OSError:
+        return False
 
 
 class Chromium:
     """Headless Chromium with a fresh profile in the test's work directory."""
 
-    def __init__(self, work, name="chromium"):
+    def __init__(self, work, name="chromium", flags=()):
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
         for path, pkg in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
@@ -42,7 +93,7 @@ class Chromium:
                 raise h.TestFailure("%s is missing (Debian package %s; tools/install-deps.sh --test)" % (path, pkg))
         self.work = work
         options = webdriver.ChromeOptions()
-        for flag in FLAGS:
+        for flag in FLAGS + list(flags):
             options.add_argument(flag)
         options.add_argument("--user-data-dir=" + tempfile.mkdtemp(prefix=name + "-profile-", dir=work.path))
         options.binary_location = CHROMIUM
