@@ -13,7 +13,7 @@
   var cards = {}; // gateway prefix -> its element in the sites view
   var dirty = { dispatch: true, sites: true, supervision: true };
   var frameAsked = false, titleDirty = true, lastSitesRender = 0, sitesGap = SITE_RENDER_MS, sitesTimer = null;
-  var audio = null;
+  var audio = null, lastBeep = 0, BEEP_GAP_MS = 2000;
   var onScreen = {}; // gateway prefix -> its card is in or near the viewport
   var cardWatch = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
     entries.forEach(function (e) { onScreen[e.target.getAttribute("data-prefix")] = e.isIntersecting; });
@@ -141,7 +141,11 @@
   // --- alarm --------------------------------------------------------------------------------
 
   // Two short tones; the audio context is made at login, a user gesture, so browsers allow it.
+  // Alerts arriving together (the retained lists at login) sound once.
   function beep() {
+    var now = Date.now();
+    if (now - lastBeep < BEEP_GAP_MS) return;
+    lastBeep = now;
     stats.beeps++;
     if (!audio) return;
     [0, 0.35].forEach(function (at) {

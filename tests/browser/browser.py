@@ -47,6 +47,18 @@ def dashboard_broker(work, users, tls=False):
     return broker
 
 
+def start(work, started, devices, users):
+    """The simulator serving `devices` over TCP, the dashboard's broker for `users` and a
+    subscriber to everything under caretaker/: (sim, broker, sub), each in `started`."""
+    sim = h.Sim(work, h.scenario(work, devices), tcp=True)
+    started.append(sim)
+    broker = dashboard_broker(work, users)
+    started.append(broker)
+    sub = h.Subscriber(broker.port, "caretaker/#")
+    started.append(sub)
+    return sim, broker, sub
+
+
 class HttpsFiles:
     """dashboard/ served over https by Python's http.server, as a city's web server would serve
     the page apart from the broker; stopped by PID."""

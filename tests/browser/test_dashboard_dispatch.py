@@ -17,13 +17,8 @@ NOTE = "已派人前往现场"
 
 def test(started):
     work = h.Workdir("dashboard-dispatch")
-    scen = h.scenario(work, [{"unit": 1, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.30}}])
-    sim = h.Sim(work, scen, tcp=True)
-    started.append(sim)
-    broker = browser.dashboard_broker(work, {USER: PASSWORD})
-    started.append(broker)
-    sub = h.Subscriber(broker.port, "caretaker/#")
-    started.append(sub)
+    sim, broker, sub = browser.start(work, started, [
+        {"unit": 1, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.30}}], {USER: PASSWORD})
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
            "devices": [{"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 200,
                         "location": "3号楼北侧窨井", "params": {"pipe_d_m": 3.0, "rim_m": 2.0}}]}

@@ -30,15 +30,10 @@ def gateway_config(work, name, site, gw, sim, broker, devices):
 
 def test(started):
     work = h.Workdir("dashboard-sites")
-    scen = h.scenario(work, [{"unit": 1, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.30}},
-                             {"unit": 2, "driver": "elevator/generic", "values": LIFT},
-                             {"unit": 3, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.45}}])
-    sim = h.Sim(work, scen, tcp=True)
-    started.append(sim)
-    broker = browser.dashboard_broker(work, {USER: PASSWORD})
-    started.append(broker)
-    sub = h.Subscriber(broker.port, "caretaker/#")
-    started.append(sub)
+    sim, broker, sub = browser.start(work, started, [
+        {"unit": 1, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.30}},
+        {"unit": 2, "driver": "elevator/generic", "values": LIFT},
+        {"unit": 3, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.45}}], {USER: PASSWORD})
     level = {"driver": "level/ultrasonic-generic", "poll_ms": 250, "params": {"pipe_d_m": 3.0}}
     cfg_a = gateway_config(work, "gw-a", "hongmei", "gw-a", sim, broker, [
         dict(level, id="manhole-a", unit=1, location="3号楼北侧窨井"),
