@@ -27,9 +27,10 @@ def self_signed(work):
     return cert, key
 
 
-def dashboard_broker(work, users, tls=False):
+def dashboard_broker(work, users, tls=False, acl=None):
     """A Broker whose second listener serves the page and MQTT over WebSockets (with TLS: https
-    and wss) to `users` ({name: password}); returns it with the page's URL in .url."""
+    and wss) to `users` ({name: password}), under the ACL file text `acl` when given; returns it
+    with the page's URL in .url."""
     pw = work.file("dashboard.passwd")
     for i, (name, password) in enumerate(users.items()):
         subprocess.run(["mosquitto_passwd", "-b"] + (["-c"] if i == 0 else []) + [pw, name, password],
@@ -37,6 +38,10 @@ def dashboard_broker(work, users, tls=False):
     os.chmod(pw, 0o600)
     lines = ["listener {port} 127.0.0.1", "protocol websockets", "http_dir " + DASHBOARD,
              "allow_anonymous false", "password_file " + pw]
+    if acl:
+        with open(work.file("dashboard.acl"), "w") as f:
+            f.write(acl)
+        lines.append("acl_file " + work.file("dashboard.acl"))
     cert = key = None
     if tls:
         cert, key = self_signed(work)
@@ -47,12 +52,12 @@ def dashboard_broker(work, users, tls=False):
     return broker
 
 
-def start(work, started, devices, users):
-    """The simulator serving `devices` over TCP, the dashboard's broker for `users` and a
-    subscriber to everything under caretaker/: (sim, broker, sub), each in `started`."""
+def start(work, started, devices, users, acl=None):
+    """The simulator serving `devices` over TCP, the dashboard's broker for `users` (under `acl`)
+    and a subscriber to everything under caretaker/: (sim, broker, sub), each in `started`."""
     sim = h.Sim(work, h.scenario(work, devices), tcp=True)
     started.append(sim)
-    broker = dashboard_broker(work, users)
+    broker = dashboard_broker(work, users, acl=acl)
     started.append(broker)
     sub = h.Subscriber(broker.port, "caretaker/#")
     started.append(sub)

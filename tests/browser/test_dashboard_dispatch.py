@@ -1,9 +1,10 @@
 """The dispatcher's view in a real browser: a gateway raises level alerts on a manhole before
 the page is opened; the page, loaded from mosquitto's http_dir and logged in with the broker's
 password, shows them from the retained list (critical first, Chinese text, contractor, a running
-countdown, the title-bar count) and skips another gateway's garbage, switches to English, and acknowledges the critical one with a
-note under the logged-in identity: the gateway publishes `acknowledged` with that name and note,
-answers the command, and the row changes."""
+countdown, the title-bar count) and skips another gateway's garbage, switches to English, and
+acknowledges the critical one with a note under the logged-in identity: the gateway publishes
+`acknowledged` with that name and note, answers the command, and the row changes. A critical
+alert raised while the page is open sounds and is counted in the title."""
 
 import sys
 
@@ -82,6 +83,17 @@ def test(started):
     chrome.wait_text("the gateway's reply shown", "ul.replies", 'acknowledged "%s"' % crit["id"])
     h.wait_until("the title without a count", lambda: not chrome.driver.title.startswith("("), 5)
     chrome.screenshot("dispatch", "#view-dispatch", "已确认", crit["message"]["zh"])
+
+    # A critical alert that arrives while the page is open sounds and is counted in the title.
+    beeps = chrome.js("return window.caretakerDashboard.stats.beeps")
+    sim.cmd("set 1 level 0.30")
+    h.wait_until("the alerts cleared in the page", lambda: chrome.js(
+        "return document.querySelectorAll('tr.alert').length") == 0, 20)
+    sim.cmd("set 1 level 1.90")
+    h.wait_until("the new critical alert counted in the title", lambda: chrome.driver.title.startswith("(1) "), 20)
+    if chrome.js("return window.caretakerDashboard.stats.beeps") != beeps + 1:
+        raise h.TestFailure("beeps %r after a new critical alert (before: %d)" % (
+            chrome.js("return window.caretakerDashboard.stats.beeps"), beeps))
 
     if not daemon.running():
         raise h.TestFailure("the daemon stopped:\n" + daemon.output())

@@ -1,7 +1,8 @@
 """The sites and supervision views in a real browser, opened after the fact: two gateways of two
 communities run (one under a faked clock that passes local midnight, so its daily reports are
 out and retained); the page shows both communities with their devices online, last values with
-units and trends, and the latest daily report of each device in the printable table. Killing one
+units and trends, and the latest daily report of each device in the printable table; a user whose
+ACL reads one community sees that one alone. Killing one
 gateway (SIGKILL) shows it offline, by its Last Will, within its keepalive; the other stays online."""
 
 import signal
@@ -11,6 +12,16 @@ import browser
 import harness as h
 
 USER, PASSWORD = "district", "s3cret-d"
+OM_USER, OM_PASSWORD = "om-hongmei", "s3cret-o"
+# The broker's ACL decides what each user sees: the bureau every community, the O&M company of
+# 红梅新村 that community alone (and it may acknowledge there).
+ACL = """user district
+topic read caretaker/#
+
+user om-hongmei
+topic read caretaker/hongmei/#
+topic write caretaker/hongmei/+/cmd/ack
+"""
 A, B = "caretaker/hongmei/gw-a", "caretaker/xinhua/gw-b"
 START_A = "@2026-11-23 15:59:45"  # 23:59:45 in Shanghai: local midnight 15 s after the start
 DAY = "2026-11-23"
@@ -33,7 +44,8 @@ def test(started):
     sim, broker, sub = browser.start(work, started, [
         {"unit": 1, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.30}},
         {"unit": 2, "driver": "elevator/generic", "values": LIFT},
-        {"unit": 3, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.45}}], {USER: PASSWORD})
+        {"unit": 3, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.45}}],
+        {USER: PASSWORD, OM_USER: OM_PASSWORD}, acl=ACL)
     level = {"driver": "level/ultrasonic-generic", "poll_ms": 250, "params": {"pipe_d_m": 3.0}}
     cfg_a = gateway_config(work, "gw-a", "hongmei", "gw-a", sim, broker, [
         dict(level, id="manhole-a", unit=1, location="3号楼北侧窨井"),
@@ -67,6 +79,17 @@ def test(started):
     if "manhole-b" in table:
         raise h.TestFailure("a report of gw-b, whose day has not ended:\n" + table)
     chrome.screenshot("supervision", "#view-supervision", DAY, "lift-a")
+
+    om = browser.Chromium(work, name="chromium-om")
+    started.append(om)
+    om.open(broker.url, OM_USER, OM_PASSWORD)
+    om.view("sites")
+    om.wait_text("the O&M company's community", card_a, "红梅新村", "manhole-a", "lift-a", "在线")
+    # Both gateways' retained states come in one delivery: once one is shown, the other would be.
+    if om.js("return document.querySelectorAll('section.card').length") != 1:
+        raise h.TestFailure("the O&M company of hongmei sees:\n" + om.text("#view-sites"))
+    om.stop()
+    started.remove(om)
 
     gw_b.stop(signal.SIGKILL)
     chrome.view("sites")
