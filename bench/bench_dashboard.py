@@ -201,7 +201,7 @@ def main():
         for v in views:
             chrome.view(v.split("-")[0])
             if v == "sites":
-                chrome.driver.find_element("css selector", "section.card h3").click()
+                chrome.js("document.querySelector('section.card h3').click()")
             elif v == "sites-all":
                 chrome.js("document.querySelectorAll('section.card.collapsed h3').forEach(function (e) { e.click(); })")
             chrome.js(MEASURE)

@@ -13,7 +13,7 @@
   var cards = {}; // gateway prefix -> its element in the sites view
   var dirty = { dispatch: true, sites: true, supervision: true };
   var frameAsked = false, titleDirty = true, lastSitesRender = 0, sitesGap = SITE_RENDER_MS, sitesTimer = null;
-  var audio = null, lastBeep = 0, BEEP_GAP_MS = 2000;
+  var audio = null, beepTimer = null, BEEP_GATHER_MS = 250;
   var onScreen = {}; // gateway prefix -> its card is in or near the viewport
   var cardWatch = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
     entries.forEach(function (e) { onScreen[e.target.getAttribute("data-prefix")] = e.isIntersecting; });
@@ -140,12 +140,14 @@
 
   // --- alarm --------------------------------------------------------------------------------
 
-  // Two short tones; the audio context is made at login, a user gesture, so browsers allow it.
   // Alerts arriving together (the retained lists at login) sound once.
+  function alarm() {
+    if (!beepTimer) beepTimer = setTimeout(beep, BEEP_GATHER_MS);
+  }
+
+  // Two short tones; the audio context is made at login, a user gesture, so browsers allow it.
   function beep() {
-    var now = Date.now();
-    if (now - lastBeep < BEEP_GAP_MS) return;
-    lastBeep = now;
+    beepTimer = null;
     stats.beeps++;
     if (!audio) return;
     [0, 0.35].forEach(function (at) {
@@ -178,7 +180,7 @@
       return;
     }
     for (var i = 0; i < fresh.length; i++)
-      if (fresh[i].severity === "critical" && !fresh[i].acked) { beep(); break; }
+      if (fresh[i].severity === "critical" && !fresh[i].acked) { alarm(); break; }
     if (t.kind === "alert" && p.event !== "raised") delete pendingAcks[p.id];
     if (t.kind === "reply" && !p.ok) {
       for (var id in pendingAcks) if (pendingAcks[id] === p.id) delete pendingAcks[id];
@@ -295,8 +297,7 @@
     $("ack-cancel").addEventListener("click", function () { $("ack-dialog").hidden = true; });
     // Countdowns move every second; the title counts even when the tab is in the background.
     setInterval(function () {
-      dirty.dispatch = true;
-      if (view === "dispatch") ask();
+      if (view === "dispatch") Views.tickDeadlines($("view-dispatch"), Date.now(), lang);
       updateTitle();
     }, 1000);
   });

@@ -47,11 +47,26 @@ var CaretakerViews = (function () {
 
   // --- dispatch -----------------------------------------------------------------------------
 
+  function deadlineText(d, now, T) {
+    return now > d ? T.overdue + " " + duration(now - d) : duration(d - now);
+  }
+
   function countdown(a, now, T) {
     var d = M.deadline(a);
     if (d === null) return '<td class="deadline">—</td>';
-    if (now > d) return '<td class="deadline overdue">' + T.overdue + " " + duration(now - d) + "</td>";
-    return '<td class="deadline">' + duration(d - now) + "</td>";
+    return '<td class="deadline' + (now > d ? " overdue" : "") + '" data-deadline="' + d + '">' +
+           deadlineText(d, now, T) + "</td>";
+  }
+
+  // Moves the countdowns on in place: redrawing the table every second would replace a button
+  // between the press and the release of a click, and the click would be lost.
+  function tickDeadlines(root, now, lang) {
+    var T = CaretakerText[lang], cells = root.querySelectorAll("td.deadline[data-deadline]");
+    for (var i = 0; i < cells.length; i++) {
+      var d = +cells[i].getAttribute("data-deadline"), text = deadlineText(d, now, T);
+      if (cells[i].textContent !== text) cells[i].textContent = text;
+      if (now > d) cells[i].classList.add("overdue");
+    }
   }
 
   function stageCell(a, pending, T) {
@@ -197,5 +212,5 @@ var CaretakerViews = (function () {
            .join("</th><th>") + "</th></tr></thead><tbody>" + rows.join("") + "</tbody></table>";
   }
 
-  return { dispatch: dispatch, gatewayCard: gatewayCard, supervision: supervision, esc: esc };
+  return { dispatch: dispatch, tickDeadlines: tickDeadlines, gatewayCard: gatewayCard, supervision: supervision };
 })();
