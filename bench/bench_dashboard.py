@@ -199,11 +199,13 @@ def main():
         time.sleep(5)  # the publishers reach their rate before the first window
         results = {}
         for v in views:
+            t_view = time.monotonic()
             chrome.view(v.split("-")[0])
             if v == "sites":
                 chrome.js("document.querySelector('section.card h3').click()")
             elif v == "sites-all":
                 chrome.js("document.querySelectorAll('section.card.collapsed h3').forEach(function (e) { e.click(); })")
+            print("%s: shown %.1f s after its click" % (v, time.monotonic() - t_view), flush=True)
             chrome.js(MEASURE)
             if args.profile:
                 chrome.driver.execute_cdp_cmd("Profiler.enable", {})

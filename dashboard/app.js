@@ -11,6 +11,7 @@
   var pendingAcks = {}; // alert id -> command id, until the gateway's event or a refusal
   var expanded = {}; // gateway prefix -> shown open in the sites view
   var cards = {}; // gateway prefix -> its element in the sites view
+  var supOpen = {}; // gateway prefix -> its devices listed in the supervision view
   var dirty = { dispatch: true, sites: true, supervision: true };
   var frameAsked = false, titleDirty = true, lastSitesRender = 0, sitesGap = SITE_RENDER_MS, sitesTimer = null;
   var audio = null, beepTimer = null, BEEP_GATHER_MS = 250;
@@ -102,7 +103,7 @@
       renderSites(now);
       dirty.sites = false;
     } else if (view === "supervision" && dirty.supervision) {
-      $("view-supervision").innerHTML = Views.supervision(model, lang);
+      $("view-supervision").innerHTML = Views.supervision(model, lang, supOpen);
       dirty.supervision = false;
     }
   }
@@ -287,6 +288,13 @@
       model.gateways[prefix].dirty = true;
       dirty.sites = true;
       lastSitesRender = 0; // a click is answered at once
+      ask();
+    });
+    $("view-supervision").addEventListener("click", function (e) {
+      var row = e.target.closest("tr.report-sum");
+      if (!row) return;
+      supOpen[row.getAttribute("data-prefix")] = !supOpen[row.getAttribute("data-prefix")];
+      dirty.supervision = true;
       ask();
     });
     $("ack-send").addEventListener("click", function () {

@@ -193,18 +193,49 @@ var CaretakerViews = (function () {
     return esc(number(r[name]) + (r.units && r.units[name] ? " " + r.units[name] : ""));
   }
 
-  function supervision(m, lang) {
-    var T = CaretakerText[lang], rows = [];
-    M.sortedGateways(m).forEach(function (g) {
-      Object.keys(g.reports).sort().forEach(function (dev) {
-        var r = g.reports[dev];
-        rows.push('<tr class="report" data-device="' + esc(dev) + '"><td>' + esc(siteName(g.site)) + "</td><td>" +
-          esc(g.id) + "</td><td>" + esc(dev) + "</td><td>" + esc(r.location) + "</td><td>" + esc(r.day) +
-          "</td><td>" + r.readings + "</td><td>" + figure(r, "runs") + "</td><td>" + figure(r, "door_cycles") +
-          "</td><td>" + figure(r, "volume") + "</td><td>" + figure(r, "peak_flow") + "</td><td>" +
-          figure(r, "peak_level") + "</td><td>" + number(r.minutes_in_alarm) + "</td><td>" + faults(r.faults, T) +
-          "</td></tr>");
+  function reportRow(cls, attr, g, device, r, T) {
+    return '<tr class="' + cls + '" ' + attr + "><td>" + esc(siteName(g.site)) + "</td><td>" + esc(g.id) +
+      "</td><td>" + device + "</td><td>" + esc(r.location) + "</td><td>" + esc(r.day) + "</td><td>" + r.readings +
+      "</td><td>" + figure(r, "runs") + "</td><td>" + figure(r, "door_cycles") + "</td><td>" + figure(r, "volume") +
+      "</td><td>" + figure(r, "peak_flow") + "</td><td>" + figure(r, "peak_level") + "</td><td>" +
+      number(r.minutes_in_alarm) + "</td><td>" + faults(r.faults, T) + "</td></tr>";
+  }
+
+  // One community's reports added up: counts summed, peaks the highest, the latest day.
+  function total(reports) {
+    var t = { location: "", day: "", readings: 0, minutes_in_alarm: 0, faults: {}, units: {} };
+    reports.forEach(function (r) {
+      if (r.day > t.day) t.day = r.day;
+      t.readings += r.readings;
+      t.minutes_in_alarm += r.minutes_in_alarm;
+      ["runs", "door_cycles", "volume"].forEach(function (k) {
+        if (typeof r[k] === "number") t[k] = (t[k] || 0) + r[k];
       });
+      ["peak_flow", "peak_level"].forEach(function (k) {
+        if (typeof r[k] === "number" && !(t[k] >= r[k])) t[k] = r[k];
+      });
+      for (var f in r.faults || {}) t.faults[f] = (t.faults[f] || 0) + r.faults[f];
+      for (var u in r.units || {}) t.units[u] = r.units[u];
+    });
+    return t;
+  }
+
+  // The latest daily report of every device. Past six communities each shows as one line that
+  // adds its devices up (10 000 rows would take seconds to draw and pages to print); a click on
+  // it lists its devices.
+  function supervision(m, lang, open) {
+    var T = CaretakerText[lang], rows = [], gws = M.sortedGateways(m), many = gws.length > 6;
+    gws.forEach(function (g) {
+      var devs = Object.keys(g.reports).sort();
+      if (!devs.length) return;
+      var shown = !many || open[g.prefix];
+      if (many)
+        rows.push(reportRow("report-sum" + (shown ? " open" : ""), 'data-prefix="' + esc(g.prefix) + '"', g,
+                            devs.length + " " + T.devices, total(devs.map(function (d) { return g.reports[d]; })), T));
+      if (shown)
+        devs.forEach(function (dev) {
+          rows.push(reportRow("report", 'data-device="' + esc(dev) + '"', g, esc(dev), g.reports[dev], T));
+        });
     });
     if (!rows.length) return '<p class="empty">' + T.noReports + "</p>";
     return '<table class="reports"><thead><tr><th>' + [T.community, T.gateway, T.device, T.location, T.day,
