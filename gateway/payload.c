@@ -232,7 +232,12 @@ void payload_row_topic(struct jbuf *b, const char *prefix, const struct outbox_r
         PUT_LIT(b, "/alerts");
         return;
     case OUTBOX_REPORT:
+        /* one topic per device, so the broker keeps each device's latest report for a late reader */
         PUT_LIT(b, "/reports/daily");
+        if (r->device) {
+            PUT_LIT(b, "/");
+            topic_level(b, r->device);
+        }
         return;
     case OUTBOX_EVENT:
         break;
@@ -242,7 +247,7 @@ void payload_row_topic(struct jbuf *b, const char *prefix, const struct outbox_r
 
 bool payload_row_retained(const struct outbox_row *r)
 {
-    return r->kind == OUTBOX_DEVICE_STATE && r->device;
+    return (r->kind == OUTBOX_DEVICE_STATE || r->kind == OUTBOX_REPORT) && r->device;
 }
 
 static void name_list(struct jbuf *b, const char *k, const struct outbox_row *r, int quality)

@@ -1,7 +1,9 @@
 #!/bin/sh
 # demo: starts a local mosquitto and the device simulator (an elevator over TCP, a manhole and a
 # flow meter on a serial line), runs Caretaker on config/demo.json, and shows what it publishes —
-# readings, device state, alerts with their contractor and deadline — in plain words.
+# readings, device state, alerts with their contractor and deadline — in plain words. The same
+# mosquitto serves the dashboard (dashboard/) on a WebSockets listener; its URL and a login are
+# printed.
 # Ctrl-C stops everything it started, by PID.
 set -eu
 build=${1:-build}
@@ -25,7 +27,23 @@ free_port() {
 }
 
 mqtt_port=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\nuser %s\n' "$mqtt_port" "$(id -un)" >"$work/mosquitto.conf"
+web_port=$(free_port)
+# The dashboard's login is checked by the broker; mosquitto 2.0.11 binds a WebSockets listener
+# to every interface whatever address is given, so it asks for a password.
+web_password=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+mosquitto_passwd -b -c "$work/dashboard.passwd" demo "$web_password"
+chmod 600 "$work/dashboard.passwd"
+cat >"$work/mosquitto.conf" <<EOF
+user $(id -un)
+per_listener_settings true
+listener $mqtt_port 127.0.0.1
+allow_anonymous true
+listener $web_port
+protocol websockets
+http_dir $top/dashboard
+allow_anonymous false
+password_file $work/dashboard.passwd
+EOF
 mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
 pids="$pids $!"
 
@@ -53,6 +71,7 @@ sed -e "s|@WORK@|$work|g" -e "s|@SIM_PORT@|$sim_port|g" -e "s|@MQTT_PORT@|$mqtt_
 "$build/gateway/caretaker" run -c "$work/demo.json" -d "$top/drivers" 2>"$work/caretaker.log" &
 pids="$pids $!"
 echo "Caretaker is running (log: $work/caretaker.log). Ctrl-C to stop."
+echo "Dashboard: http://127.0.0.1:$web_port/  (user demo, password $web_password)"
 # Debian's python3 has python3-paho-mqtt; another python3 first on PATH may not.
 /usr/bin/python3 "$top/tools/demo_view.py" "$mqtt_port" caretaker/hongmei/gw-demo "$work/demo.json" &
 viewer=$!

@@ -41,7 +41,7 @@ def delivered(sub):
     """seq -> payloads as received (outbox topics only: status carries no seq)."""
     out = {}
     for topic, m, _ in sub.received():
-        if topic.endswith(h.OUTBOX_TOPICS) and m.get("seq"):
+        if h.outbox_topic(topic) and m.get("seq"):
             out.setdefault(m["seq"], []).append(m)
     return out
 

@@ -23,7 +23,13 @@ SCENARIOS = os.path.join(SRC, "tests", "sim", "scenarios")
 # Topics of the outbox's rows (gateway/payload.c, payload_row_topic), each message with its seq:
 # a test that wants every stored seq delivered counts all of them (a daily report appears at every
 # local midnight, Asia/Shanghai in base_config: 16:00 UTC).
-OUTBOX_TOPICS = ("/readings", "/state", "/events", "/alerts", "/reports/daily")
+OUTBOX_TOPICS = ("/readings", "/state", "/events", "/alerts")
+
+
+def outbox_topic(topic):
+    """Whether a topic carries outbox rows: those above, and each device's daily report
+    (<prefix>/reports/daily/<device>)."""
+    return topic.endswith(OUTBOX_TOPICS) or "/reports/daily/" in topic
 
 
 class TestFailure(Exception):

@@ -133,7 +133,7 @@ def test(started):
     def delivered():
         got = {}
         for topic, m, _ in sub.received():
-            if topic.endswith(h.OUTBOX_TOPICS) and m.get("seq"):
+            if h.outbox_topic(topic) and m.get("seq"):
                 if got.setdefault(m["seq"], m["ts"]) != m["ts"]:
                     raise h.TestFailure("seq %d delivered with two timestamps" % m["seq"])
         return got

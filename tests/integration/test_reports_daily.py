@@ -1,12 +1,13 @@
 """Daily reports end to end: the real daemon runs across a local midnight (Asia/Shanghai) on a
 wall clock the test sets (libfaketime; its monotonic clock, the simulator and the broker keep real
-time). It is stopped and started again late in the day; the report on reports/daily for that day
+time). It is stopped and started again late in the day; the report on reports/daily/<device> for that day
 must still count everything: an elevator's runs counter goes 100 -> 105 before the restart and
 105 -> 112 after it, so the day's runs are 12 (7 if the restart had lost the day); a manhole's
 peak level 0.80 m was read before the restart, 0.50 m after.
 
 No step races the clock: each run does its work half an hour or more before midnight, and
-midnight comes when the test moves the clock to two seconds before it."""
+midnight comes when the test moves the clock to two seconds before it. Each report is retained on
+its device's topic, so a dashboard that subscribes afterwards gets it."""
 
 import sys
 
@@ -42,7 +43,7 @@ def test(started):
     started.append(sim)
     broker = h.Broker(work)
     started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/reports/daily")
+    sub = h.Subscriber(broker.port, PREFIX + "/reports/daily/+")
     started.append(sub)
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
            "devices": [{"id": "lift-1", "unit": 1, "driver": "elevator/generic", "poll_ms": 200},
@@ -92,6 +93,15 @@ def test(started):
         raise h.TestFailure("runs %r across the restart (expected 100 -> 105 -> 112: 12)" % lift_report["runs"])
     if level_report["peak_level"] != 0.8:
         raise h.TestFailure("peak level %r (0.80 was read before the restart)" % level_report["peak_level"])
+    for topic, r, _ in reports:
+        if topic != "%s/reports/daily/%s" % (PREFIX, r["device"]):
+            raise h.TestFailure("report of %s on %s" % (r["device"], topic))
+    late = h.Subscriber(broker.port, PREFIX + "/reports/daily/+", name="late subscriber")
+    started.append(late)
+    kept = h.wait_until("both reports retained for a late subscriber", lambda: len(late.received()) >= 2 and late.received())
+    if sorted((m["device"], m["seq"], retain) for _, m, retain in kept) != \
+            sorted((m["device"], m["seq"], True) for _, m, _ in reports):
+        raise h.TestFailure("retained reports %r, published %r" % (kept, reports))
     if not second.running():
         raise h.TestFailure("the daemon stopped:\n" + second.output())
     if second.stop() != 0:

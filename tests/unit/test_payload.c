@@ -296,16 +296,16 @@ static void test_alerts(void)
                     "\"respond_by_ts\":null,\"escalation\":0,\"next_escalation_ts\":null,\"acked\":false,"
                     "\"acked_by\":\"\",\"acked_ts\":null,\"flapping\":false,\"cleared_ts\":null}]}");
 
-    /* A daily report row: its own topic, not retained, the stored body after the head */
+    /* A daily report row: a topic per device, retained, the stored body after the head */
     struct outbox_row rep = {.seq = 12, .kind = OUTBOX_REPORT, .ts_ms = 1717257600000LL, .device = "lift-b3u1",
                              .body = "{\"report\":\"daily\",\"runs\":50}"};
     CHECK(payload_row(&b, GW, &rep) == 0);
     CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":12,\"ts\":1717257600000,\"device\":\"lift-b3u1\","
                     "\"report\":\"daily\",\"runs\":50}");
-    CHECK(!payload_row_retained(&rep));
+    CHECK(payload_row_retained(&rep));
     jbuf_reset(&b);
     payload_row_topic(&b, PREFIX, &rep);
-    CHECK_STR(b.p, "caretaker/hongmei/gw-01/reports/daily");
+    CHECK_STR(b.p, "caretaker/hongmei/gw-01/reports/daily/lift-b3u1");
 }
 
 int main(void)

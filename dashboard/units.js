@@ -1,0 +1,42 @@
+// units: the unit of each point name, from the profiles under drivers/ (written by
+// tools/dashboard_units.py; do not edit).
+"use strict";
+
+var CaretakerUnits = {
+  "bus_voltage": "V",
+  "current": "A",
+  "diameter": "mm",
+  "distance": "m",
+  "echo_db": "dB",
+  "electrode_resistance": "kOhm",
+  "flow": "m3/h",
+  "flow_percent": "%",
+  "forward_frac": "m3",
+  "forward_int": "m3",
+  "forward_int_high": "m3",
+  "forward_int_low": "m3",
+  "forward_total": "m3",
+  "intensity": "mm/h",
+  "level": "m",
+  "load": "%",
+  "negative_frac": "m3",
+  "negative_int": "m3",
+  "negative_total": "m3",
+  "pit_level": "m",
+  "position": "m",
+  "positive_frac": "m3",
+  "positive_int": "m3",
+  "positive_total": "m3",
+  "rainfall": "mm",
+  "rated_speed": "m/s",
+  "reverse_frac": "m3",
+  "reverse_int": "m3",
+  "reverse_int_high": "m3",
+  "reverse_int_low": "m3",
+  "reverse_total": "m3",
+  "run_hours": "h",
+  "running_hours": "h",
+  "speed": "m/s",
+  "temperature": "C",
+  "velocity": "m/s"
+};
