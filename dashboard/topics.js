@@ -17,21 +17,22 @@ var CaretakerTopics = (function () {
     return prefix + "/devices/+/readings";
   }
 
-  // Replies to commands: today every gateway answers on <prefix>/cmd/reply.
+  // Replies to this user's commands: every gateway answers on <prefix>/reply/<identity>.
   function replyFilter(user) {
-    return ROOT + "/+/+/cmd/reply";
+    return ROOT + "/+/+/reply/" + user;
   }
 
-  // A command to one gateway under the logged-in identity.
+  // A command to one gateway under the logged-in identity: <prefix>/cmd/<verb>/<identity>. The
+  // broker's ACL (pattern write caretaker/+/+/cmd/+/%u) lets a user publish only under its own
+  // name, so the gateway knows who sent it from the topic.
   function command(prefix, verb, user) {
-    return prefix + "/cmd/" + verb;
+    return prefix + "/cmd/" + verb + "/" + user;
   }
 
-  // The command's payload: today an ack names who acknowledges in "by".
+  // The command's payload: who acknowledges is the topic's identity, not a member.
   function commandPayload(verb, user, fields) {
     var o = {};
     for (var k in fields) o[k] = fields[k];
-    if (verb === "ack") o.by = user;
     return o;
   }
 
@@ -44,7 +45,7 @@ var CaretakerTopics = (function () {
     if (rest === "status") r.kind = "status";
     else if (rest === "alerts") r.kind = "alert";
     else if (rest === "alerts/active") r.kind = "active";
-    else if (rest === "cmd/reply") r.kind = "reply";
+    else if (p.length === 5 && p[3] === "reply") r.kind = "reply";
     else if (p.length === 6 && p[3] === "devices" && (p[5] === "state" || p[5] === "readings")) {
       r.kind = p[5];
       r.device = p[4];

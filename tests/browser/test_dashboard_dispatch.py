@@ -26,7 +26,8 @@ def test(started):
     contracts = [{"id": "sewage-om", "contractor": "某排水运维公司", "covers": ["sewage"],
                   "respond_minutes": {"critical": 30, "major": 240, "minor": 1440}}]
     cfg = h.base_config(work, [bus], gateway={"id": "gw-a"}, contracts=contracts,
-                        mqtt={"host": "127.0.0.1", "port": broker.port})
+                        mqtt={"host": "127.0.0.1", "port": broker.port},
+                        commands={"commanders": {USER: {"role": "contractor", "contracts": ["sewage-om"]}}})
     daemon = h.Daemon(work, cfg)
     started.append(daemon)
 

@@ -20,7 +20,9 @@ topic read caretaker/#
 
 user om-hongmei
 topic read caretaker/hongmei/#
-topic write caretaker/hongmei/+/cmd/ack
+
+pattern write caretaker/+/+/cmd/+/%u
+pattern read caretaker/+/+/reply/%u
 """
 A, B = "caretaker/hongmei/gw-a", "caretaker/xinhua/gw-b"
 START_A = "@2026-11-23 15:59:45"  # 23:59:45 in Shanghai: local midnight 15 s after the start
