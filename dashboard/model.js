@@ -47,7 +47,7 @@ var CaretakerModel = (function () {
     var d = g.devices[id];
     if (!d) {
       d = g.devices[id] = { id: id, state: "unknown", lastOkTs: null, errors: 0, ts: null, values: {},
-                            bad: [], trends: {}, location: "" };
+                            bad: [], trends: {}, location: "", bus: "" };
       g.deviceCount++;
     }
     return d;
@@ -85,6 +85,8 @@ var CaretakerModel = (function () {
     d.state = p.state;
     d.lastOkTs = p.last_ok_ts;
     d.errors = p.errors;
+    if (typeof p.bus === "string") d.bus = p.bus;
+    if (typeof p.location === "string" && p.location) d.location = p.location;
   }
 
   function applyEvent(g, e) {

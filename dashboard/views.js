@@ -175,8 +175,19 @@ var CaretakerViews = (function () {
            ' <span class="sub">' + g.deviceCount + " " + T.devices + " · " + nAlerts + " " + T.activeAlerts +
            "</span></h3>";
     if (!open) return head;
-    var ids = Object.keys(g.devices).sort(), rows = [];
-    for (var i = 0; i < ids.length; i++) rows.push(deviceRow(g, g.devices[ids[i]], T));
+    // Devices by bus (from their retained states), then by id.
+    var ids = Object.keys(g.devices).sort(function (a, b) {
+      var x = g.devices[a].bus || "", y = g.devices[b].bus || "";
+      return x < y ? -1 : x > y ? 1 : a < b ? -1 : a > b ? 1 : 0;
+    }), rows = [], bus = null;
+    for (var i = 0; i < ids.length; i++) {
+      var d = g.devices[ids[i]];
+      if (d.bus !== bus) {
+        bus = d.bus;
+        rows.push('<tr class="bus"><th colspan="5">' + T.bus + " " + esc(bus || "?") + "</th></tr>");
+      }
+      rows.push(deviceRow(g, d, T));
+    }
     return head + '<table class="devices"><thead><tr><th>' + [T.device, T.online + "/" + T.offline, T.values, T.trend,
            T.lastSeen].join("</th><th>") + "</th></tr></thead><tbody>" + rows.join("") + "</tbody></table>";
   }

@@ -53,3 +53,13 @@ void device_params(const struct device *d, double *out)
     for (int i = 0; i < p->nparams; i++)
         device_param(d, p->params[i].name, &out[i]);
 }
+
+const struct bus_config *device_bus(const struct config *cfg, const struct device *d)
+{
+    for (int i = 0; i < cfg->nbuses; i++) {
+        const struct bus_config *b = &cfg->buses[i];
+        if (d >= b->devices && d < b->devices + b->ndevices)
+            return b;
+    }
+    return NULL;
+}

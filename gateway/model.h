@@ -307,4 +307,7 @@ size_t contract_cover_score(const char *cover, const struct device *d);
 int device_param(const struct device *d, const char *name, double *value);
 void device_params(const struct device *d, double *out);
 
+/* The bus whose devices[] holds d, or NULL. */
+const struct bus_config *device_bus(const struct config *cfg, const struct device *d);
+
 #endif

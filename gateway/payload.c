@@ -508,7 +508,8 @@ static void alert_members(struct jbuf *b, const struct alert *a, const char *loc
     ts_or_null(b, a->cleared_ts);
 }
 
-int payload_device_state_body(struct jbuf *b, bool online, int64_t last_ok_ts, int errors)
+int payload_device_state_body(struct jbuf *b, const struct payload_device_info *dev, bool online, int64_t last_ok_ts,
+                              int errors)
 {
     jbuf_reset(b);
     PUT_LIT(b, "{\"state\":");
@@ -517,6 +518,14 @@ int payload_device_state_body(struct jbuf *b, bool online, int64_t last_ok_ts, i
     ts_or_null(b, last_ok_ts);
     key(b, "errors");
     payload_int(b, errors);
+    const char *const texts[][2] = {
+        {"bus", dev->bus}, {"location", dev->location}, {"driver", dev->driver}, {"kind", dev->kind}};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        key(b, texts[i][0]);
+        payload_string(b, texts[i][1] ? texts[i][1] : "");
+    }
+    key(b, "unit");
+    payload_int(b, dev->unit);
     return done(b);
 }
 

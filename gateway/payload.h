@@ -90,9 +90,15 @@ int payload_reply(struct jbuf *b, const char *gateway, int64_t ts_ms, const char
 int payload_dtu_replaced(struct jbuf *b, const struct dtu_takeover *t);
 
 /* The stored bodies of outbox rows the payload head is put around (payload_row): a device's
- * state ({"state", "last_ok_ts" (null when 0: none since the start), "errors"}), and the
+ * state ({"state", "last_ok_ts" (null when 0: none since the start), "errors", and where it is:
+ * "bus", "location", "driver", "kind", "unit"), and the
  * events point_missing and buffer_overflow (docs/mqtt.md, "event"). 0, or -1 out of memory. */
-int payload_device_state_body(struct jbuf *b, bool online, int64_t last_ok_ts, int errors);
+struct payload_device_info {
+    const char *bus, *location, *driver, *kind;
+    int unit;
+};
+int payload_device_state_body(struct jbuf *b, const struct payload_device_info *dev, bool online, int64_t last_ok_ts,
+                              int errors);
 int payload_point_missing_body(struct jbuf *b, const char *point);
 int payload_buffer_overflow_body(struct jbuf *b, int64_t evicted, int64_t evicted_total, int64_t first_ts,
                                  int64_t last_ts, int64_t max_mb);

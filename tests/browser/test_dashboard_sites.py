@@ -1,7 +1,7 @@
 """The sites and supervision views in a real browser, opened after the fact: two gateways of two
 communities run (one under a faked clock that passes local midnight, so its daily reports are
 out and retained); the page shows both communities with their devices online, last values with
-units and trends, and the latest daily report of each device in the printable table; a user whose
+units and trends grouped by bus, and the latest daily report of each device in the printable table; a user whose
 ACL reads one community sees that one alone. Killing one
 gateway (SIGKILL) shows it offline, by its Last Will, within its keepalive; the other stays online."""
 
@@ -69,8 +69,8 @@ def test(started):
     chrome.open(broker.url, USER, PASSWORD)
     chrome.view("sites")
     card_a, card_b = 'section.card[data-prefix="%s"]' % A, 'section.card[data-prefix="%s"]' % B
-    chrome.wait_text("gw-a's community and devices", card_a, "红梅新村", "在线", "manhole-a", "3号楼北侧窨井",
-                     "lift-a", "0.3 m")
+    chrome.wait_text("gw-a's community and devices, by bus", card_a, "红梅新村", "在线", "总线 lan", "manhole-a",
+                     "3号楼北侧窨井", "lift-a", "0.3 m")
     chrome.wait_text("gw-b's community and device", card_b, "xinhua", "在线", "manhole-b", "0.45 m")
     h.wait_until("level trends drawn", lambda: chrome.js(
         "return document.querySelectorAll('tr.device .trend polyline').length") >= 2, 10)
