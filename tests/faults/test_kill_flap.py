@@ -51,12 +51,8 @@ def test(started):
     day_at_start = h.local_day(h.now_ms())
     print("%d kills, seed %d (FAULT_SEED=%d reproduces the moments)" % (KILLS, SEED, SEED))
     work = h.Workdir("fault-kill")
-    sim = h.Sim(work, scenario(work), tcp=True)
-    started.append(sim)
-    broker = h.Broker(work, persistence=True)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/#", client_id="o-and-m", clean=False)
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, scenario(work), PREFIX + "/#", broker=dict(persistence=True),
+                               subscriber=dict(client_id="o-and-m", clean=False))
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
            "devices": [
                {"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 50},
@@ -64,8 +60,7 @@ def test(started):
                {"id": "manhole-7", "unit": 3, "driver": "level/ultrasonic-generic", "poll_ms": 50},
            ] + [{"id": "flow-%d" % u, "unit": u, "driver": "flow/electromagnetic-generic", "poll_ms": 50}
                 for u in range(4, 9)]}
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port, "qos": 1,
-                                           "keepalive_s": 5, "inflight": 50})
+    cfg = h.base_config(work, [bus], mqtt=broker.mqtt(qos=1, keepalive_s=5, inflight=50))
     cfg["store"]["commit_ms"] = 100
     db = cfg["store"]["path"]
     broker_up = True

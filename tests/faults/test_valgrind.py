@@ -64,18 +64,13 @@ def test(started):
         {"unit": 1, "driver": "level/ultrasonic-generic", "values": {"decimals": 3, "level": 1.234}},
         {"unit": 2, "driver": "flow/electromagnetic-generic", "values": {"flow": 12.5}},
     ])
-    sim = h.Sim(work, scen, tcp=True)
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/devices/#")
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, scen, PREFIX + "/devices/#")
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 2000,
            "devices": [
                {"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100},
                {"id": "flow-main", "unit": 2, "driver": "flow/electromagnetic-generic", "poll_ms": 100},
            ]}
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port, "qos": 1})
+    cfg = h.base_config(work, [bus], mqtt=broker.mqtt(qos=1))
     vg = Valgrind(work, binary, cfg)
     started.append(vg)
     h.wait_until("40 readings delivered under valgrind", lambda: len(sub.received("/readings")) >= 40, 60)

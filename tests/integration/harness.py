@@ -412,6 +412,10 @@ class Broker:
             self.log.close()
             self.log = None
 
+    def mqtt(self, **settings):
+        """The daemon config's mqtt section for this broker's plain listener, with `settings` added."""
+        return dict({"host": "127.0.0.1", "port": self.port}, **settings)
+
 
 class Subscriber:
     """An MQTT client (paho-mqtt, Debian's python3-paho-mqtt) collecting every message under a
@@ -465,3 +469,19 @@ class Subscriber:
     def stop(self):
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def stack(started, work, scenario, topic=None, sim_extra=(), broker=None, subscriber=None):
+    """What a test of the daemon with a broker starts first, in this order, each put in `started`:
+    the simulator serving `scenario` on Modbus TCP (sim_extra: more of its arguments), a mosquitto
+    (broker: Broker's keyword arguments) and, given a topic filter, a Subscriber to it
+    (subscriber: its keyword arguments). Returns (sim, broker, the subscriber or None)."""
+    sim = Sim(work, scenario, tcp=True, extra=sim_extra)
+    started.append(sim)
+    mosquitto = Broker(work, **(broker or {}))
+    started.append(mosquitto)
+    sub = None
+    if topic:
+        sub = Subscriber(mosquitto.port, topic, **(subscriber or {}))
+        started.append(sub)
+    return sim, mosquitto, sub

@@ -79,10 +79,8 @@ def run(started, protocol, qos, name, inflight=20, backlog_rows=60, broker_extra
     arrival order), at_loss (the highest seq stored when the daemon saw the broker gone),
     backlog (seqs unsent when the broker came back), log (the daemon's output)."""
     work = h.Workdir(name)
-    sim = h.Sim(work, scenario(work), tcp=True)
-    started.append(sim)
-    broker = h.Broker(work, persistence=True, extra="queue_qos0_messages true\n" + broker_extra)
-    started.append(broker)
+    sim, broker, _ = h.stack(started, work, scenario(work),
+                             broker=dict(persistence=True, extra="queue_qos0_messages true\n" + broker_extra))
     sub = PersistentSubscriber(broker.port, PREFIX + "/devices/+/readings", protocol, qos,
                                "o-and-m-%s-%d" % (protocol.replace(".", ""), qos))
     started.append(sub)
@@ -91,8 +89,7 @@ def run(started, protocol, qos, name, inflight=20, backlog_rows=60, broker_extra
                {"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 50},
                {"id": "flow-main", "unit": 2, "driver": "flow/electromagnetic-generic", "poll_ms": 50},
            ]}
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port, "qos": qos,
-                                           "protocol": protocol, "keepalive_s": 5, "inflight": inflight})
+    cfg = h.base_config(work, [bus], mqtt=broker.mqtt(qos=qos, protocol=protocol, keepalive_s=5, inflight=inflight))
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)
     started.append(d)

@@ -212,13 +212,9 @@ def test(started):
 
     work = h.Workdir("alert-catalogue")
     devices, steps, who = merge(names)
-    sim = h.Sim(work, h.scenario(work, devices, steps), tcp=True, extra=["--hold"])
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
     # Only the alert events: the readings of 30-odd devices at 5 Hz would be parsed over and over.
-    sub = h.Subscriber(broker.port, PREFIX + "/alerts", name="alerts subscriber")
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, h.scenario(work, devices, steps), PREFIX + "/alerts",
+                               sim_extra=["--hold"], subscriber=dict(name="alerts subscriber"))
     reads = h.Subscriber(broker.port, PREFIX + "/devices/+/readings", name="readings subscriber")
     started.append(reads)
 
@@ -232,7 +228,7 @@ def test(started):
     others = [n for n in names if n != "alert-comm-lost"]
     buses = [bus("bus-silent", ["alert-comm-lost"], timeout_ms=200, retries=0, offline_after=2)]
     buses += [bus("bus-%d" % (i // 8 + 1), others[i:i + 8]) for i in range(0, len(others), 8)]
-    cfg = h.base_config(work, buses, mqtt={"host": "127.0.0.1", "port": broker.port}, contracts=CONTRACTS)
+    cfg = h.base_config(work, buses, mqtt=broker.mqtt(), contracts=CONTRACTS)
     d = h.Daemon(work, cfg)
     started.append(d)
 

@@ -38,12 +38,7 @@ def test(started):
     devices = [{"unit": u, "driver": "level/ultrasonic-generic",
                 "values": {"decimals": 2, "level": 0.3, "distance": 2.2, "temperature": 18.5}}
                for u in UNITS.values()]
-    sim = h.Sim(work, h.scenario(work, devices), tcp=True)
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/#")
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, h.scenario(work, devices), PREFIX + "/#")
     # A wide pipe keeps the surcharge rule out of the way; the silent meter is lost after 1 s offline.
     params = {"pipe_d_m": 3.0, "comm_lost_s": 1}
     buses = [{"id": "bus-" + d, "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 200,
@@ -52,7 +47,7 @@ def test(started):
                            "location": "%d号楼北侧窨井" % u, "params": params}]} for d, u in UNITS.items()]
     contracts = [{"id": "sewage-om", "contractor": "排水运维公司", "covers": ["sewage"],
                   "respond_minutes": {"critical": 120, "major": 240, "minor": 1440}}]
-    cfg = h.base_config(work, buses, mqtt={"host": "127.0.0.1", "port": broker.port}, contracts=contracts)
+    cfg = h.base_config(work, buses, mqtt=broker.mqtt(), contracts=contracts)
     d = h.Daemon(work, cfg)
     started.append(d)
     h.wait_until("readings of every manhole", lambda: all(

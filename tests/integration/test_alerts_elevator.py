@@ -50,12 +50,7 @@ def test(started):
     work = h.Workdir("alerts-elevator")
     devices = [{"unit": u, "driver": "elevator/generic", "values": dict(RUNNING, mode=1 if d == "lift-insp" else 0)}
                for d, u in UNITS.items()]
-    sim = h.Sim(work, h.scenario(work, devices), tcp=True)
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/#")
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, h.scenario(work, devices), PREFIX + "/#")
     quiet = {"trapped_s": 2, "stop_outside_zone_s": 600}
     buses = [{"id": "bus-" + d, "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
               "devices": [{"id": d, "unit": u, "driver": "elevator/generic", "poll_ms": 200,
@@ -68,7 +63,7 @@ def test(started):
     ]
     commands = {"commanders": {"li": {"role": "contractor", "contracts": ["fast-response"]},
                                "wang": {"role": "contractor", "contracts": ["elevator-om"]}}}
-    cfg = h.base_config(work, buses, mqtt={"host": "127.0.0.1", "port": broker.port}, contracts=contracts,
+    cfg = h.base_config(work, buses, mqtt=broker.mqtt(), contracts=contracts,
                         alerts={"escalate_every_s": 2}, commands=commands)
     d = h.Daemon(work, cfg)
     started.append(d)

@@ -28,12 +28,7 @@ def test(started):
                              {"unit": 3, "driver": "pump/controller-generic",
                               "values": {"running": True, "auto_mode": True, "pit_level": 1.2, "current": 35.0}},
                              {"unit": 4, "driver": "flow/electromagnetic-generic", "values": {"flow": 0.0}}])
-    sim = h.Sim(work, scen, tcp=True)
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/#")
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, scen, PREFIX + "/#")
     fast = {"blockage_for_s": 1, "pipe_d_m": 2.0}  # a wide pipe: no surcharge alerts in the way
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
            "devices": [
@@ -46,7 +41,7 @@ def test(started):
            ]}
     contracts = [{"id": "sewage-om", "contractor": "排水运维公司", "covers": ["sewage"],
                   "respond_minutes": {"critical": 120, "major": 360, "minor": 2160, "info": 4320}}]
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port}, contracts=contracts)
+    cfg = h.base_config(work, [bus], mqtt=broker.mqtt(), contracts=contracts)
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)
     started.append(d)

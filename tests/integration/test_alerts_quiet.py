@@ -70,20 +70,15 @@ def test(started):
     if unknown:
         raise h.TestFailure("give these profiles their normal values in NORMAL: %s" % ", ".join(unknown))
     work = h.Workdir("alerts-quiet")
-    sim = h.Sim(work, h.scenario(work, [dict(NORMAL[drv], unit=u, driver=drv) for u, drv in enumerate(drivers, 1)]),
-                tcp=True)
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/alerts")
-    started.append(sub)
+    scen = h.scenario(work, [dict(NORMAL[drv], unit=u, driver=drv) for u, drv in enumerate(drivers, 1)])
+    sim, broker, sub = h.stack(started, work, scen, PREFIX + "/alerts")
     devices = []
     for u, drv in enumerate(drivers, 1):
         params = {p: v for p, v in SLOW_TO_SEE.items() if p in declared_params(drv)}
         devices.append({"id": drv.replace("/", "-"), "unit": u, "driver": drv, "poll_ms": 100, "params": params})
     buses = [{"id": "bus-%d" % (i + 1), "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
               "devices": devices[i::2]} for i in range(2)]
-    cfg = h.base_config(work, buses, mqtt={"host": "127.0.0.1", "port": broker.port})
+    cfg = h.base_config(work, buses, mqtt=broker.mqtt())
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg, env=h.faked_clock("@2026-11-16 00:00:00 x%d" % SPEED))
     started.append(d)

@@ -34,12 +34,7 @@ def test(started):
         {"unit": 5, "driver": "flow/electromagnetic-generic", "values": {"flow": 20.0},
          "ramps": {"flow": {"from": 20.0, "to": 5.0, "over_s": 20, "at_s": 3}}},
     ])
-    sim = h.Sim(work, scen, tcp=True)
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/alerts")
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, scen, PREFIX + "/alerts")
     quiet = {"high_m": 5.0, "pipe_d_m": 5.0}  # no level alerts in the way of the trend
     base = {"baseline_days": 2}
     devices = [
@@ -57,7 +52,7 @@ def test(started):
            "devices": devices}
     contracts = [{"id": "sewage-om", "contractor": "排水运维公司", "covers": ["sewage"],
                   "respond_minutes": {"critical": 120, "major": 360, "minor": 2160, "info": 4320}}]
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port}, contracts=contracts)
+    cfg = h.base_config(work, [bus], mqtt=broker.mqtt(), contracts=contracts)
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg, env=h.faked_clock("@2026-11-16 00:00:00 x%d" % SPEED))
     started.append(d)

@@ -40,19 +40,14 @@ def test(started):
     scen = work.file("scenario.json")
     with open(scen, "w") as f:  # the simulator finds the test profile as the daemon does
         json.dump({"drivers_dirs": [PROFILES], "devices": [{"unit": 5, "driver": "test/coils-inputs"}]}, f)
-    sim = h.Sim(work, scen, tcp=True)
-    started.append(sim)
+    sim, broker, sub = h.stack(started, work, scen, PREFIX + "/devices/#")
     for a in range(0, 17):  # the unit's map: coils 0..16, discrete inputs 2..11
         sim.cmd("raw 5 coil %d %d" % (a, a in COILS_ON))
     for a in range(2, 12):
         sim.cmd("raw 5 discrete %d %d" % (a, a in DISCRETES_ON))
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/devices/#")
-    started.append(sub)
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
            "devices": [{"id": "pump-station", "unit": 5, "driver": "test/coils-inputs", "poll_ms": 100}]}
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port})
+    cfg = h.base_config(work, [bus], mqtt=broker.mqtt())
     cfg["gateway"]["drivers_dirs"] = [PROFILES]
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)

@@ -15,21 +15,16 @@ def test(started):
     work = h.Workdir("metrics")
     scen = h.scenario(work, [{"unit": u, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.5}}
                              for u in (1, 2)])
-    sim = h.Sim(work, scen, tcp=True)
-    started.append(sim)
+    sim, broker, sub = h.stack(started, work, scen, PREFIX + "/metrics")
     sim.cmd("behave 1 slow 80")
     sim.cmd("behave 2 silent")
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/metrics")
-    started.append(sub)
     # The slow meter's timeout is far above its delay, so no load on the machine makes a timeout
     # of it; the mute one has a bus of its own, so its timeouts delay nobody.
     buses = [{"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 3000,
               "devices": [{"id": "slow-meter", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 200}]},
              {"id": "lan-2", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
               "devices": [{"id": "mute-meter", "unit": 2, "driver": "level/ultrasonic-generic", "poll_ms": 200}]}]
-    cfg = h.base_config(work, buses, mqtt={"host": "127.0.0.1", "port": broker.port, "metrics_s": 1})
+    cfg = h.base_config(work, buses, mqtt=broker.mqtt(metrics_s=1))
     d = h.Daemon(work, cfg)
     started.append(d)
 

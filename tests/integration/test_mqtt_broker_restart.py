@@ -48,19 +48,14 @@ def check_stream(sub, db):
 
 def test(started):
     work = h.Workdir("mqtt-restart")
-    sim = h.Sim(work, scenario(work), tcp=True)
-    started.append(sim)
-    broker = h.Broker(work, persistence=True)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/devices/#", client_id="o-and-m", clean=False)
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, scenario(work), PREFIX + "/devices/#", broker=dict(persistence=True),
+                               subscriber=dict(client_id="o-and-m", clean=False))
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
            "devices": [
                {"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 50},
                {"id": "flow-main", "unit": 2, "driver": "flow/electromagnetic-generic", "poll_ms": 50},
            ]}
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port, "qos": 1,
-                                           "keepalive_s": 5, "inflight": 20})
+    cfg = h.base_config(work, [bus], mqtt=broker.mqtt(qos=1, keepalive_s=5, inflight=20))
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)
     started.append(d)

@@ -40,15 +40,10 @@ def scenario(work):
 
 def test(started):
     work = h.Workdir("mqtt-cmd")
-    sim = h.Sim(work, scenario(work), tcp=True)
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/#")
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, scenario(work), PREFIX + "/#")
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
            "devices": [{"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100}]}
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port},
+    cfg = h.base_config(work, [bus], mqtt=broker.mqtt(),
                         commands={"reload_interval_s": 1, "refusals_per_minute": 1000,
                                   "commanders": {ADMIN: {"role": "admin"}}})
     # A retained command would run again at every connect: one left on the broker is refused

@@ -16,18 +16,15 @@ def unsent_readings(db):
 def test(started):
     work = h.Workdir("refused")
     scen = h.scenario(work, [{"unit": 1, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.5}}])
-    sim = h.Sim(work, scen, tcp=True)
-    started.append(sim)
     acl = work.file("acl")
     with open(acl, "w") as f:
         # Anonymous clients (lines before any "user"): everything but the readings.
         f.write("topic readwrite %s/status\ntopic readwrite %s/metrics\ntopic readwrite %s/devices/+/state\n"
                 "topic readwrite %s/cmd/#\n" % (PREFIX, PREFIX, PREFIX, PREFIX))
-    broker = h.Broker(work, extra="acl_file %s" % acl)
-    started.append(broker)
+    sim, broker, _ = h.stack(started, work, scen, broker=dict(extra="acl_file %s" % acl))
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
            "devices": [{"id": "manhole-1", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100}]}
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port, "protocol": "5"})
+    cfg = h.base_config(work, [bus], mqtt=broker.mqtt(protocol="5"))
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)
     started.append(d)

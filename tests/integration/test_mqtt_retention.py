@@ -51,8 +51,7 @@ def fill(db):
 
 def test(started):
     work = h.Workdir("mqtt-retention")
-    sim = h.Sim(work, scenario(work), tcp=True)
-    started.append(sim)
+    sim, broker, sub = h.stack(started, work, scenario(work), PREFIX + "/#")
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
            "devices": [{"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 200}]}
     cfg = h.base_config(work, [bus])
@@ -62,15 +61,11 @@ def test(started):
     h.wait_until("a first reading", lambda: h.latest(db, "manhole-3", "level"))
     first.stop()
     event, filled_to = fill(db)
-    # The unsent readings oldest first (the first run's own come first: it had no broker)
+    # The unsent readings oldest first (the first run's own come first: no broker in its config)
     unsent = [s for (s,) in h.query(db, "SELECT seq FROM outbox WHERE kind = 1 AND sent = 0 ORDER BY seq")]
 
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/#")
-    started.append(sub)
     cfg["store"]["max_mb"] = 1
-    cfg["mqtt"] = {"host": "127.0.0.1", "port": broker.port, "inflight": 200}
+    cfg["mqtt"] = broker.mqtt(inflight=200)
     d = h.Daemon(work, cfg)
     started.append(d)
 

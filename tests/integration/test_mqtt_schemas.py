@@ -94,18 +94,13 @@ def test(started):
     scen = h.scenario(work, [{"unit": 1, "driver": "level/ultrasonic-generic", "values": level,
                               "holes": [{"table": "holding", "address": 5, "count": 1}]},
                              {"unit": 2, "driver": "elevator/generic", "values": lift}])
-    sim = h.Sim(work, scen, tcp=True)
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/#")
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, scen, PREFIX + "/#")
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
            "offline_after": 2,
            "devices": [{"id": "manhole-1", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 200,
                         "location": "3号楼北侧窨井"},
                        {"id": "lift-1", "unit": 2, "driver": "elevator/generic", "poll_ms": 200}]}
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port, "metrics_s": 1},
+    cfg = h.base_config(work, [bus], mqtt=broker.mqtt(metrics_s=1),
                         contracts=[{"id": "drain-om", "contractor": "某排水维保公司", "covers": ["sewage"],
                                     "respond_minutes": {"major": 240}}])
     d = h.Daemon(work, cfg, env=h.faked_clock(START))

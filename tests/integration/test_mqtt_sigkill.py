@@ -26,18 +26,13 @@ def scenario(work):
 
 def test(started):
     work = h.Workdir("mqtt-kill")
-    sim = h.Sim(work, scenario(work), tcp=True)
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/devices/#")
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, scenario(work), PREFIX + "/devices/#")
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
            "devices": [
                {"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 50},
                {"id": "flow-main", "unit": 2, "driver": "flow/electromagnetic-generic", "poll_ms": 50},
            ]}
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port, "qos": 1})
+    cfg = h.base_config(work, [bus], mqtt=broker.mqtt(qos=1))
     cfg["store"]["commit_ms"] = 200  # a wider window of acknowledgements not yet committed
     db = cfg["store"]["path"]
 

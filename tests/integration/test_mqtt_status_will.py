@@ -54,16 +54,11 @@ def retained_status(broker, name):
 
 def test(started):
     work = h.Workdir("status-will")
-    sim = h.Sim(work, h.scenario(work, [{"unit": 1, "driver": "level/ultrasonic-generic", "values": {"level": 1.0}}]),
-                tcp=True)
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/status")
-    started.append(sub)
+    scen = h.scenario(work, [{"unit": 1, "driver": "level/ultrasonic-generic", "values": {"level": 1.0}}])
+    sim, broker, sub = h.stack(started, work, scen, PREFIX + "/status")
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
            "devices": [{"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 200}]}
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5})
+    cfg = h.base_config(work, [bus], mqtt=broker.mqtt(keepalive_s=5))
     broker_log = lambda: open(broker.log_path).read()
 
     # 1. Online, then a silent link: the broker gives up after 1.5 keepalives and sends the Will.

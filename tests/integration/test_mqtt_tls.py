@@ -33,18 +33,14 @@ def test(started):
         "password_file " + passwd,
     ])
     elsewhere_listener = tls_listener.replace("server.pem", "elsewhere.pem").replace("server.key", "elsewhere.key")
-    broker = h.Broker(work, listeners=[tls_listener, elsewhere_listener])
-    started.append(broker)
-    tls_port, elsewhere_port = broker.ports
-    sub = h.Subscriber(broker.port, "caretaker/#")  # the subscriber uses the plain listener
-    started.append(sub)
-
     sim_path = work.file("scenario.json")
     with open(sim_path, "w") as f:
         f.write('{"devices": [{"unit": 1, "driver": "level/ultrasonic-generic", '
                 '"values": {"decimals": 3, "level": 1.5}}]}')
-    sim = h.Sim(work, sim_path, tcp=True)
-    started.append(sim)
+    # the subscriber uses the plain listener
+    sim, broker, sub = h.stack(started, work, sim_path, "caretaker/#",
+                               broker=dict(listeners=[tls_listener, elsewhere_listener]))
+    tls_port, elsewhere_port = broker.ports
 
     def secret_file(name, text, mode):
         path = work.file(name)
@@ -58,10 +54,9 @@ def test(started):
     def config(gw, port, ca="ca.pem", password_file=pw_file):
         bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
                "devices": [{"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100}]}
-        cfg = h.base_config(work, [bus], mqtt={
-            "host": "127.0.0.1", "port": port, "username": "gw-01", "password_file": password_file,
-            "tls": {"ca_file": work.file(ca), "cert_file": work.file("client.pem"),
-                    "key_file": work.file("client.key")}})
+        cfg = h.base_config(work, [bus], mqtt=broker.mqtt(
+            port=port, username="gw-01", password_file=password_file,
+            tls={"ca_file": work.file(ca), "cert_file": work.file("client.pem"), "key_file": work.file("client.key")}))
         cfg["gateway"]["id"] = gw
         cfg["store"]["path"] = work.file(gw + ".db")
         return cfg

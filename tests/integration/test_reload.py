@@ -32,17 +32,12 @@ def test(started):
     day_at_start = h.local_day(h.now_ms())
     scen = h.scenario(work, [{"unit": u, "driver": "level/ultrasonic-generic",
                               "values": {"decimals": 2, "level": 0.5 * u}} for u in (1, 2)])
-    sim = h.Sim(work, scen, tcp=True)
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/#")
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, scen, PREFIX + "/#")
 
     def config(units):
         bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
                "devices": [device(u) for u in units]}
-        return h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port},
+        return h.base_config(work, [bus], mqtt=broker.mqtt(),
                              commands={"reload_interval_s": 1, "commanders": {"ops": {"role": "admin"}}})
 
     cfg = config([1])

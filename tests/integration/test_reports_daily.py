@@ -39,17 +39,12 @@ def test(started):
             "speed": 0.0, "runs": 100, "running_hours": 10, "door_cycles": 200}
     scen = h.scenario(work, [{"unit": 1, "driver": "elevator/generic", "values": lift},
                              {"unit": 2, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.30}}])
-    sim = h.Sim(work, scen, tcp=True)
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/reports/daily/+")
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, scen, PREFIX + "/reports/daily/+")
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
            "devices": [{"id": "lift-1", "unit": 1, "driver": "elevator/generic", "poll_ms": 200},
                        {"id": "manhole-1", "unit": 2, "driver": "level/ultrasonic-generic", "poll_ms": 200,
                         "params": {"pipe_d_m": 2.0, "high_m": 2.0}}]}
-    cfg = h.base_config(work, [bus], mqtt={"host": "127.0.0.1", "port": broker.port})
+    cfg = h.base_config(work, [bus], mqtt=broker.mqtt())
     db = cfg["store"]["path"]
 
     clock = h.SetClock(work, FIRST_START)

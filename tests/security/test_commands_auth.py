@@ -75,11 +75,8 @@ def test(started):
     devices = [{"unit": 1, "driver": "elevator/generic", "values": RUNNING},
                {"unit": 2, "driver": "level/ultrasonic-generic",
                 "values": {"decimals": 2, "level": 0.3, "distance": 2.2, "temperature": 18.5}}]
-    sim = h.Sim(work, h.scenario(work, devices), tcp=True)
-    started.append(sim)
     passwd, pw = passwords(work)
-    broker = h.Broker(work, extra=broker_settings(work, passwd))
-    started.append(broker)
+    sim, broker, _ = h.stack(started, work, h.scenario(work, devices), broker=dict(extra=broker_settings(work, passwd)))
 
     def client(user, topic, name=None):
         c = h.Subscriber(broker.port, topic, name=name or user, username=user, password=pw[user])
@@ -121,8 +118,7 @@ def test(started):
                                "drain-co": {"role": "contractor", "contracts": ["sewage-om"]}}}
     cfg = h.base_config(work, buses, gateway={"id": "gw-01"}, contracts=contracts, commands=commands,
                         alerts={"escalate_every_s": 1},
-                        mqtt={"host": "127.0.0.1", "port": broker.port, "username": GATEWAY_USER,
-                              "password_file": gw_pw, "metrics_s": 1})
+                        mqtt=broker.mqtt(username=GATEWAY_USER, password_file=gw_pw, metrics_s=1))
     # Under the address sanitizer freed memory is held in a quarantine, so RSS would grow with
     # every allocation whatever the commands did: with none, it measures what stays allocated.
     asan = os.environ.get("ASAN_OPTIONS", "")

@@ -103,7 +103,6 @@ def test(started):
 
     broker = h.Broker(work)
     started.append(broker)
-    broker.start()
     sub = h.Subscriber(broker.port, PREFIX + "/#", name="subscriber")
     started.append(sub)
     buses = [
@@ -114,7 +113,7 @@ def test(started):
         # nobody on this machine may connect here
         dtu_bus("dtu-far", far_port, "868120034567899", secret, "manhole-f1", allow=["10.64.0.0/16", "2001:db8::/32"]),
     ]
-    cfg = h.base_config(work, buses, mqtt={"host": "127.0.0.1", "port": broker.port, "metrics_s": 1})
+    cfg = h.base_config(work, buses, mqtt=broker.mqtt(metrics_s=1))
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)
     started.append(d)

@@ -189,12 +189,7 @@ def test(started):
     flood_line = h.PtyPair(h.Workdir("hostile-flood-line"))
     started.append(flood_line)
     scen = h.scenario(work, [{"unit": 1, "driver": DRIVER, "values": {"decimals": 2, "level": 0.42}}])
-    sim = h.Sim(work, scen, tcp=True)
-    started.append(sim)
-    broker = h.Broker(work)
-    started.append(broker)
-    sub = h.Subscriber(broker.port, PREFIX + "/metrics")
-    started.append(sub)
+    sim, broker, sub = h.stack(started, work, scen, PREFIX + "/metrics")
     port = h.free_port()
     common = {"timeout_ms": 200, "retries": 0, "offline_after": 100, "backoff_max_ms": 1000}
     hostile_units = (OVERSIZED, TRUNCATED, WRONG_UNIT)
@@ -206,7 +201,7 @@ def test(started):
         dtu_bus(work, "dtu-bad", port, HOSTILE_DTU, devices("dtu", hostile_units)),
         dtu_bus(work, "dtu-flood", port, FLOOD_DTU, devices("dtu", [STREAM])),
     ]
-    cfg = h.base_config(work, buses, mqtt={"host": "127.0.0.1", "port": broker.port, "metrics_s": 1})
+    cfg = h.base_config(work, buses, mqtt=broker.mqtt(metrics_s=1))
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)
     started.append(d)
