@@ -285,7 +285,7 @@ def link_run(args, run_dir, stop):
     return out
 
 
-def vs(value, target, unit, lower_is_better=True):
+def vs(value, target, unit):
     if value is None:
         return "n/a"
     if value <= target:
