@@ -1,4 +1,4 @@
-# site: the reference community of issue 12 on the simulator — 8 retrofitted elevators (Modbus
+# site: the reference community on the simulator — 8 retrofitted elevators (Modbus
 # TCP, 500 ms) making trips, a pump station with 2 pumps (Modbus TCP, 5 s), and one RS-485 line
 # (a socat pty pair) with 6 manhole level meters, 3 sewage flow meters and a rain gauge (60 s) —
 # the daemon's config for it, and the driver that moves the elevators and pumps over time.
