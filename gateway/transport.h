@@ -66,7 +66,7 @@ struct transport *transport_rtu_new(const struct bus_config *cfg);
 struct transport *transport_tcp_new(const struct bus_config *cfg);
 struct transport *transport_dtu_new(const struct bus_config *cfg);
 
-/* Shared by the RTU and DTU transports: reads from fd until the reply to (unit, fc) is framed
+/* The DTU transport's own framer (rtu_stream.c): reads from fd until the reply to (unit, fc) is framed
  * in buf (cap bytes, at least MBRTU_MAX; *have bytes already in it), or until deadline_ms
  * (monotonic). resync and skip as in mbrtu_scan_reply. MB_OK sets *off and *len of the frame
  * in buf (len at most MBRTU_MAX); MB_TIMEOUT (nothing but known heartbeats came), MB_BAD
@@ -75,6 +75,9 @@ struct transport *transport_dtu_new(const struct bus_config *cfg);
 enum mb_status transport_rtu_receive(int fd, uint8_t *buf, size_t cap, size_t *have, uint8_t unit, uint8_t fc,
                                      int64_t deadline_ms, int resync, const struct mbrtu_skip *skip, size_t *off,
                                      size_t *len, char *err, size_t errlen);
+
+/* The first bytes of b (n bytes) in hex, " ..." after the twelfth, for a log line. */
+void transport_hex(const uint8_t *b, size_t n, char *out, size_t outlen);
 
 /* Shared by the RTU and DTU transports: the PDU of the frame buf[0..len) (unit, PDU, CRC) into
  * rsp (rsp_cap bytes). MB_OK, or MB_BAD with err set when it would not fit. */
