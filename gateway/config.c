@@ -93,8 +93,7 @@ static const struct int_field rtu_ints[] = {
     {"stop_bits", 1, 2, 1, offsetof(struct bus_config, stop_bits)},
 };
 
-/* Every rate both termios (<asm-generic/termbits.h>) and libmodbus 3.1.6's table take: libmodbus
- * would open any other at 9600 without a word. */
+/* Every rate both termios (<asm-generic/termbits.h>) and libmodbus 3.1.6's table take. */
 static const int bauds[] = {110,    300,    600,     1200,    2400,    4800,    9600,    19200,
                             38400,  57600,  115200,  230400,  460800,  500000,  576000,  921600,
                             1000000, 1152000, 1500000, 2500000, 3000000, 3500000, 4000000};
@@ -531,6 +530,18 @@ static int check_bus_keys(struct jctx *c, const cJSON *obj, enum bus_type type)
     return json_check_keys(c, obj, all, n);
 }
 
+int config_baud_supported(int baud, char *list, size_t n)
+{
+    for (size_t i = 0; i < NELEM(bauds); i++)
+        if (bauds[i] == baud)
+            return 1;
+    if (list && n)
+        list[0] = '\0';
+    for (size_t i = 0, used = 0; list && i < NELEM(bauds) && used < n; i++)
+        used += (size_t)snprintf(list + used, n - used, "%s%d", i ? ", " : "", bauds[i]);
+    return 0;
+}
+
 static int parse_rtu(struct jctx *c, const cJSON *obj, struct bus_config *b)
 {
     static const char *const parities[] = {"N", "E", "O"};
@@ -543,13 +554,8 @@ static int parse_rtu(struct jctx *c, const cJSON *obj, struct bus_config *b)
         return json_fail_key(c, "port", "\"%s\" is not a device path (expected a path like \"/dev/ttyS1\")", b->port);
     if (json_get_int(c, obj, "baud", 1, 10000000, 9600, false, &b->baud) < 0)
         return -1;
-    bool std = false;
-    char list[256] = "";
-    for (size_t i = 0; i < NELEM(bauds); i++) {
-        std = std || bauds[i] == b->baud;
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? ", " : "", bauds[i]);
-    }
-    if (!std)
+    char list[256];
+    if (!config_baud_supported(b->baud, list, sizeof list))
         return json_fail_key(c, "baud", "%d is not a supported baud rate (expected one of %s)", b->baud, list);
     if (json_get_enum(c, obj, "parity", parities, NELEM(parities), "parity", 0, false, &parity) < 0 ||
         read_ints(c, obj, rtu_ints, NELEM(rtu_ints), b) ||

@@ -20,6 +20,11 @@ int config_parse(const char *text, size_t len, const char *path, const char *ins
 
 void config_free(struct config *c);
 
+/* 1 when an RTU bus takes baud: every rate both termios and libmodbus 3.1.6 know (libmodbus
+ * opens any other at 9600 without a word). When not, list (n bytes, may be NULL) gets them all
+ * for a message. */
+int config_baud_supported(int baud, char *list, size_t n);
+
 /* Effective value of a param for a device: its override, else the profile default.
  * Returns 0, or -1 if the profile has no such param. */
 int config_param(const struct device *d, const char *name, double *value);

@@ -1,20 +1,22 @@
 /* transport_rtu: Modbus RTU on a serial port (RS-485 through a UART or a USB adapter), driven
  * by libmodbus: it opens and sets the port, switches the driver to RS-485 or toggles RTS around
- * each request, adds and checks the CRC. What a reply means is still judged in transport_read.
+ * each request, adds and checks the CRC, reads a reply by its function code and byte count.
+ * What a reply means is still judged in transport_read.
  *
  * Invariants: frames are separated by at least 3.5 character times of silence (Modbus over
  * Serial Line v1.02, 2.5.1.1), counted from the end of the last exchange; input left over from
  * an earlier exchange is discarded before each request, so a late reply can never answer the
- * next one; nothing libmodbus lets through unchecked (another unit's frame, whose CRC it skips)
- * reaches the caller unchecked.
+ * next one; the whole reply comes within the timeout or not at all; nothing libmodbus lets
+ * through unchecked (another unit's frame, whose CRC it skips) reaches the caller unchecked.
  *
  * What libmodbus 3.1.6 does and does not do here, read from its source (src/modbus.c,
  * src/modbus-rtu.c): modbus_receive_confirmation reads exactly the length the function code and
- * byte count give, into the caller's buffer, and refuses with EMBBADDATA before reading on when
- * that length passes 256 bytes (the header is then in the buffer); it checks the CRC only of a
- * frame from the unit set with modbus_set_slave (or broadcast) and returns 0, unchecked, for
- * another unit's; it does not flush before sending; ETIMEDOUT does not say whether any byte
- * came. */
+ * byte count give, into the caller's buffer; with no byte timeout, the whole frame within the
+ * response timeout (Linux's select() leaves the time not slept in its timeout argument); it
+ * refuses with EMBBADDATA before reading on when that length passes 256 bytes (the header is
+ * then in the buffer); it checks the CRC only of a frame from the unit set with
+ * modbus_set_slave (or broadcast) and returns 0, unchecked, for another unit's; it does not
+ * flush before sending; ETIMEDOUT does not say whether any byte came. */
 #include "transport.h"
 
 #include <errno.h>
@@ -27,11 +29,8 @@
 #include <time.h>
 
 #include "clock.h"
+#include "config.h"
 #include "log.h"
-
-/* Shortest wait for a reply's next byte: a USB adapter hands bytes over in bursts (an FTDI
- * chip every 16 ms by default), and a loaded box schedules us late. */
-#define RTU_BYTE_GAP_MIN_US 50000
 
 struct rtu {
     struct transport base;
@@ -71,6 +70,11 @@ static int rtu_connect(struct transport *t)
 {
     struct rtu *r = (struct rtu *)t;
     const struct bus_config *c = r->cfg;
+    /* libmodbus would open an unknown rate at 9600 and say nothing. */
+    if (!config_baud_supported(c->baud, NULL, 0)) {
+        snprintf(t->err, sizeof t->err, "%d baud is not supported", c->baud);
+        return -1;
+    }
     r->mb = modbus_new_rtu(c->port, c->baud, c->parity, c->data_bits, c->stop_bits);
     if (!r->mb) {
         snprintf(t->err, sizeof t->err, "cannot use %.150s: %s", c->port, modbus_strerror(errno));
@@ -100,6 +104,11 @@ static int rtu_connect(struct transport *t)
     if (c->rts != RTS_NONE &&
         modbus_rtu_set_rts(r->mb, c->rts == RTS_UP ? MODBUS_RTU_RTS_UP : MODBUS_RTU_RTS_DOWN) < 0)
         log_warn("bus %s: %s: cannot toggle RTS (%s)", c->id, c->port, modbus_strerror(errno));
+    /* No byte timeout: the response timeout then bounds the whole reply (modbus_set_byte_timeout(3)).
+     * A limit on each gap would cut a reply whose sender was only late — a USB adapter hands
+     * bytes over in bursts, a loaded box schedules a slow sender late — and would let a
+     * trickling device hold the line for 255 gaps. */
+    modbus_set_byte_timeout(r->mb, 0, 0);
     modbus_flush(r->mb);
     r->last_end_us = mono_us();
     return 0;
@@ -124,11 +133,12 @@ static void wait_silence(struct rtu *r)
     }
 }
 
-static void set_timeout(modbus_t *mb, int (*set)(modbus_t *, uint32_t, uint32_t), int64_t us)
+/* At least 1 us: libmodbus refuses a response timeout of zero. */
+static void set_response_timeout(modbus_t *mb, int64_t us)
 {
     if (us < 1)
         us = 1;
-    set(mb, (uint32_t)(us / 1000000), (uint32_t)(us % 1000000));
+    modbus_set_response_timeout(mb, (uint32_t)(us / 1000000), (uint32_t)(us % 1000000));
 }
 
 /* Waits for the reply's first byte until deadline_ms: MB_OK once one is there, MB_TIMEOUT
@@ -169,18 +179,12 @@ static enum mb_status other_unit_frame(const uint8_t *f, size_t *len, char *err,
     return MB_BAD;
 }
 
-/* The reply after its first byte: read by libmodbus, each next byte awaited at most the byte
- * gap — four times the silence that ends a frame, at least RTU_BYTE_GAP_MIN_US, never more than
- * the reply's timeout. A device that trickles can hold its line for 255 gaps: on a serial line
- * it could jam the wire anyway; a DTU's socket, open to a network, keeps the own framer and a
- * hard deadline. */
-static enum mb_status receive(struct rtu *r, int timeout_ms, int64_t deadline_ms, uint8_t *frame, size_t *len)
+/* The reply after its first byte, read by libmodbus: the whole of it by deadline_ms. */
+static enum mb_status receive(struct rtu *r, int64_t deadline_ms, uint8_t *frame, size_t *len)
 {
     struct transport *t = &r->base;
     char why[64], hex[64];
-    int64_t gap = r->silence_us * 4 > RTU_BYTE_GAP_MIN_US ? r->silence_us * 4 : RTU_BYTE_GAP_MIN_US;
-    set_timeout(r->mb, modbus_set_byte_timeout, gap < timeout_ms * 1000LL ? gap : timeout_ms * 1000LL);
-    set_timeout(r->mb, modbus_set_response_timeout, (deadline_ms - clock_mono_ms()) * 1000);
+    set_response_timeout(r->mb, (deadline_ms - clock_mono_ms()) * 1000);
     int rc = modbus_receive_confirmation(r->mb, frame);
     if (rc > 0) {
         *len = (size_t)rc;
@@ -225,7 +229,7 @@ static enum mb_status rtu_transact(struct transport *t, uint8_t unit, const uint
     size_t len = 0;
     enum mb_status st = first_byte(modbus_get_socket(r->mb), deadline, t->err, sizeof t->err);
     if (st == MB_OK)
-        st = receive(r, timeout_ms, deadline, frame, &len);
+        st = receive(r, deadline, frame, &len);
     r->last_end_us = mono_us();
     if (st == MB_OK)
         st = transport_rtu_unwrap(frame, len, rsp_unit, rsp, rsp_cap, rsp_len, t->err, sizeof t->err);
