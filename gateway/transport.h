@@ -1,6 +1,6 @@
 /* transport: the wire under a bus — a const table of operations (connect, close, transact,
- * flush) with three implementations: RTU on a serial port, Modbus TCP, and RTU over a DTU's
- * TCP connection. A transport frames and unframes; what a reply means is judged once, in
+ * flush) with three implementations: RTU on a serial port (through libmodbus), Modbus TCP, and
+ * RTU over a DTU's TCP connection (both framed here; README, Dependencies, says why). A transport frames and unframes; what a reply means is judged once, in
  * transport_read, for all three.
  *
  * Life: transport_new (nothing opened) -> connect -> transact... -> close -> connect ... ->
@@ -66,8 +66,8 @@ struct transport *transport_rtu_new(const struct bus_config *cfg);
 struct transport *transport_tcp_new(const struct bus_config *cfg);
 struct transport *transport_dtu_new(const struct bus_config *cfg);
 
-/* The DTU transport's own framer (rtu_stream.c): reads from fd until the reply to (unit, fc) is framed
- * in buf (cap bytes, at least MBRTU_MAX; *have bytes already in it), or until deadline_ms
+/* The DTU transport's framer (rtu_stream.c): reads from fd until the reply to (unit, fc) is
+ * framed in buf (cap bytes, at least MBRTU_MAX; *have bytes already in it), or until deadline_ms
  * (monotonic). resync and skip as in mbrtu_scan_reply. MB_OK sets *off and *len of the frame
  * in buf (len at most MBRTU_MAX); MB_TIMEOUT (nothing but known heartbeats came), MB_BAD
  * (garbage, a frame too long for the protocol, or a partial frame), MB_LINK (read error or
