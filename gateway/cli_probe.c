@@ -156,8 +156,7 @@ static int parse_opts(int argc, char **argv, struct probe_opts *o)
             snprintf(b->port, sizeof b->port, "%s", optarg);
             links++;
             break;
-        case O_BAUD:
-        {
+        case O_BAUD: {
             char list[256], want[280];
             if (parse_long(optarg, 1, 4000000, &v) < 0 || !config_baud_supported((int)v, NULL, 0)) {
                 config_baud_supported(0, list, sizeof list);
@@ -186,9 +185,8 @@ static int parse_opts(int argc, char **argv, struct probe_opts *o)
             b->rs485 = true;
             break;
         case O_RTS:
-            if (strcmp(optarg, "none") && strcmp(optarg, "up") && strcmp(optarg, "down"))
+            if ((b->rts = config_rts_mode(optarg)) < 0)
                 return bad("--rts", optarg, "none, up or down");
-            b->rts = optarg[0] == 'n' ? RTS_NONE : optarg[0] == 'u' ? RTS_UP : RTS_DOWN;
             break;
         case O_TCP:
             b->type = BUS_TCP;

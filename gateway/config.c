@@ -94,9 +94,13 @@ static const struct int_field rtu_ints[] = {
 };
 
 /* Every rate both termios (<asm-generic/termbits.h>) and libmodbus 3.1.6's table take. */
-static const int bauds[] = {110,    300,    600,     1200,    2400,    4800,    9600,    19200,
-                            38400,  57600,  115200,  230400,  460800,  500000,  576000,  921600,
+static const int bauds[] = {110,     300,     600,     1200,    2400,    4800,    9600,   19200,
+                            38400,   57600,   115200,  230400,  460800,  500000,  576000, 921600,
                             1000000, 1152000, 1500000, 2500000, 3000000, 3500000, 4000000};
+
+/* The rts key's words, by enum rtu_rts. */
+static const char *const rts_names[] = {"none", "up", "down"};
+_Static_assert(RTS_NONE == 0 && RTS_UP == 1 && RTS_DOWN == 2, "rts_names is indexed by enum rtu_rts");
 
 #define ID_RULE "a-z, 0-9, _ and -"
 
@@ -542,10 +546,17 @@ int config_baud_supported(int baud, char *list, size_t n)
     return 0;
 }
 
+int config_rts_mode(const char *name)
+{
+    for (size_t i = 0; i < NELEM(rts_names); i++)
+        if (strcmp(name, rts_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
 static int parse_rtu(struct jctx *c, const cJSON *obj, struct bus_config *b)
 {
     static const char *const parities[] = {"N", "E", "O"};
-    static const char *const rts_modes[] = {"none", "up", "down"};
     int parity, delay_ms;
     if (json_get_string(c, obj, "port", NULL, true, "a serial device path like \"/dev/ttyS1\"", b->port,
                         sizeof b->port) < 0)
@@ -560,7 +571,7 @@ static int parse_rtu(struct jctx *c, const cJSON *obj, struct bus_config *b)
     if (json_get_enum(c, obj, "parity", parities, NELEM(parities), "parity", 0, false, &parity) < 0 ||
         read_ints(c, obj, rtu_ints, NELEM(rtu_ints), b) ||
         json_get_bool(c, obj, "rs485", false, &b->rs485) < 0 ||
-        json_get_enum(c, obj, "rts", rts_modes, NELEM(rts_modes), "mode for RTS", RTS_NONE, false, &b->rts) < 0 ||
+        json_get_enum(c, obj, "rts", rts_names, NELEM(rts_names), "mode for RTS", RTS_NONE, false, &b->rts) < 0 ||
         json_get_int(c, obj, "frame_delay_ms", 0, 1000, 0, false, &delay_ms) < 0)
         return -1;
     b->parity = parities[parity][0];

@@ -25,6 +25,9 @@ void config_free(struct config *c);
  * for a message. */
 int config_baud_supported(int baud, char *list, size_t n);
 
+/* The enum rtu_rts an rts word ("none", "up", "down") names, or -1. */
+int config_rts_mode(const char *name);
+
 /* Effective value of a param for a device: its override, else the profile default.
  * Returns 0, or -1 if the profile has no such param. */
 int config_param(const struct device *d, const char *name, double *value);
