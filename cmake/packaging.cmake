@@ -48,7 +48,7 @@ if(CMAKE_CROSSCOMPILING)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
   set(_deps "adduser" "libc6 (>= 2.34)"
       "libmosquitto1 (>= ${MOSQUITTO_VERSION})" "libsqlite3-0 (>= ${SQLITE_VERSION})"
-      "libcjson1 (>= ${CJSON_VERSION})")
+      "libcjson1 (>= ${CJSON_VERSION})" "libmodbus5 (>= ${MODBUS_VERSION})")
   if(SYSTEMD_FOUND)
     list(APPEND _deps "libsystemd0")
   endif()

@@ -43,6 +43,7 @@ void probe_usage(FILE *out)
             "\n"
             "LINK is one of:\n"
             "  --rtu PATH [--baud N] [--parity N|E|O] [--data-bits 7|8] [--stop-bits 1|2] [--rs485]\n"
+            "        [--rts none|up|down]\n"
             "        a serial port (default 9600 8N1)\n"
             "  --tcp HOST[:PORT]\n"
             "        a Modbus TCP device or gateway (default port 502)\n"
@@ -120,12 +121,13 @@ static int split_host_port(const char *s, char *host, size_t n, int *port, int d
 
 static int parse_opts(int argc, char **argv, struct probe_opts *o)
 {
-    enum { O_RTU = 256, O_BAUD, O_PARITY, O_DATA, O_STOP, O_RS485, O_TCP, O_LISTEN, O_ID, O_WAIT, O_UNIT, O_TABLE,
-           O_ADDR, O_COUNT, O_TIMEOUT, O_SCAN, O_SECRET, O_PATTERN, O_INSECURE };
+    enum { O_RTU = 256, O_BAUD, O_PARITY, O_DATA, O_STOP, O_RS485, O_RTS, O_TCP, O_LISTEN, O_ID, O_WAIT, O_UNIT,
+           O_TABLE, O_ADDR, O_COUNT, O_TIMEOUT, O_SCAN, O_SECRET, O_PATTERN, O_INSECURE };
     static const struct option opts[] = {
         {"rtu", required_argument, NULL, O_RTU},          {"baud", required_argument, NULL, O_BAUD},
         {"parity", required_argument, NULL, O_PARITY},    {"data-bits", required_argument, NULL, O_DATA},
         {"stop-bits", required_argument, NULL, O_STOP},   {"rs485", no_argument, NULL, O_RS485},
+        {"rts", required_argument, NULL, O_RTS},
         {"tcp", required_argument, NULL, O_TCP},          {"dtu-listen", required_argument, NULL, O_LISTEN},
         {"dtu-id", required_argument, NULL, O_ID},        {"wait", required_argument, NULL, O_WAIT},
         {"unit", required_argument, NULL, O_UNIT},        {"table", required_argument, NULL, O_TABLE},
@@ -161,11 +163,16 @@ static int parse_opts(int argc, char **argv, struct probe_opts *o)
             snprintf(b->port, sizeof b->port, "%s", optarg);
             links++;
             break;
-        case O_BAUD:
-            if (parse_long(optarg, 1200, 115200, &v) < 0)
-                return bad("--baud", optarg, "a baud rate 1200..115200");
+        case O_BAUD: {
+            char list[256], want[280];
+            if (parse_long(optarg, 1, 4000000, &v) < 0 || !config_baud_supported((int)v, NULL, 0)) {
+                config_baud_supported(0, list, sizeof list);
+                snprintf(want, sizeof want, "one of %s", list);
+                return bad("--baud", optarg, want);
+            }
             b->baud = (int)v;
             break;
+        }
         case O_PARITY:
             if (strlen(optarg) != 1 || !strchr("NEO", optarg[0]))
                 return bad("--parity", optarg, "N, E or O");
@@ -183,6 +190,10 @@ static int parse_opts(int argc, char **argv, struct probe_opts *o)
             break;
         case O_RS485:
             b->rs485 = true;
+            break;
+        case O_RTS:
+            if ((b->rts = config_rts_mode(optarg)) < 0)
+                return bad("--rts", optarg, "none, up or down");
             break;
         case O_TCP:
             b->type = BUS_TCP;

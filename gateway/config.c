@@ -57,7 +57,7 @@ static const char *const alerts_keys[] = {"escalate_every_s", "flap_max", "flap_
 static const char *const severity_keys[] = {"critical", "major", "minor", "info"};
 static const char *const bus_common_keys[] = {"id",      "type",          "timeout_ms",     "retries",
                                               "max_gap", "offline_after", "backoff_max_ms", "devices"};
-static const char *const bus_rtu_keys[] = {"port", "baud", "parity", "data_bits", "stop_bits", "rs485", "frame_delay_ms"};
+static const char *const bus_rtu_keys[] = {"port", "baud", "parity", "data_bits", "stop_bits", "rs485", "rts", "frame_delay_ms"};
 static const char *const bus_tcp_keys[] = {"host", "port"};
 static const char *const bus_dtu_keys[] = {"listen",      "port",               "dtu_id", "register_pattern",
                                            "heartbeat",   "secret_file",        "allow",  "insecure_no_secret"};
@@ -100,7 +100,14 @@ static const struct int_field rtu_ints[] = {
     {"stop_bits", 1, 2, 1, offsetof(struct bus_config, stop_bits)},
 };
 
-static const int bauds[] = {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+/* Every rate both termios (<asm-generic/termbits.h>) and libmodbus 3.1.6's table take. */
+static const int bauds[] = {110,     300,     600,     1200,    2400,    4800,    9600,   19200,
+                            38400,   57600,   115200,  230400,  460800,  500000,  576000, 921600,
+                            1000000, 1152000, 1500000, 2500000, 3000000, 3500000, 4000000};
+
+/* The rts key's words, by enum rtu_rts. */
+static const char *const rts_names[] = {"none", "up", "down"};
+_Static_assert(RTS_NONE == 0 && RTS_UP == 1 && RTS_DOWN == 2, "rts_names is indexed by enum rtu_rts");
 
 #define ID_RULE "a-z, 0-9, _ and -"
 
@@ -550,6 +557,26 @@ static int check_bus_keys(struct jctx *c, const cJSON *obj, enum bus_type type)
     return json_check_keys(c, obj, all, n);
 }
 
+int config_baud_supported(int baud, char *list, size_t n)
+{
+    for (size_t i = 0; i < NELEM(bauds); i++)
+        if (bauds[i] == baud)
+            return 1;
+    if (list && n)
+        list[0] = '\0';
+    for (size_t i = 0, used = 0; list && i < NELEM(bauds) && used < n; i++)
+        used += (size_t)snprintf(list + used, n - used, "%s%d", i ? ", " : "", bauds[i]);
+    return 0;
+}
+
+int config_rts_mode(const char *name)
+{
+    for (size_t i = 0; i < NELEM(rts_names); i++)
+        if (strcmp(name, rts_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
 static int parse_rtu(struct jctx *c, const cJSON *obj, struct bus_config *b)
 {
     static const char *const parities[] = {"N", "E", "O"};
@@ -561,17 +588,13 @@ static int parse_rtu(struct jctx *c, const cJSON *obj, struct bus_config *b)
         return json_fail_key(c, "port", "\"%s\" is not a device path (expected a path like \"/dev/ttyS1\")", b->port);
     if (json_get_int(c, obj, "baud", 1, 10000000, 9600, false, &b->baud) < 0)
         return -1;
-    bool std = false;
-    for (size_t i = 0; i < NELEM(bauds); i++)
-        std = std || bauds[i] == b->baud;
-    if (!std)
-        return json_fail_key(c, "baud",
-                             "%d is not a supported baud rate (expected one of 1200, 2400, 4800, 9600, 19200, 38400, "
-                             "57600, 115200)",
-                             b->baud);
+    char list[256];
+    if (!config_baud_supported(b->baud, list, sizeof list))
+        return json_fail_key(c, "baud", "%d is not a supported baud rate (expected one of %s)", b->baud, list);
     if (json_get_enum(c, obj, "parity", parities, NELEM(parities), "parity", 0, false, &parity) < 0 ||
         read_ints(c, obj, rtu_ints, NELEM(rtu_ints), b) ||
         json_get_bool(c, obj, "rs485", false, &b->rs485) < 0 ||
+        json_get_enum(c, obj, "rts", rts_names, NELEM(rts_names), "mode for RTS", RTS_NONE, false, &b->rts) < 0 ||
         json_get_int(c, obj, "frame_delay_ms", 0, 1000, 0, false, &delay_ms) < 0)
         return -1;
     b->parity = parities[parity][0];

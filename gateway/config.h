@@ -27,5 +27,13 @@ void config_free(struct config *c);
  * (register_pattern, secret_file) and the rule; the secret itself never enters a message. */
 int config_dtu_register(struct bus_config *b, const char *pattern, struct diag *err);
 
+/* 1 when an RTU bus takes baud: every rate both termios and libmodbus 3.1.6 know (libmodbus
+ * opens any other at 9600 without a word). When not, list (n bytes, may be NULL) gets them all
+ * for a message. */
+int config_baud_supported(int baud, char *list, size_t n);
+
+/* The enum rtu_rts an rts word ("none", "up", "down") names, or -1. */
+int config_rts_mode(const char *name);
+
 
 #endif

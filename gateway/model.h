@@ -127,6 +127,10 @@ struct device {
 /* BUS_DTU: Modbus RTU frames over a TCP connection that a 4G DTU opens to us (docs/dtu.md). */
 enum bus_type { BUS_RTU, BUS_TCP, BUS_DTU };
 
+/* Who drives an RS-485 adapter's transmitter enable on RTS: nobody (the adapter itself, or the
+ * driver in RS-485 mode), or we, raising it (up) or lowering it (down) while a request leaves. */
+enum rtu_rts { RTS_NONE, RTS_UP, RTS_DOWN };
+
 #define DTU_ID_MAX_LEN 64    /* registration id: IMEI (15 digits), ICCID (19-20) or a literal */
 #define DTU_LITERAL_MAX 64   /* registration pattern and heartbeat, in bytes */
 #define DTU_SECRET_MIN 8     /* registration secret, in bytes: short enough to type into a DTU */
@@ -144,6 +148,7 @@ struct bus_config {
     int data_bits;
     int stop_bits;
     bool rs485;                  /* ask the driver for RS-485 mode (TIOCSRS485) where supported */
+    int rts;                     /* enum rtu_rts */
     int frame_delay_us;          /* extra silence between frames beyond the 3.5 char time */
     /* tcp */
     char host[TEXT_MAX_LEN];

@@ -80,6 +80,16 @@ int transport_drain(int fd, char *err, size_t errlen)
     }
 }
 
+void transport_hex(const uint8_t *b, size_t n, char *out, size_t outlen)
+{
+    size_t k = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && i < 12 && k + 4 < outlen; i++)
+        k += (size_t)snprintf(out + k, outlen - k, "%s%02x", i ? " " : "", b[i]);
+    if (n > 12 && k + 4 < outlen)
+        snprintf(out + k, outlen - k, " ...");
+}
+
 enum mb_status transport_rtu_unwrap(const uint8_t *frame, size_t len, uint8_t *rsp_unit, uint8_t *rsp, size_t rsp_cap,
                                     size_t *rsp_len, char *err, size_t errlen)
 {

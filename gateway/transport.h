@@ -1,6 +1,6 @@
 /* transport: the wire under a bus — a const table of operations (connect, close, transact,
- * flush) with three implementations: RTU on a serial port, Modbus TCP, and RTU over a DTU's
- * TCP connection. A transport frames and unframes; what a reply means is judged once, in
+ * flush) with three implementations: RTU on a serial port (through libmodbus), Modbus TCP, and
+ * RTU over a DTU's TCP connection (both framed here; README, Dependencies, says why). A transport frames and unframes; what a reply means is judged once, in
  * transport_read, for all three.
  *
  * Life: transport_new (nothing opened) -> connect -> transact... -> close -> connect ... ->
@@ -73,8 +73,8 @@ struct transport *transport_dtu_new(const struct bus_config *cfg);
 struct queue;
 void transport_dtu_report_to(struct transport *t, struct queue *events);
 
-/* Shared by the RTU and DTU transports: reads from fd until the reply to (unit, fc) is framed
- * in buf (cap bytes, at least MBRTU_MAX; *have bytes already in it), or until deadline_ms
+/* The DTU transport's framer (rtu_stream.c): reads from fd until the reply to (unit, fc) is
+ * framed in buf (cap bytes, at least MBRTU_MAX; *have bytes already in it), or until deadline_ms
  * (monotonic). resync and skip as in mbrtu_scan_reply. MB_OK sets *off and *len of the frame
  * in buf (len at most MBRTU_MAX); MB_TIMEOUT (nothing but known heartbeats came), MB_BAD
  * (garbage, a frame too long for the protocol, or a partial frame), MB_LINK (read error or
@@ -82,6 +82,9 @@ void transport_dtu_report_to(struct transport *t, struct queue *events);
 enum mb_status transport_rtu_receive(int fd, uint8_t *buf, size_t cap, size_t *have, uint8_t unit, uint8_t fc,
                                      int64_t deadline_ms, int resync, const struct mbrtu_skip *skip, size_t *off,
                                      size_t *len, char *err, size_t errlen);
+
+/* The first bytes of b (n bytes) in hex, " ..." after the twelfth, for a log line. */
+void transport_hex(const uint8_t *b, size_t n, char *out, size_t outlen);
 
 /* Shared by the RTU and DTU transports: the PDU of the frame buf[0..len) (unit, PDU, CRC) into
  * rsp (rsp_cap bytes). MB_OK, or MB_BAD with err set when it would not fit. */

@@ -1,35 +1,43 @@
-/* transport_rtu: Modbus RTU on a serial port (RS-485 through a UART or a USB adapter), framed
- * here rather than by libmodbus so the serial line and a DTU's socket share one framer.
+/* transport_rtu: Modbus RTU on a serial port (RS-485 through a UART or a USB adapter), driven
+ * by libmodbus: it opens and sets the port, switches the driver to RS-485 or toggles RTS around
+ * each request, adds and checks the CRC, reads a reply by its function code and byte count.
+ * What a reply means is still judged in transport_read.
  *
  * Invariants: frames are separated by at least 3.5 character times of silence (Modbus over
- * Serial Line v1.02, 2.5.1.1), counted from the end of the last byte we saw on the line; input
- * left over from an earlier exchange is discarded before each request, so a late reply can
- * never answer the next one. */
+ * Serial Line v1.02, 2.5.1.1), counted from the end of the last exchange; input left over from
+ * an earlier exchange is discarded before each request, so a late reply can never answer the
+ * next one; the whole reply comes within the timeout or not at all; nothing libmodbus lets
+ * through unchecked (another unit's frame, whose CRC it skips) reaches the caller unchecked.
+ *
+ * What libmodbus 3.1.6 does and does not do here, read from its source (src/modbus.c,
+ * src/modbus-rtu.c): modbus_receive_confirmation reads exactly the length the function code and
+ * byte count give, into the caller's buffer; with no byte timeout, the whole frame within the
+ * response timeout (Linux's select() leaves the time not slept in its timeout argument); it
+ * refuses with EMBBADDATA before reading on when that length passes 256 bytes (the header is
+ * then in the buffer); it checks the CRC only of a frame from the unit set with
+ * modbus_set_slave (or broadcast) and returns 0, unchecked, for another unit's; it does not
+ * flush before sending; ETIMEDOUT does not say whether any byte came. */
 #include "transport.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/serial.h>
+#include <modbus.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <termios.h>
+#include <sys/select.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "clock.h"
+#include "config.h"
 #include "log.h"
 
 struct rtu {
     struct transport base;
     const struct bus_config *cfg;
-    int fd;
+    modbus_t *mb;
     int64_t silence_us;
     int64_t last_end_us;
-    uint8_t buf[MBRTU_MAX * 2];
-    size_t have;
 };
 
 static int64_t mono_us(void)
@@ -48,91 +56,70 @@ static int64_t silence_us(const struct bus_config *c)
     return t > c->frame_delay_us ? t : c->frame_delay_us;
 }
 
-static int baud_speed(int baud, speed_t *out)
+static void rtu_close(struct transport *t)
 {
-    static const struct {
-        int baud;
-        speed_t s;
-    } table[] = {{1200, B1200},   {2400, B2400},   {4800, B4800},   {9600, B9600},
-                 {19200, B19200}, {38400, B38400}, {57600, B57600}, {115200, B115200}};
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        if (table[i].baud == baud) {
-            *out = table[i].s;
-            return 0;
-        }
+    struct rtu *r = (struct rtu *)t;
+    if (r->mb) {
+        modbus_close(r->mb);
+        modbus_free(r->mb);
     }
-    return -1;
+    r->mb = NULL;
 }
 
 static int rtu_connect(struct transport *t)
 {
     struct rtu *r = (struct rtu *)t;
     const struct bus_config *c = r->cfg;
-    speed_t sp;
-    struct termios tio;
-    if (baud_speed(c->baud, &sp) < 0) {
+    /* libmodbus would open an unknown rate at 9600 and say nothing. */
+    if (!config_baud_supported(c->baud, NULL, 0)) {
         snprintf(t->err, sizeof t->err, "%d baud is not supported", c->baud);
         return -1;
     }
-    r->fd = open(c->port, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-    if (r->fd < 0) {
-        snprintf(t->err, sizeof t->err, "cannot open %.150s: %s", c->port, strerror(errno));
+    r->mb = modbus_new_rtu(c->port, c->baud, c->parity, c->data_bits, c->stop_bits);
+    if (!r->mb) {
+        snprintf(t->err, sizeof t->err, "cannot use %.150s: %s", c->port, modbus_strerror(errno));
         return -1;
     }
-    if (tcgetattr(r->fd, &tio) < 0) {
-        snprintf(t->err, sizeof t->err, "%.150s is not a serial port: %s", c->port, strerror(errno));
-        goto fail;
+    if (modbus_connect(r->mb) < 0) {
+        snprintf(t->err, sizeof t->err, "cannot open %.120s at %d %d%c%d: %s", c->port, c->baud, c->data_bits,
+                 c->parity, c->stop_bits, modbus_strerror(errno));
+        modbus_free(r->mb);
+        r->mb = NULL;
+        return -1;
     }
-    cfmakeraw(&tio);
-    cfsetispeed(&tio, sp);
-    cfsetospeed(&tio, sp);
-    tio.c_cflag &= ~(tcflag_t)(CSIZE | PARENB | PARODD | CSTOPB | CRTSCTS);
-    tio.c_cflag |= CLOCAL | CREAD | (c->data_bits == 7 ? CS7 : CS8);
-    if (c->parity != 'N')
-        tio.c_cflag |= PARENB | (c->parity == 'O' ? PARODD : 0);
-    if (c->stop_bits == 2)
-        tio.c_cflag |= CSTOPB;
-    tio.c_cc[VMIN] = 0;
-    tio.c_cc[VTIME] = 0;
-    if (tcsetattr(r->fd, TCSANOW, &tio) < 0) {
-        snprintf(t->err, sizeof t->err, "cannot set %.120s to %d %d%c%d: %s", c->port, c->baud, c->data_bits, c->parity,
-                 c->stop_bits, strerror(errno));
-        goto fail;
+    /* libmodbus waits with select(): a descriptor past FD_SETSIZE would be written outside
+     * its fd_set. */
+    if (modbus_get_socket(r->mb) >= FD_SETSIZE) {
+        snprintf(t->err, sizeof t->err, "%.150s opened as descriptor %d, beyond what select() takes (%d)", c->port,
+                 modbus_get_socket(r->mb), FD_SETSIZE);
+        rtu_close(t);
+        return -1;
     }
-    if (c->rs485) {
-        /* The driver then drives the transmitter's enable line (RTS) around each frame. */
-        struct serial_rs485 rs;
-        memset(&rs, 0, sizeof rs);
-        rs.flags = SER_RS485_ENABLED | SER_RS485_RTS_ON_SEND;
-        if (ioctl(r->fd, TIOCSRS485, &rs) < 0)
-            log_warn("bus %s: %s does not support RS-485 mode (%s); continuing in RS-232 mode", c->id, c->port,
-                     strerror(errno));
-    }
-    tcflush(r->fd, TCIOFLUSH);
-    r->have = 0;
+    /* The driver then drives the transmitter's enable line around each frame itself. */
+    if (c->rs485 && modbus_rtu_set_serial_mode(r->mb, MODBUS_RTU_RS485) < 0)
+        log_warn("bus %s: %s does not support RS-485 mode (%s); continuing in RS-232 mode", c->id, c->port,
+                 modbus_strerror(errno));
+    /* For adapters whose driver does not: libmodbus raises (or lowers) RTS for each request
+     * and drops it once the request has left. */
+    if (c->rts != RTS_NONE &&
+        modbus_rtu_set_rts(r->mb, c->rts == RTS_UP ? MODBUS_RTU_RTS_UP : MODBUS_RTU_RTS_DOWN) < 0)
+        log_warn("bus %s: %s: cannot toggle RTS (%s)", c->id, c->port, modbus_strerror(errno));
+    /* No byte timeout: the response timeout then bounds the whole reply (modbus_set_byte_timeout(3)).
+     * A limit on each gap would cut a reply whose sender was only late — a USB adapter hands
+     * bytes over in bursts, a loaded box schedules a slow sender late — and would let a
+     * trickling device hold the line for 255 gaps. */
+    modbus_set_byte_timeout(r->mb, 0, 0);
+    modbus_flush(r->mb);
     r->last_end_us = mono_us();
     return 0;
-fail:
-    close(r->fd);
-    r->fd = -1;
-    return -1;
-}
-
-static void rtu_close(struct transport *t)
-{
-    struct rtu *r = (struct rtu *)t;
-    if (r->fd >= 0)
-        close(r->fd);
-    r->fd = -1;
 }
 
 /* tcflush drops the driver's queue in one call, however fast the device sends: bounded. */
 static int rtu_flush(struct transport *t)
 {
     struct rtu *r = (struct rtu *)t;
-    r->have = 0;
-    if (r->fd >= 0)
-        tcflush(r->fd, TCIFLUSH);
+    if (r->mb)
+        modbus_flush(r->mb);
     return 0;
 }
 
@@ -146,105 +133,78 @@ static void wait_silence(struct rtu *r)
     }
 }
 
-/* Writes all of buf before deadline_ms. 0, or -1 with err set. */
-static int write_all(int fd, const uint8_t *buf, size_t n, int64_t deadline_ms, char *err, size_t errlen)
+/* At least 1 us: libmodbus refuses a response timeout of zero. */
+static void set_response_timeout(modbus_t *mb, int64_t us)
 {
-    size_t done = 0;
-    while (done < n) {
-        ssize_t w = write(fd, buf + done, n - done);
-        if (w > 0) {
-            done += (size_t)w;
-            continue;
-        }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && errno != EAGAIN) {
-            snprintf(err, errlen, "write: %s", strerror(errno));
-            return -1;
-        }
-        int64_t left = deadline_ms - clock_mono_ms();
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        if (left <= 0 || poll(&p, 1, (int)left) == 0) {
-            snprintf(err, errlen, "could not send the request within the timeout");
-            return -1;
-        }
-    }
-    return 0;
+    if (us < 1)
+        us = 1;
+    modbus_set_response_timeout(mb, (uint32_t)(us / 1000000), (uint32_t)(us % 1000000));
 }
 
-static void hex_bytes(const uint8_t *b, size_t n, char *out, size_t outlen)
+/* Waits for the reply's first byte until deadline_ms: MB_OK once one is there, MB_TIMEOUT
+ * (err set) when none came. Done here because libmodbus's ETIMEDOUT would not tell silence
+ * from half a frame. */
+static enum mb_status first_byte(int fd, int64_t deadline_ms, char *err, size_t errlen)
 {
-    size_t k = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < n && i < 12 && k + 4 < outlen; i++)
-        k += (size_t)snprintf(out + k, outlen - k, "%s%02x", i ? " " : "", b[i]);
-    if (n > 12 && k + 4 < outlen)
-        snprintf(out + k, outlen - k, " ...");
-}
-
-enum mb_status transport_rtu_receive(int fd, uint8_t *buf, size_t cap, size_t *have, uint8_t unit, uint8_t fc,
-                                     int64_t deadline_ms, int resync, const struct mbrtu_skip *skip, size_t *off,
-                                     size_t *len, char *err, size_t errlen)
-{
-    size_t noise = 0;
-    char hex[64], why[64];
-    if (cap < MBRTU_MAX || *have > cap) {
-        snprintf(err, errlen, "receive buffer of %zu bytes (%zu used) cannot hold a frame", cap, *have);
-        return MB_BAD;
-    }
     for (;;) {
-        size_t o = 0, l = 0, skipped = 0;
-        enum mbrtu_scan s = mbrtu_scan_reply(buf, *have, unit, fc, resync, skip, &o, &l, &skipped);
-        if (s == MBRTU_FRAME) {
-            *off = o;
-            *len = l;
-            return MB_OK;
-        }
-        if (s == MBRTU_GARBAGE) {
-            mbrtu_describe_garbage(buf + o, *have - o, why, sizeof why);
-            hex_bytes(buf + o, *have - o, hex, sizeof hex);
-            snprintf(err, errlen, "%s: %s", why, hex);
-            return MB_BAD;
-        }
-        /* Heartbeats and noise in front are dealt with: keep only what may be the reply. */
-        noise += skipped;
-        memmove(buf, buf + o, *have - o);
-        *have -= o;
-        if (*have == cap) {
-            snprintf(err, errlen, "%zu bytes without a frame", *have);
-            return MB_BAD;
-        }
         int64_t left = deadline_ms - clock_mono_ms();
-        if (left <= 0) {
-            if (*have == 0 && noise == 0) {
-                snprintf(err, errlen, "no reply");
-                return MB_TIMEOUT;
-            }
-            hex_bytes(buf, *have, hex, sizeof hex);
-            snprintf(err, errlen, "incomplete reply (%zu bytes%s%s%s)", *have + noise, *have ? ": " : "", hex,
-                     noise ? ", with noise before it" : "");
-            return MB_BAD;
-        }
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        int pr = poll(&p, 1, (int)left);
+        int pr = left > 0 ? poll(&p, 1, (int)left) : 0;
+        if (pr > 0)
+            return MB_OK;
+        if (pr == 0 && clock_mono_ms() >= deadline_ms) {
+            snprintf(err, errlen, "no reply");
+            return MB_TIMEOUT;
+        }
         if (pr < 0 && errno != EINTR) {
             snprintf(err, errlen, "poll: %s", strerror(errno));
             return MB_LINK;
         }
-        if (pr <= 0)
-            continue;
-        ssize_t r = read(fd, buf + *have, cap - *have);
-        if (r < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (r < 0) {
-            snprintf(err, errlen, "read: %s", strerror(errno));
-            return MB_LINK;
-        }
-        if (r == 0) {
-            snprintf(err, errlen, "connection closed by the other end");
-            return MB_LINK;
-        }
-        *have += (size_t)r;
+    }
+}
+
+/* A frame libmodbus let through without its CRC checked (another unit's, rc 0): checked here
+ * by the same length rule libmodbus read it by. MB_OK sets *len; MB_BAD sets err. */
+static enum mb_status other_unit_frame(const uint8_t *f, size_t *len, char *err, size_t errlen)
+{
+    char why[64], hex[64];
+    int l = mbrtu_reply_len(f, 3);
+    if (l > 0 && mbrtu_crc16(f, (size_t)l - 2) == (uint16_t)(f[l - 2] | f[l - 1] << 8)) {
+        *len = (size_t)l;
+        return MB_OK;
+    }
+    mbrtu_describe_garbage(f, 3, why, sizeof why);
+    transport_hex(f, l > 0 ? (size_t)l : 3, hex, sizeof hex);
+    snprintf(err, errlen, "%s: %s", why, hex);
+    return MB_BAD;
+}
+
+/* The reply after its first byte, read by libmodbus: the whole of it by deadline_ms. */
+static enum mb_status receive(struct rtu *r, int64_t deadline_ms, uint8_t *frame, size_t *len)
+{
+    struct transport *t = &r->base;
+    char why[64], hex[64];
+    set_response_timeout(r->mb, (deadline_ms - clock_mono_ms()) * 1000);
+    int rc = modbus_receive_confirmation(r->mb, frame);
+    if (rc > 0) {
+        *len = (size_t)rc;
+        return MB_OK;
+    }
+    if (rc == 0)
+        return other_unit_frame(frame, len, t->err, sizeof t->err);
+    switch (errno) {
+    case ETIMEDOUT:
+        snprintf(t->err, sizeof t->err, "incomplete reply");
+        return MB_BAD;
+    case EMBBADDATA: /* a length past 256 bytes: the header it was read from is in frame */
+    case EMBBADCRC:
+        mbrtu_describe_garbage(frame, 3, why, sizeof why);
+        transport_hex(frame, 3, hex, sizeof hex);
+        snprintf(t->err, sizeof t->err, "%s: %s", why, hex);
+        return MB_BAD;
+    default:
+        snprintf(t->err, sizeof t->err, "read: %s", modbus_strerror(errno));
+        return MB_LINK;
     }
 }
 
@@ -252,21 +212,27 @@ static enum mb_status rtu_transact(struct transport *t, uint8_t unit, const uint
                                    uint8_t *rsp_unit, uint8_t *rsp, size_t rsp_cap, size_t *rsp_len)
 {
     struct rtu *r = (struct rtu *)t;
-    uint8_t frame[MBRTU_MAX];
-    size_t flen = mbrtu_wrap(unit, pdu, n, frame);
-    wait_silence(r);
-    rtu_flush(t);
-    int64_t deadline = clock_mono_ms() + timeout_ms;
-    if (write_all(r->fd, frame, flen, deadline, t->err, sizeof t->err) < 0)
-        return MB_LINK;
-    size_t off = 0, len = 0;
-    enum mb_status st = transport_rtu_receive(r->fd, r->buf, sizeof r->buf, &r->have, unit, pdu[0], deadline, 0, NULL,
-                                              &off, &len, t->err, sizeof t->err);
-    r->last_end_us = mono_us();
-    if (st == MB_OK) {
-        st = transport_rtu_unwrap(r->buf + off, len, rsp_unit, rsp, rsp_cap, rsp_len, t->err, sizeof t->err);
-        r->have = 0;
+    uint8_t req[MBPDU_MAX + 1], frame[MODBUS_MAX_ADU_LENGTH];
+    if (n > MBPDU_MAX || modbus_set_slave(r->mb, unit) < 0) {
+        snprintf(t->err, sizeof t->err, "unit %u is not an RTU address (0..247)", unit);
+        return MB_BAD;
     }
+    req[0] = unit;
+    memcpy(req + 1, pdu, n);
+    wait_silence(r);
+    modbus_flush(r->mb);
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    if (modbus_send_raw_request(r->mb, req, (int)n + 1) < 0) {
+        snprintf(t->err, sizeof t->err, "write: %s", modbus_strerror(errno));
+        return MB_LINK;
+    }
+    size_t len = 0;
+    enum mb_status st = first_byte(modbus_get_socket(r->mb), deadline, t->err, sizeof t->err);
+    if (st == MB_OK)
+        st = receive(r, deadline, frame, &len);
+    r->last_end_us = mono_us();
+    if (st == MB_OK)
+        st = transport_rtu_unwrap(frame, len, rsp_unit, rsp, rsp_cap, rsp_len, t->err, sizeof t->err);
     if (st == MB_BAD)
         rtu_flush(t);
     return st;
@@ -293,7 +259,6 @@ struct transport *transport_rtu_new(const struct bus_config *cfg)
         return NULL;
     r->base.ops = &rtu_ops;
     r->cfg = cfg;
-    r->fd = -1;
     r->silence_us = silence_us(cfg);
     snprintf(r->base.label, sizeof r->base.label, "%.120s %d %d%c%d", cfg->port, cfg->baud, cfg->data_bits, cfg->parity,
              cfg->stop_bits);

@@ -22,7 +22,7 @@ armhf) triplet=arm-linux-gnueabihf qemu=qemu-arm ;;
 esac
 mkdir -p "${2:-build-$arch}"
 build=$(cd "${2:-build-$arch}" && pwd)
-libs="libmosquitto-dev libsqlite3-dev libcjson-dev libsystemd-dev"
+libs="libmosquitto-dev libsqlite3-dev libcjson-dev libmodbus-dev libsystemd-dev"
 started=$(date +%s)
 step() {
     echo "cross-build: [$(($(date +%s) - started)) s] $*" >&2

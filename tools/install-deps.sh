@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -eu
 pkgs="build-essential cmake pkg-config libmosquitto-dev libsqlite3-dev libcjson-dev
-libsystemd-dev mosquitto mosquitto-clients socat python3 python3-paho-mqtt sqlite3 tzdata"
+libsystemd-dev libmodbus-dev mosquitto mosquitto-clients socat python3 python3-paho-mqtt sqlite3 tzdata"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs clang libclang-rt-14-dev valgrind systemd dpkg-dev openssl libfaketime python3-jsonschema
 chromium chromium-driver python3-selenium fonts-noto-cjk"
 missing=""

@@ -92,6 +92,13 @@ def test(started):
     rc, out, err = probe("--unit", "1")
     if rc != 2 or "no link given" not in err:
         raise h.TestFailure("no link (%d): %s%s" % (rc, out, err))
+    # a rate the kernel has but libmodbus would open at 9600, and an RTS mode that is none
+    rc, out, err = probe("--rtu", line.b, "--baud", "14400")
+    if rc != 2 or '--baud "14400": expected one of 110, 300,' not in err or "4000000" not in err:
+        raise h.TestFailure("baud 14400 (%d): %s%s" % (rc, out, err))
+    rc, out, err = probe("--rtu", line.b, "--rts", "sideways")
+    if rc != 2 or '--rts "sideways": expected none, up or down' not in err:
+        raise h.TestFailure("rts sideways (%d): %s%s" % (rc, out, err))
 
     # through a DTU: probe listens and waits, the DTU connects and registers with its secret
     port = h.free_port()

@@ -46,7 +46,7 @@ depends=$(dpkg-deb -f "$deb" Depends)
 # (libsystemd0 only when built with it: the linker drops unused ones).
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 sonames=$(readelf -d "$tmp/root/usr/bin/caretaker" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
-for so in libmosquitto.so.1 libsqlite3.so.0 libcjson.so.1; do
+for so in libmosquitto.so.1 libsqlite3.so.0 libcjson.so.1 libmodbus.so.5; do
     echo "$sonames" | grep -qxF "$so" || fail "usr/bin/caretaker is not linked with $so: $sonames"
 done
 needed=adduser

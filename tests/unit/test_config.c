@@ -95,7 +95,8 @@ static void test_example(void)
     CHECK(c->nbuses == 2 && c->ndevices == 4);
     const struct bus_config *rtu = &c->buses[0], *tcp = &c->buses[1];
     CHECK(rtu->type == BUS_RTU && rtu->baud == 9600 && rtu->parity == 'N' && rtu->data_bits == 8);
-    CHECK(rtu->stop_bits == 1 && !rtu->rs485 && rtu->frame_delay_us == 0 && rtu->timeout_ms == 300);
+    CHECK(rtu->stop_bits == 1 && !rtu->rs485 && rtu->rts == RTS_NONE && rtu->frame_delay_us == 0 &&
+          rtu->timeout_ms == 300);
     CHECK(rtu->max_gap == 10 && rtu->offline_after == 3 && rtu->backoff_max_ms == 60000 && rtu->retries == 1);
     CHECK(tcp->type == BUS_TCP && tcp->tcp_port == 502 && tcp->timeout_ms == 1000);
     CHECK(strcmp(tcp->host, "192.168.10.20") == 0);
@@ -159,6 +160,15 @@ static void test_defaults_and_relative_paths(void)
         CHECK(strcmp(c->mqtt.tls.tls_version, "tlsv1.3") == 0);
         config_free(c);
     }
+    /* the ends of the baud table, and RTS driven by us either way */
+    c = OK(HEAD "'buses':[{'id':'a','type':'rtu','port':'/dev/ttyS1','baud':110,'rts':'up','devices':[" LEVEL "]},"
+                "{'id':'b','type':'rtu','port':'/dev/ttyS2','baud':4000000,'rts':'down','devices':[{'id':'m2','unit':2,'driver':'level/ultrasonic-generic'}]}]}",
+           "caretaker.json");
+    if (c) {
+        CHECK(c->buses[0].baud == 110 && c->buses[0].rts == RTS_UP);
+        CHECK(c->buses[1].baud == 4000000 && c->buses[1].rts == RTS_DOWN);
+        config_free(c);
+    }
 }
 
 static void test_errors(void)
@@ -187,6 +197,13 @@ static void test_errors(void)
         "buses[0].devices[0].unit: 248 is out of range (expected an integer 1..247)", NULL);
     ERR(HEAD "'buses':[{'id':'b','type':'rtu','port':'/dev/ttyS1','baud':14400,'devices':[" LEVEL "]}]}",
         "buses[0].baud: 14400 is not a supported baud rate", NULL);
+    /* a rate the kernel takes but libmodbus 3.1.6 would open at 9600 */
+    ERR(HEAD "'buses':[{'id':'b','type':'rtu','port':'/dev/ttyS1','baud':2000000,'devices':[" LEVEL "]}]}",
+        "buses[0].baud: 2000000 is not a supported baud rate (expected one of 110, 300,", "4000000)");
+    ERR(HEAD "'buses':[{'id':'b','type':'rtu','port':'/dev/ttyS1','rts':'on','devices':[" LEVEL "]}]}",
+        "buses[0].rts: \"on\" is not a mode for RTS (expected one of none, up, down", NULL);
+    ERR(HEAD "'buses':[" TCP(LEVEL) "," "{'id':'b2','type':'tcp','host':'h','rts':'up','devices':[]}]}",
+        "buses[1].rts: \"rts\" applies to rtu buses only (this bus is tcp)", NULL);
     ERR(HEAD "'buses':[{'id':'b','type':'rtu','port':'/dev/ttyS1','parity':'n','devices':[" LEVEL "]}]}",
         "buses[0].parity: \"n\" is not a parity (expected one of N, E, O; did you mean \"N\"?)", NULL);
     ERR(HEAD "'mqtt':{'qos':3}}", "mqtt.qos: 3 is out of range (expected an integer 0..2)", NULL);

@@ -17,55 +17,23 @@
 #include "transport.h"
 #include "wire.h"
 
-static int read_full(int fd, uint8_t *b, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, b + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
 /* The RTU device: answers each of the byte counts in turn with a frame whose CRC is right. */
 static const unsigned rtu_counts[] = {250, 251, 252, 253, 254, 255};
 #define NRTU (sizeof rtu_counts / sizeof rtu_counts[0])
 
-static void *rtu_device(void *arg)
+static size_t long_count(size_t i, uint8_t *f)
 {
-    int master = *(int *)arg;
-    for (size_t i = 0; i < NRTU; i++) {
-        uint8_t req[8], f[260];
-        if (read_full(master, req, sizeof req) < 0)
-            break;
-        size_t n = long_reply(rtu_counts[i], f);
-        if (write(master, f, n) != (ssize_t)n)
-            break;
-    }
-    return NULL;
+    return long_reply(rtu_counts[i], f);
 }
 
 static void test_rtu_long_replies(void)
 {
-    int master = posix_openpt(O_RDWR | O_NOCTTY);
-    CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+    struct rtu_device dev = {.n = NRTU, .reply = long_count};
     struct bus_config bc;
-    memset(&bc, 0, sizeof bc);
-    bc.type = BUS_RTU;
-    snprintf(bc.id, sizeof bc.id, "r");
-    snprintf(bc.port, sizeof bc.port, "%s", ptsname(master));
-    bc.baud = 115200;
-    bc.data_bits = 8;
-    bc.parity = 'N';
-    bc.stop_bits = 1;
-    struct transport *t = transport_new(&bc);
-    CHECK(t && transport_connect(t) == 0);
-    pthread_t th;
-    CHECK(pthread_create(&th, NULL, rtu_device, &master) == 0);
+    struct transport *t = rtu_device_start(&dev, &bc);
+    CHECK(t != NULL);
+    if (!t)
+        return;
     uint16_t regs[125];
     uint8_t bits[1];
     int exc;
@@ -82,9 +50,7 @@ static void test_rtu_long_replies(void)
         CHECK(transport_read(t, 1, TABLE_HOLDING, 0, 125, 2000, regs, bits, &exc) == MB_BAD);
         CHECK_CONTAINS(t->err, want);
     }
-    pthread_join(th, NULL);
-    transport_free(t);
-    close(master);
+    rtu_device_stop(&dev, t);
 }
 
 /* A Modbus TCP server: per request, one scripted reply (MBAP length given), then optionally a

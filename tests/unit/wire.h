@@ -1,18 +1,23 @@
 /* wire: what the transport tests share — a CRC-16/MODBUS worked apart from mbrtu_crc16, RTU
- * replies of any byte count built with it, and a loopback listener with a Modbus TCP bus
- * pointed at it. */
+ * replies of any byte count built with it, a pty with an RTU bus on it, and a loopback listener
+ * with a Modbus TCP bus pointed at it. */
 #ifndef CARETAKER_TEST_WIRE_H
 #define CARETAKER_TEST_WIRE_H
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "model.h"
+#include "transport.h"
 
 /* CRC-16/MODBUS as the shift register of the spec's figure: one input bit at a time, least
  * significant first; the bit leaving the register xored with the bit coming in decides the
@@ -44,6 +49,75 @@ static inline size_t long_reply(unsigned bc, uint8_t *out)
     out[3 + bc] = (uint8_t)(crc & 0xFF);
     out[4 + bc] = (uint8_t)(crc >> 8);
     return 5 + bc;
+}
+
+/* Reads exactly n bytes of fd: 0, or -1 at its end or on an error. */
+static inline int read_full(int fd, uint8_t *b, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, b + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* The RTU device on master: reads n requests (8-byte frames) and answers the i-th with the
+ * frame reply(i, f) builds in f (260 bytes), whose length it returns; 0 sends nothing. */
+struct rtu_device {
+    int master;
+    size_t n;
+    size_t (*reply)(size_t i, uint8_t *f);
+    pthread_t thread;
+};
+
+static inline void *rtu_device_run(void *arg)
+{
+    struct rtu_device *d = arg;
+    for (size_t i = 0; i < d->n; i++) {
+        uint8_t req[8], f[260];
+        if (read_full(d->master, req, sizeof req) < 0)
+            break;
+        size_t len = d->reply(i, f);
+        if (len && write(d->master, f, len) != (ssize_t)len)
+            break;
+    }
+    return NULL;
+}
+
+/* A pty with the device d on one end (its thread started) and an RTU transport at 115200 8N1,
+ * connected, on the other (its bus config in *bc, which must outlive it). NULL on failure. */
+static inline struct transport *rtu_device_start(struct rtu_device *d, struct bus_config *bc)
+{
+    d->master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (d->master < 0 || grantpt(d->master) < 0 || unlockpt(d->master) < 0)
+        return NULL;
+    memset(bc, 0, sizeof *bc);
+    bc->type = BUS_RTU;
+    snprintf(bc->id, sizeof bc->id, "r");
+    snprintf(bc->port, sizeof bc->port, "%s", ptsname(d->master));
+    bc->baud = 115200;
+    bc->data_bits = 8;
+    bc->parity = 'N';
+    bc->stop_bits = 1;
+    struct transport *t = transport_new(bc);
+    if (!t || transport_connect(t) < 0 || pthread_create(&d->thread, NULL, rtu_device_run, d) != 0) {
+        transport_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Waits for the device to have answered everything, then closes both ends. */
+static inline void rtu_device_stop(struct rtu_device *d, struct transport *t)
+{
+    pthread_join(d->thread, NULL);
+    transport_free(t);
+    close(d->master);
 }
 
 /* A listening socket on 127.0.0.1 and a free port; -1 on failure. */
