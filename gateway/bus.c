@@ -191,11 +191,7 @@ static void report_missing(struct bus *b, struct device_rt *d, const int *missin
         log_warn("bus %s: %s: point \"%s\" (%s address %d) does not exist on the device (exception 02); "
                  "no longer read",
                  b->cfg->id, unit_label(d->dev, label, sizeof label), pt->name,
-                 pt->table == TABLE_COIL       ? "coil"
-                 : pt->table == TABLE_DISCRETE ? "discrete input"
-                 : pt->table == TABLE_INPUT    ? "input register"
-                                               : "holding register",
-                 pt->address);
+                 reg_table_words(pt->table, false), pt->address);
         struct msg *m = msg_new(MSG_POINT_MISSING, d->dev->index, clock_wall_ms(), 0);
         if (m)
             m->point = missing[k];

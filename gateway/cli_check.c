@@ -3,20 +3,6 @@
 
 #include "plan.h"
 
-static const char *table_name(int t)
-{
-    switch (t) {
-    case TABLE_COIL:
-        return "coils";
-    case TABLE_DISCRETE:
-        return "discrete inputs";
-    case TABLE_INPUT:
-        return "input registers";
-    default:
-        return "holding registers";
-    }
-}
-
 static double rtu_char_ms(const struct bus_config *b)
 {
     int bits = 1 + b->data_bits + (b->parity != 'N' ? 1 : 0) + b->stop_bits;
@@ -53,7 +39,7 @@ static void print_device(FILE *out, const struct bus_config *b, const struct dev
     }
     for (int i = 0; i < plan.nblocks; i++) {
         const struct read_block *blk = &plan.blocks[i];
-        fprintf(out, "    read %s %u..%u (%u): ", table_name(blk->table), blk->start, blk->start + blk->count - 1,
+        fprintf(out, "    read %s %u..%u (%u): ", reg_table_words(blk->table, true), blk->start, blk->start + blk->count - 1,
                 blk->count);
         for (int k = 0; k < blk->npoints; k++)
             fprintf(out, "%s%s", k ? ", " : "", p->points[plan.order[blk->first + k]].name);

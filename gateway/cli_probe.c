@@ -394,19 +394,6 @@ void probe_print_registers(FILE *out, uint16_t start, const uint16_t *regs, int 
     }
 }
 
-static const char *table_words(int table)
-{
-    switch (table) {
-    case TABLE_COIL:
-        return "coils";
-    case TABLE_DISCRETE:
-        return "discrete inputs";
-    case TABLE_INPUT:
-        return "input registers";
-    }
-    return "holding registers";
-}
-
 /* Connects; for a DTU waits until it has registered. */
 static int open_link(struct transport *t, const struct probe_opts *o)
 {
@@ -442,7 +429,7 @@ static int run_read(struct transport *t, const struct probe_opts *o)
     enum mb_status st = transport_read(t, (uint8_t)o->unit, o->table, (uint16_t)o->address, (uint16_t)o->count,
                                        o->timeout_ms, regs, bits, &exc);
     int64_t ms = clock_mono_ms() - t0;
-    printf("unit %d, %s %ld..%ld over %s %s: ", o->unit, table_words(o->table), o->address, o->address + o->count - 1,
+    printf("unit %d, %s %ld..%ld over %s %s: ", o->unit, reg_table_words(o->table, true), o->address, o->address + o->count - 1,
            t->ops->kind, t->label);
     if (st != MB_OK) {
         printf("%s after %lld ms: %s\n", mb_status_name(st), (long long)ms, t->err);
@@ -471,7 +458,7 @@ static int run_scan(struct transport *t, const struct probe_opts *o)
     int found = 0;
     char list[1024] = "";
     printf("scanning units %d..%d over %s %s: one read of %s %ld, timeout %d ms each\n", o->scan_from, o->scan_to,
-           t->ops->kind, t->label, table_words(o->table), o->address, o->timeout_ms);
+           t->ops->kind, t->label, reg_table_words(o->table, true), o->address, o->timeout_ms);
     for (int u = o->scan_from; u <= o->scan_to; u++) {
         if (o->bus.type == BUS_RTU && (u < 1 || u > 247))
             continue;
@@ -486,7 +473,7 @@ static int run_scan(struct transport *t, const struct probe_opts *o)
             continue;
         if (st == MB_OK) {
             int bitwise = o->table == TABLE_COIL || o->table == TABLE_DISCRETE;
-            printf("unit %d: answered, %s %ld = %u\n", u, table_words(o->table), o->address,
+            printf("unit %d: answered, %s %ld = %u\n", u, reg_table_words(o->table, true), o->address,
                    bitwise ? bits[0] : regs[0]);
         } else if (st == MB_EXCEPTION) {
             printf("unit %d: answered with %s (the unit is there)\n", u, t->err);

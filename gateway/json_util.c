@@ -420,6 +420,19 @@ const char *json_suggest(const char *word, const char *const *names, size_t n)
     return NULL;
 }
 
+/* "a, b, c" into list (size bytes), cut when it does not fit: the choices an error names. */
+static void join_names(const char *const *names, size_t n, char *list, size_t size)
+{
+    size_t used = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < n && used < size; i++) {
+        int w = snprintf(list + used, size - used, "%s%s", i ? ", " : "", names[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
 int json_check_keys(struct jctx *c, const cJSON *obj, const char *const *allowed, size_t n)
 {
     for (const cJSON *m = obj->child; m; m = m->next) {
@@ -432,14 +445,7 @@ int json_check_keys(struct jctx *c, const cJSON *obj, const char *const *allowed
         if (near)
             return json_fail_key(c, m->string, "unknown key \"%.60s\" (did you mean \"%s\"?)", m->string, near);
         char list[400];
-        size_t used = 0;
-        list[0] = '\0';
-        for (size_t i = 0; i < n && used < sizeof list; i++) {
-            int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", allowed[i]);
-            if (w < 0)
-                break;
-            used += (size_t)w;
-        }
+        join_names(allowed, n, list, sizeof list);
         return json_fail_key(c, m->string, "unknown key \"%.60s\" (expected one of %s)", m->string, list);
     }
     return 0;
@@ -581,14 +587,7 @@ int json_get_enum(struct jctx *c, const cJSON *obj, const char *key, const char 
                   const char *noun, int def, bool required, int *out)
 {
     char list[256];
-    size_t used = 0;
-    list[0] = '\0';
-    for (size_t i = 0; i < n && used < sizeof list; i++) {
-        int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", names[i]);
-        if (w < 0)
-            break;
-        used += (size_t)w;
-    }
+    join_names(names, n, list, sizeof list);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v) {
         if (required)

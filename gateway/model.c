@@ -18,6 +18,15 @@ const char *reg_table_name(int table)
     return table >= 0 && table < REG_TABLES_ON_WIRE ? reg_table_names[table] : "derived";
 }
 
+const char *reg_table_words(int table, bool plural)
+{
+    static const char *const words[REG_TABLES_ON_WIRE][2] = {{"coil", "coils"},
+                                                             {"discrete input", "discrete inputs"},
+                                                             {"input register", "input registers"},
+                                                             {"holding register", "holding registers"}};
+    return table >= 0 && table < REG_TABLES_ON_WIRE ? words[table][plural] : plural ? "derived points" : "derived point";
+}
+
 size_t contract_cover_score(const char *cover, const struct device *d)
 {
     if (strcmp(cover, d->id) == 0)

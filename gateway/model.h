@@ -299,6 +299,8 @@ int profile_point_index(const struct profile *p, const char *name);
 #define REG_TABLES_ON_WIRE 4
 extern const char *const reg_table_names[REG_TABLES_ON_WIRE];
 const char *reg_table_name(int table);
+/* The same in words for people: "holding register(s)", "discrete input(s)". */
+const char *reg_table_words(int table, bool plural);
 
 /* How well a contract's cover (a device id, or a device kind at a dot boundary: "sewage"
  * covers "sewage.level") matches device d: 0 not at all, the kind's length, or more for the
