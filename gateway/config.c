@@ -61,8 +61,9 @@ static const char *const bus_rtu_keys[] = {"port", "baud", "parity", "data_bits"
 static const char *const bus_tcp_keys[] = {"host", "port"};
 static const char *const bus_dtu_keys[] = {"listen",      "port",               "dtu_id", "register_pattern",
                                            "heartbeat",   "secret_file",        "allow",  "insecure_no_secret"};
-static const char *const device_keys[] = {"id",       "unit",       "driver",  "poll_ms",
-                                          "location", "timeout_ms", "retries", "params", "inputs"};
+static const char *const device_keys[] = {"id",       "unit",       "driver",  "poll_ms", "location",
+                                          "timeout_ms", "retries", "params",  "inputs",  "asset"};
+static const char *const asset_keys[] = {"registration_code", "number", "lat", "lon"};
 
 static const struct int_field store_ints[] = {
     {"max_mb", 1, 1048576, 512, offsetof(struct store_config, max_mb)},
@@ -499,6 +500,37 @@ static int parse_device_inputs(struct jctx *c, const cJSON *obj, struct device *
     return 0;
 }
 
+/* "asset": what the device is filed under; lat and lon come together. */
+static int parse_asset(struct jctx *c, const cJSON *obj, struct device_asset *a)
+{
+    const cJSON *o;
+    int rc = json_get_child(c, obj, "asset", cJSON_Object, false, &o);
+    if (rc <= 0)
+        return rc;
+    size_t mark = json_enter_key(c, "asset");
+    if (json_check_keys(c, o, asset_keys, NELEM(asset_keys)) ||
+        json_get_string(c, o, "registration_code", "", false, "the registration code (注册代码)",
+                        a->registration_code, sizeof a->registration_code) < 0 ||
+        json_get_string(c, o, "number", "", false, "the asset number", a->number, sizeof a->number) < 0)
+        return -1;
+    bool has_lat = cJSON_GetObjectItemCaseSensitive(o, "lat") != NULL;
+    bool has_lon = cJSON_GetObjectItemCaseSensitive(o, "lon") != NULL;
+    if (has_lat != has_lon)
+        return json_fail_key(c, has_lat ? "lat" : "lon", "given without \"%s\" (expected both, in WGS-84 degrees)",
+                             has_lat ? "lon" : "lat");
+    if (has_lat) {
+        if (json_get_number(c, o, "lat", 0, true, &a->lat) < 0 || json_get_number(c, o, "lon", 0, true, &a->lon) < 0)
+            return -1;
+        if (!(a->lat >= -90 && a->lat <= 90))
+            return json_fail_key(c, "lat", "%.6g is not a latitude (expected -90..90 degrees)", a->lat);
+        if (!(a->lon >= -180 && a->lon <= 180))
+            return json_fail_key(c, "lon", "%.6g is not a longitude (expected -180..180 degrees)", a->lon);
+        a->has_position = true;
+    }
+    json_leave(c, mark);
+    return 0;
+}
+
 static int parse_device(struct jctx *c, const cJSON *obj, const struct bus_config *b, struct device *d)
 {
     /* Behind a DTU is an RS-485 line: RTU addressing. */
@@ -517,7 +549,7 @@ static int parse_device(struct jctx *c, const cJSON *obj, const struct bus_confi
         json_get_string(c, obj, "location", "", false, "where the device is", d->location, sizeof d->location) < 0 ||
         json_get_int(c, obj, "timeout_ms", 10, 60000, b->timeout_ms, false, &d->timeout_ms) < 0 ||
         json_get_int(c, obj, "retries", 0, 10, b->retries, false, &d->retries) < 0 || parse_device_params(c, obj, d) ||
-        parse_device_inputs(c, obj, d))
+        parse_device_inputs(c, obj, d) || parse_asset(c, obj, &d->asset))
         return -1;
     return 0;
 }

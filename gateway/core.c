@@ -213,7 +213,7 @@ static void handle_state(struct core *c, const struct msg *m)
         c->last_ok_ts[m->device] = m->ts_ms;
     const struct bus_config *b = device_bus(c->cfg, d);
     struct payload_device_info info = {b ? b->id : "", d->location, d->driver, d->profile ? d->profile->kind : "",
-                                       d->unit};
+                                       d->unit, &d->asset};
     if (payload_device_state_body(&c->out, &info, online, c->last_ok_ts[m->device], m->errors) == 0)
         store_append_event(c->store, d, OUTBOX_DEVICE_STATE, m->ts_ms, c->out.p, NULL);
     if (m->kind == MSG_DEVICE_ONLINE)

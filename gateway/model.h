@@ -109,9 +109,19 @@ struct profile {
     struct rule_set *ruleset;
 };
 
+/* What a city platform files a device under (一梯一档 / 一井一档): the elevator's registration
+ * code (注册代码, the 96333 code), the owner's asset number, where it stands. All optional. */
+struct device_asset {
+    char registration_code[NAME_MAX_LEN];
+    char number[NAME_MAX_LEN];
+    bool has_position;
+    double lat, lon;              /* WGS-84 degrees */
+};
+
 struct device {
     char id[NAME_MAX_LEN];
     char location[TEXT_MAX_LEN];
+    struct device_asset asset;
     int unit;                    /* Modbus unit id (slave address) */
     char driver[NAME_MAX_LEN];
     const struct profile *profile;

@@ -508,6 +508,35 @@ static void alert_members(struct jbuf *b, const struct alert *a, const char *loc
     ts_or_null(b, a->cleared_ts);
 }
 
+/* ,"asset":{...} when the config files the device under anything; nothing otherwise. */
+static void asset_member(struct jbuf *b, const struct device_asset *a)
+{
+    if (!a || (!a->registration_code[0] && !a->number[0] && !a->has_position))
+        return;
+    key(b, "asset");
+    jbuf_put(b, "{", 1);
+    int n = 0;
+    const char *const texts[][2] = {{"registration_code", a->registration_code}, {"number", a->number}};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        if (!texts[i][1][0])
+            continue;
+        if (n++)
+            jbuf_put(b, ",", 1);
+        payload_string(b, texts[i][0]);
+        jbuf_put(b, ":", 1);
+        payload_string(b, texts[i][1]);
+    }
+    if (a->has_position) {
+        if (n++)
+            jbuf_put(b, ",", 1);
+        PUT_LIT(b, "\"lat\":");
+        payload_number(b, a->lat);
+        PUT_LIT(b, ",\"lon\":");
+        payload_number(b, a->lon);
+    }
+    jbuf_put(b, "}", 1);
+}
+
 int payload_device_state_body(struct jbuf *b, const struct payload_device_info *dev, bool online, int64_t last_ok_ts,
                               int errors)
 {
@@ -526,6 +555,7 @@ int payload_device_state_body(struct jbuf *b, const struct payload_device_info *
     }
     key(b, "unit");
     payload_int(b, dev->unit);
+    asset_member(b, dev->asset);
     return done(b);
 }
 
@@ -568,6 +598,7 @@ int payload_daily_report(struct jbuf *b, const struct daily_report *r)
         key(b, texts[i][0]);
         payload_string(b, texts[i][1]);
     }
+    asset_member(b, r->asset);
     key(b, "readings");
     payload_int(b, r->readings);
     key(b, "first_reading_ts");

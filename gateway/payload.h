@@ -91,11 +91,12 @@ int payload_dtu_replaced(struct jbuf *b, const struct dtu_takeover *t);
 
 /* The stored bodies of outbox rows the payload head is put around (payload_row): a device's
  * state ({"state", "last_ok_ts" (null when 0: none since the start), "errors", and where it is:
- * "bus", "location", "driver", "kind", "unit"), and the
+ * "bus", "location", "driver", "kind", "unit", and "asset" when the config gives one), and the
  * events point_missing and buffer_overflow (docs/mqtt.md, "event"). 0, or -1 out of memory. */
 struct payload_device_info {
     const char *bus, *location, *driver, *kind;
     int unit;
+    const struct device_asset *asset; /* may be NULL */
 };
 int payload_device_state_body(struct jbuf *b, const struct payload_device_info *dev, bool online, int64_t last_ok_ts,
                               int errors);

@@ -170,6 +170,7 @@ static void report_of(const struct reports *r, const struct day *d, struct daily
     const struct profile *p = d->dev->profile;
     rep->timezone = r->cfg->timezone;
     rep->location = d->dev->location;
+    rep->asset = &d->dev->asset;
     rep->kind = p ? p->kind : "";
     rep->from_ts = d->start;
     rep->to_ts = d->end;

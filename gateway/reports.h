@@ -41,6 +41,7 @@ struct report_figure {
 struct daily_report {
     char day[16];               /* local date, "2024-06-01" */
     const char *timezone, *location, *kind;
+    const struct device_asset *asset;   /* what the device is filed under (may be empty) */
     int64_t from_ts, to_ts;     /* local midnights */
     int64_t readings, first_ts, last_ts; /* first/last: 0 when no reading */
     int ncounters, npeaks;

@@ -17,7 +17,7 @@ OWNERS = {
     "mqtt": ("config.md", "mqtt."), "tls": ("config.md", "mqtt.tls."), "severity": (None, None),
     "bus_common": ("config.md", ""), "bus_rtu": ("config.md", ""), "bus_tcp": ("config.md", ""),
     "bus_dtu": ("config.md", ""), "device": ("config.md", ""),
-    "commands": ("config.md", "commands."), "commander": ("config.md", ""),
+    "commands": ("config.md", "commands."), "commander": ("config.md", ""), "asset": ("config.md", "asset."),
 }
 
 

@@ -99,7 +99,8 @@ def test(started):
            "offline_after": 2,
            "devices": [{"id": "manhole-1", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 200,
                         "location": "3号楼北侧窨井"},
-                       {"id": "lift-1", "unit": 2, "driver": "elevator/generic", "poll_ms": 200}]}
+                       {"id": "lift-1", "unit": 2, "driver": "elevator/generic", "poll_ms": 200,
+                        "asset": {"registration_code": "31103101002019120001", "lat": 31.2304, "lon": 121.4737}}]}
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt(metrics_s=1),
                         contracts=[{"id": "drain-om", "contractor": "某排水维保公司", "covers": ["sewage"],
                                     "respond_minutes": {"major": 240}}])

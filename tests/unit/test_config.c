@@ -597,6 +597,27 @@ static void test_dtu_trust(void)
 /* The alert life cycle's knobs and response deadlines in seconds. */
 /* A device's inputs: bound by the profile's input index to another device's point; every way
  * of naming them wrongly is refused with the path. */
+/* What a city files a device under: optional, checked like the rest. */
+static void test_asset(void)
+{
+    struct config *c = OK(HEAD "'buses':[" TCP("{'id':'lift-1','unit':1,'driver':'elevator/generic','asset':"
+                                               "{'registration_code':'31103101002019120001','number':'HM-E-03',"
+                                               "'lat':31.2304,'lon':121.4737}}") "]}",
+                          "caretaker.json");
+    if (c) {
+        const struct device_asset *a = &c->devices[0]->asset;
+        CHECK(strcmp(a->registration_code, "31103101002019120001") == 0 && strcmp(a->number, "HM-E-03") == 0);
+        CHECK(a->has_position && a->lat == 31.2304 && a->lon == 121.4737);
+        config_free(c);
+    }
+    ERR(HEAD "'buses':[" TCP("{'id':'l','unit':1,'driver':'elevator/generic','asset':{'lat':31.2}}") "]}",
+        "buses[0].devices[0].asset.lat: given without \"lon\"", NULL);
+    ERR(HEAD "'buses':[" TCP("{'id':'l','unit':1,'driver':'elevator/generic','asset':{'lat':131.2,'lon':1}}") "]}",
+        "buses[0].devices[0].asset.lat: 131.2 is not a latitude", NULL);
+    ERR(HEAD "'buses':[" TCP("{'id':'l','unit':1,'driver':'elevator/generic','asset':{'code':'x'}}") "]}",
+        "buses[0].devices[0].asset.code: unknown key", NULL);
+}
+
 static void test_inputs(void)
 {
     struct config *c = OK(HEAD "'buses':[" TCP("{'id':'up','unit':1,'driver':'level/ultrasonic-generic','inputs':"
@@ -691,5 +712,6 @@ int main(void)
     test_dtu_trust();
     test_alerts_and_deadlines();
     test_inputs();
+    test_asset();
     return check_report();
 }

@@ -165,13 +165,20 @@ static void test_events(void)
 static void test_bodies(void)
 {
     jbuf_reset(&b);
-    struct payload_device_info info = {"rs485-1", "3号楼北侧窨井", "level/ultrasonic-generic", "sewage.level", 7};
+    struct payload_device_info info = {"rs485-1", "3号楼北侧窨井", "level/ultrasonic-generic", "sewage.level", 7, NULL};
     CHECK(payload_device_state_body(&b, &info, false, 1700000000000, 3) == 0);
     CHECK_STR(b.p, "{\"state\":\"offline\",\"last_ok_ts\":1700000000000,\"errors\":3,\"bus\":\"rs485-1\","
                    "\"location\":\"3号楼北侧窨井\",\"driver\":\"level/ultrasonic-generic\",\"kind\":\"sewage.level\","
                    "\"unit\":7}");
     CHECK(payload_device_state_body(&b, &info, true, 0, 0) == 0);
     CHECK(strstr(b.p, "{\"state\":\"online\",\"last_ok_ts\":null,\"errors\":0,") == b.p);
+    /* with what a city files the device under: only the members the config gave */
+    struct device_asset asset = {.registration_code = "31103101002019120001", .has_position = true,
+                                 .lat = 31.2304, .lon = 121.4737};
+    info.asset = &asset;
+    CHECK(payload_device_state_body(&b, &info, true, 0, 0) == 0);
+    CHECK(strstr(b.p, ",\"unit\":7,\"asset\":{\"registration_code\":\"31103101002019120001\",\"lat\":31.2304,"
+                      "\"lon\":121.4737}}") != NULL);
     CHECK(payload_point_missing_body(&b, "temperature") == 0);
     CHECK_STR(b.p, "{\"event\":\"point_missing\",\"point\":\"temperature\"}");
     CHECK(payload_buffer_overflow_body(&b, 2048, 4096, 1699990000000, 1699990102350, 512) == 0);
