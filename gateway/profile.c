@@ -423,8 +423,8 @@ static int parse_inputs(struct jctx *c, const cJSON *inputs, struct profile *p)
     return 0;
 }
 
-/* Code tables ("fault": {"0": "no fault", "12": "..."}) are read by the rules module from the
- * profile text; here only their shape is checked, so a typo fails at load and not at alarm time. */
+/* Code tables ("fault": {"0": {"zh": "无故障", "en": "no fault"}, "12": "..."}) are read by the
+ * rules module from the profile text; here only their shape is checked, so a typo fails at load and not at alarm time. */
 static int check_codes(struct jctx *c, const cJSON *codes)
 {
     size_t mark = json_enter_key(c, "codes");
@@ -441,8 +441,16 @@ static int check_codes(struct jctx *c, const cJSON *codes)
             if (!ok)
                 return json_fail_key(c, s, "\"%.60s\" is not a code (expected an integer written as a string)", s);
             size_t m3 = json_enter_key(c, s);
-            if (json_expect_type(c, e, cJSON_String, "the text of the code"))
+            if (cJSON_IsObject(e)) {
+                static const char *const langs[] = {"zh", "en"};
+                const char *text;
+                if (json_check_keys(c, e, langs, NELEM(langs)) || json_get_text(c, e, "zh", true, &text) < 0 ||
+                    json_get_text(c, e, "en", true, &text) < 0)
+                    return -1;
+            } else if (json_expect_type(c, e, cJSON_String,
+                                        "the text of the code, or {\"zh\": ..., \"en\": ...}")) {
                 return -1;
+            }
             json_leave(c, m3);
         }
         json_leave(c, m2);

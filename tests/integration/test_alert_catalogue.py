@@ -32,6 +32,7 @@ NOT_ASSERTED lists scenarios that cannot be asserted in bounded time, with the r
 import glob
 import json
 import os
+import re
 import sys
 
 import harness as h
@@ -293,6 +294,16 @@ def test(started):
         check(m["respond_by_ts"] == m["raised_ts"] + RESPOND_S[contract][sev] * 1000,
               "%s: respond_by_ts = raised_ts + %d s" % (n, RESPOND_S[contract][sev]), m)
         check(m["id"].startswith("%s:%s:" % (dev, rule)), "%s: alert id" % n, m)
+        # Chinese for a Chinese reader, code texts included; unit symbols (m³/h, mm) and codes
+        # in capitals (E30) are not words of another language.
+        english = [w for w in re.findall(r"[a-z]{2,}", m["message"]["zh"]) if w != "mm"]
+        check(not english and m["message"]["en"], "%s: %s: message.zh without English, and an English one" %
+              (n, rule), m["message"])
+
+    # The NICE3000+'s E30 in its own words, in each language (codes.fault_code of the profile).
+    e30 = first("nice3000-trapped", "controller_fault", R)["message"]
+    check(e30 == {"zh": "控制器故障码 30：E30 电梯位置异常", "en": "Controller fault 30: E30 elevator position abnormal"},
+          "NICE3000+ fault code text by language", e30)
 
     # The inspection visit ends after it began.
     start, end = first("inspection", "inspection_start", O), first("inspection", "inspection_end", O)

@@ -388,7 +388,11 @@ static void test_errors(void)
     ERR(HEAD "'codes':{'fault':{'0':'ok','x1':'bad'}},'points':[{'name':'a','table':'coil','address':0}]}",
         "codes.fault.x1: \"x1\" is not a code", NULL);
     ERR(HEAD "'codes':{'fault':{'0':7}},'points':[{'name':'a','table':'coil','address':0}]}",
-        "codes.fault.0: 7 is a number (expected the text of the code)", NULL);
+        "codes.fault.0: 7 is a number (expected the text of the code", NULL);
+    ERR(HEAD "'codes':{'fault':{'0':{'zh':'无故障'}}},'points':[{'name':'a','table':'coil','address':0}]}",
+        "codes.fault.0.en: missing", NULL);
+    ERR(HEAD "'codes':{'fault':{'0':{'zh':'无故障','en':'ok','fr':'ok'}}},'points':[{'name':'a','table':'coil','address':0}]}",
+        "codes.fault.0.fr: unknown key \"fr\"", NULL);
 }
 
 /* An object too large for the pairwise check goes through the sorted one: same verdict. */
