@@ -424,7 +424,8 @@ static int parse_inputs(struct jctx *c, const cJSON *inputs, struct profile *p)
 }
 
 /* Code tables ("fault": {"0": {"zh": "无故障", "en": "no fault"}, "12": "..."}) are read by the
- * rules module from the profile text; here only their shape is checked, so a typo fails at load and not at alarm time. */
+ * rules module from the profile text; here only their shape is checked, so a typo fails at load
+ * and not at alarm time. */
 static int check_codes(struct jctx *c, const cJSON *codes)
 {
     size_t mark = json_enter_key(c, "codes");

@@ -184,7 +184,8 @@ static void report_of(const struct reports *r, const struct day *d, struct daily
                 (struct report_figure){f->as, f->peak, isfinite(f->peak) ? f->peak_ts : 0, unit};
             continue;
         case REPORT_MEAN:
-            rep->counters[rep->ncounters++] = (struct report_figure){f->as, f->n ? tidy(f->sum / (double)f->n) : NAN, 0, unit};
+            rep->counters[rep->ncounters++] =
+                (struct report_figure){f->as, f->n ? tidy(f->sum / (double)f->n) : NAN, 0, unit};
             continue;
         case REPORT_TIME_IN:
             rep->counters[rep->ncounters++] = (struct report_figure){f->as, tidy(f->sum / 3600000.0), 0, "h"};
@@ -473,7 +474,8 @@ static int read_state(struct day *d, const cJSON *o)
     const cJSON *ss = cJSON_GetObjectItemCaseSensitive(o, "states"); /* none in days saved before it */
     const cJSON *fs = cJSON_GetObjectItemCaseSensitive(o, "faults");
     double active, since, alarm, readings, first, last;
-    if (!cJSON_IsObject(cs) || !cJSON_IsObject(ps) || !cJSON_IsObject(fs) || (ss && !cJSON_IsObject(ss)) || get_num(o, "active", 0, 1000, &active) ||
+    if (!cJSON_IsObject(cs) || !cJSON_IsObject(ps) || !cJSON_IsObject(fs) || (ss && !cJSON_IsObject(ss)) ||
+        get_num(o, "active", 0, 1000, &active) ||
         get_num(o, "alarm_since", 0, TS_MAX, &since) || get_num(o, "alarm_ms", 0, TS_MAX, &alarm) ||
         get_num(o, "readings", 0, COUNT_MAX, &readings) || get_num(o, "first_ts", 0, TS_MAX, &first) ||
         get_num(o, "last_ts", 0, TS_MAX, &last))

@@ -391,7 +391,8 @@ static void test_errors(void)
         "codes.fault.0: 7 is a number (expected the text of the code", NULL);
     ERR(HEAD "'codes':{'fault':{'0':{'zh':'无故障'}}},'points':[{'name':'a','table':'coil','address':0}]}",
         "codes.fault.0.en: missing", NULL);
-    ERR(HEAD "'codes':{'fault':{'0':{'zh':'无故障','en':'ok','fr':'ok'}}},'points':[{'name':'a','table':'coil','address':0}]}",
+    ERR(HEAD "'codes':{'fault':{'0':{'zh':'无故障','en':'ok','fr':'ok'}}},"
+             "'points':[{'name':'a','table':'coil','address':0}]}",
         "codes.fault.0.fr: unknown key \"fr\"", NULL);
 }
 
