@@ -3,6 +3,7 @@
 "use strict";
 
 var CaretakerUnits = {
+  "battery": "%",
   "bus_voltage": "V",
   "current": "A",
   "diameter": "mm",
@@ -38,5 +39,6 @@ var CaretakerUnits = {
   "running_hours": "h",
   "speed": "m/s",
   "temperature": "C",
+  "tilt": "deg",
   "velocity": "m/s"
 };

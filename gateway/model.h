@@ -51,6 +51,11 @@ enum word_order { ORDER_ABCD, ORDER_CDAB, ORDER_BADC, ORDER_DCBA };
  * the device lacks): it is neither stored nor published. */
 enum quality { Q_OK = 0, Q_INVALID = 1, Q_OFFLINE = 2, Q_UNREAD = 0xff };
 
+/* How a point feeds the daily report (the point's "report" key; reports.h says what each
+ * figure is). REPORT_NONE: it feeds none. */
+enum report_how { REPORT_NONE, REPORT_DELTA, REPORT_PEAK, REPORT_MEAN, REPORT_TIME_IN, REPORT_RISES };
+#define REPORT_FIGURES_MAX 8 /* per profile */
+
 struct point {
     char name[NAME_MAX_LEN];
     char unit[16];
@@ -67,6 +72,8 @@ struct point {
     int16_t decimals_from;   /* index of a point holding decimal places: value /= 10^that; -1 none */
     uint8_t nsum;            /* TABLE_DERIVED: value = sum of these points' values */
     int16_t sum[MAX_SUM_TERMS];
+    enum report_how report_how;
+    char report_as[NAME_MAX_LEN]; /* the daily report's member it feeds ("volume") */
 };
 
 struct param {

@@ -24,7 +24,16 @@ static const char *const top_keys[] = {"driver", "kind",   "description", "manua
                                        "inputs"};
 static const char *const input_keys[] = {"unit", "doc"};
 static const char *const point_keys[] = {"name", "table", "address", "type", "order", "unit", "scale", "offset",
-                                         "min",  "max",   "doc",     "bit",  "bits",  "decimals_from", "sum"};
+                                         "min",  "max",   "doc",     "bit",  "bits",  "decimals_from", "sum",
+                                         "report"};
+static const char *const report_keys[] = {"as", "how"};
+/* Indexed by enum report_how, REPORT_NONE first (never written in a profile). */
+static const char *const report_hows[] = {"", "delta", "peak", "mean", "time_in", "rises"};
+/* Members every daily report has (docs/mqtt.md): a figure may not take their names. */
+static const char *const report_fixed[] = {"v",        "gateway",  "seq",      "ts",       "device",
+                                           "report",   "day",      "timezone", "from_ts",  "to_ts",
+                                           "location", "kind",     "readings", "first_reading_ts",
+                                           "last_reading_ts",      "units",    "minutes_in_alarm", "faults"};
 static const char *const param_keys[] = {"default", "unit", "doc"};
 
 /* Point and param names are identifiers in rule expressions ("level > params.high_m"), hence
@@ -175,6 +184,52 @@ static int parse_wire(struct jctx *c, const cJSON *obj, int base, struct point *
     return 0;
 }
 
+/* "report": {"as": member, "how": ...}: which member of the daily report the point feeds. */
+static int parse_report(struct jctx *c, const cJSON *obj, struct profile *p, int i)
+{
+    const cJSON *rep;
+    if (json_get_child(c, obj, "report", cJSON_Object, false, &rep) < 0)
+        return -1;
+    if (!rep)
+        return 0;
+    struct point *pt = &p->points[i];
+    size_t mark = json_enter_key(c, "report");
+    int how;
+    if (json_check_keys(c, rep, report_keys, NELEM(report_keys)) ||
+        json_get_string(c, rep, "as", NULL, true, "the report member's name, like \"volume\"", pt->report_as,
+                        sizeof pt->report_as) < 0 ||
+        json_get_enum(c, rep, "how", report_hows + 1, NELEM(report_hows) - 1, "report how", 0, true, &how) < 0)
+        return -1;
+    pt->report_how = (enum report_how)(how + 1);
+    size_t n = strlen(pt->report_as);
+    if (!ident_ok(pt->report_as) || (n >= 3 && strcmp(pt->report_as + n - 3, "_ts") == 0))
+        return json_fail_key(c, "as",
+                             "\"%s\" is not a valid member name (expected a-z, 0-9 and _, starting with a letter, "
+                             "not ending in _ts: a peak's time is <as>_ts)", pt->report_as);
+    for (size_t k = 0; k < NELEM(report_fixed); k++)
+        if (strcmp(pt->report_as, report_fixed[k]) == 0)
+            return json_fail_key(c, "as", "\"%s\" is a member every daily report has (expected another name)",
+                                 pt->report_as);
+    int figures = 1;
+    for (int k = 0; k < i; k++) {
+        if (p->points[k].report_how == REPORT_NONE)
+            continue;
+        figures++;
+        if (strcmp(p->points[k].report_as, pt->report_as) == 0)
+            return json_fail_key(c, "as", "\"%s\" is already fed by points[%d] (expected one point per member)",
+                                 pt->report_as, k);
+    }
+    if (figures > REPORT_FIGURES_MAX)
+        return json_fail(c, "a %dth point in the daily report (expected at most %d per profile)", figures,
+                         REPORT_FIGURES_MAX);
+    bool by_value = pt->report_how == REPORT_DELTA || pt->report_how == REPORT_PEAK || pt->report_how == REPORT_MEAN;
+    if (by_value && pt->type == VT_BOOL)
+        return json_fail_key(c, "how", "\"%s\" of a bool (expected a numeric point; a flag reports \"time_in\" "
+                             "or \"rises\")", report_hows[pt->report_how]);
+    json_leave(c, mark);
+    return 0;
+}
+
 static int parse_point(struct jctx *c, const cJSON *obj, int base, struct profile *p, int i)
 {
     struct point *pt = &p->points[i];
@@ -216,7 +271,7 @@ static int parse_point(struct jctx *c, const cJSON *obj, int base, struct profil
     pt->has_max = has_max == 1;
     if (pt->has_min && pt->has_max && pt->min > pt->max)
         return json_fail_key(c, "max", "%.15g is below min %.15g (expected min <= max)", pt->max, pt->min);
-    return 0;
+    return parse_report(c, obj, p, i);
 }
 
 /* Looks a referenced point up by name: exists, with a suggestion when it does not. */
@@ -368,8 +423,9 @@ static int parse_inputs(struct jctx *c, const cJSON *inputs, struct profile *p)
     return 0;
 }
 
-/* Code tables ("fault": {"0": "no fault", "12": "..."}) are read by the rules module from the
- * profile text; here only their shape is checked, so a typo fails at load and not at alarm time. */
+/* Code tables ("fault": {"0": {"zh": "无故障", "en": "no fault"}, "12": "..."}) are read by the
+ * rules module from the profile text; here only their shape is checked, so a typo fails at load
+ * and not at alarm time. */
 static int check_codes(struct jctx *c, const cJSON *codes)
 {
     size_t mark = json_enter_key(c, "codes");
@@ -386,8 +442,16 @@ static int check_codes(struct jctx *c, const cJSON *codes)
             if (!ok)
                 return json_fail_key(c, s, "\"%.60s\" is not a code (expected an integer written as a string)", s);
             size_t m3 = json_enter_key(c, s);
-            if (json_expect_type(c, e, cJSON_String, "the text of the code"))
+            if (cJSON_IsObject(e)) {
+                static const char *const langs[] = {"zh", "en"};
+                const char *text;
+                if (json_check_keys(c, e, langs, NELEM(langs)) || json_get_text(c, e, "zh", true, &text) < 0 ||
+                    json_get_text(c, e, "en", true, &text) < 0)
+                    return -1;
+            } else if (json_expect_type(c, e, cJSON_String,
+                                        "the text of the code, or {\"zh\": ..., \"en\": ...}")) {
                 return -1;
+            }
             json_leave(c, m3);
         }
         json_leave(c, m2);

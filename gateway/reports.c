@@ -3,7 +3,10 @@
  * Invariants: a device's accumulators cover [day_start, day_end) of one local day; a reading
  * or tick at or past day_end first reports the day and starts the one it falls in; a counter's
  * last value carries over from day to day (and across restarts), so no increase is counted
- * twice or lost at a boundary. */
+ * twice or lost at a boundary; a time_in state read before midnight counts, within its hold,
+ * up to midnight in the day that ends and from midnight in the next. A saved day written before
+ * figures came from the profile reads back whole: counters and peaks keep their layout, keyed
+ * by member, and the newer kinds of figure ("states") are absent there and start at zero. */
 #include "reports.h"
 
 #include <math.h>
@@ -14,28 +17,28 @@
 
 #include <cjson/cJSON.h>
 
-enum { C_RUNS, C_DOOR_CYCLES, C_RUNNING_HOURS, C_VOLUME, NCOUNTERS };
-enum { P_FLOW, P_LEVEL, NPEAKS };
-
-/* Names of the report members, and the points they are made of. */
-static const char *const counter_member[NCOUNTERS] = {"runs", "door_cycles", "running_hours", "volume"};
-static const char *const counter_point[NCOUNTERS] = {"runs", "door_cycles", "running_hours", "forward_total"};
-static const char *const peak_member[NPEAKS] = {"peak_flow", "peak_level"};
-static const char *const peak_point[NPEAKS] = {"flow", "level"};
+/* A state read is held until the next reading, but no longer than this many polls (at least
+ * HOLD_MIN_MS): past it the device was silent or the daemon down, and the state is unknown. */
+#define HOLD_POLLS 3
+#define HOLD_MIN_MS 60000
 
 #define MAX_FAULT_RULES REPORT_FAULT_RULES_MAX
 
-struct counter {
-    int point;          /* index in the profile, -1 when it has none */
+/* One point feeding the report, as its profile's "report" key says. */
+struct figure {
+    int point;          /* index in the profile */
+    enum report_how how;
+    const char *as;     /* the member */
+    /* carried from day to day (and across restarts) */
     int has_last;
-    double last;        /* the last valid value, kept across days */
-    double sum;         /* increases in the day */
-};
-
-struct peak {
-    int point;
-    double value;       /* NaN until a valid reading */
-    int64_t ts;
+    double last;        /* the last valid value */
+    int64_t last_ts;    /* time_in: when it was read */
+    int64_t counted_to; /* time_in: held time counted up to here */
+    /* the day's */
+    double sum;         /* delta: increases; mean: values; time_in: ms non-zero; rises: count */
+    int64_t n;          /* mean: valid readings */
+    double peak;        /* peak: NaN until a valid reading */
+    int64_t peak_ts;
 };
 
 struct fault {
@@ -46,8 +49,9 @@ struct fault {
 struct day {
     const struct device *dev;
     int64_t start, end;
-    struct counter c[NCOUNTERS];
-    struct peak p[NPEAKS];
+    int nfig;
+    struct figure f[REPORT_FIGURES_MAX];
+    int64_t hold_ms;
     int active;                /* alerts of severity minor or above now active */
     int64_t alarm_since;       /* while active: where the current stretch in alarm is counted from */
     int64_t alarm_ms;          /* in alarm this day, stretches closed so far */
@@ -86,23 +90,15 @@ int64_t reports_day_end(int64_t day_start_ms)
     return (int64_t)mktime(&tm) * 1000;
 }
 
-static int point_index(const struct profile *p, const char *name)
-{
-    for (int i = 0; p && i < p->npoints; i++)
-        if (strcmp(p->points[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
 static void day_begin(struct day *d, int64_t start)
 {
     d->start = start;
     d->end = reports_day_end(start);
-    for (int k = 0; k < NCOUNTERS; k++)
-        d->c[k].sum = 0;
-    for (int k = 0; k < NPEAKS; k++) {
-        d->p[k].value = NAN;
-        d->p[k].ts = 0;
+    for (int k = 0; k < d->nfig; k++) {
+        d->f[k].sum = 0;
+        d->f[k].n = 0;
+        d->f[k].peak = NAN;
+        d->f[k].peak_ts = 0;
     }
     d->alarm_ms = 0;
     if (d->active > 0)
@@ -128,10 +124,13 @@ struct reports *reports_new(const struct config *cfg, int64_t now_ms)
     for (int i = 0; i < r->n; i++) {
         struct day *d = &r->days[i];
         d->dev = cfg->devices[i];
-        for (int k = 0; k < NCOUNTERS; k++)
-            d->c[k].point = point_index(d->dev->profile, counter_point[k]);
-        for (int k = 0; k < NPEAKS; k++)
-            d->p[k].point = point_index(d->dev->profile, peak_point[k]);
+        const struct profile *p = d->dev->profile;
+        for (int k = 0; p && k < p->npoints && d->nfig < REPORT_FIGURES_MAX; k++)
+            if (p->points[k].report_how != REPORT_NONE)
+                d->f[d->nfig++] = (struct figure){.point = k, .how = p->points[k].report_how,
+                                                  .as = p->points[k].report_as};
+        int64_t hold = (int64_t)d->dev->poll_ms * HOLD_POLLS;
+        d->hold_ms = hold > HOLD_MIN_MS ? hold : HOLD_MIN_MS;
         day_begin(d, start);
     }
     return r;
@@ -177,14 +176,30 @@ static void report_of(const struct reports *r, const struct day *d, struct daily
     rep->readings = d->readings;
     rep->first_ts = d->readings ? d->first_ts : 0;
     rep->last_ts = d->readings ? d->last_ts : 0;
-    for (int k = 0; k < NCOUNTERS; k++)
-        if (d->c[k].point >= 0)
-            rep->counters[rep->ncounters++] = (struct report_figure){
-                counter_member[k], tidy(d->c[k].sum), 0, p->points[d->c[k].point].unit};
-    for (int k = 0; k < NPEAKS; k++)
-        if (d->p[k].point >= 0)
-            rep->peaks[rep->npeaks++] = (struct report_figure){
-                peak_member[k], d->p[k].value, isfinite(d->p[k].value) ? d->p[k].ts : 0, p->points[d->p[k].point].unit};
+    for (int k = 0; k < d->nfig; k++) {
+        const struct figure *f = &d->f[k];
+        const char *unit = p->points[f->point].unit;
+        switch (f->how) {
+        case REPORT_PEAK:
+            rep->peaks[rep->npeaks++] =
+                (struct report_figure){f->as, f->peak, isfinite(f->peak) ? f->peak_ts : 0, unit};
+            continue;
+        case REPORT_MEAN:
+            rep->counters[rep->ncounters++] =
+                (struct report_figure){f->as, f->n ? tidy(f->sum / (double)f->n) : NAN, 0, unit};
+            continue;
+        case REPORT_TIME_IN:
+            rep->counters[rep->ncounters++] = (struct report_figure){f->as, tidy(f->sum / 3600000.0), 0, "h"};
+            continue;
+        case REPORT_RISES:
+            unit = "";
+            break;
+        case REPORT_DELTA:
+        case REPORT_NONE:
+            break;
+        }
+        rep->counters[rep->ncounters++] = (struct report_figure){f->as, tidy(f->sum), 0, unit};
+    }
     rep->minutes_in_alarm = tidy((double)alarm_ms_until(d, d->end) / 60000.0);
     for (int k = 0; k < d->nfaults; k++) {
         rep->faults[k].rule = d->faults[k].rule;
@@ -193,9 +208,25 @@ static void report_of(const struct reports *r, const struct day *d, struct daily
     rep->nfaults = d->nfaults;
 }
 
+/* Time in a state: the non-zero state last read counts up to t, but no further than hold_ms
+ * past that reading. */
+static void time_upto(struct figure *f, int64_t t, int64_t hold_ms)
+{
+    if (!f->has_last || f->last == 0)
+        return;
+    int64_t until = t < f->last_ts + hold_ms ? t : f->last_ts + hold_ms;
+    if (until > f->counted_to) {
+        f->sum += (double)(until - f->counted_to);
+        f->counted_to = until;
+    }
+}
+
 /* Reports the day of d and begins the one holding ts. */
 static void roll(struct reports *r, struct day *d, int64_t ts, report_emit_fn emit, void *ctx)
 {
+    for (int k = 0; k < d->nfig; k++)
+        if (d->f[k].how == REPORT_TIME_IN)
+            time_upto(&d->f[k], d->end, d->hold_ms);
     if (emit) {
         struct daily_report rep;
         report_of(r, d, &rep);
@@ -215,6 +246,38 @@ static struct day *day_at(struct reports *r, int device, int64_t ts, report_emit
     return d;
 }
 
+static void figure_reading(struct figure *f, int64_t ts, double v, int64_t hold_ms)
+{
+    switch (f->how) {
+    case REPORT_DELTA: /* a counter that went down was reset: counting goes on from its new value */
+        if (f->has_last && v > f->last)
+            f->sum += v - f->last;
+        break;
+    case REPORT_PEAK:
+        if (!(v <= f->peak)) { /* NaN (none yet) compares false */
+            f->peak = v;
+            f->peak_ts = ts;
+        }
+        break;
+    case REPORT_MEAN:
+        f->sum += v;
+        f->n++;
+        break;
+    case REPORT_TIME_IN:
+        time_upto(f, ts, hold_ms);
+        f->last_ts = f->counted_to = ts;
+        break;
+    case REPORT_RISES:
+        if (f->has_last && f->last == 0 && v != 0)
+            f->sum += 1;
+        break;
+    case REPORT_NONE:
+        break;
+    }
+    f->last = v;
+    f->has_last = 1;
+}
+
 void reports_reading(struct reports *r, int device, int64_t ts_ms, const double *values, const uint8_t *quality,
                      int npoints, report_emit_fn emit, void *ctx)
 {
@@ -222,25 +285,11 @@ void reports_reading(struct reports *r, int device, int64_t ts_ms, const double 
     if (!d)
         return;
     int any = 0;
-    for (int k = 0; k < NCOUNTERS; k++) {
-        struct counter *c = &d->c[k];
-        if (c->point < 0 || c->point >= npoints || quality[c->point] != Q_OK || !isfinite(values[c->point]))
+    for (int k = 0; k < d->nfig; k++) {
+        struct figure *f = &d->f[k];
+        if (f->point >= npoints || quality[f->point] != Q_OK || !isfinite(values[f->point]))
             continue;
-        double v = values[c->point];
-        if (c->has_last && v > c->last)
-            c->sum += v - c->last;
-        c->last = v;
-        c->has_last = 1;
-        any = 1;
-    }
-    for (int k = 0; k < NPEAKS; k++) {
-        struct peak *p = &d->p[k];
-        if (p->point < 0 || p->point >= npoints || quality[p->point] != Q_OK || !isfinite(values[p->point]))
-            continue;
-        if (!(values[p->point] <= p->value)) { /* NaN (none yet) compares false */
-            p->value = values[p->point];
-            p->ts = ts_ms;
-        }
+        figure_reading(f, ts_ms, values[f->point], d->hold_ms);
         any = 1;
     }
     for (int k = 0; !any && k < npoints; k++)
@@ -314,25 +363,32 @@ static char *state_json(const struct day *d)
     cJSON *o = cJSON_CreateObject();
     cJSON *cs = cJSON_AddObjectToObject(o, "counters");
     cJSON *ps = cJSON_AddObjectToObject(o, "peaks");
+    cJSON *ss = cJSON_AddObjectToObject(o, "states");
     cJSON *fs = cJSON_AddObjectToObject(o, "faults");
-    if (!o || !cs || !ps || !fs) {
+    if (!o || !cs || !ps || !ss || !fs) {
         cJSON_Delete(o);
         return NULL;
     }
-    for (int k = 0; k < NCOUNTERS; k++) {
-        if (d->c[k].point < 0)
+    for (int k = 0; k < d->nfig; k++) {
+        const struct figure *f = &d->f[k];
+        if (f->how == REPORT_PEAK) {
+            if (!isfinite(f->peak))
+                continue;
+            cJSON *p = cJSON_AddObjectToObject(ps, f->as);
+            cJSON_AddNumberToObject(p, "value", f->peak);
+            cJSON_AddNumberToObject(p, "ts", (double)f->peak_ts);
             continue;
-        cJSON *c = cJSON_AddObjectToObject(cs, counter_member[k]);
-        cJSON_AddNumberToObject(c, "sum", d->c[k].sum);
-        if (d->c[k].has_last)
-            cJSON_AddNumberToObject(c, "last", d->c[k].last);
-    }
-    for (int k = 0; k < NPEAKS; k++) {
-        if (d->p[k].point < 0 || !isfinite(d->p[k].value))
-            continue;
-        cJSON *p = cJSON_AddObjectToObject(ps, peak_member[k]);
-        cJSON_AddNumberToObject(p, "value", d->p[k].value);
-        cJSON_AddNumberToObject(p, "ts", (double)d->p[k].ts);
+        }
+        cJSON *c = cJSON_AddObjectToObject(f->how == REPORT_DELTA ? cs : ss, f->as);
+        cJSON_AddNumberToObject(c, "sum", f->sum);
+        if (f->has_last)
+            cJSON_AddNumberToObject(c, "last", f->last);
+        if (f->how == REPORT_MEAN)
+            cJSON_AddNumberToObject(c, "n", (double)f->n);
+        if (f->how == REPORT_TIME_IN && f->has_last) {
+            cJSON_AddNumberToObject(c, "last_ts", (double)f->last_ts);
+            cJSON_AddNumberToObject(c, "counted_to", (double)f->counted_to);
+        }
     }
     for (int k = 0; k < d->nfaults; k++)
         cJSON_AddNumberToObject(fs, d->faults[k].rule, d->faults[k].count);
@@ -375,40 +431,59 @@ static int get_num(const cJSON *o, const char *key, double lo, double hi, double
 #define TS_MAX 9.0e15
 #define COUNT_MAX 1.0e15
 
+/* A figure's saved accumulators, from the object of its kind (counters, peaks or states). A
+ * figure absent there (a day saved before the profile reported it) starts at zero. */
+static int read_figure(struct figure *f, const cJSON *kind)
+{
+    const cJSON *c = cJSON_IsObject(kind) ? cJSON_GetObjectItemCaseSensitive(kind, f->as) : NULL;
+    if (!c)
+        return 0;
+    double v, ts, n;
+    if (f->how == REPORT_PEAK) {
+        if (get_num(c, "value", -HUGE_VAL, HUGE_VAL, &v) || get_num(c, "ts", 0, TS_MAX, &ts))
+            return -1;
+        f->peak = v;
+        f->peak_ts = (int64_t)ts;
+        return 0;
+    }
+    double lo = f->how == REPORT_MEAN ? -HUGE_VAL : 0;
+    if (get_num(c, "sum", lo, HUGE_VAL, &f->sum))
+        return -1;
+    if (f->how == REPORT_MEAN) {
+        if (get_num(c, "n", 0, COUNT_MAX, &n))
+            return -1;
+        f->n = (int64_t)n;
+    }
+    if (get_num(c, "last", -HUGE_VAL, HUGE_VAL, &v) == 0) {
+        f->last = v;
+        f->has_last = 1;
+    }
+    if (f->how == REPORT_TIME_IN && f->has_last) {
+        double to;
+        if (get_num(c, "last_ts", 0, TS_MAX, &ts) || get_num(c, "counted_to", ts, TS_MAX, &to))
+            return -1;
+        f->last_ts = (int64_t)ts;
+        f->counted_to = (int64_t)to;
+    }
+    return 0;
+}
+
 static int read_state(struct day *d, const cJSON *o)
 {
     const cJSON *cs = cJSON_GetObjectItemCaseSensitive(o, "counters");
     const cJSON *ps = cJSON_GetObjectItemCaseSensitive(o, "peaks");
+    const cJSON *ss = cJSON_GetObjectItemCaseSensitive(o, "states"); /* none in days saved before it */
     const cJSON *fs = cJSON_GetObjectItemCaseSensitive(o, "faults");
     double active, since, alarm, readings, first, last;
-    if (!cJSON_IsObject(cs) || !cJSON_IsObject(ps) || !cJSON_IsObject(fs) || get_num(o, "active", 0, 1000, &active) ||
+    if (!cJSON_IsObject(cs) || !cJSON_IsObject(ps) || !cJSON_IsObject(fs) || (ss && !cJSON_IsObject(ss)) ||
+        get_num(o, "active", 0, 1000, &active) ||
         get_num(o, "alarm_since", 0, TS_MAX, &since) || get_num(o, "alarm_ms", 0, TS_MAX, &alarm) ||
         get_num(o, "readings", 0, COUNT_MAX, &readings) || get_num(o, "first_ts", 0, TS_MAX, &first) ||
         get_num(o, "last_ts", 0, TS_MAX, &last))
         return -1;
-    for (int k = 0; k < NCOUNTERS; k++) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(cs, counter_member[k]);
-        if (!c || d->c[k].point < 0)
-            continue;
-        double sum, v;
-        if (get_num(c, "sum", 0, HUGE_VAL, &sum))
+    for (int k = 0; k < d->nfig; k++)
+        if (read_figure(&d->f[k], d->f[k].how == REPORT_DELTA ? cs : d->f[k].how == REPORT_PEAK ? ps : ss))
             return -1;
-        d->c[k].sum = sum;
-        if (get_num(c, "last", -HUGE_VAL, HUGE_VAL, &v) == 0) {
-            d->c[k].last = v;
-            d->c[k].has_last = 1;
-        }
-    }
-    for (int k = 0; k < NPEAKS; k++) {
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(ps, peak_member[k]);
-        double v, ts;
-        if (!p || d->p[k].point < 0)
-            continue;
-        if (get_num(p, "value", -HUGE_VAL, HUGE_VAL, &v) || get_num(p, "ts", 0, TS_MAX, &ts))
-            return -1;
-        d->p[k].value = v;
-        d->p[k].ts = (int64_t)ts;
-    }
     d->nfaults = 0;
     for (const cJSON *f = fs->child; f; f = f->next) {
         if (!cJSON_IsNumber(f) || !f->string || strlen(f->string) >= NAME_MAX_LEN || !(f->valuedouble >= 0) ||

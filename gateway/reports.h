@@ -1,20 +1,24 @@
-/* reports: each device's figures of the local day — elevator runs, door cycles, running hours,
- * faults by rule; sewage volume, peak flow, peak level, minutes in alarm — and the daily report
- * made of them at local midnight. Pure: time comes in with every call, the zone is the
- * process's (TZ, set once at start), so tests drive it with a fake clock.
+/* reports: each device's figures of the local day and the daily report made of them at local
+ * midnight. Pure: time comes in with every call, the zone is the process's (TZ, set once at
+ * start), so tests drive it with a fake clock.
  *
- * Figures come from the points a profile names (docs/mqtt.md, reports/daily):
- *   runs, door_cycles, running_hours, forward_total  counters: the day's sum of increases
- *                                                    between valid readings (a counter that goes
- *                                                    down was reset: it adds nothing, and counting
- *                                                    goes on from its new value);
- *   flow, level                                      the day's peak and when it was read.
+ * The figures are those the profile's points declare ("report": {"as", "how"}, drivers/README.md);
+ * no point name is known here. Each figure is made from the point's valid readings:
+ *   delta    a counter: the day's sum of increases between readings (a counter that goes down
+ *            was reset: it adds nothing, and counting goes on from its new value);
+ *   peak     the day's highest value and when it was read (member <as>_ts);
+ *   mean     the mean of the day's readings, each reading weighing the same (polls are regular);
+ *   time_in  hours the point read non-zero: a state holds from one reading to the next, at most
+ *            3 polls (and at least 60 s) past its reading, beyond which it is unknown and not
+ *            counted (the device silent, the daemon down);
+ *   rises    how many times the point went from zero to non-zero (starts of a pump, runs of a
+ *            lift from its speed).
  * Faults are the raised alerts of the day by rule (severity info excluded); minutes in alarm
  * is the time the device had at least one active alert of severity minor or above.
  *
- * A restart loses nothing: the accumulators (with each counter's last value) are saved with
- * reports_save in the group commit and read back with reports_restore, so increases while the
- * daemon was down are counted at the first reading after it. */
+ * A restart loses nothing: the accumulators (with each counter's and state's last value) are
+ * saved with reports_save in the group commit and read back with reports_restore, so increases
+ * while the daemon was down are counted at the first reading after it. */
 #ifndef CARETAKER_REPORTS_H
 #define CARETAKER_REPORTS_H
 
@@ -25,14 +29,14 @@
 
 struct reports;
 
-#define REPORT_FIGURES_MAX 8
 #define REPORT_FAULT_RULES_MAX 80
 
-/* One figure of a day: a counter's sum (runs, volume...) or a peak with its time. */
+/* One figure of a day: a sum, mean or count (runs, volume, running_hours...) or a peak with its
+ * time. */
 struct report_figure {
     const char *member;         /* "runs", "peak_flow": the report's member */
-    double value;               /* NaN: none read (a peak of a day without a valid reading) */
-    int64_t ts;                 /* peaks: when it was read; 0 for counters */
+    double value;               /* NaN: none read (a peak or mean of a day without a valid reading) */
+    int64_t ts;                 /* peaks: when it was read; 0 for the others */
     const char *unit;           /* the point's unit from the profile, "" when none */
 };
 
@@ -45,7 +49,7 @@ struct daily_report {
     int64_t from_ts, to_ts;     /* local midnights */
     int64_t readings, first_ts, last_ts; /* first/last: 0 when no reading */
     int ncounters, npeaks;
-    struct report_figure counters[REPORT_FIGURES_MAX], peaks[REPORT_FIGURES_MAX];
+    struct report_figure counters[REPORT_FIGURES_MAX], peaks[REPORT_FIGURES_MAX]; /* peaks: how "peak" */
     double minutes_in_alarm;
     int nfaults;
     struct {

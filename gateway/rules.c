@@ -38,7 +38,7 @@ static void format_value(double v, char *buf, size_t n)
 }
 
 void rules_render(const struct profile *p, const struct rule_set *rs, const char *tmpl, const double *values,
-                  const double *params, char *out, size_t n)
+                  const double *params, bool en, char *out, size_t n)
 {
     size_t used = 0;
     out[0] = '\0';
@@ -69,7 +69,7 @@ void rules_render(const struct profile *p, const struct rule_set *rs, const char
             name[nn - 5] = '\0';
             int k = profile_point_index(p, name);
             double v = k >= 0 && values ? values[k] : NAN;
-            const char *t = v == v && fabs(v) < 9e15 ? rules_code_text(rs, name, (int64_t)v) : NULL;
+            const char *t = v == v && fabs(v) < 9e15 ? rules_code_text(rs, name, (int64_t)v, en) : NULL;
             if (t)
                 snprintf(buf, sizeof buf, "%s", t);
             else
@@ -317,8 +317,8 @@ static void make_alert(struct rules_device *d, struct rinst *in, int64_t ts)
     a->raised_ts = ts;
     if (in->def) {
         a->severity = in->def->severity;
-        rules_render(d->p, d->rs, in->def->message_zh, d->values, d->params, a->message_zh, sizeof a->message_zh);
-        rules_render(d->p, d->rs, in->def->message_en, d->values, d->params, a->message_en, sizeof a->message_en);
+        rules_render(d->p, d->rs, in->def->message_zh, d->values, d->params, false, a->message_zh, sizeof a->message_zh);
+        rules_render(d->p, d->rs, in->def->message_en, d->values, d->params, true, a->message_en, sizeof a->message_en);
         int fp = in->def->when.first_point;
         if (fp >= 0 && fp < d->npoints) {
             snprintf(a->point, sizeof a->point, "%s", d->p->points[fp].name);

@@ -55,9 +55,12 @@ struct rule_def {
     char message_en[TEXT_MAX_LEN];
 };
 
+/* A code's text in Chinese and in English: a profile writes {"zh": ..., "en": ...}, or one
+ * string for both (a unit name, a code without words). */
 struct code_entry {
     int64_t code;
-    char text[TEXT_MAX_LEN];
+    char text[TEXT_MAX_LEN];     /* Chinese, or the one text */
+    char text_en[TEXT_MAX_LEN];  /* English; empty: text serves both */
 };
 
 struct code_table {
@@ -75,8 +78,8 @@ struct rule_set {
 
 void rules_set_free(struct rule_set *rs);
 
-/* Text of code in table name, or NULL. */
-const char *rules_code_text(const struct rule_set *rs, const char *table, int64_t code);
+/* Text of code in table name, in English when en, else in Chinese; NULL when none. */
+const char *rules_code_text(const struct rule_set *rs, const char *table, int64_t code, bool en);
 
 /* Knobs of the life cycle that are not per rule (the core fills them from the config). */
 struct rules_options {
@@ -150,8 +153,9 @@ int rules_restore(struct rules_device *d, const struct alert *a);
 uint64_t rules_generation(const struct rules_device *d);
 
 /* Renders a message template: {point} its value now, {point.text} the text of its value from
- * the code table of the same name, {params.x} a param. Unknown values read "?". */
+ * the code table of the same name (in English when en: a Chinese message gets no English words
+ * from a table), {params.x} a param. Unknown values read "?". */
 void rules_render(const struct profile *p, const struct rule_set *rs, const char *tmpl, const double *values,
-                  const double *params, char *out, size_t n);
+                  const double *params, bool en, char *out, size_t n);
 
 #endif

@@ -214,10 +214,14 @@ static int read_codes(struct jctx *c, const cJSON *codes, struct rule_set *rs)
         if (!ct->entries)
             return json_fail_key(c, "codes", "out of memory");
         for (const cJSON *e = t->child; e; e = e->next) {
-            /* shape (an integer key, a string value) was checked by the profile loader */
+            /* shape (an integer key; a string, or an object of zh and en strings) was checked by
+             * the profile loader */
             struct code_entry *ce = &ct->entries[ct->n++];
             ce->code = strtoll(e->string, NULL, 10);
-            snprintf(ce->text, sizeof ce->text, "%s", cJSON_IsString(e) ? e->valuestring : "");
+            const cJSON *zh = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "zh") : e;
+            const cJSON *en = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "en") : NULL;
+            snprintf(ce->text, sizeof ce->text, "%s", cJSON_IsString(zh) ? zh->valuestring : "");
+            snprintf(ce->text_en, sizeof ce->text_en, "%s", cJSON_IsString(en) ? en->valuestring : "");
         }
     }
     return 0;
@@ -271,11 +275,11 @@ void rules_set_free(struct rule_set *rs)
     free(rs);
 }
 
-const char *rules_code_text(const struct rule_set *rs, const char *table, int64_t code)
+const char *rules_code_text(const struct rule_set *rs, const char *table, int64_t code, bool en)
 {
     const struct code_table *t = find_table(rs, table);
     for (int i = 0; t && i < t->n; i++)
         if (t->entries[i].code == code)
-            return t->entries[i].text;
+            return en && t->entries[i].text_en[0] ? t->entries[i].text_en : t->entries[i].text;
     return NULL;
 }

@@ -102,8 +102,40 @@ def check():
     return errors
 
 
+# Unit symbols a Chinese text may carry (m³/h, m/s, mm); capitals are codes and acronyms
+# (E30, CAN, VIP). Any other run of two or more lowercase letters is English mixed into Chinese.
+ZH_UNITS = {"mm"}
+
+
+def english_in(text):
+    return [w for w in re.findall(r"[a-z]{2,}", text) if w not in ZH_UNITS]
+
+
+def check_zh():
+    """Every rule's message.zh, and the Chinese text of every code table it shows, has no
+    English words: a Chinese reader gets Chinese only (the English is in message.en)."""
+    errors = []
+    for path in sorted(glob.glob(os.path.join(SRC, "drivers", "*", "*.json"))):
+        with open(path, encoding="utf-8") as f:
+            prof = json.load(f)
+        name = prof["driver"]
+        codes = prof.get("codes", {})
+        for r in prof.get("rules", []):
+            zh = r["message"]["zh"]
+            words = english_in(re.sub(r"\{[^}]*\}", "", zh))
+            if words:
+                errors.append("%s: rule %s: message.zh %r has English %s" % (name, r["id"], zh, words))
+            for table in re.findall(r"\{([a-z0-9_]+)\.text\}", zh):
+                for code, text in codes.get(table, {}).items():
+                    text = text["zh"] if isinstance(text, dict) else text
+                    if english_in(text):
+                        errors.append("%s: rule %s shows codes.%s in message.zh, whose %s is %r: English in it "
+                                      "(write {\"zh\": ..., \"en\": ...})" % (name, r["id"], table, code, text))
+    return errors
+
+
 if __name__ == "__main__":
-    errs = check()
+    errs = check() + check_zh()
     for e in errs:
         print(e)
     print("%s check_alerts_doc.py: %d difference(s)" % ("FAIL" if errs else "PASS", len(errs)))

@@ -14,6 +14,11 @@ steps does not end) and every condition alert raised must clear, with the id it 
 The simulator holds the scenarios (--hold) until the daemon has read every device, then plays
 them: no step can come before the daemon knows the device, however slow its start.
 
+The scenarios of the models written from their manuals (alert-mfe600e-*, alert-magflux-*,
+alert-vegapuls-*, alert-nice3000-*) raise each model's own rules from its own registers: an
+alarm register, a status bit, an NE 107 status, the NICE3000+'s fault state with its load, its
+rated speed, its door limit.
+
 Scenarios that need hours or days are shortened with device params (SHORTEN), never by waiting.
 One step is also moved: alert-totalizer-anomaly sets the totalizer back at 700 s only to let the
 600 s totalizer_window_s be watched in full first; with the window shortened to 10 s the same
@@ -27,6 +32,7 @@ NOT_ASSERTED lists scenarios that cannot be asserted in bounded time, with the r
 import glob
 import json
 import os
+import re
 import sys
 
 import harness as h
@@ -39,8 +45,11 @@ R, O = "raised", "occurred"
 EXPECTED = {
     "alert-comm-lost": [("comm_lost", "minor", R)],
     "alert-controller-fault": [("controller_fault", "minor", R)],
+    "alert-cover-battery-low": [("cover_battery_low", "minor", R)],
+    "alert-cover-open": [("cover_open", "major", R)],
     "alert-door-failure": [("door_failure", "minor", R)],
     "alert-door-lock-open": [("door_lock_open", "major", R)],
+    "alert-door-open-long": [("door_open_long", "minor", R)],
     "alert-door-open-moving": [("door_open_moving", "critical", R)],
     "alert-door-reopening": [("door_reopening", "minor", R)],
     "alert-dry-weather-flow": [("dry_weather_flow", "minor", R)],
@@ -52,9 +61,14 @@ EXPECTED = {
     "alert-inspection": [("inspection_start", "info", O), ("inspection_end", "info", O)],
     "alert-level-flat-line": [("flat_line", "minor", R)],
     "alert-level-instrument-fault": [("instrument_fault", "minor", R)],
+    "alert-magflux-coil-error": [("instrument_fault", "minor", R)],
+    "alert-mfe600e-electrode": [("instrument_fault", "minor", R)],
     "alert-missing-data": [("missing_data_minor", "minor", R), ("missing_data_major", "major", R),
                            ("missing_data_critical", "critical", R)],
     "alert-mode-change": [("mode_change", "info", O)],
+    "alert-nice3000-door-open-long": [("door_open_long", "minor", R)],
+    "alert-nice3000-overspeed": [("overspeed", "critical", R)],
+    "alert-nice3000-trapped": [("trapped_passenger", "critical", R), ("controller_fault", "minor", R)],
     "alert-out-of-service": [("out_of_service", "info", R)],
     "alert-overflow-imminent": [("overflow_imminent", "critical", R)],
     "alert-overflow-risk": [("overflow_risk", "major", R)],
@@ -72,6 +86,7 @@ EXPECTED = {
     "alert-totalizer-anomaly": [("totalizer_anomaly", "minor", R)],
     "alert-trapped-passenger": [("trapped_passenger", "critical", R)],
     "alert-unintended-movement": [("unintended_movement", "critical", R)],
+    "alert-vegapuls-failure": [("instrument_fault", "minor", R)],
 }
 NOT_ASSERTED = {"alert-sudden-drop"}  # reasons in the docstring
 
@@ -85,6 +100,7 @@ ALSO = {
                               ("surcharge", R)],               # 0.80 m in the profile's 0.4 m pipe
     "alert-high-level": [("surcharge", R)],                    # above the pipe's top too
     "alert-inspection": [("mode_change", O)],                  # into inspection mode and out of it
+    "alert-nice3000-trapped": [("mode_change", O)],            # into the controller's fault state and out
     "alert-out-of-service": [("mode_change", O)],              # out of service is a mode
     "alert-overflow-imminent": [("high_level", R), ("overflow_risk", R), ("surcharge", R)],  # on its way up
     "alert-overflow-risk": [("high_level", R), ("surcharge", R)],
@@ -105,6 +121,10 @@ SHORTEN = {
     "alert-comm-lost": {"comm_lost_s": 1},
     "alert-door-failure": {"door_fail_s": 2},
     "alert-door-lock-open": {"door_lock_open_s": 2},
+    "alert-door-open-long": {"door_open_long_s": 2},
+    "alert-nice3000-door-open-long": {"door_open_long_s": 2},
+    "alert-nice3000-trapped": {"trapped_s": 2},
+    "alert-cover-open": {"cover_open_s": 2},
     # a cycle every 10 s: two within 20 s is "repeated reopening" at this scale
     "alert-door-reopening": {"reopen_window_s": 20, "reopen_count": 2},
     "alert-dry-weather-flow": {"storm_pipe": 1, "rain": 0, "dry_flow_s": 2},
@@ -133,6 +153,7 @@ RESTORE_EXTRA = {
     "alert-overtravel-top": ["set {u} door_zone 1"],
     "alert-overtravel-bottom": ["set {u} door_zone 1"],
     "alert-door-reopening": ["set {u} door_cycles 99999"],
+    "alert-nice3000-trapped": ["set {u} load 0"],  # the passenger let out
 }
 
 # The simulator holds the scenarios until the daemon reads every device; then every step and
@@ -163,7 +184,8 @@ RESPOND_S = {
 def contract_of(device, driver):
     if device == "overspeed":
         return "pilot-fast"
-    return {"elevator": "elevator-om", "level": "sewage-om", "pump": "sewage-om", "flow": "flow-om"}[driver.split("/")[0]]
+    return {"elevator": "elevator-om", "level": "sewage-om", "pump": "sewage-om", "cover": "sewage-om",
+            "flow": "flow-om"}[driver.split("/")[0]]
 
 
 def check(cond, what, *shown):
@@ -268,6 +290,16 @@ def test(started):
         check(m["respond_by_ts"] == m["raised_ts"] + RESPOND_S[contract][sev] * 1000,
               "%s: respond_by_ts = raised_ts + %d s" % (n, RESPOND_S[contract][sev]), m)
         check(m["id"].startswith("%s:%s:" % (dev, rule)), "%s: alert id" % n, m)
+        # Chinese for a Chinese reader, code texts included; unit symbols (m³/h, mm) and codes
+        # in capitals (E30) are not words of another language.
+        english = [w for w in re.findall(r"[a-z]{2,}", m["message"]["zh"]) if w != "mm"]
+        check(not english and m["message"]["en"], "%s: %s: message.zh without English, and an English one" %
+              (n, rule), m["message"])
+
+    # The NICE3000+'s E30 in its own words, in each language (codes.fault_code of the profile).
+    e30 = first("nice3000-trapped", "controller_fault", R)["message"]
+    check(e30 == {"zh": "控制器故障码 30：E30 电梯位置异常", "en": "Controller fault 30: E30 elevator position abnormal"},
+          "NICE3000+ fault code text by language", e30)
 
     # The inspection visit ends after it began.
     start, end = first("inspection", "inspection_start", O), first("inspection", "inspection_end", O)

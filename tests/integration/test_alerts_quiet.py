@@ -49,6 +49,8 @@ NORMAL = {
     "pump/controller-generic": {"values": {"auto_mode": True},
                                 "waves": {"pit_level": {"base": 0.8, "amplitude": 0.3, "period_s": WAVE_S}}},
     "rain/gauge-generic": {"values": {"intensity": 0.0}},
+    # seated and closed, the battery well charged
+    "cover/sensor-generic": {"values": {"tilt": 0.5, "battery": 85}},
 }
 SLOW_TO_SEE = {"missing_minor_s": 12 * 3600, "missing_major_s": 18 * 3600, "missing_critical_s": 24 * 3600,
                "comm_lost_s": 12 * 3600}

@@ -96,6 +96,44 @@ static void test_all_shipped_profiles_load(void)
     free(names);
 }
 
+/* What each shipped profile feeds the daily report (docs/mqtt.md, "daily report"): written here
+ * by hand, so a profile that drops or renames a member fails. */
+static void test_shipped_report_figures(void)
+{
+    static const struct {
+        const char *driver, *figures; /* "point:as:how ..." in point order */
+    } want[] = {
+        {"elevator/generic", "runs:runs:delta running_hours:running_hours:delta door_cycles:door_cycles:delta"},
+        {"elevator/monarch-nice3000plus", "speed:runs:rises door_open:door_cycles:rises"},
+        {"flow/electromagnetic-generic", "flow:peak_flow:peak forward_total:volume:delta"},
+        {"flow/microsensor-mfe600e", "flow:peak_flow:peak forward_total:volume:delta"},
+        {"flow/ultrasonic-generic", "flow:peak_flow:peak positive_total:volume:delta"},
+        {"flow/xylem-magflux", "flow:peak_flow:peak forward_total:volume:delta"},
+        {"level/radar-float", "level:peak_level:peak"},
+        {"level/ultrasonic-generic", "level:peak_level:peak"},
+        {"level/vega-vegapuls-c21", "level:peak_level:peak"},
+        {"pump/controller-generic", "running:running_hours:time_in starts:starts:delta"},
+        {"rain/gauge-generic", "intensity:peak_intensity:peak rainfall:rainfall:delta"},
+        {"cover/sensor-generic", "open:open_hours:time_in battery:mean_battery:mean"},
+    };
+    static const char *const hows[] = {"", "delta", "peak", "mean", "time_in", "rises"};
+    for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+        struct profile *p = load(want[w].driver);
+        if (!p)
+            continue;
+        char got[512] = "";
+        size_t used = 0;
+        for (int i = 0; i < p->npoints && used < sizeof got; i++)
+            if (p->points[i].report_how != REPORT_NONE)
+                used += (size_t)snprintf(got + used, sizeof got - used, "%s%s:%s:%s", used ? " " : "",
+                                         p->points[i].name, p->points[i].report_as, hows[p->points[i].report_how]);
+        CHECK_MSG(strcmp(got, want[w].figures) == 0, "%s reports \"%s\", expected \"%s\"", want[w].driver, got,
+                  want[w].figures);
+        profile_release(p);
+        free(p);
+    }
+}
+
 static void test_electromagnetic_fields(void)
 {
     struct profile *p = load("flow/electromagnetic-generic");
@@ -302,6 +340,40 @@ static void test_errors(void)
         "points[1].sum: 5 terms (expected 1..4 point names)", NULL);
     ERR(HEAD "'points':[{'name':'t','sum':[]}]}", "points[0].sum: 0 terms", NULL);
 
+    /* the daily report's figures */
+#define T(extra) "{'name':'t','table':'holding','address':0,'type':'uint32'" extra "}"
+#define B(extra) "{'name':'b','table':'coil','address':0" extra "}"
+    ERR(HEAD "'points':[" T(",'report':{'as':'volume','how':'sum'}") "]}",
+        "points[0].report.how: \"sum\" is not a report how", "delta, peak, mean, time_in, rises");
+    ERR(HEAD "'points':[" T(",'report':{'as':'volume'}") "]}", "points[0].report.how: missing", NULL);
+    ERR(HEAD "'points':[" T(",'report':{'how':'delta'}") "]}", "points[0].report.as: missing", NULL);
+    ERR(HEAD "'points':[" T(",'report':{'as':'volume','how':'delta','unit':'m3'}") "]}",
+        "points[0].report.unit: unknown key \"unit\"", NULL);
+    ERR(HEAD "'points':[" T(",'report':'volume'") "]}", "points[0].report: \"volume\" is a string (expected an object",
+        NULL);
+    ERR(HEAD "'points':[" T(",'report':{'as':'Volume','how':'delta'}") "]}",
+        "points[0].report.as: \"Volume\" is not a valid member name", NULL);
+    ERR(HEAD "'points':[" T(",'report':{'as':'start_ts','how':'delta'}") "]}",
+        "points[0].report.as: \"start_ts\" is not a valid member name", "not ending in _ts");
+    ERR(HEAD "'points':[" T(",'report':{'as':'readings','how':'delta'}") "]}",
+        "points[0].report.as: \"readings\" is a member every daily report has", NULL);
+    ERR(HEAD "'points':[" T(",'report':{'as':'volume','how':'delta'}") "," B(",'report':{'as':'volume','how':'rises'}")
+        "]}", "points[1].report.as: \"volume\" is already fed by points[0]", NULL);
+    ERR(HEAD "'points':[" B(",'report':{'as':'open_pct','how':'mean'}") "]}",
+        "points[0].report.how: \"mean\" of a bool (expected a numeric point", NULL);
+    ERR(HEAD "'points':[{'name':'p0','table':'coil','address':0,'report':{'as':'f0','how':'rises'}},"
+             "{'name':'p1','table':'coil','address':1,'report':{'as':'f1','how':'rises'}},"
+             "{'name':'p2','table':'coil','address':2,'report':{'as':'f2','how':'rises'}},"
+             "{'name':'p3','table':'coil','address':3,'report':{'as':'f3','how':'rises'}},"
+             "{'name':'p4','table':'coil','address':4,'report':{'as':'f4','how':'rises'}},"
+             "{'name':'p5','table':'coil','address':5,'report':{'as':'f5','how':'rises'}},"
+             "{'name':'p6','table':'coil','address':6,'report':{'as':'f6','how':'rises'}},"
+             "{'name':'p7','table':'coil','address':7,'report':{'as':'f7','how':'rises'}},"
+             "{'name':'p8','table':'coil','address':8,'report':{'as':'f8','how':'rises'}}]}",
+        "points[8].report: a 9th point in the daily report (expected at most 8 per profile)", NULL);
+#undef T
+#undef B
+
     /* params, rules, codes */
     ERR(HEAD "'params':{'high_m':{'unit':'m'}},'points':[{'name':'a','table':'coil','address':0}]}",
         "params.high_m.default: missing (expected a number)", NULL);
@@ -316,7 +388,12 @@ static void test_errors(void)
     ERR(HEAD "'codes':{'fault':{'0':'ok','x1':'bad'}},'points':[{'name':'a','table':'coil','address':0}]}",
         "codes.fault.x1: \"x1\" is not a code", NULL);
     ERR(HEAD "'codes':{'fault':{'0':7}},'points':[{'name':'a','table':'coil','address':0}]}",
-        "codes.fault.0: 7 is a number (expected the text of the code)", NULL);
+        "codes.fault.0: 7 is a number (expected the text of the code", NULL);
+    ERR(HEAD "'codes':{'fault':{'0':{'zh':'无故障'}}},'points':[{'name':'a','table':'coil','address':0}]}",
+        "codes.fault.0.en: missing", NULL);
+    ERR(HEAD "'codes':{'fault':{'0':{'zh':'无故障','en':'ok','fr':'ok'}}},"
+             "'points':[{'name':'a','table':'coil','address':0}]}",
+        "codes.fault.0.fr: unknown key \"fr\"", NULL);
 }
 
 /* An object too large for the pairwise check goes through the sorted one: same verdict. */
@@ -658,6 +735,7 @@ int main(void)
     const char *src = getenv("CARETAKER_SOURCE_DIR");
     snprintf(src_drivers, sizeof src_drivers, "%s/drivers", src ? src : ".");
     test_all_shipped_profiles_load();
+    test_shipped_report_figures();
     test_electromagnetic_fields();
     test_ultrasonic_flow_base_1_cdab();
     test_level_decimals_and_params();

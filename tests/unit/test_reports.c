@@ -1,7 +1,9 @@
 /* test_reports: the day's figures of an elevator and a flow meter driven by a fake clock in
  * Asia/Shanghai (UTC+8, no DST): local midnight is 16:00 UTC, the day's report goes out then,
  * counts survive a save and restore in the middle of the day, and a day that ended while the
- * daemon was down is reported at start. Every figure below is worked out by hand. */
+ * daemon was down is reported at start; a pump's time in a state, rises and mean over a day
+ * and its midnight; a day saved in the layout of before reads back. Every figure below is
+ * worked out by hand. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,24 +28,42 @@ static struct profile lift_p, flow_p;
 static struct device lift, flow;
 static struct device *devs[2] = {&lift, &flow};
 static struct config cfg;
+/* A device of its own config with one point of each newer kind: a run flag (time_in), a speed
+ * (rises) and a level (mean), polled every minute. */
+static struct profile pump_p;
+static struct device pump;
+static struct device *pump_devs[1] = {&pump};
+static struct config pump_cfg;
 
-static void add_point(struct profile *p, const char *name, const char *unit)
+static void add_point(struct profile *p, const char *name, const char *unit, const char *as, enum report_how how)
 {
     struct point *pt = &p->points[p->npoints++];
     snprintf(pt->name, sizeof pt->name, "%s", name);
     snprintf(pt->unit, sizeof pt->unit, "%s", unit);
+    snprintf(pt->report_as, sizeof pt->report_as, "%s", as);
+    pt->report_how = how;
 }
 
 static void setup(void)
 {
     snprintf(lift_p.kind, sizeof lift_p.kind, "elevator");
-    add_point(&lift_p, "runs", "");          /* 0 */
-    add_point(&lift_p, "door_cycles", "");   /* 1 */
-    add_point(&lift_p, "running_hours", "h"); /* 2 */
-    add_point(&lift_p, "speed", "m/s");      /* 3: in no figure */
+    add_point(&lift_p, "runs", "", "runs", REPORT_DELTA);                     /* 0 */
+    add_point(&lift_p, "door_cycles", "", "door_cycles", REPORT_DELTA);       /* 1 */
+    add_point(&lift_p, "running_hours", "h", "running_hours", REPORT_DELTA);  /* 2 */
+    add_point(&lift_p, "speed", "m/s", "", REPORT_NONE);                      /* 3: in no figure */
     snprintf(flow_p.kind, sizeof flow_p.kind, "sewage.flow");
-    add_point(&flow_p, "flow", "m3/h");      /* 0 */
-    add_point(&flow_p, "forward_total", "m3"); /* 1 */
+    add_point(&flow_p, "flow", "m3/h", "peak_flow", REPORT_PEAK);             /* 0 */
+    add_point(&flow_p, "forward_total", "m3", "volume", REPORT_DELTA);        /* 1 */
+    snprintf(pump_p.kind, sizeof pump_p.kind, "sewage.pump");
+    add_point(&pump_p, "running", "", "running_hours", REPORT_TIME_IN);       /* 0 */
+    add_point(&pump_p, "speed", "m/s", "runs", REPORT_RISES);                 /* 1 */
+    add_point(&pump_p, "level", "m", "mean_level", REPORT_MEAN);              /* 2 */
+    snprintf(pump.id, sizeof pump.id, "pump-1");
+    pump.profile = &pump_p;
+    pump.poll_ms = 60000; /* a state holds 3 polls: 180 s */
+    snprintf(pump_cfg.timezone, sizeof pump_cfg.timezone, "Asia/Shanghai");
+    pump_cfg.ndevices = 1;
+    pump_cfg.devices = pump_devs;
     snprintf(lift.id, sizeof lift.id, "lift-1");
     snprintf(lift.location, sizeof lift.location, "3幢1单元");
     lift.profile = &lift_p;
@@ -276,6 +296,91 @@ static void test_flow_restart(void)
     reports_free(r);
 }
 
+static void pump_poll(struct reports *r, int64_t ts, double running, double speed, double level, struct got *g)
+{
+    double v[3] = {running, speed, level};
+    uint8_t q[3] = {Q_OK, Q_OK, isnan(level) ? Q_INVALID : Q_OK};
+    reports_reading(r, 0, ts, v, q, 3, on_report, g);
+}
+
+/* time_in, rises and mean over a day and across its midnight, with a restart in the middle. */
+static void test_states_day(void)
+{
+    struct got g = {0};
+    struct reports *r = reports_new(&pump_cfg, DAY1 + H(1));
+    /*            running  speed  level
+     * 01:00:00   1        0.8    1.0   first reading: no rise (nothing known before it)
+     * 01:02:00   1        0      2.0   running 01:00-01:02: 120 s
+     * 01:04:00   0        0.5    bad   running 01:02-01:04: 120 s; rise 1; level not counted
+     * 02:00:00   1        1.0    3.0   -- saved, restarted at 02:05 --
+     * 02:10:00   0        0      0.5   600 s since 02:00 is past the 180 s hold: 180 s
+     * 23:59:00   1        1.2    1.5   rise 2
+     * 00:01:00   0        0      0.25  (June 2nd) held 23:59-00:01: 60 s each side of midnight
+     * June 1st: running 120 + 120 + 180 + 60 = 480 s = 2/15 h; runs 2; mean level (1.0 + 2.0 +
+     * 3.0 + 0.5 + 1.5) / 5 = 1.6. June 2nd: 60 s = 1/60 h; runs 0; mean level 0.25. */
+    pump_poll(r, DAY1 + H(1), 1, 0.8, 1.0, &g);
+    pump_poll(r, DAY1 + H(1) + MIN(2), 1, 0, 2.0, &g);
+    pump_poll(r, DAY1 + H(1) + MIN(4), 0, 0.5, NAN, &g);
+    pump_poll(r, DAY1 + H(2), 1, 1.0, 3.0, &g);
+    reports_save(r, on_save, &g);
+    CHECK(g.nsaved == 1);
+    char *saved = strdup(g.saved[0]);
+    reports_free(r);
+    got_free(&g);
+    r = reports_new(&pump_cfg, DAY1 + H(2) + MIN(5));
+    CHECK(reports_restore(r, "pump-1", DAY1, saved, DAY1 + H(2) + MIN(5), on_report, &g) == 0);
+    free(saved);
+    pump_poll(r, DAY1 + H(2) + MIN(10), 0, 0, 0.5, &g);
+    pump_poll(r, DAY1 + H(23) + MIN(59), 1, 1.2, 1.5, &g);
+    CHECK(g.n == 0);
+    pump_poll(r, DAY2 + MIN(1), 0, 0, 0.25, &g);
+    CHECK(g.n == 1 && g.end[0] == DAY2);
+    CHECK_NEAR(num(g.body[0], "running_hours"), 480.0 / 3600.0, 1e-9);
+    CHECK_NEAR(num(g.body[0], "runs"), 2, 0);
+    CHECK_NEAR(num(g.body[0], "mean_level"), 1.6, 1e-9);
+    const cJSON *units = cJSON_GetObjectItemCaseSensitive(g.body[0], "units");
+    const cJSON *hu = cJSON_GetObjectItemCaseSensitive(units, "running_hours");
+    const cJSON *mu = cJSON_GetObjectItemCaseSensitive(units, "mean_level");
+    CHECK(cJSON_IsString(hu) && strcmp(hu->valuestring, "h") == 0);
+    CHECK(cJSON_IsString(mu) && strcmp(mu->valuestring, "m") == 0);
+    CHECK(cJSON_GetObjectItemCaseSensitive(units, "runs") == NULL); /* a count has no unit */
+    reports_tick(r, DAY2 + 86400000LL, on_report, &g);
+    CHECK(g.n == 2);
+    CHECK_NEAR(num(g.body[1], "running_hours"), 60.0 / 3600.0, 1e-9);
+    CHECK_NEAR(num(g.body[1], "runs"), 0, 0);
+    CHECK_NEAR(num(g.body[1], "mean_level"), 0.25, 0);
+    /* A day without a reading has no mean, and a state last read long ago holds no time. */
+    reports_tick(r, DAY2 + 2 * 86400000LL, on_report, &g);
+    CHECK(g.n == 3);
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(g.body[2], "mean_level")));
+    CHECK_NEAR(num(g.body[2], "running_hours"), 0, 0);
+    got_free(&g);
+    reports_free(r);
+}
+
+/* A day saved by the reporter before figures came from the profile (point names fixed in the
+ * code) has the same layout for counters and peaks: it reads back whole. */
+static void test_old_saved_day(void)
+{
+    static const char old[] =
+        "{\"counters\":{\"volume\":{\"sum\":12.5,\"last\":1012.75}},\"peaks\":{\"peak_flow\":{\"value\":9.25,"
+        "\"ts\":1717196400000}},\"faults\":{\"empty_pipe\":1},\"active\":0,\"alarm_since\":0,\"alarm_ms\":0,"
+        "\"readings\":2,\"first_ts\":1717192800000,\"last_ts\":1717196400000}";
+    struct got g = {0};
+    struct reports *r = reports_new(&cfg, DAY1 + H(9));
+    CHECK(reports_restore(r, "fm-2", DAY1, old, DAY1 + H(9), on_report, &g) == 0);
+    flow_poll(r, DAY1 + H(9), 4.0, 1030.0, &g); /* 12.5 + (1030 - 1012.75) = 29.75 */
+    reports_tick(r, DAY2, on_report, &g);
+    const cJSON *b = g.device[0] == 1 ? g.body[0] : g.body[1];
+    CHECK_NEAR(num(b, "volume"), 29.75, 1e-9);
+    CHECK_NEAR(num(b, "peak_flow"), 9.25, 0);
+    CHECK_NEAR(num(b, "peak_flow_ts"), 1717196400000.0, 0);
+    CHECK_NEAR(num(b, "readings"), 3, 0);
+    CHECK_NEAR(num(cJSON_GetObjectItemCaseSensitive(b, "faults"), "empty_pipe"), 1, 0);
+    got_free(&g);
+    reports_free(r);
+}
+
 /* After a restart the engine's active alerts set the count: minutes in alarm go on. */
 static void test_set_active(void)
 {
@@ -301,5 +406,7 @@ int main(void)
     test_elevator_day();
     test_flow_restart();
     test_set_active();
+    test_states_day();
+    test_old_saved_day();
     return check_report();
 }

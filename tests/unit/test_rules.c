@@ -43,7 +43,7 @@ static const char profile_text[] =
     "{'driver':'test/x','kind':'sewage.level',"
     "'params':{'high_m':{'default':1.0},'high_for_s':{'default':30},'comm_lost_s':{'default':60}},"
     POINTS ","
-    "'codes':{'mode':{'0':'正常 normal','1':'检修 inspection'}},"
+    "'codes':{'mode':{'0':'正常','1':{'zh':'检修','en':'inspection'}}},"
     "'rules':["
     "{'id':'high','when':'level > params.high_m','clear':'level < params.high_m - 0.1',"
     " 'for_s':'params.high_for_s','clear_for_s':20,'severity':'major','suppress':'mode == 1',"
@@ -260,7 +260,9 @@ static void test_event_rule(void)
     feed(d, t0 + S(3), 0.5, 0, 1);
     CHECK(count(ALERT_OCCURRED, "visit") == 1);
     const struct alert_event *e = last_event();
-    CHECK(e && strcmp(e->alert.message_en, "Mode now 检修 inspection") == 0);
+    /* each message takes the code's text in its own language */
+    CHECK(e && strcmp(e->alert.message_en, "Mode now inspection") == 0);
+    CHECK(e && strcmp(e->alert.message_zh, "检修") == 0);
     CHECK(e && e->alert.severity == SEV_INFO && e->alert.respond_by_ts == 0); /* info: 0 minutes = none */
     feed(d, t0 + S(4), 0.5, 0, 1);
     /* unknown in between does not make a new edge */
@@ -703,7 +705,8 @@ static void test_elevator_door_and_speed(void)
     set(&s, "fault_code", 6);
     poll_at(&s, t0 + S(7));
     CHECK(count(ALERT_RAISED, "controller_fault") == 1);
-    CHECK(strcmp(last_event()->alert.message_en, "Controller fault 6: 平层故障 levelling fault") == 0);
+    CHECK(strcmp(last_event()->alert.message_en, "Controller fault 6: levelling fault") == 0);
+    CHECK(strcmp(last_event()->alert.message_zh, "控制器故障码 6：平层故障") == 0);
     drop(&s);
 }
 
