@@ -1324,6 +1324,26 @@ static int parse_root(struct loader *l, const cJSON *root)
     return 0;
 }
 
+/* Folds the bytes of the file at path (at most 1 MiB; "" or unreadable: its name) into h. The
+ * hash only tells a change apart; the files are checked where they are used. */
+static uint64_t hash_file(uint64_t h, const char *path)
+{
+    if (!path[0])
+        return h;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return json_hash(h, path, strlen(path));
+    unsigned char buf[4096];
+    size_t n, total = 0;
+    while (total < 1048576 && (n = fread(buf, 1, sizeof buf, f)) > 0) {
+        h = json_hash(h, buf, n);
+        total += n;
+    }
+    explicit_bzero(buf, sizeof buf);
+    fclose(f);
+    return h;
+}
+
 int config_parse(const char *text, size_t len, const char *path, const char *installed_drivers_dir,
                  struct config **out, struct diag *err)
 {
@@ -1357,10 +1377,18 @@ int config_parse(const char *text, size_t len, const char *path, const char *ins
         config_free(l.cfg);
         return -1;
     }
-    /* What a reload compares: the bytes read, not the structs built from them. */
+    /* What a reload compares: the bytes read, not the structs built from them — the config, its
+     * profiles, and the files it names that hold secrets or certificates, so a rotated DTU
+     * secret, password or key is a change a reload applies. */
     uint64_t h = json_hash(JSON_HASH_SEED, text, len);
     for (int i = 0; i < l.cfg->nprofiles; i++)
         h = json_hash(h, &l.cfg->profiles[i]->source_hash, sizeof l.cfg->profiles[i]->source_hash);
+    for (int i = 0; i < l.cfg->nbuses; i++)
+        h = json_hash(h, l.cfg->buses[i].register_packet, (size_t)l.cfg->buses[i].register_len);
+    const struct mqtt_config *m = &l.cfg->mqtt;
+    const char *const named[] = {m->password_file, m->tls.ca_file, m->tls.cert_file, m->tls.key_file};
+    for (size_t i = 0; i < NELEM(named); i++)
+        h = hash_file(h, named[i]);
     l.cfg->source_hash = h;
     *out = l.cfg;
     return 0;

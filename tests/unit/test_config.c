@@ -544,6 +544,17 @@ static void test_dtu_trust(void)
         CHECK(b->allow[1].family == AF_INET6 && b->allow[1].bits == 32 && b->allow[2].bits == 32);
         config_free(c);
     }
+    /* a rotated secret is a change a reload applies: the config's hash covers it */
+    uint64_t before, after;
+    c = OK(text, "c.json");
+    before = c ? c->source_hash : 0;
+    config_free(c);
+    write_secret(good, "Zr8-mW2q#t\n", 0600);
+    c = OK(text, "c.json");
+    after = c ? c->source_hash : 0;
+    config_free(c);
+    CHECK(before && after && before != after);
+    write_secret(good, "Xk3-pQ9z!w\n", 0600);
     snprintf(text, sizeof text, HEAD "'buses':[" SDTU("'secret_file':'%s','register_pattern':'REG{secret}#{id}'")
              "]}", good);
     c = OK(text, "c.json");
