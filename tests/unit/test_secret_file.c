@@ -46,6 +46,27 @@ int main(void)
               "%s", m);
     m = try_mode("e", 0602, (gid_t)-1);
     CHECK_MSG(strstr(m, "writable by every user (mode 0602)") != NULL, "%s", m);
+    /* a group that may write it could replace the secret: even the service's own */
+    m = try_mode("h", 0660, getegid());
+    CHECK_MSG(strstr(m, "writable by its group (mode 0660)") != NULL, "%s", m);
+    /* owned by another user, who may rewrite it whatever the mode: only as root can the test
+     * give a file away */
+    if (geteuid() == 0) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/i", dir);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs("secret\n", f);
+            fclose(f);
+        }
+        CHECK(chmod(path, 0600) == 0 && chown(path, 65534, (gid_t)-1) == 0);
+        struct diag od;
+        diag_clear(&od);
+        int fd = secret_file_open("mqtt.password_file", path, &od);
+        CHECK_MSG(fd < 0 && strstr(od.msg, "owned by uid 65534, neither root nor the service's user"), "%s", od.msg);
+        if (fd >= 0)
+            close(fd);
+    }
     /* another group: any gid for root; otherwise one of the caller's other groups, if any */
     gid_t groups[64];
     int n = getgroups(64, groups);
@@ -64,7 +85,7 @@ int main(void)
     diag_clear(&d);
     CHECK(secret_file_open("mqtt.tls.key_file", "/nonexistent/key.pem", &d) < 0 &&
           strstr(d.msg, "mqtt.tls.key_file /nonexistent/key.pem: cannot open: No such file"));
-    for (const char *f = "abcdefg"; *f; f++) {
+    for (const char *f = "abcdefghi"; *f; f++) {
         char path[128];
         snprintf(path, sizeof path, "%s/%c", dir, *f);
         unlink(path);
