@@ -4,7 +4,8 @@
  * - A row is marked sent only when the broker acknowledged it (PUBACK for QoS 1, PUBCOMP for
  *   QoS 2) or, at QoS 0, when it was written to the socket: the on_publish callback. An MQTT 5
  *   acknowledgement with a failure reason (not authorized, quota exceeded...) is a refusal, not
- *   a delivery: the row stays unsent and the outbox is scanned again REFUSED_RETRY_MS later.
+ *   a delivery: the row stays unsent and the outbox is scanned again REFUSED_RETRY_MS later
+ *   (doubling up to REFUSED_RETRY_MAX_MS while refusals go on; a new connection starts over).
  * - Each connection is a fresh client object. libmosquitto would resend its own unacknowledged
  *   messages after a reconnect; instead the rows in flight simply stay unsent in the store and
  *   the cursor starts over, so the outbox alone decides what goes out, oldest first.
@@ -38,6 +39,7 @@
 /* A row the broker refused is offered again this long after: a denied topic costs one batch a
  * minute, not a loop. */
 #define REFUSED_RETRY_MS 60000
+#define REFUSED_RETRY_MAX_MS 3600000
 /* mosquitto's default max_inflight_messages (20) less one for metrics and replies, which go
  * at the same QoS outside the window. */
 #define QOS2_V311_SAFE_INFLIGHT 19
@@ -92,6 +94,7 @@ struct publisher {
     struct complaint complaint;
     struct complaint refusal_complaint;
     int64_t refused_retry_at;  /* monotonic ms of the next scan for refused rows; 0: none pending */
+    int64_t refused_backoff;   /* the wait before the scan after the next refusal */
     struct publish_stats stats;
     char lib_err[200];         /* libmosquitto's first error line of the attempt (OpenSSL's reason) */
 };
@@ -158,6 +161,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     p->state = P_CONNECTED;
     p->stats.connects++;
     p->backoff = BACKOFF_MIN_MS;
+    p->refused_backoff = REFUSED_RETRY_MS;
     p->just_connected = true;
     if (log_release(&p->complaint) || p->stats.connects == 1)
         log_notice("mqtt: connected to %s:%d (MQTT %s%s) as %s", p->m->host, p->m->port,
@@ -200,8 +204,14 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, c
         /* Refused by the broker (its ACL, a quota): not delivered. Kept unsent, sent again at
          * the next scan of the outbox, which a refusal schedules. */
         p->stats.refused++;
-        if (!p->refused_retry_at)
-            p->refused_retry_at = clock_mono_ms() + REFUSED_RETRY_MS;
+        /* The next scan a minute later, then at doubling intervals up to an hour while the
+         * broker keeps refusing: a topic it denies for good costs a pass of its rows an hour,
+         * not a growing stream ahead of the live rows. */
+        if (!p->refused_retry_at) {
+            p->refused_retry_at = clock_mono_ms() + p->refused_backoff;
+            p->refused_backoff = p->refused_backoff * 2 > REFUSED_RETRY_MAX_MS ? REFUSED_RETRY_MAX_MS
+                                                                                : p->refused_backoff * 2;
+        }
         uint32_t held = 0;
         if (log_complain(&p->refusal_complaint, clock_mono_ms(), &held))
             log_warn("mqtt: the broker refused message seq %" PRId64 ": %s; kept, sent again later "
@@ -465,6 +475,7 @@ static int publisher_make(const struct config *cfg, struct publisher **out, stru
     p->cmd_prefix_len = strlen(p->cmd_prefix);
     snprintf(p->status_topic, sizeof p->status_topic, "%s/status", m->topic_prefix);
     p->backoff = BACKOFF_MIN_MS;
+    p->refused_backoff = REFUSED_RETRY_MS;
     p->rng = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
     p->more = true;
     /* A client that cannot even be set up (a CA file that is not a certificate...) is a config
