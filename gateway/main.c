@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli_check.h"
 #include "cli_probe.h"
@@ -15,17 +15,23 @@
 #include "log.h"
 #include "publish.h"
 
-/* The installed profiles; a binary run from its build tree, never installed, finds the source
- * tree's instead, so `build/gateway/caretaker check -c config/example.json` works as is. */
+/* The installed profiles; a binary run from its build tree (its own path inside the build
+ * directory it was built in) uses the source tree's instead, so `build/gateway/caretaker check
+ * -c config/example.json` works as is. An installed binary never looks there. */
 static const char *default_drivers(void)
 {
     const char *d = getenv("CARETAKER_DRIVERS_DIR");
     if (d)
         return d;
-#ifdef CARETAKER_SOURCE_DRIVERS_DIR
-    struct stat st;
-    if (stat(CARETAKER_DRIVERS_DIR, &st) != 0 && stat(CARETAKER_SOURCE_DRIVERS_DIR, &st) == 0)
-        return CARETAKER_SOURCE_DRIVERS_DIR;
+#if defined(CARETAKER_SOURCE_DRIVERS_DIR) && defined(CARETAKER_BUILD_DIR)
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    size_t blen = strlen(CARETAKER_BUILD_DIR);
+    if (n > 0) {
+        self[n] = '\0';
+        if (strncmp(self, CARETAKER_BUILD_DIR, blen) == 0 && self[blen] == '/')
+            return CARETAKER_SOURCE_DRIVERS_DIR;
+    }
 #endif
     return CARETAKER_DRIVERS_DIR;
 }

@@ -31,8 +31,12 @@ enum mb_status transport_rtu_receive(int fd, uint8_t *buf, size_t cap, size_t *h
         }
         if (s == MBRTU_GARBAGE) {
             mbrtu_describe_garbage(buf + o, *have - o, why, sizeof why);
-            transport_hex(buf + o, *have - o, hex, sizeof hex);
-            snprintf(err, errlen, "%s: %s", why, hex);
+            if (skip)
+                snprintf(err, errlen, "%s", why); /* the bytes may hold a registration's secret */
+            else {
+                transport_hex(buf + o, *have - o, hex, sizeof hex);
+                snprintf(err, errlen, "%s: %s", why, hex);
+            }
             return MB_BAD;
         }
         /* Heartbeats and noise in front are dealt with: keep only what may be the reply. */
@@ -49,9 +53,14 @@ enum mb_status transport_rtu_receive(int fd, uint8_t *buf, size_t cap, size_t *h
                 snprintf(err, errlen, "no reply");
                 return MB_TIMEOUT;
             }
-            transport_hex(buf, *have, hex, sizeof hex);
-            snprintf(err, errlen, "incomplete reply (%zu bytes%s%s%s)", *have + noise, *have ? ": " : "", hex,
-                     noise ? ", with noise before it" : "");
+            /* What is left may be the start of a repeated registration packet, which carries the
+             * DTU's secret: shown only when no such packet is known on this stream. */
+            if (skip)
+                hex[0] = '\0';
+            else
+                transport_hex(buf, *have, hex, sizeof hex);
+            snprintf(err, errlen, "incomplete reply (%zu bytes%s%s%s)", *have + noise, *have && hex[0] ? ": " : "",
+                     hex, noise ? ", with noise before it" : "");
             return MB_BAD;
         }
         struct pollfd p = {.fd = fd, .events = POLLIN};
