@@ -70,9 +70,9 @@ int alert_from_json(const cJSON *o, struct alert *a)
     memset(a, 0, sizeof *a);
     char sev[16];
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(o, "message");
-    if (!cJSON_IsObject(o) || get_str(o, "id", a->id, sizeof a->id) || get_str(o, "device", a->device, sizeof a->device) ||
-        get_str(o, "rule", a->rule, sizeof a->rule) || get_str(o, "severity", sev, sizeof sev) ||
-        get_str(msg, "zh", a->message_zh, sizeof a->message_zh) ||
+    if (!cJSON_IsObject(o) || get_str(o, "id", a->id, sizeof a->id) ||
+        get_str(o, "device", a->device, sizeof a->device) || get_str(o, "rule", a->rule, sizeof a->rule) ||
+        get_str(o, "severity", sev, sizeof sev) || get_str(msg, "zh", a->message_zh, sizeof a->message_zh) ||
         get_str(msg, "en", a->message_en, sizeof a->message_en) || get_str(o, "point", a->point, sizeof a->point) ||
         get_str(o, "contract", a->contract, sizeof a->contract) ||
         get_str(o, "contractor", a->contractor, sizeof a->contractor) ||

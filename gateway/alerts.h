@@ -18,38 +18,38 @@ enum alert_event_kind {
     ALERT_ESCALATED,
     ALERT_ACKNOWLEDGED,
     ALERT_CLEARED,
-    ALERT_OCCURRED,   /* a one-shot event rule fired (a mode change): never active, never acked */
+    ALERT_OCCURRED, /* a one-shot event rule fired (a mode change): never active, never acked */
 };
 
 #define ALERT_ID_LEN (NAME_MAX_LEN * 2 + 24)
 
 /* One alert, as published and as persisted. Times are wall-clock Unix milliseconds; 0 = none. */
 struct alert {
-    char id[ALERT_ID_LEN];          /* "<device>:<rule>:<raised_ts>": stable, unique per device and rule */
+    char id[ALERT_ID_LEN]; /* "<device>:<rule>:<raised_ts>": stable, unique per device and rule */
     char device[NAME_MAX_LEN];
     char rule[NAME_MAX_LEN];
     enum severity severity;
     char message_zh[TEXT_MAX_LEN];
     char message_en[TEXT_MAX_LEN];
-    char point[NAME_MAX_LEN];       /* the point the value is of ("" when none) */
-    double value;                   /* its value when raised (NaN when unknown) */
+    char point[NAME_MAX_LEN]; /* the point the value is of ("" when none) */
+    double value;             /* its value when raised (NaN when unknown) */
     int64_t raised_ts;
-    char contract[NAME_MAX_LEN];    /* "" when no contract covers the device */
+    char contract[NAME_MAX_LEN]; /* "" when no contract covers the device */
     char contractor[TEXT_MAX_LEN];
-    int64_t respond_by_ts;          /* raised_ts + the contract's minutes for the severity; 0 = none */
-    int escalation;                 /* 0 until the deadline passes unacknowledged, then 1, 2 ... */
-    int64_t next_escalation_ts;     /* when the next escalation is due; 0 = none */
+    int64_t respond_by_ts;      /* raised_ts + the contract's minutes for the severity; 0 = none */
+    int escalation;             /* 0 until the deadline passes unacknowledged, then 1, 2 ... */
+    int64_t next_escalation_ts; /* when the next escalation is due; 0 = none */
     bool acked;
     char acked_by[NAME_MAX_LEN];
     int64_t acked_ts;
-    bool flapping;                  /* held raised: it raised and cleared too often (see rules.h) */
+    bool flapping; /* held raised: it raised and cleared too often (see rules.h) */
     int64_t cleared_ts;
 };
 
 struct alert_event {
     enum alert_event_kind kind;
     int64_t ts;
-    struct alert alert;             /* the alert after the transition */
+    struct alert alert; /* the alert after the transition */
 };
 
 /* Where events go: the core stores each in the outbox, then publishes it. */

@@ -31,9 +31,9 @@ struct device_rt {
     const struct device *dev;
     struct read_plan plan;
     int64_t next_due;
-    int fails;               /* consecutive failed cycles */
+    int fails;                /* consecutive failed cycles */
     enum read_result failure; /* of the last failed cycle's first failed read */
-    int state;               /* -1 unknown (not read since start), 0 offline, 1 online */
+    int state;                /* -1 unknown (not read since start), 0 offline, 1 online */
     int64_t backoff_ms;
     struct complaint complain;
     _Atomic uint64_t polls_ok, polls_failed, timeouts, bad_replies, exceptions, skipped, probes;
@@ -102,8 +102,7 @@ static int exception_may_pass(int code)
 }
 
 /* One read, with the device's retries. count/start override the block (probes read one). */
-static enum read_result read_once(struct bus *b, struct device_rt *d, uint8_t table, int start, int count,
-                                  int attempts)
+static enum read_result read_once(struct bus *b, struct device_rt *d, uint8_t table, int start, int count, int attempts)
 {
     const struct device *dev = d->dev;
     enum read_result res = READ_TIMEOUT;
@@ -190,8 +189,8 @@ static void report_missing(struct bus *b, struct device_rt *d, const int *missin
         const struct point *pt = &d->dev->profile->points[missing[k]];
         log_warn("bus %s: %s: point \"%s\" (%s address %d) does not exist on the device (exception 02); "
                  "no longer read",
-                 b->cfg->id, unit_label(d->dev, label, sizeof label), pt->name,
-                 reg_table_words(pt->table, false), pt->address);
+                 b->cfg->id, unit_label(d->dev, label, sizeof label), pt->name, reg_table_words(pt->table, false),
+                 pt->address);
         struct msg *m = msg_new(MSG_POINT_MISSING, d->dev->index, clock_wall_ms(), 0);
         if (m)
             m->point = missing[k];

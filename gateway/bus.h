@@ -13,16 +13,16 @@ struct bus;
 
 /* Counters of one device, readable from any thread (relaxed atomics). */
 struct device_stats {
-    uint64_t polls_ok;       /* cycles where every read succeeded */
-    uint64_t polls_failed;   /* cycles with at least one failed read */
+    uint64_t polls_ok;     /* cycles where every read succeeded */
+    uint64_t polls_failed; /* cycles with at least one failed read */
     uint64_t timeouts;
-    uint64_t bad_replies;    /* CRC errors, wrong unit, wrong length, unknown exceptions */
-    uint64_t exceptions;     /* Modbus exception responses other than "illegal data address" */
-    uint64_t skipped;        /* poll deadlines missed because the bus was busy */
-    uint64_t probes;         /* single-read probes while offline */
-    uint64_t replies;        /* good replies, each timed from request to reply */
-    uint64_t rtt_us_total;   /* sum of their round-trip times: per interval, the difference of
-                              * two samples of this over that of replies is the mean */
+    uint64_t bad_replies;  /* CRC errors, wrong unit, wrong length, unknown exceptions */
+    uint64_t exceptions;   /* Modbus exception responses other than "illegal data address" */
+    uint64_t skipped;      /* poll deadlines missed because the bus was busy */
+    uint64_t probes;       /* single-read probes while offline */
+    uint64_t replies;      /* good replies, each timed from request to reply */
+    uint64_t rtt_us_total; /* sum of their round-trip times: per interval, the difference of
+                            * two samples of this over that of replies is the mean */
     uint64_t rtt_us_last;
     uint64_t rtt_us_max;
 };

@@ -34,8 +34,8 @@ int cidr_parse(const char *text, struct cidr *out, const char **why)
         errno = 0;
         long bits = strtol(slash + 1, &end, 10);
         if (errno || end == slash + 1 || *end || slash[1] == '+' || slash[1] == '-' || bits < 0 || bits > out->bits) {
-            *why = out->family == AF_INET ? "has a prefix length that is not 0..32" :
-                                            "has a prefix length that is not 0..128";
+            *why = out->family == AF_INET ? "has a prefix length that is not 0..32"
+                                          : "has a prefix length that is not 0..128";
             return -1;
         }
         out->bits = (int)bits;

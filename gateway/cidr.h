@@ -11,9 +11,9 @@
 #define CIDR_TEXT_MAX 64 /* "ffff:...:ffff/128" with room to spare */
 
 struct cidr {
-    int family;          /* AF_INET or AF_INET6 */
-    int bits;            /* prefix length: 0..32 or 0..128 */
-    uint8_t addr[16];    /* network address, host bits zero (4 bytes used for IPv4) */
+    int family;       /* AF_INET or AF_INET6 */
+    int bits;         /* prefix length: 0..32 or 0..128 */
+    uint8_t addr[16]; /* network address, host bits zero (4 bytes used for IPv4) */
 };
 
 /* Parses "ADDRESS/BITS" or "ADDRESS" (all bits). Host bits set below the prefix are refused,

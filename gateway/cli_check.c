@@ -39,8 +39,8 @@ static void print_device(FILE *out, const struct bus_config *b, const struct dev
     }
     for (int i = 0; i < plan.nblocks; i++) {
         const struct read_block *blk = &plan.blocks[i];
-        fprintf(out, "    read %s %u..%u (%u): ", reg_table_words(blk->table, true), blk->start, blk->start + blk->count - 1,
-                blk->count);
+        fprintf(out, "    read %s %u..%u (%u): ", reg_table_words(blk->table, true), blk->start,
+                blk->start + blk->count - 1, blk->count);
         for (int k = 0; k < blk->npoints; k++)
             fprintf(out, "%s%s", k ? ", " : "", p->points[plan.order[blk->first + k]].name);
         fputc('\n', out);
@@ -55,13 +55,13 @@ static void print_device(FILE *out, const struct bus_config *b, const struct dev
 int check_print(FILE *out, const struct config *cfg)
 {
     int overloaded = 0;
-    fprintf(out, "config %s: site %s, gateway %s, %d buses, %d devices\n", cfg->path, cfg->site_id,
-            cfg->gateway_id, cfg->nbuses, cfg->ndevices);
+    fprintf(out, "config %s: site %s, gateway %s, %d buses, %d devices\n", cfg->path, cfg->site_id, cfg->gateway_id,
+            cfg->nbuses, cfg->ndevices);
     for (int i = 0; i < cfg->nbuses; i++) {
         const struct bus_config *b = &cfg->buses[i];
         if (b->type == BUS_RTU)
-            fprintf(out, "bus %s: rtu %s %d %d%c%d, timeout %d ms, %d retries\n", b->id, b->port, b->baud,
-                    b->data_bits, b->parity, b->stop_bits, b->timeout_ms, b->retries);
+            fprintf(out, "bus %s: rtu %s %d %d%c%d, timeout %d ms, %d retries\n", b->id, b->port, b->baud, b->data_bits,
+                    b->parity, b->stop_bits, b->timeout_ms, b->retries);
         else if (b->type == BUS_DTU)
             fprintf(out,
                     "bus %s: dtu \"%s\" connecting to %s:%d, line %d %d%c%d, timeout %d ms, %d retries\n"
@@ -73,8 +73,8 @@ int check_print(FILE *out, const struct config *cfg)
                                     "as it)",
                     b->nallow ? "the addresses in allow" : "any address");
         else
-            fprintf(out, "bus %s: tcp %s:%d, timeout %d ms, %d retries\n", b->id, b->host, b->tcp_port,
-                    b->timeout_ms, b->retries);
+            fprintf(out, "bus %s: tcp %s:%d, timeout %d ms, %d retries\n", b->id, b->host, b->tcp_port, b->timeout_ms,
+                    b->retries);
         double load = 0, cycle = 0;
         int shortest = 0;
         for (int k = 0; k < b->ndevices; k++) {
@@ -86,7 +86,8 @@ int check_print(FILE *out, const struct config *cfg)
             if (!shortest || d->poll_ms < shortest)
                 shortest = d->poll_ms;
         }
-        fprintf(out, "  estimated: one cycle of all devices %.1f ms on the %s; shortest poll %d ms; bus load %.1f %%%s\n",
+        fprintf(out,
+                "  estimated: one cycle of all devices %.1f ms on the %s; shortest poll %d ms; bus load %.1f %%%s\n",
                 cycle, b->type == BUS_TCP ? "network" : "line", shortest, load * 100,
                 load > 1.0 ? "  OVERLOADED: polls will be skipped; lengthen poll_ms or split the line" : "");
         if (load > 1.0)

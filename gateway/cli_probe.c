@@ -30,52 +30,51 @@ struct probe_opts {
 
 void probe_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: caretaker probe LINK [--unit N] [--table T] [--address A] [--count N] [--timeout MS]\n"
-            "       caretaker probe LINK --scan FIRST-LAST [--table T] [--address A] [--timeout MS]\n"
-            "\n"
-            "Reads registers from a live device and prints them in hex and decimal, and every\n"
-            "pair of registers as a 32-bit float and integer in all four word orders, so the\n"
-            "order a meter uses can be picked by eye (its manual's value will appear in one\n"
-            "row). Or, with --scan, asks each unit id of a line for one register and lists\n"
-            "who answered. Run it with the daemon stopped on that line: a serial port has\n"
-            "one master.\n"
-            "\n"
-            "LINK is one of:\n"
-            "  --rtu PATH [--baud N] [--parity N|E|O] [--data-bits 7|8] [--stop-bits 1|2] [--rs485]\n"
-            "        [--rts none|up|down]\n"
-            "        a serial port (default 9600 8N1)\n"
-            "  --tcp HOST[:PORT]\n"
-            "        a Modbus TCP device or gateway (default port 502)\n"
-            "  --dtu-listen [ADDRESS:]PORT --dtu-id ID (--dtu-secret-file FILE | --dtu-insecure)\n"
-            "               [--dtu-pattern PATTERN] [--wait S]\n"
-            "        wait up to S seconds (default 120) for the 4G DTU registering as ID to connect\n"
-            "        to this box on PORT, then talk RTU through it; ID is its registration id\n"
-            "        (often the IMEI, 15 digits), FILE the private file holding its secret, and\n"
-            "        PATTERN its registration packet (default \"{id}:{secret}\"; \"{id}\" with\n"
-            "        --dtu-insecure, which lets the id alone register)\n"
-            "\n"
-            "what to read:\n"
-            "  --unit N          unit id (slave address), default 1\n"
-            "  --table T         holding (FC 03, default), input (FC 04), coil (FC 01) or\n"
-            "                    discrete (FC 02)\n"
-            "  --address A       first address, 0-based as sent on the wire; decimal or 0x hex.\n"
-            "                    Manuals that number registers from 1 (REG0001, 40001) mean A-1.\n"
-            "  --count N         how many, default 2 (1..125 registers, 1..2000 bits)\n"
-            "  --timeout MS      per request; default 1000 (rtu 500, dtu 3000; scan: rtu 100,\n"
-            "                    tcp 300, dtu 2000)\n"
-            "  --scan FIRST-LAST unit ids to try, e.g. 1-247\n"
-            "\n"
-            "examples:\n"
-            "  caretaker probe --rtu /dev/ttyS1 --baud 9600 --unit 7 --address 0 --count 6\n"
-            "  caretaker probe --rtu /dev/ttyUSB0 --parity E --scan 1-247\n"
-            "  caretaker probe --tcp 192.168.10.20:502 --unit 1 --table input --address 0x1010 --count 4\n"
-            "  caretaker probe --dtu-listen 9000 --dtu-id 868120034567891 \\\n"
-            "                  --dtu-secret-file /etc/caretaker/dtu-3.secret --unit 2 --count 4\n"
-            "\n"
-            "reading the pairs: a level meter showing 1.23 m on its display whose registers\n"
-            "read 0x3F9D 0x70A4 prints 1.23 in the ABCD row: write \"order\": \"ABCD\" in the\n"
-            "profile. Exit status: 0 read, 1 no valid answer, 2 bad command line.\n");
+    fprintf(out, "usage: caretaker probe LINK [--unit N] [--table T] [--address A] [--count N] [--timeout MS]\n"
+                 "       caretaker probe LINK --scan FIRST-LAST [--table T] [--address A] [--timeout MS]\n"
+                 "\n"
+                 "Reads registers from a live device and prints them in hex and decimal, and every\n"
+                 "pair of registers as a 32-bit float and integer in all four word orders, so the\n"
+                 "order a meter uses can be picked by eye (its manual's value will appear in one\n"
+                 "row). Or, with --scan, asks each unit id of a line for one register and lists\n"
+                 "who answered. Run it with the daemon stopped on that line: a serial port has\n"
+                 "one master.\n"
+                 "\n"
+                 "LINK is one of:\n"
+                 "  --rtu PATH [--baud N] [--parity N|E|O] [--data-bits 7|8] [--stop-bits 1|2] [--rs485]\n"
+                 "        [--rts none|up|down]\n"
+                 "        a serial port (default 9600 8N1)\n"
+                 "  --tcp HOST[:PORT]\n"
+                 "        a Modbus TCP device or gateway (default port 502)\n"
+                 "  --dtu-listen [ADDRESS:]PORT --dtu-id ID (--dtu-secret-file FILE | --dtu-insecure)\n"
+                 "               [--dtu-pattern PATTERN] [--wait S]\n"
+                 "        wait up to S seconds (default 120) for the 4G DTU registering as ID to connect\n"
+                 "        to this box on PORT, then talk RTU through it; ID is its registration id\n"
+                 "        (often the IMEI, 15 digits), FILE the private file holding its secret, and\n"
+                 "        PATTERN its registration packet (default \"{id}:{secret}\"; \"{id}\" with\n"
+                 "        --dtu-insecure, which lets the id alone register)\n"
+                 "\n"
+                 "what to read:\n"
+                 "  --unit N          unit id (slave address), default 1\n"
+                 "  --table T         holding (FC 03, default), input (FC 04), coil (FC 01) or\n"
+                 "                    discrete (FC 02)\n"
+                 "  --address A       first address, 0-based as sent on the wire; decimal or 0x hex.\n"
+                 "                    Manuals that number registers from 1 (REG0001, 40001) mean A-1.\n"
+                 "  --count N         how many, default 2 (1..125 registers, 1..2000 bits)\n"
+                 "  --timeout MS      per request; default 1000 (rtu 500, dtu 3000; scan: rtu 100,\n"
+                 "                    tcp 300, dtu 2000)\n"
+                 "  --scan FIRST-LAST unit ids to try, e.g. 1-247\n"
+                 "\n"
+                 "examples:\n"
+                 "  caretaker probe --rtu /dev/ttyS1 --baud 9600 --unit 7 --address 0 --count 6\n"
+                 "  caretaker probe --rtu /dev/ttyUSB0 --parity E --scan 1-247\n"
+                 "  caretaker probe --tcp 192.168.10.20:502 --unit 1 --table input --address 0x1010 --count 4\n"
+                 "  caretaker probe --dtu-listen 9000 --dtu-id 868120034567891 \\\n"
+                 "                  --dtu-secret-file /etc/caretaker/dtu-3.secret --unit 2 --count 4\n"
+                 "\n"
+                 "reading the pairs: a level meter showing 1.23 m on its display whose registers\n"
+                 "read 0x3F9D 0x70A4 prints 1.23 in the ABCD row: write \"order\": \"ABCD\" in the\n"
+                 "profile. Exit status: 0 read, 1 no valid answer, 2 bad command line.\n");
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)
@@ -121,21 +120,50 @@ static int split_host_port(const char *s, char *host, size_t n, int *port, int d
 
 static int parse_opts(int argc, char **argv, struct probe_opts *o)
 {
-    enum { O_RTU = 256, O_BAUD, O_PARITY, O_DATA, O_STOP, O_RS485, O_RTS, O_TCP, O_LISTEN, O_ID, O_WAIT, O_UNIT,
-           O_TABLE, O_ADDR, O_COUNT, O_TIMEOUT, O_SCAN, O_SECRET, O_PATTERN, O_INSECURE };
-    static const struct option opts[] = {
-        {"rtu", required_argument, NULL, O_RTU},          {"baud", required_argument, NULL, O_BAUD},
-        {"parity", required_argument, NULL, O_PARITY},    {"data-bits", required_argument, NULL, O_DATA},
-        {"stop-bits", required_argument, NULL, O_STOP},   {"rs485", no_argument, NULL, O_RS485},
-        {"rts", required_argument, NULL, O_RTS},
-        {"tcp", required_argument, NULL, O_TCP},          {"dtu-listen", required_argument, NULL, O_LISTEN},
-        {"dtu-id", required_argument, NULL, O_ID},        {"wait", required_argument, NULL, O_WAIT},
-        {"unit", required_argument, NULL, O_UNIT},        {"table", required_argument, NULL, O_TABLE},
-        {"address", required_argument, NULL, O_ADDR},     {"count", required_argument, NULL, O_COUNT},
-        {"timeout", required_argument, NULL, O_TIMEOUT},  {"scan", required_argument, NULL, O_SCAN},
-        {"dtu-secret-file", required_argument, NULL, O_SECRET}, {"dtu-pattern", required_argument, NULL, O_PATTERN},
-        {"dtu-insecure", no_argument, NULL, O_INSECURE},  {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    enum {
+        O_RTU = 256,
+        O_BAUD,
+        O_PARITY,
+        O_DATA,
+        O_STOP,
+        O_RS485,
+        O_RTS,
+        O_TCP,
+        O_LISTEN,
+        O_ID,
+        O_WAIT,
+        O_UNIT,
+        O_TABLE,
+        O_ADDR,
+        O_COUNT,
+        O_TIMEOUT,
+        O_SCAN,
+        O_SECRET,
+        O_PATTERN,
+        O_INSECURE
+    };
+    static const struct option opts[] = {{"rtu", required_argument, NULL, O_RTU},
+                                         {"baud", required_argument, NULL, O_BAUD},
+                                         {"parity", required_argument, NULL, O_PARITY},
+                                         {"data-bits", required_argument, NULL, O_DATA},
+                                         {"stop-bits", required_argument, NULL, O_STOP},
+                                         {"rs485", no_argument, NULL, O_RS485},
+                                         {"rts", required_argument, NULL, O_RTS},
+                                         {"tcp", required_argument, NULL, O_TCP},
+                                         {"dtu-listen", required_argument, NULL, O_LISTEN},
+                                         {"dtu-id", required_argument, NULL, O_ID},
+                                         {"wait", required_argument, NULL, O_WAIT},
+                                         {"unit", required_argument, NULL, O_UNIT},
+                                         {"table", required_argument, NULL, O_TABLE},
+                                         {"address", required_argument, NULL, O_ADDR},
+                                         {"count", required_argument, NULL, O_COUNT},
+                                         {"timeout", required_argument, NULL, O_TIMEOUT},
+                                         {"scan", required_argument, NULL, O_SCAN},
+                                         {"dtu-secret-file", required_argument, NULL, O_SECRET},
+                                         {"dtu-pattern", required_argument, NULL, O_PATTERN},
+                                         {"dtu-insecure", no_argument, NULL, O_INSECURE},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct bus_config *b = &o->bus;
     long v;
     int links = 0;
@@ -310,8 +338,9 @@ static int parse_opts(int argc, char **argv, struct probe_opts *o)
         return -1;
     }
     if (b->type == BUS_DTU && !b->secret_file[0] == !b->insecure_no_secret) {
-        fprintf(stderr, "caretaker probe: --dtu-listen needs %s (expected --dtu-secret-file FILE, the private file "
-                        "holding the DTU's registration secret, or --dtu-insecure to let its id alone register)\n",
+        fprintf(stderr,
+                "caretaker probe: --dtu-listen needs %s (expected --dtu-secret-file FILE, the private file "
+                "holding the DTU's registration secret, or --dtu-insecure to let its id alone register)\n",
                 b->insecure_no_secret ? "one of --dtu-secret-file and --dtu-insecure, not both" : "a secret");
         return -1;
     }
@@ -330,12 +359,14 @@ static int parse_opts(int argc, char **argv, struct probe_opts *o)
     if (o->count < 0)
         o->count = scan ? 1 : 2;
     if (o->count > (bits ? PLAN_MAX_BITS : PLAN_MAX_REGS) || o->address + o->count > 65536) {
-        fprintf(stderr, "caretaker probe: --count %d from address %ld: one read takes at most %d %s, up to address 65535\n",
+        fprintf(stderr,
+                "caretaker probe: --count %d from address %ld: one read takes at most %d %s, up to address 65535\n",
                 o->count, o->address, bits ? PLAN_MAX_BITS : PLAN_MAX_REGS, bits ? "bits" : "registers");
         return -1;
     }
     if (b->type == BUS_RTU && !scan && (o->unit < 1 || o->unit > 247)) {
-        fprintf(stderr, "caretaker probe: --unit %d: on a serial line units are 1..247 (0 is broadcast, never answered)\n",
+        fprintf(stderr,
+                "caretaker probe: --unit %d: on a serial line units are 1..247 (0 is broadcast, never answered)\n",
                 o->unit);
         return -1;
     }
@@ -414,8 +445,9 @@ static int open_link(struct transport *t, const struct probe_opts *o)
             return 0;
         }
     }
-    fprintf(stderr, "caretaker probe: DTU %s did not connect within %d s (check the DTU's server address, port "
-                    "and registration packet settings)\n",
+    fprintf(stderr,
+            "caretaker probe: DTU %s did not connect within %d s (check the DTU's server address, port "
+            "and registration packet settings)\n",
             o->bus.dtu_id, o->wait_s);
     return -1;
 }
@@ -429,8 +461,8 @@ static int run_read(struct transport *t, const struct probe_opts *o)
     enum mb_status st = transport_read(t, (uint8_t)o->unit, o->table, (uint16_t)o->address, (uint16_t)o->count,
                                        o->timeout_ms, regs, bits, &exc);
     int64_t ms = clock_mono_ms() - t0;
-    printf("unit %d, %s %ld..%ld over %s %s: ", o->unit, reg_table_words(o->table, true), o->address, o->address + o->count - 1,
-           t->ops->kind, t->label);
+    printf("unit %d, %s %ld..%ld over %s %s: ", o->unit, reg_table_words(o->table, true), o->address,
+           o->address + o->count - 1, t->ops->kind, t->label);
     if (st != MB_OK) {
         printf("%s after %lld ms: %s\n", mb_status_name(st), (long long)ms, t->err);
         if (st == MB_EXCEPTION && exc == MB_EXC_ILLEGAL_ADDRESS)
@@ -467,8 +499,8 @@ static int run_scan(struct transport *t, const struct probe_opts *o)
             return found ? 0 : 1;
         }
         int exc = 0;
-        enum mb_status st = transport_read(t, (uint8_t)u, o->table, (uint16_t)o->address, 1, o->timeout_ms, regs, bits,
-                                           &exc);
+        enum mb_status st =
+            transport_read(t, (uint8_t)u, o->table, (uint16_t)o->address, 1, o->timeout_ms, regs, bits, &exc);
         if (st == MB_TIMEOUT)
             continue;
         if (st == MB_OK) {

@@ -22,26 +22,25 @@
 
 void status_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: caretaker status -c FILE   (the store named by the config's store.path)\n"
-            "       caretaker status --db PATH (a store file directly)\n"
-            "\n"
-            "Shows, from the local database, without disturbing a running daemon:\n"
-            "  - each device: online or offline (its latest state change), the time of its last\n"
-            "    reading and how long ago that was;\n"
-            "  - the values of each device's last reading (invalid: NaN or out of the point's\n"
-            "    range; offline: the read failed);\n"
-            "  - the backlog: messages stored but not yet acknowledged by the MQTT broker\n"
-            "    (a backlog that grows means the broker is unreachable; nothing is lost);\n"
-            "  - the active alerts.\n"
-            "The file is opened read-only; status may run at any time, as any user who can\n"
-            "read the file and its directory.\n"
-            "\n"
-            "examples:\n"
-            "  caretaker status -c /etc/caretaker/caretaker.json\n"
-            "  caretaker status --db /var/lib/caretaker/caretaker.db\n"
-            "\n"
-            "Exit status: 0 shown, 1 the store cannot be read, 2 bad command line.\n");
+    fprintf(out, "usage: caretaker status -c FILE   (the store named by the config's store.path)\n"
+                 "       caretaker status --db PATH (a store file directly)\n"
+                 "\n"
+                 "Shows, from the local database, without disturbing a running daemon:\n"
+                 "  - each device: online or offline (its latest state change), the time of its last\n"
+                 "    reading and how long ago that was;\n"
+                 "  - the values of each device's last reading (invalid: NaN or out of the point's\n"
+                 "    range; offline: the read failed);\n"
+                 "  - the backlog: messages stored but not yet acknowledged by the MQTT broker\n"
+                 "    (a backlog that grows means the broker is unreachable; nothing is lost);\n"
+                 "  - the active alerts.\n"
+                 "The file is opened read-only; status may run at any time, as any user who can\n"
+                 "read the file and its directory.\n"
+                 "\n"
+                 "examples:\n"
+                 "  caretaker status -c /etc/caretaker/caretaker.json\n"
+                 "  caretaker status --db /var/lib/caretaker/caretaker.db\n"
+                 "\n"
+                 "Exit status: 0 shown, 1 the store cannot be read, 2 bad command line.\n");
 }
 
 static void format_time(int64_t ts_ms, int64_t now_ms, char *out, size_t n)
@@ -156,10 +155,11 @@ static void print_readings(FILE *out, sqlite3 *db, const struct dev_row *d, int6
     char when[64];
     format_time(d->reading_ts, now_ms, when, sizeof when);
     fprintf(out, "  %s at %s\n", d->name, when);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT p.name, p.unit, r.value, r.quality FROM readings r JOIN points p ON p.id = r.point_id "
-                           "WHERE r.seq = ?1 ORDER BY p.id",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT p.name, p.unit, r.value, r.quality FROM readings r JOIN points p ON p.id = r.point_id "
+            "WHERE r.seq = ?1 ORDER BY p.id",
+            -1, &st, NULL) != SQLITE_OK)
         return;
     sqlite3_bind_int64(st, 1, d->reading_seq);
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -177,9 +177,11 @@ static void print_readings(FILE *out, sqlite3 *db, const struct dev_row *d, int6
 
 static void print_backlog(FILE *out, sqlite3 *db, int64_t now_ms)
 {
-    static const char *const kinds[OUTBOX_KIND_LAST + 1] = {
-        [OUTBOX_READING] = "readings", [OUTBOX_DEVICE_STATE] = "device states", [OUTBOX_EVENT] = "events",
-        [OUTBOX_ALERT] = "alerts", [OUTBOX_REPORT] = "reports"};
+    static const char *const kinds[OUTBOX_KIND_LAST + 1] = {[OUTBOX_READING] = "readings",
+                                                            [OUTBOX_DEVICE_STATE] = "device states",
+                                                            [OUTBOX_EVENT] = "events",
+                                                            [OUTBOX_ALERT] = "alerts",
+                                                            [OUTBOX_REPORT] = "reports"};
     sqlite3_stmt *st;
     if (!has_column(db, "outbox", "sent")) {
         fprintf(out, "backlog: not recorded in this store (no sent flags)\n");
@@ -263,7 +265,8 @@ static int alerts_from_events(FILE *out, sqlite3 *db, int64_t now_ms)
     int n = 0;
     for (const cJSON *ev = latest ? latest->child : NULL; ev; ev = ev->next) {
         const cJSON *kind = cJSON_GetObjectItemCaseSensitive(ev, "event");
-        if (cJSON_IsString(kind) && (strcmp(kind->valuestring, "cleared") == 0 || strcmp(kind->valuestring, "occurred") == 0))
+        if (cJSON_IsString(kind) &&
+            (strcmp(kind->valuestring, "cleared") == 0 || strcmp(kind->valuestring, "occurred") == 0))
             continue;
         if (n++ == 0)
             fprintf(out, "active alerts (from the alert events in the store):\n");

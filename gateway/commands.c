@@ -18,8 +18,8 @@
 struct spec {
     const char *key;
     bool required;
-    size_t max;       /* bytes */
-    bool text;        /* free text: may hold line breaks; else no control characters at all */
+    size_t max; /* bytes */
+    bool text;  /* free text: may hold line breaks; else no control characters at all */
     size_t offset;
 };
 
@@ -32,7 +32,6 @@ static const struct spec ack_keys[] = {
 static const struct spec reload_keys[] = {
     {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
 };
-
 
 static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t n, const char *fmt, ...)
@@ -136,8 +135,9 @@ int commands_parse(const char *topic, const void *payload, size_t len, bool reta
     if (!slash)
         return fail(err, errn, "topic: no identity after the verb (expected cmd/<verb>/<identity>)");
     if (strlen(slash + 1) > CMD_ID_MAX || !config_identity_ok(slash + 1))
-        return fail(err, errn, "topic: the identity is not an MQTT user name this gateway takes "
-                               "(expected cmd/<verb>/<identity>, the identity A-Z a-z 0-9 _ - . @)");
+        return fail(err, errn,
+                    "topic: the identity is not an MQTT user name this gateway takes "
+                    "(expected cmd/<verb>/<identity>, the identity A-Z a-z 0-9 _ - . @)");
     snprintf(out->identity, sizeof out->identity, "%s", slash + 1);
     if (verb == 3 && !strncmp(topic, "ack", 3))
         out->kind = CMD_ACK;
@@ -182,8 +182,8 @@ const struct commander *commands_commander(const struct commands_config *cc, con
     return NULL;
 }
 
-int commands_permit(const struct commander *who, const struct command *cmd, const struct contract *covering,
-                    char *err, size_t errn)
+int commands_permit(const struct commander *who, const struct command *cmd, const struct contract *covering, char *err,
+                    size_t errn)
 {
     if (who->role == ROLE_ADMIN)
         return 0;

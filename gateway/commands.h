@@ -13,13 +13,13 @@
 
 #include "model.h"
 
-#define CMD_MAX_PAYLOAD 4096  /* bytes; a command is a few short strings */
+#define CMD_MAX_PAYLOAD 4096 /* bytes; a command is a few short strings */
 /* The largest MQTT packet the gateway takes (sent as the MQTT 5 Maximum Packet Size, so the
  * broker drops a larger command instead of sending it): a payload of CMD_MAX_PAYLOAD, a topic
  * of up to TEXT_MAX_LEN + 100 bytes, and room for properties. */
 #define CMD_MAX_PACKET 8192
-#define CMD_NAME_MAX 32       /* the command word echoed in a reply, cut to this */
-#define CMD_ID_MAX 64         /* request id, who acknowledged */
+#define CMD_NAME_MAX 32 /* the command word echoed in a reply, cut to this */
+#define CMD_ID_MAX 64   /* request id, who acknowledged */
 /* Alert ids are "<device>:<rule>:<raised ms>": two names of up to 63 bytes, 13 digits, 2 colons. */
 #define CMD_ALERT_ID_MAX 160
 #define CMD_NOTE_MAX 512
@@ -31,10 +31,10 @@ struct command {
     char name[CMD_NAME_MAX + 1];   /* the verb: the topic level after cmd/, as the reply names it */
     char identity[CMD_ID_MAX + 1]; /* the level after the verb; "" when the topic had no valid one */
     bool has_id;
-    char id[CMD_ID_MAX + 1];       /* "id": the request's correlation id, echoed in the reply */
+    char id[CMD_ID_MAX + 1];             /* "id": the request's correlation id, echoed in the reply */
     char alert_id[CMD_ALERT_ID_MAX + 1]; /* ack */
-    char by[CMD_ID_MAX + 1];       /* ack, optional: a display name; who acknowledged is identity */
-    char note[CMD_NOTE_MAX + 1];   /* ack, optional */
+    char by[CMD_ID_MAX + 1];             /* ack, optional: a display name; who acknowledged is identity */
+    char note[CMD_NOTE_MAX + 1];         /* ack, optional */
 };
 
 /* Validates a command: topic is what follows "<prefix>/cmd/" ("<verb>/<identity>"), payload
@@ -50,7 +50,7 @@ const struct commander *commands_commander(const struct commands_config *cc, con
 /* Whether who may give cmd. For an ack, covering is the contract that covers the alert's device
  * (NULL: none does). An admin may ack any alert and reload; a contractor may ack the alerts its
  * own contracts cover, nothing else. Returns 0, or -1 with err the reason fit for the reply. */
-int commands_permit(const struct commander *who, const struct command *cmd, const struct contract *covering,
-                    char *err, size_t errn);
+int commands_permit(const struct commander *who, const struct command *cmd, const struct contract *covering, char *err,
+                    size_t errn);
 
 #endif

@@ -20,7 +20,6 @@
 #include "rules.h"
 #include "secret_file.h"
 
-
 /* The time zone database is checked only where installed: a minimal image may lack it, and
  * then the name is used as given. */
 #define ZONEINFO_DIR "/usr/share/zoneinfo"
@@ -44,9 +43,9 @@ static const char *const root_keys[] = {"site", "gateway", "store", "mqtt", "ale
 static const char *const site_keys[] = {"id", "name", "timezone"};
 static const char *const gateway_keys[] = {"id", "drivers_dirs"};
 static const char *const store_keys[] = {"path", "max_mb", "retention_days", "commit_ms", "batch"};
-static const char *const mqtt_keys[] = {"host",     "port",   "qos",      "keepalive_s",   "protocol", "client_id",
-                                        "topic_prefix", "username", "password_file", "inflight", "tls",
-                                        "metrics_s"};
+static const char *const mqtt_keys[] = {"host",          "port",      "qos",          "keepalive_s",
+                                        "protocol",      "client_id", "topic_prefix", "username",
+                                        "password_file", "inflight",  "tls",          "metrics_s"};
 static const char *const tls_keys[] = {"ca_file", "cert_file", "key_file", "insecure_skip_verify", "tls_version"};
 /* The lowest TLS version offered; 1.0 and 1.1 are refused by name, not as a typo. */
 static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3"};
@@ -57,12 +56,13 @@ static const char *const alerts_keys[] = {"escalate_every_s", "flap_max", "flap_
 static const char *const severity_keys[] = {"critical", "major", "minor", "info"};
 static const char *const bus_common_keys[] = {"id",      "type",          "timeout_ms",     "retries",
                                               "max_gap", "offline_after", "backoff_max_ms", "devices"};
-static const char *const bus_rtu_keys[] = {"port", "baud", "parity", "data_bits", "stop_bits", "rs485", "rts", "frame_delay_ms"};
+static const char *const bus_rtu_keys[] = {"port",      "baud",  "parity", "data_bits",
+                                           "stop_bits", "rs485", "rts",    "frame_delay_ms"};
 static const char *const bus_tcp_keys[] = {"host", "port"};
-static const char *const bus_dtu_keys[] = {"listen",      "port",               "dtu_id", "register_pattern",
-                                           "heartbeat",   "secret_file",        "allow",  "insecure_no_secret"};
-static const char *const device_keys[] = {"id",       "unit",       "driver",  "poll_ms", "location",
-                                          "timeout_ms", "retries", "params",  "inputs",  "asset"};
+static const char *const bus_dtu_keys[] = {"listen",    "port",        "dtu_id", "register_pattern",
+                                           "heartbeat", "secret_file", "allow",  "insecure_no_secret"};
+static const char *const device_keys[] = {"id",         "unit",    "driver", "poll_ms", "location",
+                                          "timeout_ms", "retries", "params", "inputs",  "asset"};
 static const char *const asset_keys[] = {"registration_code", "number", "lat", "lon"};
 
 static const struct int_field store_ints[] = {
@@ -160,8 +160,8 @@ static int get_path(struct loader *l, const cJSON *obj, const char *key, bool re
 
 static int parse_timezone(struct jctx *c, const cJSON *site, char *tz, size_t n)
 {
-    if (json_get_string(c, site, "timezone", "Asia/Shanghai", false, "a time zone name like \"Asia/Shanghai\"", tz,
-                        n) < 0)
+    if (json_get_string(c, site, "timezone", "Asia/Shanghai", false, "a time zone name like \"Asia/Shanghai\"", tz, n) <
+        0)
         return -1;
     bool ok = tz[0] != '/' && !strstr(tz, "..");
     for (const char *s = tz; *s && ok; s++)
@@ -189,7 +189,8 @@ static int parse_site(struct loader *l, const cJSON *root)
     size_t mark = json_enter_key(c, "site");
     if (json_check_keys(c, site, site_keys, NELEM(site_keys)) ||
         get_id(c, site, "id", l->cfg->site_id, sizeof l->cfg->site_id) ||
-        json_get_string(c, site, "name", "", false, "the site's name", l->cfg->site_name, sizeof l->cfg->site_name) < 0 ||
+        json_get_string(c, site, "name", "", false, "the site's name", l->cfg->site_name, sizeof l->cfg->site_name) <
+            0 ||
         parse_timezone(c, site, l->cfg->timezone, sizeof l->cfg->timezone))
         return -1;
     json_leave(c, mark);
@@ -282,7 +283,8 @@ static int parse_tls(struct loader *l, const cJSON *obj, struct tls_config *t)
         return json_fail_key(c, "key_file", "missing while cert_file is \"%s\" (expected both or neither)",
                              t->cert_file);
     if (has_key && !has_cert)
-        return json_fail_key(c, "cert_file", "missing while key_file is \"%s\" (expected both or neither)", t->key_file);
+        return json_fail_key(c, "cert_file", "missing while key_file is \"%s\" (expected both or neither)",
+                             t->key_file);
     t->enabled = true;
     json_leave(c, mark);
     return 0;
@@ -492,8 +494,8 @@ static int parse_device_inputs(struct jctx *c, const cJSON *obj, struct device *
         if (strlen(v->string) >= sizeof b->name)
             return json_fail_key(c, v->string, "\"%.60s...\" is too long for an input name", v->string);
         snprintf(b->name, sizeof b->name, "%s", v->string);
-        if (json_get_string(c, inputs, v->string, NULL, true, "\"<device id>.<point>\"", b->source,
-                            sizeof b->source) < 0)
+        if (json_get_string(c, inputs, v->string, NULL, true, "\"<device id>.<point>\"", b->source, sizeof b->source) <
+            0)
             return -1;
     }
     json_leave(c, mark);
@@ -509,8 +511,8 @@ static int parse_asset(struct jctx *c, const cJSON *obj, struct device_asset *a)
         return rc;
     size_t mark = json_enter_key(c, "asset");
     if (json_check_keys(c, o, asset_keys, NELEM(asset_keys)) ||
-        json_get_string(c, o, "registration_code", "", false, "the registration code (注册代码)",
-                        a->registration_code, sizeof a->registration_code) < 0 ||
+        json_get_string(c, o, "registration_code", "", false, "the registration code (注册代码)", a->registration_code,
+                        sizeof a->registration_code) < 0 ||
         json_get_string(c, o, "number", "", false, "the asset number", a->number, sizeof a->number) < 0)
         return -1;
     bool has_lat = cJSON_GetObjectItemCaseSensitive(o, "lat") != NULL;
@@ -542,9 +544,8 @@ static int parse_device(struct jctx *c, const cJSON *obj, const struct bus_confi
                         sizeof d->driver) < 0)
         return -1;
     if (!profile_driver_name_ok(d->driver))
-        return json_fail_key(c, "driver",
-                             "\"%s\" is not a driver name (expected segments of a-z, 0-9, _ and - joined by /)",
-                             d->driver);
+        return json_fail_key(
+            c, "driver", "\"%s\" is not a driver name (expected segments of a-z, 0-9, _ and - joined by /)", d->driver);
     if (json_get_int(c, obj, "poll_ms", 50, 86400000, 5000, false, &d->poll_ms) < 0 ||
         json_get_string(c, obj, "location", "", false, "where the device is", d->location, sizeof d->location) < 0 ||
         json_get_int(c, obj, "timeout_ms", 10, 60000, b->timeout_ms, false, &d->timeout_ms) < 0 ||
@@ -624,8 +625,7 @@ static int parse_rtu(struct jctx *c, const cJSON *obj, struct bus_config *b)
     if (!config_baud_supported(b->baud, list, sizeof list))
         return json_fail_key(c, "baud", "%d is not a supported baud rate (expected one of %s)", b->baud, list);
     if (json_get_enum(c, obj, "parity", parities, NELEM(parities), "parity", 0, false, &parity) < 0 ||
-        read_ints(c, obj, rtu_ints, NELEM(rtu_ints), b) ||
-        json_get_bool(c, obj, "rs485", false, &b->rs485) < 0 ||
+        read_ints(c, obj, rtu_ints, NELEM(rtu_ints), b) || json_get_bool(c, obj, "rs485", false, &b->rs485) < 0 ||
         json_get_enum(c, obj, "rts", rts_names, NELEM(rts_names), "mode for RTS", RTS_NONE, false, &b->rts) < 0 ||
         json_get_int(c, obj, "frame_delay_ms", 0, 1000, 0, false, &delay_ms) < 0)
         return -1;
@@ -672,23 +672,24 @@ static int parse_literal(struct jctx *c, const char *key, const char *text, uint
     if (strncmp(text, "hex:", 4) != 0) {
         size_t l = strlen(text);
         if (l > DTU_LITERAL_MAX)
-            return json_fail_key(c, key, "\"%.40s...\" is too long (expected at most %d bytes)", text,
-                                 DTU_LITERAL_MAX);
+            return json_fail_key(c, key, "\"%.40s...\" is too long (expected at most %d bytes)", text, DTU_LITERAL_MAX);
         memcpy(out, text, l);
         *len = (int)l;
         return 0;
     }
     int n = 0, half = -1;
     for (const char *p = text + 4; *p; p++) {
-        int v = *p >= '0' && *p <= '9' ? *p - '0'
+        int v = *p >= '0' && *p <= '9'   ? *p - '0'
                 : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
                 : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
-                : *p == ' ' ? -2 : -1;
+                : *p == ' '              ? -2
+                                         : -1;
         if (v == -2 && half < 0)
             continue;
         if (v < 0 || (half < 0 && n == DTU_LITERAL_MAX))
-            return json_fail_key(c, key, "\"%s\" is not hex bytes (expected \"hex:\" and up to %d pairs of hex digits, "
-                                         "like \"hex:fe01\")",
+            return json_fail_key(c, key,
+                                 "\"%s\" is not hex bytes (expected \"hex:\" and up to %d pairs of hex digits, "
+                                 "like \"hex:fe01\")",
                                  text, DTU_LITERAL_MAX);
         if (half < 0) {
             half = v;
@@ -711,20 +712,23 @@ static int fill_pattern(const char *pattern, const char *secret, size_t secret_l
 {
     const char *id_at = strstr(pattern, "{id}"), *sec_at = strstr(pattern, "{secret}");
     if (!id_at || strstr(id_at + 1, "{id}")) {
-        diag_set(err, "register_pattern \"%s\" must hold {id} exactly once (expected the packet the DTU sends, like "
-                      "\"REG{id}\" or \"{id}:{secret}\")",
+        diag_set(err,
+                 "register_pattern \"%s\" must hold {id} exactly once (expected the packet the DTU sends, like "
+                 "\"REG{id}\" or \"{id}:{secret}\")",
                  pattern);
         return -1;
     }
     if (secret && (!sec_at || strstr(sec_at + 1, "{secret}"))) {
-        diag_set(err, "register_pattern \"%s\" must hold {secret} exactly once: the bus has a secret_file "
-                      "(expected the packet the DTU sends, like \"{id}:{secret}\")",
+        diag_set(err,
+                 "register_pattern \"%s\" must hold {secret} exactly once: the bus has a secret_file "
+                 "(expected the packet the DTU sends, like \"{id}:{secret}\")",
                  pattern);
         return -1;
     }
     if (!secret && sec_at) {
-        diag_set(err, "register_pattern \"%s\" holds {secret} but the bus has no secret_file (expected "
-                      "\"secret_file\": the file holding the DTU's secret)",
+        diag_set(err,
+                 "register_pattern \"%s\" holds {secret} but the bus has no secret_file (expected "
+                 "\"secret_file\": the file holding the DTU's secret)",
                  pattern);
         return -1;
     }
@@ -769,10 +773,11 @@ int config_dtu_register(struct bus_config *b, const char *pattern, struct diag *
     while (ok < len && secret[ok] > 0x20 && secret[ok] < 0x7f)
         ok++;
     if (len < DTU_SECRET_MIN || ok < len)
-        diag_set(err, "secret_file %s: the secret is %zu bytes%s (expected %d..%d printable ASCII characters without "
-                      "spaces, as typed into the DTU)",
-                 b->secret_file, len, ok < len ? " with a space or a byte outside printable ASCII" : "",
-                 DTU_SECRET_MIN, DTU_SECRET_MAX);
+        diag_set(err,
+                 "secret_file %s: the secret is %zu bytes%s (expected %d..%d printable ASCII characters without "
+                 "spaces, as typed into the DTU)",
+                 b->secret_file, len, ok < len ? " with a space or a byte outside printable ASCII" : "", DTU_SECRET_MIN,
+                 DTU_SECRET_MAX);
     else
         rc = fill_pattern(pattern, secret, len, b, err);
     secret_free(secret, DTU_SECRET_MAX);
@@ -789,8 +794,9 @@ static int parse_allow(struct jctx *c, const cJSON *obj, struct bus_config *b)
     size_t mark = json_enter_key(c, "allow");
     int n = cJSON_GetArraySize(arr), i = 0;
     if (n == 0 || n > DTU_ALLOW_MAX)
-        return json_fail(c, "has %d entries (expected 1..%d address blocks like \"10.64.0.0/16\"; leave \"allow\" "
-                            "out to accept any address)",
+        return json_fail(c,
+                         "has %d entries (expected 1..%d address blocks like \"10.64.0.0/16\"; leave \"allow\" "
+                         "out to accept any address)",
                          n, DTU_ALLOW_MAX);
     for (const cJSON *v = arr->child; v; v = v->next, i++) {
         size_t m2 = json_enter_index(c, i);
@@ -798,8 +804,9 @@ static int parse_allow(struct jctx *c, const cJSON *obj, struct bus_config *b)
         if (json_expect_type(c, v, cJSON_String, "an address block like \"10.64.0.0/16\" or \"2001:db8::/32\""))
             return -1;
         if (cidr_parse(v->valuestring, &b->allow[i], &why) < 0)
-            return json_fail(c, "\"%.80s\" %s (expected an address block like \"10.64.0.0/16\" or "
-                                "\"2001:db8::/32\", or one address)",
+            return json_fail(c,
+                             "\"%.80s\" %s (expected an address block like \"10.64.0.0/16\" or "
+                             "\"2001:db8::/32\", or one address)",
                              v->valuestring, why);
         json_leave(c, m2);
     }
@@ -812,18 +819,20 @@ static int parse_dtu(struct loader *l, const cJSON *obj, struct bus_config *b)
 {
     struct jctx *c = &l->c;
     char listen[TEXT_MAX_LEN], pattern[DTU_LITERAL_MAX * 2], hb[DTU_LITERAL_MAX * 3];
-    int has_listen = json_get_string(c, obj, "listen", NULL, false, "\"ADDRESS:PORT\" like \"0.0.0.0:9000\"",
-                                     listen, sizeof listen);
+    int has_listen =
+        json_get_string(c, obj, "listen", NULL, false, "\"ADDRESS:PORT\" like \"0.0.0.0:9000\"", listen, sizeof listen);
     int has_port = json_get_int(c, obj, "port", 1, 65535, 0, false, &b->listen_port);
     if (has_listen < 0 || has_port < 0)
         return -1;
     if (has_listen && has_port)
-        return json_fail_key(c, "port", "%d given with \"listen\" (expected one of them: \"listen\": \"0.0.0.0:%d\" "
-                                        "or \"port\": %d)",
+        return json_fail_key(c, "port",
+                             "%d given with \"listen\" (expected one of them: \"listen\": \"0.0.0.0:%d\" "
+                             "or \"port\": %d)",
                              b->listen_port, b->listen_port, b->listen_port);
     if (!has_listen && !has_port)
-        return json_fail_key(c, "listen", "missing (expected \"listen\": \"0.0.0.0:PORT\" or \"port\": PORT, where "
-                                          "the DTUs connect)");
+        return json_fail_key(c, "listen",
+                             "missing (expected \"listen\": \"0.0.0.0:PORT\" or \"port\": PORT, where "
+                             "the DTUs connect)");
     if (has_listen && parse_listen(c, listen, b))
         return -1;
     if (has_port)
@@ -833,11 +842,12 @@ static int parse_dtu(struct loader *l, const cJSON *obj, struct bus_config *b)
         return -1;
     for (const char *p = b->dtu_id; *p; p++)
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-            return json_fail_key(c, "dtu_id", "\"%s\" has a space or a character outside printable ASCII (expected "
-                                              "the registration id as the DTU sends it, like \"868120034567891\")",
+            return json_fail_key(c, "dtu_id",
+                                 "\"%s\" has a space or a character outside printable ASCII (expected "
+                                 "the registration id as the DTU sends it, like \"868120034567891\")",
                                  b->dtu_id);
-    int has_secret = get_path(l, obj, "secret_file", false, "the file holding the DTU's registration secret",
-                              b->secret_file);
+    int has_secret =
+        get_path(l, obj, "secret_file", false, "the file holding the DTU's registration secret", b->secret_file);
     if (has_secret < 0 || json_get_bool(c, obj, "insecure_no_secret", false, &b->insecure_no_secret) < 0)
         return -1;
     if (has_secret && b->insecure_no_secret)
@@ -845,10 +855,11 @@ static int parse_dtu(struct loader *l, const cJSON *obj, struct bus_config *b)
     /* The id is printed on the DTU's box: alone, it lets anyone who has seen the box feed
      * readings in the DTU's name. Going without a secret must be spelled out. */
     if (!has_secret && !b->insecure_no_secret)
-        return json_fail_key(c, "secret_file", "missing (expected \"secret_file\": a private file holding the "
-                                               "DTU's registration secret, sent as {secret} in register_pattern; or "
-                                               "\"insecure_no_secret\": true to let the id alone register, which "
-                                               "anyone who has read the DTU's label can send)");
+        return json_fail_key(c, "secret_file",
+                             "missing (expected \"secret_file\": a private file holding the "
+                             "DTU's registration secret, sent as {secret} in register_pattern; or "
+                             "\"insecure_no_secret\": true to let the id alone register, which "
+                             "anyone who has read the DTU's label can send)");
     if (json_get_string(c, obj, "register_pattern", has_secret ? "{id}:{secret}" : "{id}", false,
                         "the registration packet, with {id} for the id and {secret} for the secret", pattern,
                         sizeof pattern) < 0)
@@ -861,8 +872,8 @@ static int parse_dtu(struct loader *l, const cJSON *obj, struct bus_config *b)
         return json_fail(c, "%s", d.msg);
     if (parse_allow(c, obj, b))
         return -1;
-    int has_hb = json_get_string(c, obj, "heartbeat", NULL, false, "the DTU's heartbeat text, or \"hex:\" and bytes", hb,
-                                 sizeof hb);
+    int has_hb = json_get_string(c, obj, "heartbeat", NULL, false, "the DTU's heartbeat text, or \"hex:\" and bytes",
+                                 hb, sizeof hb);
     if (has_hb < 0 || (has_hb && parse_literal(c, "heartbeat", hb, b->heartbeat, &b->heartbeat_len)))
         return -1;
     /* The serial side behind the DTU is set on the DTU itself; 9600 8N1 is what check's load
@@ -981,8 +992,9 @@ static int check_unique(struct loader *l)
             if (b->type == BUS_DTU && o->type == BUS_DTU && b->listen_port == o->listen_port) {
                 if (strcmp(b->listen_host, o->listen_host) != 0) {
                     at_device(c, i, -1, "listen");
-                    return json_fail(c, "\"%s:%d\": port %d is already listened on at %s by bus \"%s\" (buses[%d]) "
-                                        "(expected DTU buses sharing a port to share its address)",
+                    return json_fail(c,
+                                     "\"%s:%d\": port %d is already listened on at %s by bus \"%s\" (buses[%d]) "
+                                     "(expected DTU buses sharing a port to share its address)",
                                      b->listen_host, b->listen_port, b->listen_port, o->listen_host, o->id, j);
                 }
                 /* one slot per id: two buses with one id would take each other's connections */
@@ -990,16 +1002,18 @@ static int check_unique(struct loader *l)
                     (b->register_len == o->register_len &&
                      memcmp(b->register_packet, o->register_packet, (size_t)b->register_len) == 0)) {
                     at_device(c, i, -1, "dtu_id");
-                    return json_fail(c, "\"%s\" is already the DTU of bus \"%s\" (buses[%d]) on port %d "
-                                        "(expected one bus per DTU)",
+                    return json_fail(c,
+                                     "\"%s\" is already the DTU of bus \"%s\" (buses[%d]) on port %d "
+                                     "(expected one bus per DTU)",
                                      b->dtu_id, o->id, j, b->listen_port);
                 }
             }
             /* two pollers on one serial line would interleave frames on a half-duplex bus */
             if (b->type == BUS_RTU && o->type == BUS_RTU && strcmp(b->port, o->port) == 0) {
                 at_device(c, i, -1, "port");
-                return json_fail(c, "\"%s\" is already the port of bus \"%s\" (buses[%d]) (expected one bus per "
-                                    "serial port; put all its devices on that bus)",
+                return json_fail(c,
+                                 "\"%s\" is already the port of bus \"%s\" (buses[%d]) (expected one bus per "
+                                 "serial port; put all its devices on that bus)",
                                  b->port, o->id, j);
             }
         }
@@ -1008,8 +1022,9 @@ static int check_unique(struct loader *l)
             for (int e = 0; e < d; e++) {
                 if (b->devices[e].unit == dv->unit) {
                     at_device(c, i, d, "unit");
-                    return json_fail(c, "%d is already the unit of device \"%s\" (buses[%d].devices[%d]) on this bus "
-                                        "(expected a unique unit id per bus)",
+                    return json_fail(c,
+                                     "%d is already the unit of device \"%s\" (buses[%d].devices[%d]) on this bus "
+                                     "(expected a unique unit id per bus)",
                                      dv->unit, b->devices[e].id, i, e);
                 }
             }
@@ -1018,8 +1033,9 @@ static int check_unique(struct loader *l)
                 for (int e = 0; e < (j == i ? d : o->ndevices); e++) {
                     if (strcmp(o->devices[e].id, dv->id) == 0) {
                         at_device(c, i, d, "id");
-                        return json_fail(c, "\"%s\" is already the id of buses[%d].devices[%d] (expected a unique "
-                                            "device id across all buses)",
+                        return json_fail(c,
+                                         "\"%s\" is already the id of buses[%d].devices[%d] (expected a unique "
+                                         "device id across all buses)",
                                          dv->id, j, e);
                     }
                 }
@@ -1043,7 +1059,7 @@ static int check_unique(struct loader *l)
 
 static int unknown_driver(struct loader *l, const char *const *dirs, int ndirs, const char *driver)
 {
-    char (*names)[NAME_MAX_LEN] = NULL;
+    char(*names)[NAME_MAX_LEN] = NULL;
     int n = profile_list(dirs, ndirs, &names);
     const char *near = NULL;
     if (n > 0) {
@@ -1267,8 +1283,9 @@ static int check_contracts(struct loader *l)
         if (near)
             json_fail(&l->c, "[%s] covers no device of this config (did you mean \"%s\"?)", list, near);
         else
-            json_fail(&l->c, "[%s] covers no device of this config (expected device kinds like \"elevator\" or "
-                             "\"sewage\", or device ids)",
+            json_fail(&l->c,
+                      "[%s] covers no device of this config (expected device kinds like \"elevator\" or "
+                      "\"sewage\", or device ids)",
                       list);
         free(words);
         free(cand);
@@ -1344,8 +1361,8 @@ static uint64_t hash_file(uint64_t h, const char *path)
     return h;
 }
 
-int config_parse(const char *text, size_t len, const char *path, const char *installed_drivers_dir,
-                 struct config **out, struct diag *err)
+int config_parse(const char *text, size_t len, const char *path, const char *installed_drivers_dir, struct config **out,
+                 struct diag *err)
 {
     *out = NULL;
     if (strlen(path) >= PATH_MAX_LEN) {
@@ -1427,4 +1444,3 @@ void config_free(struct config *c)
     free(c->devices);
     free(c);
 }
-

@@ -16,8 +16,8 @@
 int config_load(const char *path, const char *installed_drivers_dir, struct config **out, struct diag *err);
 
 /* Same, from text already in memory (path is used in messages and to resolve relative paths). */
-int config_parse(const char *text, size_t len, const char *path, const char *installed_drivers_dir,
-                 struct config **out, struct diag *err);
+int config_parse(const char *text, size_t len, const char *path, const char *installed_drivers_dir, struct config **out,
+                 struct diag *err);
 
 void config_free(struct config *c);
 
@@ -34,6 +34,5 @@ int config_baud_supported(int baud, char *list, size_t n);
 
 /* The enum rtu_rts an rts word ("none", "up", "down") names, or -1. */
 int config_rts_mode(const char *name);
-
 
 #endif

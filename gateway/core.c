@@ -45,11 +45,11 @@
 
 #define QUEUE_CAPACITY 4096
 #define DRAIN_MAX 256
-#define EXPIRE_EVERY_MS 600000     /* retention_days is coarse; one pass per 10 minutes */
-#define EXPIRE_BATCH 10000         /* rows per pass, so a first pass over a year stays short */
+#define EXPIRE_EVERY_MS 600000 /* retention_days is coarse; one pass per 10 minutes */
+#define EXPIRE_BATCH 10000     /* rows per pass, so a first pass over a year stays short */
 #define STOP_FLUSH_MS 2000
-#define TICK_MS 1000               /* rules' time-driven transitions and the report day's end */
-#define REFUSAL_WINDOW_MS 60000    /* commands.refusals_per_minute counts in this window */
+#define TICK_MS 1000            /* rules' time-driven transitions and the report day's end */
+#define REFUSAL_WINDOW_MS 60000 /* commands.refusals_per_minute counts in this window */
 
 /* When the last reload was applied (monotonic ms; 0: none yet). It outlives a core: a reload
  * ends one core_run and starts the next, and the limit on reloads must span them. */
@@ -69,28 +69,28 @@ struct core {
     int64_t started_ts;
     int64_t next_metrics;
     int64_t next_expire;
-    int watchdog_ms;           /* 0: systemd's watchdog is off */
+    int watchdog_ms; /* 0: systemd's watchdog is off */
     int64_t next_watchdog;
-    int64_t *last_ok_ts;       /* by device index: wall ms of the last poll with a good value */
+    int64_t *last_ok_ts; /* by device index: wall ms of the last poll with a good value */
     struct jbuf out;
     struct engine *engine;
     struct reports *reports;
     struct alert_sink sink;
     struct jbuf alert_body;
-    struct jbuf alert_row;     /* an alert as its row keeps it */
+    struct jbuf alert_row; /* an alert as its row keeps it */
     struct jbuf report_body;
-    const char *ack_note;      /* while an ack is handled: its note, for the acknowledged event */
-    const char *ack_name;      /* and the display name it gave */
-    struct budget refusal_log;           /* refusal lines, all identities together */
-    struct budget *refusal_replies;      /* by commander, cfg->commands.commanders' order */
-    struct budget refusal_strangers;     /* replies to every identity the config does not know */
+    const char *ack_note;            /* while an ack is handled: its note, for the acknowledged event */
+    const char *ack_name;            /* and the display name it gave */
+    struct budget refusal_log;       /* refusal lines, all identities together */
+    struct budget *refusal_replies;  /* by commander, cfg->commands.commanders' order */
+    struct budget refusal_strangers; /* replies to every identity the config does not know */
     struct command_counts cmds;
-    uint64_t active_gen;       /* engine generation the alerts table and alerts/active follow */
-    bool active_dirty;         /* alerts/active to publish */
-    int64_t active_seq;        /* seq of the newest alert event: committed before the list goes */
+    uint64_t active_gen; /* engine generation the alerts table and alerts/active follow */
+    bool active_dirty;   /* alerts/active to publish */
+    int64_t active_seq;  /* seq of the newest alert event: committed before the list goes */
     int64_t next_tick;
-    bool reload;               /* a valid config is waiting: stop, and core_run says CORE_RELOAD */
-    struct config *next;       /* that config, parsed and checked once, handed to the caller */
+    bool reload;         /* a valid config is waiting: stop, and core_run says CORE_RELOAD */
+    struct config *next; /* that config, parsed and checked once, handed to the caller */
 };
 
 static const struct device *device_by_id(const struct config *cfg, const char *id)
@@ -132,9 +132,10 @@ static void save_alert(struct core *c, const struct alert *a)
         log_err("alerts: %s: out of memory saving it", a->id);
         return;
     }
-    struct store_alert row = {a->id,          a->device,      a->rule,   alert_severity_name(a->severity),
-                              alert_state(a), a->raised_ts,   a->acked_by, a->acked_ts,
-                              a->escalation,  a->contract,    a->respond_by_ts, a->cleared_ts, c->alert_row.p};
+    struct store_alert row = {a->id,          a->device,    a->rule,          alert_severity_name(a->severity),
+                              alert_state(a), a->raised_ts, a->acked_by,      a->acked_ts,
+                              a->escalation,  a->contract,  a->respond_by_ts, a->cleared_ts,
+                              c->alert_row.p};
     store_put_alert(c->store, &row);
 }
 
@@ -213,7 +214,7 @@ static void handle_state(struct core *c, const struct msg *m)
         c->last_ok_ts[m->device] = m->ts_ms;
     const struct bus_config *b = device_bus(c->cfg, d);
     struct payload_device_info info = {b ? b->id : "", d->location, d->driver, d->profile ? d->profile->kind : "",
-                                       d->unit, &d->asset};
+                                       d->unit,        &d->asset};
     if (payload_device_state_body(&c->out, &info, online, c->last_ok_ts[m->device], m->errors) == 0)
         store_append_event(c->store, d, OUTBOX_DEVICE_STATE, m->ts_ms, c->out.p, NULL);
     if (m->kind == MSG_DEVICE_ONLINE)
@@ -404,7 +405,9 @@ static int reload_check(struct core *c, bool keep_same, char *msg, size_t n)
     }
     /* A reload never changes which store the gateway keeps: its seqs and unsent rows are there. */
     if (strcmp(fresh->store.path, c->cfg->store.path) != 0) {
-        snprintf(msg, n, "%s: store.path changed from \"%s\" to \"%s\": a reload keeps the store; restart the daemon to move to another",
+        snprintf(msg, n,
+                 "%s: store.path changed from \"%s\" to \"%s\": a reload keeps the store; restart the daemon to move "
+                 "to another",
                  c->cfg->path, c->cfg->store.path, fresh->store.path);
         config_free(fresh);
         return -1;
@@ -415,8 +418,10 @@ static int reload_check(struct core *c, bool keep_same, char *msg, size_t n)
         config_free(fresh);
         return 1;
     }
-    snprintf(msg, n, "%s is valid: applying it (%d buses, %d devices); pollers and the broker connection restart, the store stays",
-             c->cfg->path, fresh->nbuses, fresh->ndevices);
+    snprintf(
+        msg, n,
+        "%s is valid: applying it (%d buses, %d devices); pollers and the broker connection restart, the store stays",
+        c->cfg->path, fresh->nbuses, fresh->ndevices);
     config_free(c->next); /* a second reload in the same turn: the newer file wins */
     c->next = fresh;
     c->reload = true;

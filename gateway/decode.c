@@ -1,4 +1,5 @@
-/* decode: registers to scaled values (decode_point) and the per-poll pass for decimals, sums and ranges (decode_finish). */
+/* decode: registers to scaled values (decode_point) and the per-poll pass for decimals, sums and ranges
+ * (decode_finish). */
 #include "decode.h"
 
 #include <math.h>
@@ -56,16 +57,36 @@ enum quality decode_point(const struct point *p, const uint16_t *regs, double *v
             x = p->type == VT_BOOL ? (double)(raw != 0) : (double)raw;
         } else {
             switch (p->type) {
-            case VT_BOOL: x = raw != 0; break;
-            case VT_INT16: x = (int16_t)(uint16_t)raw; break;
-            case VT_UINT16: x = (uint16_t)raw; break;
-            case VT_INT32: x = (int32_t)(uint32_t)raw; break;
-            case VT_UINT32: x = (uint32_t)raw; break;
-            case VT_INT64: x = (double)(int64_t)raw; break;
-            case VT_UINT64: x = (double)raw; break;
-            case VT_FLOAT32: x = as_float32(raw); break;
-            case VT_FLOAT64: x = as_float64(raw); break;
-            default: x = NAN; break;
+            case VT_BOOL:
+                x = raw != 0;
+                break;
+            case VT_INT16:
+                x = (int16_t)(uint16_t)raw;
+                break;
+            case VT_UINT16:
+                x = (uint16_t)raw;
+                break;
+            case VT_INT32:
+                x = (int32_t)(uint32_t)raw;
+                break;
+            case VT_UINT32:
+                x = (uint32_t)raw;
+                break;
+            case VT_INT64:
+                x = (double)(int64_t)raw;
+                break;
+            case VT_UINT64:
+                x = (double)raw;
+                break;
+            case VT_FLOAT32:
+                x = as_float32(raw);
+                break;
+            case VT_FLOAT64:
+                x = as_float64(raw);
+                break;
+            default:
+                x = NAN;
+                break;
             }
         }
     }
@@ -120,8 +141,7 @@ static void apply_sums(const struct profile *pr, double *values, uint8_t *qualit
         int nterms = pt->nsum <= MAX_SUM_TERMS ? pt->nsum : MAX_SUM_TERMS;
         for (int k = 0; k < nterms; k++) {
             int t = pt->sum[k];
-            if (t < 0 || t >= pr->npoints || t == i ||
-                (t > i && pr->points[t].table == TABLE_DERIVED)) {
+            if (t < 0 || t >= pr->npoints || t == i || (t > i && pr->points[t].table == TABLE_DERIVED)) {
                 q = Q_INVALID;
                 break;
             }

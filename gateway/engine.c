@@ -8,12 +8,11 @@
 struct engine {
     const struct config *cfg;
     int n;
-    struct rules_device **dev;   /* by device->index */
-    uint64_t gen_extra;          /* restores and removals, which no device counts */
+    struct rules_device **dev; /* by device->index */
+    uint64_t gen_extra;        /* restores and removals, which no device counts */
 };
 
-struct engine *engine_new(const struct config *cfg, const struct rules_options *opt, int64_t now_ms,
-                          struct diag *err)
+struct engine *engine_new(const struct config *cfg, const struct rules_options *opt, int64_t now_ms, struct diag *err)
 {
     struct engine *e = calloc(1, sizeof *e);
     if (!e) {
@@ -101,8 +100,7 @@ void engine_tick(struct engine *e, int64_t now_ms, const struct alert_sink *sink
     }
 }
 
-int engine_ack(struct engine *e, const char *alert_id, const char *by, int64_t now_ms,
-               const struct alert_sink *sink)
+int engine_ack(struct engine *e, const char *alert_id, const char *by, int64_t now_ms, const struct alert_sink *sink)
 {
     for (int i = 0; i < e->n; i++) {
         if (!e->dev[i])

@@ -19,8 +19,7 @@ struct engine;
  * covering it. opt NULL takes rules_options_default. now_ms: wall time watching starts. Returns
  * NULL with err set when a device's params make a rule's duration or window invalid. cfg must
  * outlive the engine. */
-struct engine *engine_new(const struct config *cfg, const struct rules_options *opt, int64_t now_ms,
-                          struct diag *err);
+struct engine *engine_new(const struct config *cfg, const struct rules_options *opt, int64_t now_ms, struct diag *err);
 void engine_free(struct engine *e);
 
 /* One message from the pollers' queue: MSG_READING feeds the device's rules, MSG_DEVICE_OFFLINE
@@ -32,8 +31,7 @@ void engine_handle(struct engine *e, const struct msg *m, const struct alert_sin
 void engine_tick(struct engine *e, int64_t now_ms, const struct alert_sink *sink);
 
 /* cmd/ack: 0 acknowledged, 1 already acknowledged, -1 no active alert with that id. */
-int engine_ack(struct engine *e, const char *alert_id, const char *by, int64_t now_ms,
-               const struct alert_sink *sink);
+int engine_ack(struct engine *e, const char *alert_id, const char *by, int64_t now_ms, const struct alert_sink *sink);
 
 /* The device whose active alert has this id (what decides who may acknowledge it), or NULL. */
 const struct device *engine_alert_device(const struct engine *e, const char *alert_id);
@@ -46,8 +44,8 @@ int engine_active(const struct engine *e, struct alert *out, int max);
  * exists is cleared with an ALERT_CLEARED event at now_ms. Returns how many were put back. */
 int engine_restore(struct engine *e, const struct alert *a, int n, int64_t now_ms, const struct alert_sink *sink);
 
-/* Reads a JSON array of payload_alert objects (the store's saved active alerts) and restores it; entries that do not read
- * back are skipped and counted in *bad. */
+/* Reads a JSON array of payload_alert objects (the store's saved active alerts) and restores it; entries that do not
+ * read back are skipped and counted in *bad. */
 int engine_restore_json(struct engine *e, const cJSON *arr, int64_t now_ms, const struct alert_sink *sink, int *bad);
 
 /* Changes whenever the active list changes: republish alerts/active when it differs. */

@@ -17,13 +17,41 @@
 #include "array.h"
 
 enum op {
-    OP_CONST, OP_POINT, OP_PARAM,
-    OP_NEG, OP_NOT, OP_BNOT, OP_ABS, OP_KNOWN, OP_HOUR, OP_HOURAVG,
-    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD,
-    OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE,
-    OP_AND, OP_OR,
-    OP_BAND, OP_BOR, OP_BXOR, OP_SHL, OP_SHR,
-    OP_STALE, OP_RATE, OP_DELTA, OP_CHANGES, OP_MIN, OP_MAX, OP_AVG,
+    OP_CONST,
+    OP_POINT,
+    OP_PARAM,
+    OP_NEG,
+    OP_NOT,
+    OP_BNOT,
+    OP_ABS,
+    OP_KNOWN,
+    OP_HOUR,
+    OP_HOURAVG,
+    OP_ADD,
+    OP_SUB,
+    OP_MUL,
+    OP_DIV,
+    OP_MOD,
+    OP_LT,
+    OP_LE,
+    OP_GT,
+    OP_GE,
+    OP_EQ,
+    OP_NE,
+    OP_AND,
+    OP_OR,
+    OP_BAND,
+    OP_BOR,
+    OP_BXOR,
+    OP_SHL,
+    OP_SHR,
+    OP_STALE,
+    OP_RATE,
+    OP_DELTA,
+    OP_CHANGES,
+    OP_MIN,
+    OP_MAX,
+    OP_AVG,
 };
 
 enum tok { T_END, T_NUM, T_IDENT, T_OP, T_LP, T_RP, T_COMMA, T_BAD };
@@ -38,26 +66,24 @@ struct binop {
 };
 
 static const struct binop binops[] = {
-    {"||", L_OR, OP_OR},     {"or", L_OR, OP_OR},     {"&&", L_AND, OP_AND},   {"and", L_AND, OP_AND},
-    {"==", L_CMP, OP_EQ},    {"!=", L_CMP, OP_NE},    {"<=", L_CMP, OP_LE},    {">=", L_CMP, OP_GE},
-    {"<<", L_SHIFT, OP_SHL}, {">>", L_SHIFT, OP_SHR}, {"<", L_CMP, OP_LT},     {">", L_CMP, OP_GT},
-    {"|", L_BOR, OP_BOR},    {"^", L_BXOR, OP_BXOR},  {"&", L_BAND, OP_BAND},  {"+", L_ADD, OP_ADD},
-    {"-", L_ADD, OP_SUB},    {"*", L_MUL, OP_MUL},    {"/", L_MUL, OP_DIV},    {"%", L_MUL, OP_MOD},
+    {"||", L_OR, OP_OR},  {"or", L_OR, OP_OR},  {"&&", L_AND, OP_AND}, {"and", L_AND, OP_AND},  {"==", L_CMP, OP_EQ},
+    {"!=", L_CMP, OP_NE}, {"<=", L_CMP, OP_LE}, {">=", L_CMP, OP_GE},  {"<<", L_SHIFT, OP_SHL}, {">>", L_SHIFT, OP_SHR},
+    {"<", L_CMP, OP_LT},  {">", L_CMP, OP_GT},  {"|", L_BOR, OP_BOR},  {"^", L_BXOR, OP_BXOR},  {"&", L_BAND, OP_BAND},
+    {"+", L_ADD, OP_ADD}, {"-", L_ADD, OP_SUB}, {"*", L_MUL, OP_MUL},  {"/", L_MUL, OP_DIV},    {"%", L_MUL, OP_MOD},
 };
 
 struct func {
     const char *name;
     enum op op;
-    int nargs;       /* 1: f(point) or f(expr); 2: f(point, window seconds) */
-    bool point_arg;  /* first argument must be a point name */
+    int nargs;      /* 1: f(point) or f(expr); 2: f(point, window seconds) */
+    bool point_arg; /* first argument must be a point name */
 };
 
 static const struct func funcs[] = {
-    {"abs", OP_ABS, 1, false},       {"known", OP_KNOWN, 1, false}, {"hour", OP_HOUR, 0, false},
-    {"stale", OP_STALE, 1, true},
-    {"rate", OP_RATE, 2, true},
-    {"delta", OP_DELTA, 2, true},    {"changes", OP_CHANGES, 2, true}, {"min", OP_MIN, 2, true},
-    {"max", OP_MAX, 2, true},        {"avg", OP_AVG, 2, true},       {"hour_avg", OP_HOURAVG, 2, true},
+    {"abs", OP_ABS, 1, false},        {"known", OP_KNOWN, 1, false},     {"hour", OP_HOUR, 0, false},
+    {"stale", OP_STALE, 1, true},     {"rate", OP_RATE, 2, true},        {"delta", OP_DELTA, 2, true},
+    {"changes", OP_CHANGES, 2, true}, {"min", OP_MIN, 2, true},          {"max", OP_MAX, 2, true},
+    {"avg", OP_AVG, 2, true},         {"hour_avg", OP_HOURAVG, 2, true},
 };
 
 #define OPS_NAMES "abs, known, hour, stale, rate, delta, changes, min, max, avg, hour_avg"
@@ -66,7 +92,7 @@ struct parser {
     const char *src;
     size_t len, pos;
     enum tok tok;
-    size_t tstart, tlen;     /* current token's span */
+    size_t tstart, tlen; /* current token's span */
     double num;
     const struct binop *bop; /* current token as a binary operator, or NULL */
     const struct profile *p;
@@ -210,10 +236,20 @@ static int next(struct parser *ps)
     }
     ps->tlen = 1;
     switch (c) {
-    case '(': ps->tok = T_LP; ps->pos++; return 0;
-    case ')': ps->tok = T_RP; ps->pos++; return 0;
-    case ',': ps->tok = T_COMMA; ps->pos++; return 0;
-    default: break;
+    case '(':
+        ps->tok = T_LP;
+        ps->pos++;
+        return 0;
+    case ')':
+        ps->tok = T_RP;
+        ps->pos++;
+        return 0;
+    case ',':
+        ps->tok = T_COMMA;
+        ps->pos++;
+        return 0;
+    default:
+        break;
     }
     if (ps->pos + 1 < ps->len) {
         const struct binop *two = find_binop(s, 2);
@@ -320,8 +356,7 @@ static int param_ref(struct parser *ps, const char *name, size_t at)
     const char *near = json_suggest(name, names, (size_t)ps->p->nparams);
     if (near)
         return fail_at(ps, at, "unknown param \"params.%s\" (did you mean \"params.%s\"?)", name, near);
-    return fail_at(ps, at, "unknown param \"params.%s\" (expected a param declared in the profile's \"params\")",
-                   name);
+    return fail_at(ps, at, "unknown param \"params.%s\" (expected a param declared in the profile's \"params\")", name);
 }
 
 static int expect(struct parser *ps, enum tok t, const char *what)
@@ -346,8 +381,9 @@ static int parse_window(struct parser *ps, int *wstart, int *wlen)
     for (int i = start; i < ps->e->ncode; i++) {
         enum op op = (enum op)ps->e->code[i].op;
         if (op == OP_POINT || op >= OP_STALE)
-            return fail_at(ps, at, "a window must be seconds from numbers and params (not points or functions of "
-                                   "history)");
+            return fail_at(ps, at,
+                           "a window must be seconds from numbers and params (not points or functions of "
+                           "history)");
     }
     if (ps->e->nwcode + n > EXPR_MAX_WCODE)
         return fail_at(ps, at, "window expressions too long");
@@ -481,8 +517,8 @@ static int parse_primary(struct parser *ps)
 
 static int parse_unary(struct parser *ps)
 {
-    if (ps->tok == T_OP && (tok_is(ps, "-") || tok_is(ps, "!") || tok_is(ps, "~") || tok_is(ps, "not") ||
-                            tok_is(ps, "+"))) {
+    if (ps->tok == T_OP &&
+        (tok_is(ps, "-") || tok_is(ps, "!") || tok_is(ps, "~") || tok_is(ps, "not") || tok_is(ps, "+"))) {
         enum op op = tok_is(ps, "-") ? OP_NEG : tok_is(ps, "~") ? OP_BNOT : tok_is(ps, "+") ? OP_CONST : OP_NOT;
         if (++ps->nest > EXPR_MAX_STACK)
             return fail_at(ps, ps->tstart, "expression nested too deeply");
@@ -515,8 +551,8 @@ static int parse_level(struct parser *ps, int level)
     return 0;
 }
 
-int expr_compile(const char *text, const struct profile *p, bool const_only, struct expr *out, int *col,
-                 char *msg, size_t msgn)
+int expr_compile(const char *text, const struct profile *p, bool const_only, struct expr *out, int *col, char *msg,
+                 size_t msgn)
 {
     memset(out, 0, sizeof *out);
     out->first_point = -1;
@@ -566,9 +602,12 @@ static double bitop(enum op op, double a, double b)
     if (!to_int(a, &x) || !to_int(b, &y))
         return NAN;
     switch (op) {
-    case OP_BAND: return (double)(x & y);
-    case OP_BOR: return (double)(x | y);
-    case OP_BXOR: return (double)(x ^ y);
+    case OP_BAND:
+        return (double)(x & y);
+    case OP_BOR:
+        return (double)(x | y);
+    case OP_BXOR:
+        return (double)(x ^ y);
     case OP_SHL:
         if (y < 0 || y > 63)
             return NAN;
@@ -578,7 +617,8 @@ static double bitop(enum op op, double a, double b)
             return NAN;
         /* arithmetic shift spelled out: >> of a negative value is implementation-defined */
         return (double)(x >= 0 ? x >> y : ~(~x >> y));
-    default: return NAN;
+    default:
+        return NAN;
     }
 }
 
@@ -587,12 +627,18 @@ static double cmp(enum op op, double a, double b)
     if (a != a || b != b)
         return NAN;
     switch (op) {
-    case OP_LT: return a < b;
-    case OP_LE: return a <= b;
-    case OP_GT: return a > b;
-    case OP_GE: return a >= b;
-    case OP_EQ: return a == b;
-    default: return a != b;
+    case OP_LT:
+        return a < b;
+    case OP_LE:
+        return a <= b;
+    case OP_GT:
+        return a > b;
+    case OP_GE:
+        return a >= b;
+    case OP_EQ:
+        return a == b;
+    default:
+        return a != b;
     }
 }
 
@@ -604,19 +650,34 @@ static double run(const struct expr *e, const struct expr_ins *code, int n, cons
         const struct expr_ins *in = &code[i];
         double a, b;
         switch ((enum op)in->op) {
-        case OP_CONST: st[sp++] = e->consts[in->arg]; break;
-        case OP_POINT: st[sp++] = env->values ? env->values[in->arg] : NAN; break;
-        case OP_PARAM: st[sp++] = env->params ? env->params[in->arg] : NAN; break;
-        case OP_NEG: st[sp - 1] = -st[sp - 1]; break;
-        case OP_NOT: a = st[sp - 1]; st[sp - 1] = a != a ? NAN : (a == 0); break;
+        case OP_CONST:
+            st[sp++] = e->consts[in->arg];
+            break;
+        case OP_POINT:
+            st[sp++] = env->values ? env->values[in->arg] : NAN;
+            break;
+        case OP_PARAM:
+            st[sp++] = env->params ? env->params[in->arg] : NAN;
+            break;
+        case OP_NEG:
+            st[sp - 1] = -st[sp - 1];
+            break;
+        case OP_NOT:
+            a = st[sp - 1];
+            st[sp - 1] = a != a ? NAN : (a == 0);
+            break;
         case OP_BNOT: {
             int64_t x;
             st[sp - 1] = to_int(st[sp - 1], &x) ? (double)~x : NAN;
             break;
         }
-        case OP_ABS: st[sp - 1] = fabs(st[sp - 1]); break;
+        case OP_ABS:
+            st[sp - 1] = fabs(st[sp - 1]);
+            break;
         /* never unknown itself: lets a rule fall back when an input is not bound or not read */
-        case OP_KNOWN: st[sp - 1] = st[sp - 1] == st[sp - 1] ? 1 : 0; break;
+        case OP_KNOWN:
+            st[sp - 1] = st[sp - 1] == st[sp - 1] ? 1 : 0;
+            break;
         case OP_HOUR: {
             /* the site's local time: the daemon runs in the site's zone (TZ set at start) */
             time_t secs = (time_t)(env->now_ms / 1000);
@@ -627,18 +688,38 @@ static double run(const struct expr *e, const struct expr_ins *code, int n, cons
         case OP_STALE:
             st[sp++] = env->hist ? history_stale_s(env->hist, in->arg, env->now_ms) : NAN;
             break;
-        case OP_RATE: case OP_DELTA: case OP_CHANGES: case OP_MIN: case OP_MAX: case OP_AVG: case OP_HOURAVG: {
+        case OP_RATE:
+        case OP_DELTA:
+        case OP_CHANGES:
+        case OP_MIN:
+        case OP_MAX:
+        case OP_AVG:
+        case OP_HOURAVG: {
             int s = env->series ? env->series[in->arg] : -1;
             double v = NAN;
             if (env->hist && s >= 0) {
                 switch ((enum op)in->op) {
-                case OP_RATE: v = history_rate(env->hist, s, env->now_ms); break;
-                case OP_DELTA: v = history_delta(env->hist, s, env->now_ms); break;
-                case OP_CHANGES: v = history_changes(env->hist, s, env->now_ms); break;
-                case OP_MIN: v = history_min(env->hist, s, env->now_ms); break;
-                case OP_MAX: v = history_max(env->hist, s, env->now_ms); break;
-                case OP_HOURAVG: v = history_hour_avg(env->hist, s, env->now_ms); break;
-                default: v = history_avg(env->hist, s, env->now_ms); break;
+                case OP_RATE:
+                    v = history_rate(env->hist, s, env->now_ms);
+                    break;
+                case OP_DELTA:
+                    v = history_delta(env->hist, s, env->now_ms);
+                    break;
+                case OP_CHANGES:
+                    v = history_changes(env->hist, s, env->now_ms);
+                    break;
+                case OP_MIN:
+                    v = history_min(env->hist, s, env->now_ms);
+                    break;
+                case OP_MAX:
+                    v = history_max(env->hist, s, env->now_ms);
+                    break;
+                case OP_HOURAVG:
+                    v = history_hour_avg(env->hist, s, env->now_ms);
+                    break;
+                default:
+                    v = history_avg(env->hist, s, env->now_ms);
+                    break;
                 }
             }
             st[sp++] = v;
@@ -648,19 +729,37 @@ static double run(const struct expr *e, const struct expr_ins *code, int n, cons
             b = st[--sp];
             a = st[sp - 1];
             switch ((enum op)in->op) {
-            case OP_ADD: st[sp - 1] = a + b; break;
-            case OP_SUB: st[sp - 1] = a - b; break;
-            case OP_MUL: st[sp - 1] = a * b; break;
-            case OP_DIV: st[sp - 1] = b == 0 ? NAN : a / b; break;
-            case OP_MOD: st[sp - 1] = b == 0 ? NAN : fmod(a, b); break;
-            case OP_AND: st[sp - 1] = (a == 0 || b == 0) ? 0 : (a != a || b != b) ? NAN : 1; break;
+            case OP_ADD:
+                st[sp - 1] = a + b;
+                break;
+            case OP_SUB:
+                st[sp - 1] = a - b;
+                break;
+            case OP_MUL:
+                st[sp - 1] = a * b;
+                break;
+            case OP_DIV:
+                st[sp - 1] = b == 0 ? NAN : a / b;
+                break;
+            case OP_MOD:
+                st[sp - 1] = b == 0 ? NAN : fmod(a, b);
+                break;
+            case OP_AND:
+                st[sp - 1] = (a == 0 || b == 0) ? 0 : (a != a || b != b) ? NAN : 1;
+                break;
             case OP_OR:
                 st[sp - 1] = ((a == a && a != 0) || (b == b && b != 0)) ? 1 : (a != a || b != b) ? NAN : 0;
                 break;
-            case OP_BAND: case OP_BOR: case OP_BXOR: case OP_SHL: case OP_SHR:
+            case OP_BAND:
+            case OP_BOR:
+            case OP_BXOR:
+            case OP_SHL:
+            case OP_SHR:
                 st[sp - 1] = bitop((enum op)in->op, a, b);
                 break;
-            default: st[sp - 1] = cmp((enum op)in->op, a, b); break;
+            default:
+                st[sp - 1] = cmp((enum op)in->op, a, b);
+                break;
             }
             break;
         }

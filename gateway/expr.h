@@ -14,10 +14,10 @@
 
 #include "model.h"
 
-#define EXPR_MAX_CODE 160    /* instructions of one expression */
+#define EXPR_MAX_CODE 160 /* instructions of one expression */
 #define EXPR_MAX_CONSTS 48
-#define EXPR_MAX_WINDOWS 12  /* history function calls of one expression */
-#define EXPR_MAX_WCODE 64    /* instructions of all window arguments together */
+#define EXPR_MAX_WINDOWS 12 /* history function calls of one expression */
+#define EXPR_MAX_WCODE 64   /* instructions of all window arguments together */
 #define EXPR_MAX_STACK 32
 #define EXPR_MAX_TEXT 1024
 
@@ -28,13 +28,13 @@ struct history;
 struct expr_window {
     uint16_t point;
     uint16_t wstart, wlen;
-    uint8_t daily;      /* hour_avg: served by a daily series */
+    uint8_t daily; /* hour_avg: served by a daily series */
 };
 
 struct expr_ins {
     uint8_t op;
     uint8_t pad;
-    uint16_t arg;  /* constant, point, param or window index, by op */
+    uint16_t arg; /* constant, point, param or window index, by op */
 };
 
 struct expr {
@@ -43,9 +43,9 @@ struct expr {
     double consts[EXPR_MAX_CONSTS];
     struct expr_window win[EXPR_MAX_WINDOWS];
     struct expr_ins wcode[EXPR_MAX_WCODE];
-    bool uses_stale;   /* its value changes with time alone: re-evaluated on the clock tick */
-    bool uses_points;  /* false for a constant of numbers and params */
-    int first_point;   /* the first point named, for an alert's "value"; -1 when none */
+    bool uses_stale;  /* its value changes with time alone: re-evaluated on the clock tick */
+    bool uses_points; /* false for a constant of numbers and params */
+    int first_point;  /* the first point named, for an alert's "value"; -1 when none */
 };
 
 /* What an evaluation reads. values[i] is point i of the current sample (NaN when unknown);
@@ -63,8 +63,8 @@ struct expr_env {
  * history functions (durations such as for_s). On error returns -1 with *col the 1-based
  * column (in characters) and msg what is wrong, e.g. `unknown point "door_opn" (did you mean
  * "door_open"?)`. */
-int expr_compile(const char *text, const struct profile *p, bool const_only, struct expr *out, int *col,
-                 char *msg, size_t msgn);
+int expr_compile(const char *text, const struct profile *p, bool const_only, struct expr *out, int *col, char *msg,
+                 size_t msgn);
 
 /* Evaluates; NaN when unknown. Pure: reads env only. */
 double expr_eval(const struct expr *e, const struct expr_env *env);

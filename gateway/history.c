@@ -19,12 +19,12 @@ struct hour_cell {
 };
 
 struct bucket {
-    int64_t t0, t1;     /* first and last sample */
-    double v0, v1;      /* their values */
+    int64_t t0, t1; /* first and last sample */
+    double v0, v1;  /* their values */
     double lo, hi, sum;
     uint32_t n;
-    uint32_t changes;   /* value changes between samples inside the bucket */
-    uint8_t link;       /* 1 when v0 differs from the previous bucket's v1 */
+    uint32_t changes; /* value changes between samples inside the bucket */
+    uint8_t link;     /* 1 when v0 differs from the previous bucket's v1 */
 };
 
 struct series {
@@ -38,7 +38,7 @@ struct series {
 struct history {
     int npoints, nseries;
     int64_t start_ms;
-    int64_t *last_ok_ms;   /* by point; 0 = never */
+    int64_t *last_ok_ms; /* by point; 0 = never */
     struct series *series;
 };
 

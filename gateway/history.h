@@ -27,7 +27,7 @@ struct history;
 struct history_spec {
     int point;
     int64_t win_ms;
-    int daily;      /* 1: hour-of-day cells for hour_avg, not a ring of buckets */
+    int daily; /* 1: hour-of-day cells for hour_avg, not a ring of buckets */
 };
 
 /* npoints: points of the profile; specs: the (point, window) pairs the rules use (duplicates

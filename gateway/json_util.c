@@ -465,8 +465,7 @@ static int missing(struct jctx *c, const char *key, const char *expected)
     return json_fail_key(c, key, "missing (expected %s)", expected);
 }
 
-int json_get_int(struct jctx *c, const cJSON *obj, const char *key, int lo, int hi, int def, bool required,
-                 int *out)
+int json_get_int(struct jctx *c, const cJSON *obj, const char *key, int lo, int hi, int def, bool required, int *out)
 {
     char expected[64];
     snprintf(expected, sizeof expected, "an integer %d..%d", lo, hi);
@@ -555,8 +554,8 @@ int json_get_bool(struct jctx *c, const cJSON *obj, const char *key, bool def, b
     return 1;
 }
 
-int json_get_string(struct jctx *c, const cJSON *obj, const char *key, const char *def, bool required,
-                    const char *what, char *out, size_t n)
+int json_get_string(struct jctx *c, const cJSON *obj, const char *key, const char *def, bool required, const char *what,
+                    char *out, size_t n)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v) {
@@ -576,8 +575,7 @@ int json_get_string(struct jctx *c, const cJSON *obj, const char *key, const cha
         return json_fail_key(c, key, "\"\" is empty (expected %s)", what);
     if (l >= n) {
         json_value_text(v, t, sizeof t);
-        return json_fail_key(c, key, "%s is too long (%zu bytes; expected %s of at most %zu bytes)", t, l, what,
-                             n - 1);
+        return json_fail_key(c, key, "%s is too long (%zu bytes; expected %s of at most %zu bytes)", t, l, what, n - 1);
     }
     memcpy(out, v->valuestring, l + 1);
     return 1;
@@ -609,13 +607,11 @@ int json_get_enum(struct jctx *c, const cJSON *obj, const char *key, const char 
     const char *near = json_suggest(v->valuestring, names, n);
     json_value_text(v, t, sizeof t);
     if (near)
-        return json_fail_key(c, key, "%s is not a %s (expected one of %s; did you mean \"%s\"?)", t, noun, list,
-                             near);
+        return json_fail_key(c, key, "%s is not a %s (expected one of %s; did you mean \"%s\"?)", t, noun, list, near);
     return json_fail_key(c, key, "%s is not a %s (expected one of %s)", t, noun, list);
 }
 
-int json_get_child(struct jctx *c, const cJSON *obj, const char *key, int type, bool required,
-                   const cJSON **out)
+int json_get_child(struct jctx *c, const cJSON *obj, const char *key, int type, bool required, const cJSON **out)
 {
     const char *expected = type == cJSON_Array ? "an array" : "an object";
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);

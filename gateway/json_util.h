@@ -68,22 +68,20 @@ int json_check_keys(struct jctx *c, const cJSON *obj, const char *const *allowed
 
 /* Typed members of obj. Each returns 1 when the key is present and valid, 0 when it is absent
  * (the default is then written, or an error raised when required), -1 on error. */
-int json_get_int(struct jctx *c, const cJSON *obj, const char *key, int lo, int hi, int def, bool required,
-                 int *out);
+int json_get_int(struct jctx *c, const cJSON *obj, const char *key, int lo, int hi, int def, bool required, int *out);
 int json_get_number(struct jctx *c, const cJSON *obj, const char *key, double def, bool required, double *out);
 int json_get_bool(struct jctx *c, const cJSON *obj, const char *key, bool def, bool *out);
 /* what: how the expected string is described ("a device path"); the value must fit n bytes
  * with its NUL, and must not be empty. */
-int json_get_string(struct jctx *c, const cJSON *obj, const char *key, const char *def, bool required,
-                    const char *what, char *out, size_t n);
+int json_get_string(struct jctx *c, const cJSON *obj, const char *key, const char *def, bool required, const char *what,
+                    char *out, size_t n);
 /* Any string, however long (documentation); *out points into the tree, NULL if absent. */
 int json_get_text(struct jctx *c, const cJSON *obj, const char *key, bool required, const char **out);
 /* One of names[0..n); *out is the index. noun names the kind of value ("type", "table"). */
 int json_get_enum(struct jctx *c, const cJSON *obj, const char *key, const char *const *names, size_t n,
                   const char *noun, int def, bool required, int *out);
 /* An object or an array member (type is cJSON_Object or cJSON_Array); *out is NULL if absent. */
-int json_get_child(struct jctx *c, const cJSON *obj, const char *key, int type, bool required,
-                   const cJSON **out);
+int json_get_child(struct jctx *c, const cJSON *obj, const char *key, int type, bool required, const cJSON **out);
 
 /* Fails unless item (at the current path) has the given cJSON type; expected words the message. */
 int json_expect_type(struct jctx *c, const cJSON *item, int type, const char *expected);

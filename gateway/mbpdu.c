@@ -79,8 +79,8 @@ int mbpdu_build_read(int table, uint16_t start, uint16_t count, uint8_t *pdu)
     return 5;
 }
 
-enum mb_status mbpdu_check_read(uint8_t req_unit, const uint8_t *req, uint8_t rsp_unit, const uint8_t *rsp,
-                                size_t len, int *exception, char *why, size_t n)
+enum mb_status mbpdu_check_read(uint8_t req_unit, const uint8_t *req, uint8_t rsp_unit, const uint8_t *rsp, size_t len,
+                                int *exception, char *why, size_t n)
 {
     uint8_t fc = req[0];
     unsigned count = (unsigned)req[3] << 8 | req[4];

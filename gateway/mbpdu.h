@@ -15,10 +15,10 @@
 /* How one exchange ended, the same words for every transport. */
 enum mb_status {
     MB_OK = 0,
-    MB_TIMEOUT,     /* no reply (or nothing but heartbeats) within the timeout */
-    MB_BAD,         /* a reply that cannot be trusted: CRC, unit, function, length, transaction */
-    MB_EXCEPTION,   /* a well-formed exception response; the code is returned apart */
-    MB_LINK,        /* the port or the connection failed; reopen before the next request */
+    MB_TIMEOUT,   /* no reply (or nothing but heartbeats) within the timeout */
+    MB_BAD,       /* a reply that cannot be trusted: CRC, unit, function, length, transaction */
+    MB_EXCEPTION, /* a well-formed exception response; the code is returned apart */
+    MB_LINK,      /* the port or the connection failed; reopen before the next request */
 };
 
 const char *mb_status_name(enum mb_status s);
@@ -45,8 +45,8 @@ int mbpdu_build_read(int table, uint16_t start, uint16_t count, uint8_t *pdu);
  * must be the one asked, the function the one asked (or it with bit 7 set: an exception,
  * *exception gets its code), and the byte count must fit the quantity asked, exactly.
  * Returns MB_OK, MB_EXCEPTION or MB_BAD; why (n bytes) says what was wrong, for logs. */
-enum mb_status mbpdu_check_read(uint8_t req_unit, const uint8_t *req, uint8_t rsp_unit, const uint8_t *rsp,
-                                size_t len, int *exception, char *why, size_t n);
+enum mb_status mbpdu_check_read(uint8_t req_unit, const uint8_t *req, uint8_t rsp_unit, const uint8_t *rsp, size_t len,
+                                int *exception, char *why, size_t n);
 
 /* After MB_OK from mbpdu_check_read: the registers (FC 03/04, big-endian on the wire) or the
  * bits (FC 01/02, one byte 0/1 each, least significant bit of the first byte first). */

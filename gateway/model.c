@@ -24,7 +24,9 @@ const char *reg_table_words(int table, bool plural)
                                                              {"discrete input", "discrete inputs"},
                                                              {"input register", "input registers"},
                                                              {"holding register", "holding registers"}};
-    return table >= 0 && table < REG_TABLES_ON_WIRE ? words[table][plural] : plural ? "derived points" : "derived point";
+    return table >= 0 && table < REG_TABLES_ON_WIRE ? words[table][plural]
+           : plural                                 ? "derived points"
+                                                    : "derived point";
 }
 
 size_t contract_cover_score(const char *cover, const struct device *d)

@@ -10,13 +10,13 @@
 
 #include "cidr.h"
 
-#define NAME_MAX_LEN 64      /* ids of site, gateway, bus, device, point, param, driver */
-#define TEXT_MAX_LEN 192     /* free text: locations, contractor names, messages (UTF-8) */
+#define NAME_MAX_LEN 64  /* ids of site, gateway, bus, device, point, param, driver */
+#define TEXT_MAX_LEN 192 /* free text: locations, contractor names, messages (UTF-8) */
 #define PATH_MAX_LEN 256
-#define MAX_POINTS 128       /* per profile */
-#define MAX_PARAMS 64        /* per profile, and overrides per device */
+#define MAX_POINTS 128 /* per profile */
+#define MAX_PARAMS 64  /* per profile, and overrides per device */
 #define MAX_SUM_TERMS 4
-#define MAX_INPUTS 8         /* values of other devices a profile's rules may read */
+#define MAX_INPUTS 8 /* values of other devices a profile's rules may read */
 #define MAX_DRIVER_DIRS 8
 
 /* Modbus data model tables (Modbus Application Protocol v1.1b3, section 4.3). */
@@ -60,17 +60,17 @@ struct point {
     char name[NAME_MAX_LEN];
     char unit[16];
     enum reg_table table;
-    uint16_t address;        /* protocol address, 0-based, after the profile's "base" */
+    uint16_t address; /* protocol address, 0-based, after the profile's "base" */
     enum value_type type;
     enum word_order order;
-    int8_t bit;              /* -1: whole value; else lowest bit of a field inside a register */
-    uint8_t bits;            /* width of that field (1 for a flag, 4 for a nibble) */
-    double scale;            /* value = raw * scale + offset */
+    int8_t bit;   /* -1: whole value; else lowest bit of a field inside a register */
+    uint8_t bits; /* width of that field (1 for a flag, 4 for a nibble) */
+    double scale; /* value = raw * scale + offset */
     double offset;
-    bool has_min, has_max;   /* outside [min, max] the value is stored as invalid */
+    bool has_min, has_max; /* outside [min, max] the value is stored as invalid */
     double min, max;
-    int16_t decimals_from;   /* index of a point holding decimal places: value /= 10^that; -1 none */
-    uint8_t nsum;            /* TABLE_DERIVED: value = sum of these points' values */
+    int16_t decimals_from; /* index of a point holding decimal places: value /= 10^that; -1 none */
+    uint8_t nsum;          /* TABLE_DERIVED: value = sum of these points' values */
     int16_t sum[MAX_SUM_TERMS];
     enum report_how report_how;
     char report_as[NAME_MAX_LEN]; /* the daily report's member it feeds ("volume") */
@@ -91,25 +91,25 @@ struct input_decl {
 
 /* A device's binding of one input of its profile; by the profile's input index. */
 struct input_bind {
-    char name[NAME_MAX_LEN];     /* the input's name, as the config gave it */
+    char name[NAME_MAX_LEN]; /* the input's name, as the config gave it */
     bool bound;
-    int device;                  /* config->devices index of the source */
-    int point;                   /* point index in the source's profile */
+    int device;                    /* config->devices index of the source */
+    int point;                     /* point index in the source's profile */
     char source[NAME_MAX_LEN * 2]; /* "device.point" as the config wrote it */
 };
 
 struct rule_set;
 
 struct profile {
-    char driver[NAME_MAX_LEN];   /* "level/ultrasonic-generic" */
-    char kind[NAME_MAX_LEN];     /* "sewage.level", "elevator" */
-    char path[PATH_MAX_LEN];     /* file it came from, for errors */
-    uint64_t source_hash;        /* of the file's bytes: a reload of unchanged files is a no-op */
+    char driver[NAME_MAX_LEN]; /* "level/ultrasonic-generic" */
+    char kind[NAME_MAX_LEN];   /* "sewage.level", "elevator" */
+    char path[PATH_MAX_LEN];   /* file it came from, for errors */
+    uint64_t source_hash;      /* of the file's bytes: a reload of unchanged files is a no-op */
     int npoints;
     struct point points[MAX_POINTS];
     int nparams;
     struct param params[MAX_PARAMS]; /* defaults; a device may override */
-    int max_read_registers;      /* most registers the device answers in one read (FC 03/04) */
+    int max_read_registers;          /* most registers the device answers in one read (FC 03/04) */
     int ninputs;
     struct input_decl inputs[MAX_INPUTS];
     /* its rules compiled, with its code tables (rules.h); NULL when it has none */
@@ -122,23 +122,23 @@ struct device_asset {
     char registration_code[NAME_MAX_LEN];
     char number[NAME_MAX_LEN];
     bool has_position;
-    double lat, lon;              /* WGS-84 degrees */
+    double lat, lon; /* WGS-84 degrees */
 };
 
 struct device {
     char id[NAME_MAX_LEN];
     char location[TEXT_MAX_LEN];
     struct device_asset asset;
-    int unit;                    /* Modbus unit id (slave address) */
+    int unit; /* Modbus unit id (slave address) */
     char driver[NAME_MAX_LEN];
     const struct profile *profile;
     int poll_ms;
-    int timeout_ms;              /* inherits the bus's when not set */
+    int timeout_ms; /* inherits the bus's when not set */
     int retries;
     int nparams;
-    struct param params[MAX_PARAMS]; /* overrides of profile params */
+    struct param params[MAX_PARAMS];      /* overrides of profile params */
     struct input_bind inputs[MAX_INPUTS]; /* by profile input index; unbound inputs are unknown */
-    int index;                   /* position in config->devices order, stable for a config */
+    int index;                            /* position in config->devices order, stable for a config */
 };
 
 /* BUS_DTU: Modbus RTU frames over a TCP connection that a 4G DTU opens to us (docs/dtu.md). */
@@ -148,12 +148,12 @@ enum bus_type { BUS_RTU, BUS_TCP, BUS_DTU };
  * driver in RS-485 mode), or we, raising it (up) or lowering it (down) while a request leaves. */
 enum rtu_rts { RTS_NONE, RTS_UP, RTS_DOWN };
 
-#define DTU_ID_MAX_LEN 64    /* registration id: IMEI (15 digits), ICCID (19-20) or a literal */
-#define DTU_LITERAL_MAX 64   /* registration pattern and heartbeat, in bytes */
-#define DTU_SECRET_MIN 8     /* registration secret, in bytes: short enough to type into a DTU */
+#define DTU_ID_MAX_LEN 64  /* registration id: IMEI (15 digits), ICCID (19-20) or a literal */
+#define DTU_LITERAL_MAX 64 /* registration pattern and heartbeat, in bytes */
+#define DTU_SECRET_MIN 8   /* registration secret, in bytes: short enough to type into a DTU */
 #define DTU_SECRET_MAX 64
 #define DTU_REGISTER_MAX (DTU_LITERAL_MAX + DTU_ID_MAX_LEN + DTU_SECRET_MAX) /* the packet filled in */
-#define DTU_ALLOW_MAX 16     /* address blocks in a DTU bus's allow list */
+#define DTU_ALLOW_MAX 16 /* address blocks in a DTU bus's allow list */
 
 struct bus_config {
     char id[NAME_MAX_LEN];
@@ -161,33 +161,33 @@ struct bus_config {
     /* rtu */
     char port[PATH_MAX_LEN];
     int baud;
-    char parity;                 /* 'N', 'E', 'O' */
+    char parity; /* 'N', 'E', 'O' */
     int data_bits;
     int stop_bits;
-    bool rs485;                  /* ask the driver for RS-485 mode (TIOCSRS485) where supported */
-    int rts;                     /* enum rtu_rts */
-    int frame_delay_us;          /* extra silence between frames beyond the 3.5 char time */
+    bool rs485;         /* ask the driver for RS-485 mode (TIOCSRS485) where supported */
+    int rts;            /* enum rtu_rts */
+    int frame_delay_us; /* extra silence between frames beyond the 3.5 char time */
     /* tcp */
     char host[TEXT_MAX_LEN];
     int tcp_port;
     /* polling */
-    int timeout_ms;              /* per request */
-    int retries;                 /* extra attempts per read before the cycle counts as failed */
-    int max_gap;                 /* registers of gap a read may bridge to merge two points */
-    int offline_after;           /* failed cycles before the device is declared offline */
-    int backoff_max_ms;          /* ceiling of the offline probe interval */
+    int timeout_ms;     /* per request */
+    int retries;        /* extra attempts per read before the cycle counts as failed */
+    int max_gap;        /* registers of gap a read may bridge to merge two points */
+    int offline_after;  /* failed cycles before the device is declared offline */
+    int backoff_max_ms; /* ceiling of the offline probe interval */
     /* dtu: we listen; the DTU connects and is known by the id it registers with */
     char listen_host[TEXT_MAX_LEN]; /* address to bind, "0.0.0.0" by default */
     int listen_port;
     char dtu_id[DTU_ID_MAX_LEN];
     uint8_t register_packet[DTU_REGISTER_MAX]; /* register_pattern with {id} and {secret} filled in */
     int register_len;
-    int secret_off, secret_len;  /* where the secret stands in register_packet; 0 len: none */
+    int secret_off, secret_len; /* where the secret stands in register_packet; 0 len: none */
     char secret_file[PATH_MAX_LEN];
-    bool insecure_no_secret;     /* the id alone registers: spelled out, never the default */
-    int nallow;                  /* 0: any source address */
+    bool insecure_no_secret; /* the id alone registers: spelled out, never the default */
+    int nallow;              /* 0: any source address */
     struct cidr allow[DTU_ALLOW_MAX];
-    uint8_t heartbeat[DTU_LITERAL_MAX];       /* empty: heartbeats are told apart by shape */
+    uint8_t heartbeat[DTU_LITERAL_MAX]; /* empty: heartbeats are told apart by shape */
     int heartbeat_len;
     int ndevices;
     struct device *devices;
@@ -208,8 +208,8 @@ struct tls_config {
     char ca_file[PATH_MAX_LEN];
     char cert_file[PATH_MAX_LEN];
     char key_file[PATH_MAX_LEN];
-    bool insecure_skip_verify;    /* must be spelled out; never the default */
-    const char *tls_version;      /* libmosquitto's lowest version: "tlsv1.2" (default) or "tlsv1.3" */
+    bool insecure_skip_verify; /* must be spelled out; never the default */
+    const char *tls_version;   /* libmosquitto's lowest version: "tlsv1.2" (default) or "tlsv1.3" */
 };
 
 struct mqtt_config {
@@ -217,31 +217,31 @@ struct mqtt_config {
     int port;
     int qos;
     int keepalive_s;
-    int protocol;                 /* 3 = 3.1.1, 5 */
+    int protocol; /* 3 = 3.1.1, 5 */
     char client_id[NAME_MAX_LEN * 2];
     char topic_prefix[TEXT_MAX_LEN];
     char username[NAME_MAX_LEN];
     char password_file[PATH_MAX_LEN];
     struct tls_config tls;
-    int inflight;                 /* publish window */
-    int metrics_s;                /* how often metrics are published while connected */
+    int inflight;  /* publish window */
+    int metrics_s; /* how often metrics are published while connected */
 };
 
 struct store_config {
     char path[PATH_MAX_LEN];
     int max_mb;
     int retention_days;
-    int commit_ms;                /* group commit interval */
-    int batch;                    /* rows that force a commit before the interval */
+    int commit_ms; /* group commit interval */
+    int batch;     /* rows that force a commit before the interval */
 };
 
 /* The alert life cycle's site-wide knobs (section "alerts"); rules_options is filled from it. */
 struct alerts_config {
-    int escalate_every_s;         /* re-escalation interval after respond_by; 0 = escalate once */
-    int flap_max;                 /* raises within flap_window_s above which an alert is flapping */
+    int escalate_every_s; /* re-escalation interval after respond_by; 0 = escalate once */
+    int flap_max;         /* raises within flap_window_s above which an alert is flapping */
     int flap_window_s;
     int flap_hold_s;
-    int comm_lost_s;              /* when a profile has no comm_lost_s param */
+    int comm_lost_s; /* when a profile has no comm_lost_s param */
 };
 
 /* Who may command the gateway (section "commands"): the identity is the MQTT user name, which
@@ -252,20 +252,20 @@ enum commander_role { ROLE_ADMIN, ROLE_CONTRACTOR };
 struct commander {
     char identity[NAME_MAX_LEN];
     enum commander_role role;
-    int ncontracts;               /* contractor: the ids of the contracts it answers for */
+    int ncontracts; /* contractor: the ids of the contracts it answers for */
     char contracts[COMMANDER_MAX_CONTRACTS][NAME_MAX_LEN];
 };
 
 struct commands_config {
-    int reload_interval_s;        /* least time between two reloads by command */
-    int refusals_per_minute;      /* refusal replies per identity, and refusal log lines */
+    int reload_interval_s;   /* least time between two reloads by command */
+    int refusals_per_minute; /* refusal replies per identity, and refusal log lines */
     int ncommanders;
     struct commander *commanders;
 };
 
 struct config {
     char path[PATH_MAX_LEN];
-    uint64_t source_hash;         /* of the config file's bytes and of every profile's, in order */
+    uint64_t source_hash; /* of the config file's bytes and of every profile's, in order */
     char site_id[NAME_MAX_LEN];
     char site_name[TEXT_MAX_LEN];
     char timezone[NAME_MAX_LEN];
@@ -281,10 +281,10 @@ struct config {
     struct commands_config commands;
     int nbuses;
     struct bus_config *buses;
-    int ndevices;                 /* all devices of all buses */
-    struct device **devices;      /* by device->index */
+    int ndevices;            /* all devices of all buses */
+    struct device **devices; /* by device->index */
     int nprofiles;
-    struct profile **profiles;    /* loaded profiles, owned by the config */
+    struct profile **profiles; /* loaded profiles, owned by the config */
 };
 
 /* Number of 16-bit registers a point occupies (1 bit for coil/discrete tables counts as 1). */

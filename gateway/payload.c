@@ -573,8 +573,11 @@ int payload_buffer_overflow_body(struct jbuf *b, int64_t evicted, int64_t evicte
     const struct {
         const char *name;
         int64_t v;
-    } members[] = {{"evicted", evicted}, {"evicted_total", evicted_total}, {"first_ts", first_ts},
-                   {"last_ts", last_ts}, {"max_mb", max_mb}};
+    } members[] = {{"evicted", evicted},
+                   {"evicted_total", evicted_total},
+                   {"first_ts", first_ts},
+                   {"last_ts", last_ts},
+                   {"max_mb", max_mb}};
     jbuf_reset(b);
     PUT_LIT(b, "{\"event\":\"buffer_overflow\"");
     for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {

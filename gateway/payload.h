@@ -72,10 +72,10 @@ struct payload_metrics {
     int mqtt_inflight;
     uint64_t commands_accepted;
     uint64_t commands_refused;
-    uint64_t commands_replies_held;  /* refusals not answered: over the identity's budget */
-    uint64_t commands_log_held;      /* refusals not logged: over the log's budget */
-    uint64_t dtu_refused;            /* DTU connections refused before registering */
-    uint64_t dtu_claims_refused;     /* right registrations refused: the current link answers */
+    uint64_t commands_replies_held; /* refusals not answered: over the identity's budget */
+    uint64_t commands_log_held;     /* refusals not logged: over the log's budget */
+    uint64_t dtu_refused;           /* DTU connections refused before registering */
+    uint64_t dtu_claims_refused;    /* right registrations refused: the current link answers */
     uint64_t dtu_takeovers;
 };
 int payload_metrics(struct jbuf *b, const char *gateway, const struct payload_metrics *m);

@@ -105,8 +105,7 @@ int plan_build(const struct profile *p, int max_gap, struct read_plan *out)
             long gap = (long)pt->address - cur_end - 1;
             long limit_gap = is_bit_table(pt->table) ? (long)max_gap * 16 : max_gap;
             long end = span_end(pt) > cur_end ? span_end(pt) : cur_end;
-            if (pt->table == cur->table && gap <= limit_gap &&
-                end - cur->start + 1 <= table_limit(p, pt->table)) {
+            if (pt->table == cur->table && gap <= limit_gap && end - cur->start + 1 <= table_limit(p, pt->table)) {
                 cur->npoints++;
                 cur_end = end;
                 cur->count = (uint16_t)(end - cur->start + 1);
@@ -148,14 +147,12 @@ int plan_split(struct read_plan *plan, const struct profile *p, int i, int *miss
             plan->missing[idx] = true;
             missing_out[k] = idx;
         }
-        memmove(&plan->blocks[i], &plan->blocks[i + 1],
-                (size_t)(plan->nblocks - i - 1) * sizeof plan->blocks[0]);
+        memmove(&plan->blocks[i], &plan->blocks[i + 1], (size_t)(plan->nblocks - i - 1) * sizeof plan->blocks[0]);
         plan->nblocks--;
         return b.npoints;
     }
 
-    memmove(&plan->blocks[i + 2], &plan->blocks[i + 1],
-            (size_t)(plan->nblocks - i - 1) * sizeof plan->blocks[0]);
+    memmove(&plan->blocks[i + 2], &plan->blocks[i + 1], (size_t)(plan->nblocks - i - 1) * sizeof plan->blocks[0]);
     plan->nblocks++;
     struct read_block *lo = &plan->blocks[i], *hi = &plan->blocks[i + 1];
     lo->first = b.first;
@@ -190,8 +187,7 @@ int plan_rtu_bytes_per_point(const struct profile *p)
         const struct point *pt = &p->points[i];
         if (!is_wire_table(pt->table))
             continue;
-        struct read_block b = {.table = (uint8_t)pt->table, .start = pt->address,
-                               .count = (uint16_t)span_width(pt)};
+        struct read_block b = {.table = (uint8_t)pt->table, .start = pt->address, .count = (uint16_t)span_width(pt)};
         total += plan_block_rtu_bytes(&b);
     }
     return total;

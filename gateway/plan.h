@@ -12,19 +12,19 @@
 #define PLAN_MAX_BITS 2000
 
 struct read_block {
-    uint8_t table;       /* enum reg_table */
-    uint16_t start;      /* first address read */
-    uint16_t count;      /* registers (or bits) read */
-    uint16_t first;      /* index into read_plan.order of the block's first point */
-    uint16_t npoints;    /* points order[first .. first+npoints) are served by this block */
+    uint8_t table;    /* enum reg_table */
+    uint16_t start;   /* first address read */
+    uint16_t count;   /* registers (or bits) read */
+    uint16_t first;   /* index into read_plan.order of the block's first point */
+    uint16_t npoints; /* points order[first .. first+npoints) are served by this block */
 };
 
 struct read_plan {
     int nblocks;
     struct read_block blocks[MAX_POINTS];
     int norder;
-    uint16_t order[MAX_POINTS];   /* point indices sorted by table, address */
-    bool missing[MAX_POINTS];     /* indexed by point index: the device said it does not exist */
+    uint16_t order[MAX_POINTS]; /* point indices sorted by table, address */
+    bool missing[MAX_POINTS];   /* indexed by point index: the device said it does not exist */
 };
 
 /* Builds the plan for a profile's wire points (derived points are skipped). Points in the same

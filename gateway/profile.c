@@ -13,27 +13,28 @@
 #include "rules_compile.h"
 #include "array.h"
 
-
 /* Indexed by enum value_type, enum reg_table and enum word_order. */
-static const char *const type_names[] = {"bool",   "int16",  "uint16",  "int32",  "uint32",
-                                         "int64",  "uint64", "float32", "float64"};
+static const char *const type_names[] = {"bool",  "int16",  "uint16",  "int32",  "uint32",
+                                         "int64", "uint64", "float32", "float64"};
 static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA"};
 
 static const char *const top_keys[] = {"driver", "kind",   "description", "manual", "address_base",
                                        "params", "points", "rules",       "codes",  "max_read_registers",
                                        "inputs"};
 static const char *const input_keys[] = {"unit", "doc"};
-static const char *const point_keys[] = {"name", "table", "address", "type", "order", "unit", "scale", "offset",
-                                         "min",  "max",   "doc",     "bit",  "bits",  "decimals_from", "sum",
-                                         "report"};
+static const char *const point_keys[] = {"name",  "table",         "address", "type",  "order", "unit",
+                                         "scale", "offset",        "min",     "max",   "doc",   "bit",
+                                         "bits",  "decimals_from", "sum",     "report"};
 static const char *const report_keys[] = {"as", "how"};
 /* Indexed by enum report_how, REPORT_NONE first (never written in a profile). */
 static const char *const report_hows[] = {"", "delta", "peak", "mean", "time_in", "rises"};
 /* Members every daily report has (docs/mqtt.md): a figure may not take their names. */
-static const char *const report_fixed[] = {"v",        "gateway",  "seq",      "ts",       "device",
-                                           "report",   "day",      "timezone", "from_ts",  "to_ts",
-                                           "location", "kind",     "readings", "first_reading_ts",
-                                           "last_reading_ts",      "units",    "minutes_in_alarm", "faults"};
+static const char *const report_fixed[] = {"v",        "gateway",          "seq",
+                                           "ts",       "device",           "report",
+                                           "day",      "timezone",         "from_ts",
+                                           "to_ts",    "location",         "kind",
+                                           "readings", "first_reading_ts", "last_reading_ts",
+                                           "units",    "minutes_in_alarm", "faults"};
 static const char *const param_keys[] = {"default", "unit", "doc"};
 
 /* Point and param names are identifiers in rule expressions ("level > params.high_m"), hence
@@ -205,7 +206,8 @@ static int parse_report(struct jctx *c, const cJSON *obj, struct profile *p, int
     if (!ident_ok(pt->report_as) || (n >= 3 && strcmp(pt->report_as + n - 3, "_ts") == 0))
         return json_fail_key(c, "as",
                              "\"%s\" is not a valid member name (expected a-z, 0-9 and _, starting with a letter, "
-                             "not ending in _ts: a peak's time is <as>_ts)", pt->report_as);
+                             "not ending in _ts: a peak's time is <as>_ts)",
+                             pt->report_as);
     for (size_t k = 0; k < NELEM(report_fixed); k++)
         if (strcmp(pt->report_as, report_fixed[k]) == 0)
             return json_fail_key(c, "as", "\"%s\" is a member every daily report has (expected another name)",
@@ -224,8 +226,10 @@ static int parse_report(struct jctx *c, const cJSON *obj, struct profile *p, int
                          REPORT_FIGURES_MAX);
     bool by_value = pt->report_how == REPORT_DELTA || pt->report_how == REPORT_PEAK || pt->report_how == REPORT_MEAN;
     if (by_value && pt->type == VT_BOOL)
-        return json_fail_key(c, "how", "\"%s\" of a bool (expected a numeric point; a flag reports \"time_in\" "
-                             "or \"rises\")", report_hows[pt->report_how]);
+        return json_fail_key(c, "how",
+                             "\"%s\" of a bool (expected a numeric point; a flag reports \"time_in\" "
+                             "or \"rises\")",
+                             report_hows[pt->report_how]);
     json_leave(c, mark);
     return 0;
 }
@@ -448,8 +452,7 @@ static int check_codes(struct jctx *c, const cJSON *codes)
                 if (json_check_keys(c, e, langs, NELEM(langs)) || json_get_text(c, e, "zh", true, &text) < 0 ||
                     json_get_text(c, e, "en", true, &text) < 0)
                     return -1;
-            } else if (json_expect_type(c, e, cJSON_String,
-                                        "the text of the code, or {\"zh\": ..., \"en\": ...}")) {
+            } else if (json_expect_type(c, e, cJSON_String, "the text of the code, or {\"zh\": ..., \"en\": ...}")) {
                 return -1;
             }
             json_leave(c, m3);
@@ -490,9 +493,9 @@ static int parse_root(struct jctx *c, const cJSON *root, struct profile *p)
     if (json_get_string(c, root, "kind", NULL, true, "a kind like \"sewage.level\"", p->kind, sizeof p->kind) < 0)
         return -1;
     if (!json_name_ok(p->kind, "_.") || strstr(p->kind, "..") || p->kind[strlen(p->kind) - 1] == '.')
-        return json_fail_key(c, "kind",
-                             "\"%s\" is not a valid kind (expected dotted words of a-z, 0-9 and _, like \"sewage.flow\")",
-                             p->kind);
+        return json_fail_key(
+            c, "kind", "\"%s\" is not a valid kind (expected dotted words of a-z, 0-9 and _, like \"sewage.flow\")",
+            p->kind);
     const char *text;
     if (json_get_text(c, root, "description", false, &text) < 0 || json_get_text(c, root, "manual", false, &text) < 0)
         return -1;

@@ -27,7 +27,6 @@ int profile_list(const char *const *dirs, int ndirs, char (**names)[NAME_MAX_LEN
  * drivers directory it is looked up in. */
 bool profile_driver_name_ok(const char *driver);
 
-
 /* Releases what profile_load_file allocated inside p (not p itself). */
 void profile_release(struct profile *p);
 

@@ -34,8 +34,8 @@
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
-#define CONNECT_TIMEOUT_MS 15000   /* TCP, TLS handshake and CONNACK together */
-#define MISC_EVERY_MS 1000         /* keepalive checks; keepalive_s is at least 5 */
+#define CONNECT_TIMEOUT_MS 15000 /* TCP, TLS handshake and CONNACK together */
+#define MISC_EVERY_MS 1000       /* keepalive checks; keepalive_s is at least 5 */
 /* A row the broker refused is offered again this long after: a denied topic costs one batch a
  * minute, not a loop. */
 #define REFUSED_RETRY_MS 60000
@@ -43,8 +43,8 @@
 /* mosquitto's default max_inflight_messages (20) less one for metrics and replies, which go
  * at the same QoS outside the window. */
 #define QOS2_V311_SAFE_INFLIGHT 19
-#define WINDOW_MAX 32768           /* leaves mids (1..65535) free for status, metrics, replies */
-#define STATUS_QOS 1               /* status and its Last Will: always acknowledged */
+#define WINDOW_MAX 32768 /* leaves mids (1..65535) free for status, metrics, replies */
+#define STATUS_QOS 1     /* status and its Last Will: always acknowledged */
 #define PASSWORD_MAX 1024
 #define SYSTEM_CA_DIR "/etc/ssl/certs"
 
@@ -52,7 +52,7 @@ enum pstate { P_IDLE, P_CONNECTING, P_CONNECTED };
 
 struct slot {
     int mid;
-    int64_t seq;   /* 0: empty */
+    int64_t seq; /* 0: empty */
 };
 
 struct publisher {
@@ -63,7 +63,7 @@ struct publisher {
     char *password;
     struct mosquitto *mosq;
     enum pstate state;
-    bool lost;                 /* set by callbacks; acted on after the loop call returns */
+    bool lost; /* set by callbacks; acted on after the loop call returns */
     int lost_rc;
     bool just_connected;
     bool stopping;
@@ -93,10 +93,10 @@ struct publisher {
     char status_topic[TEXT_MAX_LEN + 8];
     struct complaint complaint;
     struct complaint refusal_complaint;
-    int64_t refused_retry_at;  /* monotonic ms of the next scan for refused rows; 0: none pending */
-    int64_t refused_backoff;   /* the wait before the scan after the next refusal */
+    int64_t refused_retry_at; /* monotonic ms of the next scan for refused rows; 0: none pending */
+    int64_t refused_backoff;  /* the wait before the scan after the next refusal */
     struct publish_stats stats;
-    char lib_err[200];         /* libmosquitto's first error line of the attempt (OpenSSL's reason) */
+    char lib_err[200]; /* libmosquitto's first error line of the attempt (OpenSSL's reason) */
 };
 
 /* ---- the in-flight table ---- */
@@ -209,8 +209,8 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, c
          * not a growing stream ahead of the live rows. */
         if (!p->refused_retry_at) {
             p->refused_retry_at = clock_mono_ms() + p->refused_backoff;
-            p->refused_backoff = p->refused_backoff * 2 > REFUSED_RETRY_MAX_MS ? REFUSED_RETRY_MAX_MS
-                                                                                : p->refused_backoff * 2;
+            p->refused_backoff =
+                p->refused_backoff * 2 > REFUSED_RETRY_MAX_MS ? REFUSED_RETRY_MAX_MS : p->refused_backoff * 2;
         }
         uint32_t held = 0;
         if (log_complain(&p->refusal_complaint, clock_mono_ms(), &held))
@@ -335,8 +335,8 @@ static int limit_packets(struct mosquitto *mosq, char *err, size_t n)
 static int setup_client(struct publisher *p, struct mosquitto *mosq, char *err, size_t n)
 {
     const struct mqtt_config *m = p->m;
-    int rc = mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION,
-                                  m->protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+    int rc =
+        mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, m->protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_int_option(mosq, MOSQ_OPT_SEND_MAXIMUM, p->window);
     if (rc != MOSQ_ERR_SUCCESS) {

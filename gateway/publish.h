@@ -54,9 +54,9 @@ bool publish_connected(const struct publisher *p);
 
 struct publish_stats {
     uint64_t connects;
-    uint64_t published;   /* outbox rows handed to the broker, resends included */
-    uint64_t acked;       /* outbox rows acknowledged */
-    uint64_t refused;     /* outbox rows the broker refused (MQTT 5 reason code): kept unsent */
+    uint64_t published; /* outbox rows handed to the broker, resends included */
+    uint64_t acked;     /* outbox rows acknowledged */
+    uint64_t refused;   /* outbox rows the broker refused (MQTT 5 reason code): kept unsent */
     int inflight;
 };
 void publish_get_stats(const struct publisher *p, struct publish_stats *out);

@@ -106,8 +106,7 @@ int queue_push(struct queue *q, struct msg *m, int wait_ms)
     }
     pthread_mutex_lock(&q->lock);
     while (q->count == q->capacity) {
-        if (pthread_cond_timedwait(&q->not_full, &q->lock, &deadline) == ETIMEDOUT &&
-            q->count == q->capacity) {
+        if (pthread_cond_timedwait(&q->not_full, &q->lock, &deadline) == ETIMEDOUT && q->count == q->capacity) {
             q->dropped++;
             pthread_mutex_unlock(&q->lock);
             return -1;

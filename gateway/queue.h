@@ -18,19 +18,19 @@ struct dtu_takeover {
     char dtu_id[64];
     char old_peer[64];
     char new_peer[64];
-    int recent;         /* takeovers of this id within DTU_CONTESTED_WINDOW_MS, this one included */
-    int contested;      /* 1: recent reached DTU_CONTESTED_COUNT: raise the dtu_contested alert */
+    int recent;    /* takeovers of this id within DTU_CONTESTED_WINDOW_MS, this one included */
+    int contested; /* 1: recent reached DTU_CONTESTED_COUNT: raise the dtu_contested alert */
 };
 
 /* One message, allocated by the producer with msg_new and freed by the consumer. */
 struct msg {
     enum msg_kind kind;
-    int device;         /* device->index */
-    int64_t ts_ms;      /* wall time the poll was read (not stored) */
-    int point;          /* MSG_POINT_MISSING */
+    int device;    /* device->index */
+    int64_t ts_ms; /* wall time the poll was read (not stored) */
+    int point;     /* MSG_POINT_MISSING */
     int npoints;
-    int errors;         /* failed cycles behind an offline event */
-    double *values;     /* npoints entries, inside the same allocation */
+    int errors;     /* failed cycles behind an offline event */
+    double *values; /* npoints entries, inside the same allocation */
     uint8_t *quality;
     struct dtu_takeover *takeover; /* MSG_DTU_REPLACED */
 };

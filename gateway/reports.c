@@ -26,18 +26,18 @@
 
 /* One point feeding the report, as its profile's "report" key says. */
 struct figure {
-    int point;          /* index in the profile */
+    int point; /* index in the profile */
     enum report_how how;
-    const char *as;     /* the member */
+    const char *as; /* the member */
     /* carried from day to day (and across restarts) */
     int has_last;
     double last;        /* the last valid value */
     int64_t last_ts;    /* time_in: when it was read */
     int64_t counted_to; /* time_in: held time counted up to here */
     /* the day's */
-    double sum;         /* delta: increases; mean: values; time_in: ms non-zero; rises: count */
-    int64_t n;          /* mean: valid readings */
-    double peak;        /* peak: NaN until a valid reading */
+    double sum;  /* delta: increases; mean: values; time_in: ms non-zero; rises: count */
+    int64_t n;   /* mean: valid readings */
+    double peak; /* peak: NaN until a valid reading */
     int64_t peak_ts;
 };
 
@@ -52,9 +52,9 @@ struct day {
     int nfig;
     struct figure f[REPORT_FIGURES_MAX];
     int64_t hold_ms;
-    int active;                /* alerts of severity minor or above now active */
-    int64_t alarm_since;       /* while active: where the current stretch in alarm is counted from */
-    int64_t alarm_ms;          /* in alarm this day, stretches closed so far */
+    int active;          /* alerts of severity minor or above now active */
+    int64_t alarm_since; /* while active: where the current stretch in alarm is counted from */
+    int64_t alarm_ms;    /* in alarm this day, stretches closed so far */
     int nfaults;
     struct fault faults[MAX_FAULT_RULES];
     int64_t readings, first_ts, last_ts;
@@ -64,7 +64,7 @@ struct day {
 struct reports {
     const struct config *cfg;
     int n;
-    struct day *days;          /* by device->index */
+    struct day *days; /* by device->index */
 };
 
 int64_t reports_day_start(int64_t ts_ms)
@@ -127,8 +127,8 @@ struct reports *reports_new(const struct config *cfg, int64_t now_ms)
         const struct profile *p = d->dev->profile;
         for (int k = 0; p && k < p->npoints && d->nfig < REPORT_FIGURES_MAX; k++)
             if (p->points[k].report_how != REPORT_NONE)
-                d->f[d->nfig++] = (struct figure){.point = k, .how = p->points[k].report_how,
-                                                  .as = p->points[k].report_as};
+                d->f[d->nfig++] =
+                    (struct figure){.point = k, .how = p->points[k].report_how, .as = p->points[k].report_as};
         int64_t hold = (int64_t)d->dev->poll_ms * HOLD_POLLS;
         d->hold_ms = hold > HOLD_MIN_MS ? hold : HOLD_MIN_MS;
         day_begin(d, start);
@@ -476,10 +476,9 @@ static int read_state(struct day *d, const cJSON *o)
     const cJSON *fs = cJSON_GetObjectItemCaseSensitive(o, "faults");
     double active, since, alarm, readings, first, last;
     if (!cJSON_IsObject(cs) || !cJSON_IsObject(ps) || !cJSON_IsObject(fs) || (ss && !cJSON_IsObject(ss)) ||
-        get_num(o, "active", 0, 1000, &active) ||
-        get_num(o, "alarm_since", 0, TS_MAX, &since) || get_num(o, "alarm_ms", 0, TS_MAX, &alarm) ||
-        get_num(o, "readings", 0, COUNT_MAX, &readings) || get_num(o, "first_ts", 0, TS_MAX, &first) ||
-        get_num(o, "last_ts", 0, TS_MAX, &last))
+        get_num(o, "active", 0, 1000, &active) || get_num(o, "alarm_since", 0, TS_MAX, &since) ||
+        get_num(o, "alarm_ms", 0, TS_MAX, &alarm) || get_num(o, "readings", 0, COUNT_MAX, &readings) ||
+        get_num(o, "first_ts", 0, TS_MAX, &first) || get_num(o, "last_ts", 0, TS_MAX, &last))
         return -1;
     for (int k = 0; k < d->nfig; k++)
         if (read_figure(&d->f[k], d->f[k].how == REPORT_DELTA ? cs : d->f[k].how == REPORT_PEAK ? ps : ss))

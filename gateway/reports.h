@@ -34,19 +34,19 @@ struct reports;
 /* One figure of a day: a sum, mean or count (runs, volume, running_hours...) or a peak with its
  * time. */
 struct report_figure {
-    const char *member;         /* "runs", "peak_flow": the report's member */
-    double value;               /* NaN: none read (a peak or mean of a day without a valid reading) */
-    int64_t ts;                 /* peaks: when it was read; 0 for the others */
-    const char *unit;           /* the point's unit from the profile, "" when none */
+    const char *member; /* "runs", "peak_flow": the report's member */
+    double value;       /* NaN: none read (a peak or mean of a day without a valid reading) */
+    int64_t ts;         /* peaks: when it was read; 0 for the others */
+    const char *unit;   /* the point's unit from the profile, "" when none */
 };
 
 /* A finished day of one device, as docs/mqtt.md's reports/daily has it; payload_daily_report
  * writes it. Pointers are valid during the emit call only. */
 struct daily_report {
-    char day[16];               /* local date, "2024-06-01" */
+    char day[16]; /* local date, "2024-06-01" */
     const char *timezone, *location, *kind;
-    const struct device_asset *asset;   /* what the device is filed under (may be empty) */
-    int64_t from_ts, to_ts;     /* local midnights */
+    const struct device_asset *asset;    /* what the device is filed under (may be empty) */
+    int64_t from_ts, to_ts;              /* local midnights */
     int64_t readings, first_ts, last_ts; /* first/last: 0 when no reading */
     int ncounters, npeaks;
     struct report_figure counters[REPORT_FIGURES_MAX], peaks[REPORT_FIGURES_MAX]; /* peaks: how "peak" */

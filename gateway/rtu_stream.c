@@ -59,8 +59,8 @@ enum mb_status transport_rtu_receive(int fd, uint8_t *buf, size_t cap, size_t *h
                 hex[0] = '\0';
             else
                 transport_hex(buf, *have, hex, sizeof hex);
-            snprintf(err, errlen, "incomplete reply (%zu bytes%s%s%s)", *have + noise, *have && hex[0] ? ": " : "",
-                     hex, noise ? ", with noise before it" : "");
+            snprintf(err, errlen, "incomplete reply (%zu bytes%s%s%s)", *have + noise, *have && hex[0] ? ": " : "", hex,
+                     noise ? ", with noise before it" : "");
             return MB_BAD;
         }
         struct pollfd p = {.fd = fd, .events = POLLIN};

@@ -93,22 +93,22 @@ struct bound {
 };
 
 struct rinst {
-    const struct rule_def *def;   /* NULL: the built-in communication-lost rule */
+    const struct rule_def *def; /* NULL: the built-in communication-lost rule */
     int64_t for_ms, clear_for_ms;
     struct bound when, clear, suppress;
-    bool stale_driven;            /* some expression uses stale(): evaluated on ticks too */
+    bool stale_driven; /* some expression uses stale(): evaluated on ticks too */
     enum rstate st;
     int64_t pending_since;
     int true_count;
-    int64_t clear_since;          /* -1: the clear condition is not (known) true */
-    bool armed;                   /* event rules: seen false since the last firing */
+    int64_t clear_since; /* -1: the clear condition is not (known) true */
+    bool armed;          /* event rules: seen false since the last firing */
     int64_t within_ms;
     int64_t occ[RULES_TIMES_MAX]; /* times the condition held its on-delay, oldest first */
     int nocc;
-    bool counted;                 /* the condition's present spell is already in occ */
+    bool counted; /* the condition's present spell is already in occ */
     bool suppressed;
     struct alert a;
-    int64_t raises[FLAP_RING];    /* raise times, newest at raises_head */
+    int64_t raises[FLAP_RING]; /* raise times, newest at raises_head */
     int raises_head, nraises;
 };
 
@@ -126,7 +126,7 @@ struct rules_device {
     int64_t start_ms;
     bool offline;
     int ninst;
-    struct rinst *inst;           /* rules in profile order, then comm_lost */
+    struct rinst *inst; /* rules in profile order, then comm_lost */
     uint64_t gen;
 };
 
@@ -152,8 +152,10 @@ static int bind_expr(struct rules_device *d, const struct expr *e, struct bound 
     int64_t win[EXPR_MAX_WINDOWS];
     int bad;
     if (expr_windows(e, d->params, win, &bad)) {
-        diag_set(err, "device %s: rule %s: %s: window of history function %d is not 0 < seconds <= %.0f with this "
-                      "device's params", d->id, rule, what, bad + 1, RULES_MAX_DURATION_S);
+        diag_set(err,
+                 "device %s: rule %s: %s: window of history function %d is not 0 < seconds <= %.0f with this "
+                 "device's params",
+                 d->id, rule, what, bad + 1, RULES_MAX_DURATION_S);
         return -1;
     }
     if (collect) {
@@ -165,8 +167,8 @@ static int bind_expr(struct rules_device *d, const struct expr *e, struct bound 
     return 0;
 }
 
-static int duration_ms(struct rules_device *d, const struct expr *e, const char *rule, const char *what,
-                       int64_t *out, struct diag *err)
+static int duration_ms(struct rules_device *d, const struct expr *e, const char *rule, const char *what, int64_t *out,
+                       struct diag *err)
 {
     double s = expr_eval_const(e, d->params);
     if (!(s >= 0 && s <= RULES_MAX_DURATION_S)) {
@@ -317,7 +319,8 @@ static void make_alert(struct rules_device *d, struct rinst *in, int64_t ts)
     a->raised_ts = ts;
     if (in->def) {
         a->severity = in->def->severity;
-        rules_render(d->p, d->rs, in->def->message_zh, d->values, d->params, false, a->message_zh, sizeof a->message_zh);
+        rules_render(d->p, d->rs, in->def->message_zh, d->values, d->params, false, a->message_zh,
+                     sizeof a->message_zh);
         rules_render(d->p, d->rs, in->def->message_en, d->values, d->params, true, a->message_en, sizeof a->message_en);
         int fp = in->def->when.first_point;
         if (fp >= 0 && fp < d->npoints) {

@@ -47,9 +47,9 @@ struct rule_def {
     enum severity severity;
     struct expr when, clear, suppress;
     bool has_clear, has_suppress;
-    struct expr for_s, clear_for_s;   /* constants of numbers and params */
+    struct expr for_s, clear_for_s; /* constants of numbers and params */
     int for_samples;
-    int times;                        /* occurrences (each held for_s) within within_s that raise; 1: the first */
+    int times; /* occurrences (each held for_s) within within_s that raise; 1: the first */
     struct expr within_s;
     char message_zh[TEXT_MAX_LEN];
     char message_en[TEXT_MAX_LEN];
@@ -59,8 +59,8 @@ struct rule_def {
  * string for both (a unit name, a code without words). */
 struct code_entry {
     int64_t code;
-    char text[TEXT_MAX_LEN];     /* Chinese, or the one text */
-    char text_en[TEXT_MAX_LEN];  /* English; empty: text serves both */
+    char text[TEXT_MAX_LEN];    /* Chinese, or the one text */
+    char text_en[TEXT_MAX_LEN]; /* English; empty: text serves both */
 };
 
 struct code_table {
@@ -83,11 +83,11 @@ const char *rules_code_text(const struct rule_set *rs, const char *table, int64_
 
 /* Knobs of the life cycle that are not per rule (the core fills them from the config). */
 struct rules_options {
-    int64_t escalate_every_ms;  /* re-escalation interval; 0 = escalate once */
-    int flap_max;               /* raises within flap_window_ms above which an alert is flapping */
+    int64_t escalate_every_ms; /* re-escalation interval; 0 = escalate once */
+    int flap_max;              /* raises within flap_window_ms above which an alert is flapping */
     int64_t flap_window_ms;
     int64_t flap_hold_ms;
-    int64_t comm_lost_ms;       /* when the profile has no comm_lost_s param */
+    int64_t comm_lost_ms; /* when the profile has no comm_lost_s param */
 };
 
 /* Defaults, in the config's units (section "alerts" of the config takes the same): escalate

@@ -8,10 +8,9 @@
 
 #include "array.h"
 
-
-static const char *const rule_keys[] = {"id",          "kind",     "when",     "clear",    "for_s", "clear_for_s",
-                                        "for_samples", "severity", "message",  "suppress", "doc",   "times",
-                                        "within_s"};
+static const char *const rule_keys[] = {"id",          "kind",        "when",     "clear",   "for_s",
+                                        "clear_for_s", "for_samples", "severity", "message", "suppress",
+                                        "doc",         "times",       "within_s"};
 static const char *const kind_names[] = {"condition", "event"};
 static const char *const severity_names[] = {"critical", "major", "minor", "info"};
 
@@ -80,8 +79,10 @@ static int check_windows(struct jctx *c, const struct profile *p, const char *ke
     int64_t win[EXPR_MAX_WINDOWS];
     int bad;
     if (expr_windows(e, params, win, &bad))
-        return json_fail_key(c, key, "window of history function %d is not 0 < seconds <= %.0f with the profile's "
-                                     "defaults", bad + 1, RULES_MAX_DURATION_S);
+        return json_fail_key(c, key,
+                             "window of history function %d is not 0 < seconds <= %.0f with the profile's "
+                             "defaults",
+                             bad + 1, RULES_MAX_DURATION_S);
     return 0;
 }
 
@@ -105,8 +106,9 @@ static int check_message(struct jctx *c, const struct profile *p, const struct r
         char name[NAME_MAX_LEN + 16];
         size_t n = (size_t)(end - s - 1);
         if (n == 0 || n >= sizeof name)
-            return json_fail_key(c, key, "empty or too long placeholder (expected {point}, {point.text} or "
-                                         "{params.name})");
+            return json_fail_key(c, key,
+                                 "empty or too long placeholder (expected {point}, {point.text} or "
+                                 "{params.name})");
         memcpy(name, s + 1, n);
         name[n] = '\0';
         bool ok;
@@ -189,7 +191,8 @@ static int compile_rule(struct jctx *c, const struct profile *p, struct rule_set
         return -1;
     bool has_within = cJSON_GetObjectItemCaseSensitive(obj, "within_s") != NULL;
     if (r->times > 1 && !has_within)
-        return json_fail_key(c, "within_s", "missing (expected the window in which the %d occurrences count)", r->times);
+        return json_fail_key(c, "within_s", "missing (expected the window in which the %d occurrences count)",
+                             r->times);
     if (r->times == 1 && has_within)
         return json_fail_key(c, "within_s", "applies only with \"times\" above 1");
     const char *doc;

@@ -44,17 +44,19 @@ int secret_file_open(const char *key, const char *path, struct diag *err)
                  st.st_mode & S_IROTH ? "readable" : "writable", mode);
     } else if (st.st_uid != 0 && st.st_uid != geteuid()) {
         /* Its owner may rewrite it whatever the mode says: root or the service itself only. */
-        diag_set(err, "%s %s: owned by uid %u, neither root nor the service's user (mode %04o); refusing to use it (" PRIVATE_HINT ")",
-                 key, path, (unsigned)st.st_uid, mode);
+        diag_set(
+            err,
+            "%s %s: owned by uid %u, neither root nor the service's user (mode %04o); refusing to use it (" PRIVATE_HINT
+            ")",
+            key, path, (unsigned)st.st_uid, mode);
     } else if (st.st_mode & S_IWGRP) {
         diag_set(err, "%s %s: writable by its group (mode %04o); refusing to use it (" PRIVATE_HINT ")", key, path,
                  mode);
     } else if ((st.st_mode & S_IRGRP) && st.st_gid != getegid()) {
         /* The daemon's own group is the one way to share the file with it and no one else. */
-        diag_set(err, "%s %s: %s by group %s, which is not the service's (mode %04o); refusing to use it (" PRIVATE_HINT
-                 ")",
-                 key, path, st.st_mode & S_IRGRP ? "readable" : "writable", group_name(st.st_gid, grp, sizeof grp),
-                 mode);
+        diag_set(
+            err, "%s %s: %s by group %s, which is not the service's (mode %04o); refusing to use it (" PRIVATE_HINT ")",
+            key, path, st.st_mode & S_IRGRP ? "readable" : "writable", group_name(st.st_gid, grp, sizeof grp), mode);
     } else {
         return fd;
     }

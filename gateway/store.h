@@ -11,7 +11,6 @@
 #include "queue.h"
 #include "store_schema.h"
 
-
 struct store;
 
 /* Opens (creating if needed) the database in WAL mode, checks every page, and brings its schema
@@ -68,8 +67,8 @@ uint64_t store_rollbacks(const struct store *s);
 
 struct outbox_value {
     const char *point;
-    double value;            /* meaningful when quality is Q_OK */
-    int quality;             /* enum quality */
+    double value; /* meaningful when quality is Q_OK */
+    int quality;  /* enum quality */
 };
 
 /* One unsent message. Pointers stay valid until the next store_fetch_unsent or store_close. */
@@ -77,8 +76,8 @@ struct outbox_row {
     int64_t seq;
     enum outbox_kind kind;
     int64_t ts_ms;
-    const char *device;      /* name; NULL for gateway-wide events */
-    const char *body;        /* JSON object of non-reading kinds; NULL for readings */
+    const char *device; /* name; NULL for gateway-wide events */
+    const char *body;   /* JSON object of non-reading kinds; NULL for readings */
     int nvalues;
     const struct outbox_value *values;
 };
@@ -86,7 +85,7 @@ struct outbox_row {
 /* Where a publisher is in the outbox: the highest seq it has taken of each class. Zero it to
  * take every unsent row again (after a reconnect: rows in flight were never acknowledged). */
 struct outbox_cursor {
-    int64_t event;           /* every kind but readings */
+    int64_t event; /* every kind but readings */
     int64_t reading;
 };
 
@@ -110,15 +109,15 @@ int store_backlog(struct store *s, struct store_backlog *out);
 /* ---- retention and health ---- */
 
 struct store_usage {
-    int64_t used_bytes;        /* pages in use (not on the free list) x page size */
+    int64_t used_bytes; /* pages in use (not on the free list) x page size */
     int64_t file_bytes;
-    int64_t max_bytes;         /* 0: no limit */
-    int64_t evicted_unsent;    /* readings evicted before they were sent, over the file's life */
-    int64_t evicted_sent;      /* since open */
-    int64_t expired;           /* sent rows past retention_days, since open */
-    uint64_t write_errors;     /* inserts or commits that failed, since open */
-    uint64_t lost_rows;        /* messages in transactions that were rolled back, since open */
-    uint64_t rollbacks;        /* transactions rolled back, since open */
+    int64_t max_bytes;      /* 0: no limit */
+    int64_t evicted_unsent; /* readings evicted before they were sent, over the file's life */
+    int64_t evicted_sent;   /* since open */
+    int64_t expired;        /* sent rows past retention_days, since open */
+    uint64_t write_errors;  /* inserts or commits that failed, since open */
+    uint64_t lost_rows;     /* messages in transactions that were rolled back, since open */
+    uint64_t rollbacks;     /* transactions rolled back, since open */
 };
 void store_usage(struct store *s, struct store_usage *out);
 

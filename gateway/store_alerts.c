@@ -45,8 +45,8 @@ int store_put_alert(struct store *s, const struct store_alert *a)
 }
 
 /* Runs sql (one text parameter at most) and hands each row's first two columns to fn. */
-static int each_row(struct store *s, const char *sql, const char *arg,
-                    int (*fn)(void *ctx, sqlite3_stmt *st), void *ctx)
+static int each_row(struct store *s, const char *sql, const char *arg, int (*fn)(void *ctx, sqlite3_stmt *st),
+                    void *ctx)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -80,8 +80,7 @@ static int alert_row(void *ctx, sqlite3_stmt *st)
 int store_active_alerts(struct store *s, store_alert_fn fn, void *ctx)
 {
     struct alert_walk w = {fn, ctx};
-    return each_row(s, "SELECT json FROM alerts WHERE cleared_ts IS NULL ORDER BY raised_ts, id", NULL, alert_row,
-                    &w);
+    return each_row(s, "SELECT json FROM alerts WHERE cleared_ts IS NULL ORDER BY raised_ts, id", NULL, alert_row, &w);
 }
 
 int store_put_report_day(struct store *s, const char *device, int64_t day_start_ms, const char *json)

@@ -46,8 +46,6 @@
 #define DISK_TIGHT_BYTES (4 * 1048576)
 #define OVERFLOW_EVENT_EVERY_MS 60000
 
-
-
 /* Names of rows by id (SQLite rowids of devices and points are small and dense). */
 struct name_table {
     char **names;
@@ -56,8 +54,8 @@ struct name_table {
 
 /* Where one fetched row's body and values sit in the fetch buffers, until pointers are fixed. */
 struct fetch_slot {
-    size_t body_off;   /* in arena; SIZE_MAX: none */
-    size_t val_off;    /* in vals */
+    size_t body_off; /* in arena; SIZE_MAX: none */
+    size_t val_off;  /* in vals */
 };
 
 struct store {
@@ -66,27 +64,27 @@ struct store {
     sqlite3_stmt *put_alert, *put_report;
     sqlite3_stmt *fetch_events, *fetch_readings, *fetch_values;
     int64_t last_seq;
-    int64_t committed_seq;  /* last_seq as of the last successful commit */
+    int64_t committed_seq; /* last_seq as of the last successful commit */
     int in_tx;
-    int pending;            /* rows (outbox and readings) in the open transaction */
-    int pending_msgs;       /* outbox rows among them: what a rollback loses */
+    int pending;      /* rows (outbox and readings) in the open transaction */
+    int pending_msgs; /* outbox rows among them: what a rollback loses */
     int64_t pending_since;
     int ndevices;
-    int64_t *device_row;      /* by device->index */
-    int64_t **point_row;      /* by device->index, point index */
+    int64_t *device_row; /* by device->index */
+    int64_t **point_row; /* by device->index, point index */
     struct name_table dev_names, point_names;
     char moved_aside[PATH_MAX_LEN + 48]; /* where a corrupt file found at open went; "" if none */
     char corruption[160];                /* what SQLite said of it */
-    int64_t mark_lo, mark_hi; /* seqs acknowledged, not yet written; 0 when none */
+    int64_t mark_lo, mark_hi;            /* seqs acknowledged, not yet written; 0 when none */
     /* limits */
     int64_t page_size, max_pages;
-    int64_t cap_pages;      /* the ceiling eviction aims under now: max_pages or the disk's */
+    int64_t cap_pages; /* the ceiling eviction aims under now: max_pages or the disk's */
     int disk_tight;
     int retention_days;
     /* counters */
     int64_t evicted_unsent, evicted_unsent_committed, evicted_sent, expired;
     uint64_t write_errors, lost_rows, rollbacks;
-    struct complaint write_complaint;  /* a full disk fails every write: log at growing intervals */
+    struct complaint write_complaint; /* a full disk fails every write: log at growing intervals */
     /* Unsent readings evicted and not yet told in a buffer_overflow event: on a nearly full disk
      * eviction runs every few commits, and one event a minute says it all. */
     struct complaint overflow_complaint;
@@ -100,7 +98,6 @@ struct store {
     struct fetch_slot *slots;
     size_t slots_cap;
 };
-
 
 /* Runs sql (no rows wanted); on failure err says what the store could not do. */
 int store__exec(struct store *s, const char *sql, struct diag *err);

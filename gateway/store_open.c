@@ -37,7 +37,6 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
-
 int store__exec(struct store *s, const char *sql, struct diag *err)
 {
     char *msg = NULL;
@@ -136,8 +135,8 @@ static struct store *open_at(const char *path, struct diag *err, int *corrupt, b
         diag_set(err, "store: out of memory");
         return NULL;
     }
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
         diag_set(err, "store %s: cannot open: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto fail;
     }
@@ -404,7 +403,7 @@ static int names_load(struct store *s, const char *table, struct name_table *t)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-const char * store__name_of(const struct name_table *t, int64_t id)
+const char *store__name_of(const struct name_table *t, int64_t id)
 {
     return id >= 0 && id < t->n && t->names[id] ? t->names[id] : "unknown";
 }
@@ -420,11 +419,11 @@ int store_register(struct store *s, const struct config *cfg, struct diag *err)
         goto fail;
     for (int i = 0; i < cfg->ndevices; i++) {
         const struct device *d = cfg->devices[i];
-        s->device_row[i] = upsert_id(
-            s->db,
-            "INSERT INTO devices(name, driver, location) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
-            "driver = excluded.driver, location = excluded.location",
-            "SELECT id FROM devices WHERE name = ?1", d->id, d->driver, d->location, -1);
+        s->device_row[i] =
+            upsert_id(s->db,
+                      "INSERT INTO devices(name, driver, location) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
+                      "driver = excluded.driver, location = excluded.location",
+                      "SELECT id FROM devices WHERE name = ?1", d->id, d->driver, d->location, -1);
         if (s->device_row[i] < 0)
             goto fail;
         const struct profile *p = d->profile;
@@ -432,12 +431,12 @@ int store_register(struct store *s, const struct config *cfg, struct diag *err)
         if (!s->point_row[i])
             goto fail;
         for (int k = 0; k < p->npoints; k++) {
-            s->point_row[i][k] = upsert_id(
-                s->db,
-                "INSERT INTO points(device_id, name, unit) VALUES(?1, ?2, ?3) ON CONFLICT(device_id, name) "
-                "DO UPDATE SET unit = excluded.unit",
-                "SELECT id FROM points WHERE device_id = ?1 AND name = ?2", p->points[k].name,
-                p->points[k].unit, NULL, s->device_row[i]);
+            s->point_row[i][k] =
+                upsert_id(s->db,
+                          "INSERT INTO points(device_id, name, unit) VALUES(?1, ?2, ?3) ON CONFLICT(device_id, name) "
+                          "DO UPDATE SET unit = excluded.unit",
+                          "SELECT id FROM points WHERE device_id = ?1 AND name = ?2", p->points[k].name,
+                          p->points[k].unit, NULL, s->device_row[i]);
             if (s->point_row[i][k] < 0)
                 goto fail;
         }

@@ -40,8 +40,9 @@ static int fetch_events(struct store *s, struct outbox_cursor *c, struct outbox_
         memset(r, 0, sizeof *r);
         r->seq = sqlite3_column_int64(st, 0);
         r->kind = (enum outbox_kind)sqlite3_column_int(st, 1);
-        r->device = sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL
-                                                              : store__name_of(&s->dev_names, sqlite3_column_int64(st, 2));
+        r->device = sqlite3_column_type(st, 2) == SQLITE_NULL
+                        ? NULL
+                        : store__name_of(&s->dev_names, sqlite3_column_int64(st, 2));
         r->ts_ms = sqlite3_column_int64(st, 3);
         const char *body = (const char *)sqlite3_column_text(st, 4);
         s->slots[n].body_off = arena_add(s, body ? body : "{}", body ? (size_t)sqlite3_column_bytes(st, 4) : 2);

@@ -25,11 +25,11 @@ int64_t store__ceiling(struct store *s)
     return cap;
 }
 
-
 static int64_t used_pages(struct store *s)
 {
     int64_t pages = 0, free_pages = 0;
-    if (store__query_int(s, "PRAGMA page_count", &pages) < 0 || store__query_int(s, "PRAGMA freelist_count", &free_pages) < 0)
+    if (store__query_int(s, "PRAGMA page_count", &pages) < 0 ||
+        store__query_int(s, "PRAGMA freelist_count", &free_pages) < 0)
         return -1;
     return pages - free_pages;
 }
@@ -77,9 +77,8 @@ static int64_t delete_oldest_readings(struct store *s, int sent, int64_t limit, 
     static const char *const del_values[2] = {
         "DELETE FROM readings WHERE seq IN (SELECT seq FROM outbox WHERE sent = 0 AND kind = 1 AND seq <= ?1)",
         "DELETE FROM readings WHERE seq IN (SELECT seq FROM outbox WHERE sent = 1 AND kind = 1 AND seq <= ?1)"};
-    static const char *const del_rows[2] = {
-        "DELETE FROM outbox WHERE sent = 0 AND kind = 1 AND seq <= ?1",
-        "DELETE FROM outbox WHERE sent = 1 AND kind = 1 AND seq <= ?1"};
+    static const char *const del_rows[2] = {"DELETE FROM outbox WHERE sent = 0 AND kind = 1 AND seq <= ?1",
+                                            "DELETE FROM outbox WHERE sent = 1 AND kind = 1 AND seq <= ?1"};
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, pick[sent], -1, &st, NULL) != SQLITE_OK)
         return -1;
@@ -175,8 +174,8 @@ int64_t store__evict(struct store *s, int64_t target_pages, int64_t now_wall_ms)
                 " to %" PRId64 "%s",
                 unsent_n, s->evicted_unsent, first_ts, last_ts,
                 s->cap_pages < s->max_pages || s->max_pages <= 0 ? ": the disk is nearly full" : "");
-    if (run_bound(s, "INSERT OR REPLACE INTO meta(key, value) VALUES('evicted_unsent', ?1)", s->evicted_unsent,
-                  0) != SQLITE_OK) {
+    if (run_bound(s, "INSERT OR REPLACE INTO meta(key, value) VALUES('evicted_unsent', ?1)", s->evicted_unsent, 0) !=
+        SQLITE_OK) {
         store__check_rolled_back(s);
         return -1;
     }

@@ -9,8 +9,8 @@ enum outbox_kind {
     OUTBOX_READING = 1,
     OUTBOX_DEVICE_STATE = 2,
     OUTBOX_EVENT = 3,
-    OUTBOX_ALERT = 4,   /* one alert event, on <prefix>/alerts */
-    OUTBOX_REPORT = 5,  /* one device's daily report, on <prefix>/reports/daily */
+    OUTBOX_ALERT = 4,  /* one alert event, on <prefix>/alerts */
+    OUTBOX_REPORT = 5, /* one device's daily report, on <prefix>/reports/daily */
 };
 
 /* The outbox kinds a name is known for, 1..OUTBOX_KIND_LAST. */

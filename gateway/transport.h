@@ -1,7 +1,7 @@
 /* transport: the wire under a bus — a const table of operations (connect, close, transact,
  * flush) with three implementations: RTU on a serial port (through libmodbus), Modbus TCP, and
- * RTU over a DTU's TCP connection (both framed here; README, Dependencies, says why). A transport frames and unframes; what a reply means is judged once, in
- * transport_read, for all three.
+ * RTU over a DTU's TCP connection (both framed here; README, Dependencies, says why). A transport frames and unframes;
+ * what a reply means is judged once, in transport_read, for all three.
  *
  * Life: transport_new (nothing opened) -> connect -> transact... -> close -> connect ... ->
  * transport_free. One thread uses a transport at a time (its bus's poller, or probe). */
@@ -43,8 +43,8 @@ struct transport_ops {
 struct transport {
     const struct transport_ops *ops;
     int connected;
-    char err[256];    /* why the last call failed, for a log line */
-    char label[160];  /* what it talks to, for messages: "/dev/ttyS1 9600 8N1", "10.0.0.2:502" */
+    char err[256];   /* why the last call failed, for a log line */
+    char label[160]; /* what it talks to, for messages: "/dev/ttyS1 9600 8N1", "10.0.0.2:502" */
 };
 
 /* A transport for the bus (nothing is opened yet). NULL when out of memory. The config must

@@ -29,9 +29,9 @@
 struct dtu {
     struct transport base;
     const struct bus_config *cfg;
-    struct queue *events;               /* handed to the slot: where dtu_replaced goes */
+    struct queue *events; /* handed to the slot: where dtu_replaced goes */
     struct dtu_slot *slot;
-    int fd;                             /* our dup of slot->fd */
+    int fd; /* our dup of slot->fd */
     uint64_t gen;
     struct mbrtu_skip skip;
     uint8_t buf[MBRTU_MAX * 2];

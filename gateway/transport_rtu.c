@@ -101,8 +101,7 @@ static int rtu_connect(struct transport *t)
                  modbus_strerror(errno));
     /* For adapters whose driver does not: libmodbus raises (or lowers) RTS for each request
      * and drops it once the request has left. */
-    if (c->rts != RTS_NONE &&
-        modbus_rtu_set_rts(r->mb, c->rts == RTS_UP ? MODBUS_RTU_RTS_UP : MODBUS_RTU_RTS_DOWN) < 0)
+    if (c->rts != RTS_NONE && modbus_rtu_set_rts(r->mb, c->rts == RTS_UP ? MODBUS_RTU_RTS_UP : MODBUS_RTU_RTS_DOWN) < 0)
         log_warn("bus %s: %s: cannot toggle RTS (%s)", c->id, c->port, modbus_strerror(errno));
     /* No byte timeout: the response timeout then bounds the whole reply (modbus_set_byte_timeout(3)).
      * A limit on each gap would cut a reply whose sender was only late — a USB adapter hands

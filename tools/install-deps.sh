@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config libmosquitto-dev libsqlite3-dev libcjson-dev
 libsystemd-dev libmodbus-dev mosquitto mosquitto-clients socat python3 python3-paho-mqtt sqlite3 tzdata"
-[ "${1:-}" = "--test" ] && pkgs="$pkgs clang libclang-rt-14-dev valgrind systemd dpkg-dev openssl libfaketime python3-jsonschema
+[ "${1:-}" = "--test" ] && pkgs="$pkgs clang clang-format libclang-rt-14-dev valgrind systemd dpkg-dev openssl libfaketime python3-jsonschema
 chromium chromium-driver python3-selenium fonts-noto-cjk"
 missing=""
 for p in $pkgs; do
