@@ -177,6 +177,9 @@ def test(started):
     lift.publish("%s/cmd/ack/drain-co" % PREFIX, json.dumps({"alert_id": high["id"]}))
     lift.publish("%s/cmd/ack/ops-admin" % PREFIX, json.dumps({"alert_id": trap["id"]}))
     dash.publish("%s/cmd/reload/dashboard" % PREFIX, b"{}")
+    # the gateway's own password (it lives on the box) cannot speak for anyone either
+    stolen = client(GATEWAY_USER, PREFIX + "/status", name="the gateway's password, stolen")
+    stolen.publish("%s/cmd/reload/ops-admin" % PREFIX, b"{}")
     r = ask(lift, "reload", {"id": "x-3"})
     check(r["ok"] is False, "a contractor's reload", r)
     check(not drain.received("/reply/drain-co")[1:] and not admin.received("/reply/ops-admin"),
@@ -184,7 +187,7 @@ def test(started):
     check(not alerts("manhole-3", "acknowledged") and not alerts("lift-a", "acknowledged"),
           "an ack published on another's identity acted", alerts("manhole-3", "acknowledged"))
     blog = open(broker.log_path).read()
-    for topic in ("cmd/ack/drain-co", "cmd/ack/ops-admin", "cmd/reload/dashboard"):
+    for topic in ("cmd/ack/drain-co", "cmd/ack/ops-admin", "cmd/reload/dashboard", "cmd/reload/ops-admin"):
         check(re.search(r"Denied PUBLISH from \S+ \(.*'%s/%s'" % (PREFIX, topic), blog), "the broker let %s through" % topic)
     new = d.output()[out0:]
     check(all(w not in new for w in ("drain-co", "ops-admin", "dashboard")),
