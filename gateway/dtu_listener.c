@@ -15,12 +15,15 @@
  * - One connection per id. A rightful second one takes over only while the current one is
  *   silent (its poller's last exchange on it went unanswered, or none came for quiet_ms);
  *   it waits for the current one's next poll to tell (a DTU that redialled after its NAT
- *   mapping died gets in without redialling again), and is refused if that is answered. Every
- *   takeover is a dtu_replaced event; DTU_CONTESTED_COUNT of them within the window raise
- *   dtu_contested.
+ *   mapping died gets in without redialling again), and is refused if that is answered. One
+ *   claim waits per id: a newer one closes it. A current connection its peer closed is seen at
+ *   once (polled, never read) and frees the id. Every takeover is a dtu_replaced event;
+ *   DTU_CONTESTED_COUNT of them within the window raise dtu_contested.
+ * - A match that a longer expected packet still begins with waits briefly for more bytes.
  * - Connections still registering are capped per listener and per source address; a new one
- *   pushes out the oldest, so idle connections cannot lock a real DTU out. Every refusal is
- *   logged through log_complain: a flood costs a few lines, not one per connection.
+ *   pushes out the oldest that has not proven a secret, so idle connections cannot lock a real
+ *   DTU out, nor close its claim. Every refusal is logged through log_complain: a flood costs
+ *   a few lines, not one per connection.
  *
  * Threads: the pending table belongs to the listener thread alone; slots are shared with the
  * pollers under dtu_hub_lock. */
@@ -55,6 +58,12 @@
 #define CLAIM_HOLD_MAX_MS 120000
 /* Accepted per turn of the loop, so registrations already sent are read between bursts. */
 #define ACCEPT_BURST 16
+/* A registration that matches, while a longer expected packet still begins with it, waits this
+ * long for the rest ("1234", then "5") before it is taken for the shorter one. */
+#define PIECES_GRACE_MS 500
+/* accept() out of descriptors or memory: the listening socket stays readable, so it is left
+ * unwatched this long rather than spun on. */
+#define ACCEPT_BACKOFF_MS 1000
 
 struct pending_conn {
     int fd;
@@ -65,8 +74,11 @@ struct pending_conn {
     uint8_t buf[REG_BUF];
     size_t len;
     bool claiming;                      /* its packet is right; the current connection still answers:
-                                         * nothing more is read from it */
+                                         * nothing more is read from it. Never pushed out for room */
+    const struct dtu_slot *claim;       /* while claiming: the slot claimed (compared, never read) */
+    bool superseded;                    /* a newer right claim of the same slot came: closed */
     int64_t hold_until;                 /* while claiming: when it is refused */
+    int64_t settle;                     /* a match that may yet grow: decided then; 0 none */
 };
 
 struct dtu_listener {
@@ -84,6 +96,8 @@ struct dtu_listener {
      * another's first line; the totals go in every line. */
     struct complaint silent, unknown, impostor, crowded, outsider;
     uint64_t n_silent, n_unknown, n_impostor, n_crowded, n_outsider;
+    struct complaint accept_failed;
+    int64_t accept_paused_until;        /* accept() ran out of descriptors or memory: not before */
     struct dtu_listener *next;
 };
 
@@ -157,9 +171,31 @@ static bool admitted(const struct dtu_listener *ls, const struct sockaddr_storag
     return false;
 }
 
+/* Whether the slot's current connection was closed by its peer (or reset). Looked at without
+ * reading: the poller owns what arrives on it. dtu_hub_lock held. */
+static bool hung_up(const struct dtu_slot *s)
+{
+    struct pollfd pfd = {.fd = s->fd, .events = POLLRDHUP};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static bool slot_alive(const struct dtu_slot *s, int64_t now)
 {
     return s->fd >= 0 && s->last_answered && now - s->last_ms <= s->quiet_ms;
+}
+
+/* The DTU closed its connection itself (it redials at once): the slot forgets it, as its
+ * poller would on its next exchange, so the redial registers rather than takes over. */
+static void forget_if_hung_up(struct dtu_slot *s)
+{
+    if (s->fd < 0 || !hung_up(s))
+        return;
+    log_info("bus %s: DTU %s: the connection from %s was closed by the DTU", s->cfg->id, s->cfg->dtu_id, s->peer);
+    /* Wakes a poller blocked on its dup; the descriptor is ours to close. */
+    shutdown(s->fd, SHUT_RDWR);
+    close(s->fd);
+    s->fd = -1;
+    s->gen++;
 }
 
 static void pending_drop(struct dtu_listener *ls, int i)
@@ -252,34 +288,73 @@ static void attach(struct dtu_listener *ls, int i, struct dtu_slot *s, int64_t n
     ls->pend[i] = ls->pend[--ls->npend];
 }
 
+/* One right claim per slot: an older one still waiting is closed for the newer (a DTU dials
+ * again when its last attempt went nowhere, so the newest is the one it is still on). */
+static void supersede(struct dtu_listener *ls, int i, const struct dtu_slot *s)
+{
+    for (int j = 0; j < ls->npend; j++) {
+        struct pending_conn *o = &ls->pend[j];
+        if (j == i || !o->claiming || o->claim != s)
+            continue;
+        o->claiming = false;
+        o->superseded = true;
+        log_info("bus %s: DTU %s: the waiting connection from %s is closed for a newer one from %s", s->cfg->id,
+                 s->cfg->dtu_id, o->peer, ls->pend[i].peer);
+    }
+}
+
 /* Decides pending connection i on what it has sent so far: attached, left to wait, or (only
  * at its deadline) refused. */
 static void judge(struct dtu_listener *ls, int i, int64_t now)
 {
     struct pending_conn *p = &ls->pend[i];
+    if (p->superseded) {
+        atomic_fetch_add(&total_claims_refused, 1);
+        pending_drop(ls, i);
+        return;
+    }
     pthread_mutex_lock(&dtu_hub_lock);
     int n = nslots(ls), claimed = -1;
     struct dtu_expect e[n ? n : 1];
     struct dtu_slot *by[n ? n : 1];
     expectations(ls, e, by, n);
     int k = dtu_match(e, n, p->buf, p->len, &claimed);
+    if (k >= 0 && !p->claiming && now < p->deadline && dtu_match_incomplete(e, n, p->buf, p->len)) {
+        /* Perhaps the first piece of a longer packet: decided when the rest comes, or at settle. */
+        if (!p->settle)
+            p->settle = now + PIECES_GRACE_MS < p->deadline ? now + PIECES_GRACE_MS : p->deadline;
+        if (now < p->settle) {
+            pthread_mutex_unlock(&dtu_hub_lock);
+            return;
+        }
+    }
+    p->settle = 0;
     struct dtu_slot *s = k >= 0 ? by[k] : NULL;
     if (s && s->cfg->nallow && !cidr_match_any(s->cfg->allow, s->cfg->nallow, (const struct sockaddr *)&p->sa))
         s = NULL; /* another bus on the port let it in; this one does not */
-    if (s && !p->claiming) {
+    bool fresh = s && !p->claiming;
+    if (fresh) {
         /* Only a connection that knows the secret is held longer: it tells nothing to others. */
         int64_t hold = s->quiet_ms + CLAIM_CHECK_MS < CLAIM_HOLD_MAX_MS ? s->quiet_ms + CLAIM_CHECK_MS
                                                                         : CLAIM_HOLD_MAX_MS;
         p->hold_until = now + hold > p->deadline ? now + hold : p->deadline;
+        supersede(ls, i, s);
     }
     p->claiming = s != NULL;
+    p->claim = s;
     bool expired = now >= (p->claiming ? p->hold_until : p->deadline);
+    if (s)
+        forget_if_hung_up(s);
     if (s && !slot_alive(s, now)) {
         attach(ls, i, s, now);
         pthread_mutex_unlock(&dtu_hub_lock);
         return;
     }
     if (!expired) {
+        if (fresh)
+            log_info("bus %s: DTU %s: connection from %s waits up to %lld s for the current one from %s to fall "
+                     "silent", s->cfg->id, s->cfg->dtu_id, p->peer, (long long)(p->hold_until - now + 999) / 1000,
+                     s->peer);
         pthread_mutex_unlock(&dtu_hub_lock);
         return;
     }
@@ -336,13 +411,15 @@ static void pending_read(struct dtu_listener *ls, int i, int64_t now)
     judge(ls, i, now);
 }
 
-/* Index of the oldest pending connection, of this host only when sa is given; -1 none. */
+/* Index of the oldest pending connection that has not proven a secret (a claim is never pushed
+ * out: idle connections from the DTU's own address, behind carrier NAT, would close its
+ * rightful redial), of this host only when sa is given, and how many there are; -1 none. */
 static int oldest(const struct dtu_listener *ls, const struct sockaddr_storage *sa, int *count)
 {
     int best = -1;
     *count = 0;
     for (int i = 0; i < ls->npend; i++) {
-        if (sa && !same_host(&ls->pend[i].sa, sa))
+        if (ls->pend[i].claiming || (sa && !same_host(&ls->pend[i].sa, sa)))
             continue;
         ++*count;
         if (best < 0 || ls->pend[i].since < ls->pend[best].since)
@@ -351,22 +428,30 @@ static int oldest(const struct dtu_listener *ls, const struct sockaddr_storage *
     return best;
 }
 
-/* Closes the oldest pending connection when the newcomer's address, or the table, is full. */
-static void make_room(struct dtu_listener *ls, const struct sockaddr_storage *sa, const char *newcomer)
+/* Closes the oldest unproven pending connection when the newcomer's address, or the table, is
+ * full. False when the table holds nothing but claims: then the newcomer is the one refused. */
+static bool make_room(struct dtu_listener *ls, const struct sockaddr_storage *sa, const char *newcomer)
 {
     int n, i = oldest(ls, sa, &n), cap = DTU_PENDING_PER_ADDRESS;
     const char *where = "from its address";
     if (n < DTU_PENDING_PER_ADDRESS) {
         if (ls->npend < DTU_PENDING_MAX)
-            return;
+            return true;
         i = oldest(ls, NULL, &n);
         cap = DTU_PENDING_MAX;
         where = "in all";
+    }
+    if (i < 0) {
+        refused(ls, &ls->crowded, &ls->n_crowded,
+                "%d connections were waiting, each with a right registration; closed the new one from %s",
+                DTU_PENDING_MAX, newcomer);
+        return false;
     }
     refused(ls, &ls->crowded, &ls->n_crowded,
             "%d connections %s were waiting to register; closed the oldest, from %s, for one from %s", cap, where,
             ls->pend[i].peer, newcomer);
     pending_drop(ls, i);
+    return true;
 }
 
 static void accept_some(struct dtu_listener *ls, int64_t now)
@@ -376,8 +461,17 @@ static void accept_some(struct dtu_listener *ls, int64_t now)
         socklen_t sl = sizeof sa;
         memset(&sa, 0, sizeof sa);
         int fd = accept4(ls->fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                int e = errno;
+                uint32_t held;
+                ls->accept_paused_until = now + ACCEPT_BACKOFF_MS;
+                if (log_complain(&ls->accept_failed, now, &held))
+                    log_err("dtu %s: cannot accept connections: %s; trying again in %d s (%u similar held back)",
+                            ls->name, strerror(e), ACCEPT_BACKOFF_MS / 1000, held);
+            }
             return;
+        }
         char peer[64];
         peer_name(&sa, peer, sizeof peer);
         pthread_mutex_lock(&dtu_hub_lock);
@@ -389,7 +483,10 @@ static void accept_some(struct dtu_listener *ls, int64_t now)
             refused(ls, &ls->outsider, &ls->n_outsider, "connection from %s, an address no bus allows; closed", peer);
             continue;
         }
-        make_room(ls, &sa, peer);
+        if (!make_room(ls, &sa, peer)) {
+            close(fd);
+            continue;
+        }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
@@ -399,6 +496,9 @@ static void accept_some(struct dtu_listener *ls, int64_t now)
         p->sa = sa;
         p->len = 0;
         p->claiming = false;
+        p->claim = NULL;
+        p->superseded = false;
+        p->settle = 0;
         p->since = now;
         p->deadline = now + DTU_REGISTER_TIMEOUT_MS;
         snprintf(p->peer, sizeof p->peer, "%s", peer);
@@ -414,22 +514,32 @@ static void *listener_thread(void *arg)
         struct pollfd pfd[DTU_PENDING_MAX + 2];
         int n = 0;
         pfd[n++] = (struct pollfd){.fd = ls->wake[0], .events = POLLIN};
-        pfd[n++] = (struct pollfd){.fd = ls->fd, .events = POLLIN};
         int64_t now = clock_mono_ms(), next = now + 1000;
+        bool paused = now < ls->accept_paused_until;
+        pfd[n++] = (struct pollfd){.fd = ls->fd, .events = paused ? 0 : POLLIN};
+        if (paused && ls->accept_paused_until < next)
+            next = ls->accept_paused_until;
         for (int i = 0; i < ls->npend; i++) {
             struct pending_conn *p = &ls->pend[i];
-            /* A claim is decided on the packet it made: its heartbeats are left unread. */
-            pfd[n++] = (struct pollfd){.fd = p->fd, .events = p->claiming ? 0 : POLLIN};
+            /* A claim is decided on the packet it made: its heartbeats are left unread, but its
+             * peer closing it is seen (POLLRDHUP: a FIN alone raises no POLLHUP). */
+            pfd[n++] = (struct pollfd){.fd = p->fd, .events = p->claiming ? POLLRDHUP : POLLIN};
             int64_t due = p->claiming ? p->hold_until : p->deadline;
             if (due < next)
                 next = due;
             if (p->claiming && now + CLAIM_CHECK_MS < next)
                 next = now + CLAIM_CHECK_MS;
+            if (p->settle && p->settle < next)
+                next = p->settle;
+            if (p->superseded)
+                next = now;
         }
         int np = ls->npend;
         int r = poll(pfd, (nfds_t)n, next > now ? (int)(next - now) : 0);
-        if (r < 0 && errno != EINTR)
+        if (r < 0 && errno != EINTR) {
+            log_err("dtu %s: poll: %s; no more DTUs are let in on this address", ls->name, strerror(errno));
             break;
+        }
         if (pfd[0].revents) {
             char drain[16];
             (void)!read(ls->wake[0], drain, sizeof drain);
@@ -450,9 +560,10 @@ static void *listener_thread(void *arg)
                 pending_read(ls, i, now);
         }
         for (int i = ls->npend - 1; i >= 0; i--)
-            if (ls->pend[i].deadline <= now || ls->pend[i].claiming)
+            if (ls->pend[i].deadline <= now || ls->pend[i].claiming || ls->pend[i].superseded ||
+                (ls->pend[i].settle && ls->pend[i].settle <= now))
                 judge(ls, i, now);
-        if (pfd[1].revents)
+        if ((pfd[1].revents & POLLIN) && now >= ls->accept_paused_until)
             accept_some(ls, now);
     }
     for (int i = ls->npend - 1; i >= 0; i--)

@@ -20,7 +20,8 @@
  * connection that does not register rightly is held this long, whatever it sent. */
 #define DTU_REGISTER_TIMEOUT_MS 5000
 /* Connections still registering, per listener and per source address; when full, the oldest
- * goes first, so idle connections cannot keep a real DTU out. */
+ * goes first, so idle connections cannot keep a real DTU out. A connection waiting with a right
+ * registration (a claim) is never pushed out and is not counted. */
 #define DTU_PENDING_MAX 64
 #define DTU_PENDING_PER_ADDRESS 8
 /* This many takeovers of one id within the window raise dtu_contested (docs/alerts.md). */

@@ -25,6 +25,11 @@ struct dtu_expect {
  * part before the secret opens buf — who a connection says it is, for a log line — or -1. */
 int dtu_match(const struct dtu_expect *e, int n, const uint8_t *buf, size_t len, int *claimed);
 
+/* Whether some expected packet longer than buf[0..len) begins with it: a registration that
+ * arrived in pieces ("1234", then "5") may yet become that longer one, so a match on what came
+ * so far is not final. The bytes are compared in constant time (a secret may be among them). */
+int dtu_match_incomplete(const struct dtu_expect *e, int n, const uint8_t *buf, size_t len);
+
 /* How many leading bytes of a packet that matched nothing may go in a log: all of them when
  * no expected packet has a secret, else no more than the shortest public part before a
  * secret, so a DTU whose secret changed does not have its old one written to the log. */

@@ -1,7 +1,7 @@
 /* fuzz_dtureg: a DTU's registration against the packets expected (dtu_match), checked against
  * a plain reference: a match is a whole expected packet at the start, followed by nothing or by
  * a byte that cannot continue it, and the longest such; what may be logged never reaches into
- * a secret.
+ * a secret; whether a longer packet still begins with what came.
  * Input: count of expected packets (1..4), then for each its length and the secret's offset and
  * length (one byte each, taken modulo what fits), then the packets' bytes, then the received
  * bytes. */
@@ -74,6 +74,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (claimed >= 0 && (!e[claimed].secret_len || e[claimed].secret_off == 0 || len < e[claimed].secret_off ||
                          memcmp(buf, e[claimed].packet, e[claimed].secret_off) != 0))
+        abort();
+    /* may yet grow: some longer packet begins with what came */
+    int more = 0;
+    for (int i = 0; i < n; i++)
+        more |= e[i].len > len && memcmp(buf, e[i].packet, len) == 0;
+    if (dtu_match_incomplete(e, n, buf, len) != more)
         abort();
     size_t show = dtu_match_loggable(e, n, len);
     if (show > len)

@@ -17,12 +17,12 @@
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 
 import harness as h
+from dtu_raw import closed, connect
 
 PREFIX = "caretaker/hongmei/gw-test"
 IMEI = "868120034567891"
@@ -43,27 +43,6 @@ def received_requests(sim, unit=1):
 
 def polled(db, device):
     return h.scalar(db, "SELECT count(*) FROM reading_values WHERE device = ? AND point = 'level'", (device,)) or 0
-
-
-def closed(sock):
-    """True once the gateway closed it (end of file); data from the gateway fails the test."""
-    try:
-        data = sock.recv(64, socket.MSG_DONTWAIT)
-    except BlockingIOError:
-        return False
-    except ConnectionResetError:
-        return True
-    if data:
-        raise h.TestFailure("the gateway sent %r to a connection that never registered" % data)
-    return True
-
-
-def connect(port, payload=b""):
-    s = socket.create_connection(("127.0.0.1", port), 5)
-    s.settimeout(None)  # blocking, so that MSG_DONTWAIT alone decides whether recv waits
-    if payload:
-        s.sendall(payload)
-    return s
 
 
 def check_refuses(work, cfg, want):

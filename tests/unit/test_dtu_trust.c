@@ -155,10 +155,33 @@ static void test_match(void)
     CHECK(dtu_same_secret((const uint8_t *)"", (const uint8_t *)"", 0));
 }
 
+/* A registration read in pieces: a match on the bytes so far is final only when no longer
+ * expected packet still begins with them. */
+static void test_incomplete(void)
+{
+    const struct dtu_expect ids[] = {{P("1234"), 0, 0}, {P("12345"), 0, 0}};
+    /* "1234" then "5": after the first piece DTU 1234 matches, but 12345 may be coming */
+    CHECK(match(ids, 2, "1234", NULL) == 0);
+    CHECK(dtu_match_incomplete(ids, 2, (const uint8_t *)"1234", 4));
+    CHECK(match(ids, 2, "12345", NULL) == 1);
+    CHECK(!dtu_match_incomplete(ids, 2, (const uint8_t *)"12345", 5));
+    /* "1234\r": no longer packet begins so; DTU 1234 at once */
+    CHECK(match(ids, 2, "1234\r", NULL) == 0 && !dtu_match_incomplete(ids, 2, (const uint8_t *)"1234\r", 5));
+    /* "1235" begins nothing expected */
+    CHECK(!dtu_match_incomplete(ids, 2, (const uint8_t *)"1235", 4));
+    /* alone on its port, "1234" is final */
+    CHECK(!dtu_match_incomplete(ids, 1, (const uint8_t *)"1234", 4));
+    /* the bytes compared reach into a secret: "86:ab" with secret "ab" may become "86:abc" */
+    const struct dtu_expect sec[] = {{P("86:ab"), 3, 2}, {P("86:abc"), 3, 3}};
+    CHECK(match(sec, 2, "86:ab", NULL) == 0 && dtu_match_incomplete(sec, 2, (const uint8_t *)"86:ab", 5));
+    CHECK(!dtu_match_incomplete(sec, 2, (const uint8_t *)"86:ax", 5));
+}
+
 int main(void)
 {
     test_cidr_parse();
     test_cidr_match();
     test_match();
+    test_incomplete();
     return check_report();
 }
