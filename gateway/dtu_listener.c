@@ -69,27 +69,27 @@ struct pending_conn {
     int fd;
     struct sockaddr_storage sa;
     char peer[64];
-    int64_t since;                      /* accepted (monotonic): the oldest goes first */
+    int64_t since; /* accepted (monotonic): the oldest goes first */
     int64_t deadline;
     uint8_t buf[REG_BUF];
     size_t len;
-    bool claiming;                      /* its packet is right; the current connection still answers:
-                                         * nothing more is read from it. Never pushed out for room */
-    const struct dtu_slot *claim;       /* while claiming: the slot claimed (compared, never read) */
-    bool superseded;                    /* a newer right claim of the same slot came: closed */
-    int64_t hold_until;                 /* while claiming: when it is refused */
-    int64_t settle;                     /* a match that may yet grow: decided then; 0 none */
+    bool claiming;                /* its packet is right; the current connection still answers:
+                                   * nothing more is read from it. Never pushed out for room */
+    const struct dtu_slot *claim; /* while claiming: the slot claimed (compared, never read) */
+    bool superseded;              /* a newer right claim of the same slot came: closed */
+    int64_t hold_until;           /* while claiming: when it is refused */
+    int64_t settle;               /* a match that may yet grow: decided then; 0 none */
 };
 
 struct dtu_listener {
     char host[TEXT_MAX_LEN];
     int port;
-    char name[80];                      /* "0.0.0.0:9000", for logs */
+    char name[80]; /* "0.0.0.0:9000", for logs */
     int fd;
     int wake[2];
-    bool stop;                          /* (hub) */
+    bool stop; /* (hub) */
     pthread_t thread;
-    struct dtu_slot *slots;             /* (hub) */
+    struct dtu_slot *slots; /* (hub) */
     struct pending_conn pend[DTU_PENDING_MAX];
     int npend;
     /* Refusals, each kind logged at growing intervals, so one kind's flood does not hide
@@ -97,7 +97,7 @@ struct dtu_listener {
     struct complaint silent, unknown, impostor, crowded, outsider;
     uint64_t n_silent, n_unknown, n_impostor, n_crowded, n_outsider;
     struct complaint accept_failed;
-    int64_t accept_paused_until;        /* accept() ran out of descriptors or memory: not before */
+    int64_t accept_paused_until; /* accept() ran out of descriptors or memory: not before */
     struct dtu_listener *next;
 };
 
@@ -138,7 +138,7 @@ static void printable(const uint8_t *b, size_t n, char *out, size_t outlen)
     size_t k = 0;
     for (size_t i = 0; i < n && k + 5 < outlen; i++)
         k += (size_t)(isprint(b[i]) && b[i] != '"' && b[i] != '\\' ? snprintf(out + k, outlen - k, "%c", b[i])
-                                                                     : snprintf(out + k, outlen - k, "\\x%02x", b[i]));
+                                                                   : snprintf(out + k, outlen - k, "\\x%02x", b[i]));
     out[k] = '\0';
 }
 
@@ -231,8 +231,8 @@ static int count_takeover(struct dtu_slot *s, int64_t now, int *contested)
     int recent = 0;
     for (int k = 0; k < DTU_CONTESTED_COUNT && k < s->ntakeovers; k++)
         recent += now - s->takeovers[k] < DTU_CONTESTED_WINDOW_MS;
-    *contested = recent >= DTU_CONTESTED_COUNT &&
-                 (!s->contested_ms || now - s->contested_ms >= DTU_CONTESTED_WINDOW_MS);
+    *contested =
+        recent >= DTU_CONTESTED_COUNT && (!s->contested_ms || now - s->contested_ms >= DTU_CONTESTED_WINDOW_MS);
     if (*contested)
         s->contested_ms = now;
     return recent;
@@ -335,8 +335,8 @@ static void judge(struct dtu_listener *ls, int i, int64_t now)
     bool fresh = s && !p->claiming;
     if (fresh) {
         /* Only a connection that knows the secret is held longer: it tells nothing to others. */
-        int64_t hold = s->quiet_ms + CLAIM_CHECK_MS < CLAIM_HOLD_MAX_MS ? s->quiet_ms + CLAIM_CHECK_MS
-                                                                        : CLAIM_HOLD_MAX_MS;
+        int64_t hold =
+            s->quiet_ms + CLAIM_CHECK_MS < CLAIM_HOLD_MAX_MS ? s->quiet_ms + CLAIM_CHECK_MS : CLAIM_HOLD_MAX_MS;
         p->hold_until = now + hold > p->deadline ? now + hold : p->deadline;
         supersede(ls, i, s);
     }
@@ -353,8 +353,8 @@ static void judge(struct dtu_listener *ls, int i, int64_t now)
     if (!expired) {
         if (fresh)
             log_info("bus %s: DTU %s: connection from %s waits up to %lld s for the current one from %s to fall "
-                     "silent", s->cfg->id, s->cfg->dtu_id, p->peer, (long long)(p->hold_until - now + 999) / 1000,
-                     s->peer);
+                     "silent",
+                     s->cfg->id, s->cfg->dtu_id, p->peer, (long long)(p->hold_until - now + 999) / 1000, s->peer);
         pthread_mutex_unlock(&dtu_hub_lock);
         return;
     }

@@ -36,21 +36,21 @@ extern pthread_mutex_t dtu_hub_lock;
 /* One registered DTU: the bus that polls it and its current connection. */
 struct dtu_slot {
     struct dtu_listener *ls;
-    const struct bus_config *cfg;       /* outlives the slot */
-    struct queue *events;               /* dtu_replaced goes here; NULL: logged only */
-    int fd;                             /* current connection, -1 none (hub) */
-    uint64_t gen;                       /* bumped on every new connection (hub) */
-    char peer[64];                      /* of the current or last connection (hub) */
+    const struct bus_config *cfg; /* outlives the slot */
+    struct queue *events;         /* dtu_replaced goes here; NULL: logged only */
+    int fd;                       /* current connection, -1 none (hub) */
+    uint64_t gen;                 /* bumped on every new connection (hub) */
+    char peer[64];                /* of the current or last connection (hub) */
     /* Liveness of the current connection, from the poller's exchanges on it (hub): it is
      * alive while its last exchange was answered and no longer ago than quiet_ms. A new
      * connection counts as answered when it registers. */
     int64_t last_ms;
     bool last_answered;
-    int quiet_ms;                       /* shortest poll_ms of the bus + its timeout_ms */
+    int quiet_ms;                           /* shortest poll_ms of the bus + its timeout_ms */
     int64_t takeovers[DTU_CONTESTED_COUNT]; /* times of the latest, a ring (listener thread) */
     int ntakeovers;
-    int64_t contested_ms;               /* when dtu_contested was last raised; 0 never */
-    struct complaint refused;           /* claims refused while the current one is alive */
+    int64_t contested_ms;     /* when dtu_contested was last raised; 0 never */
+    struct complaint refused; /* claims refused while the current one is alive */
     struct dtu_slot *next;
 };
 

@@ -12,10 +12,10 @@
 #include <stdint.h>
 
 struct dtu_expect {
-    const uint8_t *packet;     /* the whole packet expected */
+    const uint8_t *packet; /* the whole packet expected */
     size_t len;
-    size_t secret_off;         /* where the secret's bytes stand in packet */
-    size_t secret_len;         /* 0: no secret */
+    size_t secret_off; /* where the secret's bytes stand in packet */
+    size_t secret_len; /* 0: no secret */
 };
 
 /* Index of the expected packet that buf[0..len) carries whole, followed by nothing or by a
