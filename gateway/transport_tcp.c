@@ -2,9 +2,12 @@
  *
  * Invariants: each request carries a new transaction id and a reply is taken only with that id
  * (libmodbus's raw calls do not check it, nor the unit of a TCP reply — mbpdu does the unit).
- * A late reply to one of our recent requests is recognised by its id and dropped; anything
- * that leaves the stream out of step (a header that is not Modbus, a partial ADU) closes the
- * connection, since frame boundaries can no longer be known. */
+ * A connection is used for the next request only when this one's reply was read whole: after
+ * a timeout or a reply under a foreign id, ours may still come, and if the next reply then
+ * stops mid-frame the owed one would complete it (its header and length all correct) with
+ * another meter's bytes. Anything that leaves the stream out of step (a header that is not
+ * Modbus, a partial ADU) closes it too, since frame boundaries can no longer be known. A reply
+ * under one of our recent ids (a server answering twice) is read whole and stepped over. */
 #include "transport.h"
 
 #include <errno.h>
@@ -22,7 +25,7 @@
 #include "clock.h"
 
 #define MBAP_LEN 7
-/* Replies to this many earlier requests are still recognised as late, not foreign. */
+/* Replies to this many earlier requests are still recognised as repeats, not foreign. */
 #define LATE_WINDOW 16
 
 struct tcp {
@@ -200,7 +203,7 @@ static enum mb_status tcp_transact(struct transport *t, uint8_t unit, const uint
     int64_t deadline = clock_mono_ms() + timeout_ms;
     enum mb_status st = send_all(c, adu, MBAP_LEN + n, deadline);
     if (st != MB_OK)
-        return st;
+        goto out;
     for (;;) {
         c->have = 0;
         st = fill(c, MBAP_LEN, deadline);
@@ -240,16 +243,14 @@ static enum mb_status tcp_transact(struct transport *t, uint8_t unit, const uint
         }
         if ((uint16_t)(tid - got) > LATE_WINDOW) {
             snprintf(t->err, sizeof t->err, "transaction id 0x%04x in the reply (expected 0x%04x)", got, tid);
-            c->have = 0;
-            return MB_BAD;
+            st = MB_BAD;
+            goto out;
         }
-        /* A late reply to an earlier request of ours: not this one's, wait on. */
+        /* An earlier request's reply again: not this one's, wait on. */
     }
 out:
-    /* A timeout with nothing read leaves the stream in step; anything else does not. */
-    if (st == MB_BAD)
-        drop_connection(c);
-    c->have = 0;
+    /* This request's reply was not read whole: it may yet come, or part of it is waiting. */
+    drop_connection(c);
     return st;
 }
 

@@ -60,7 +60,6 @@ struct tcp_script {
 };
 static const struct tcp_script tcp_script[] = {{253}, {254}, {255}, {0}};
 #define NTCP (sizeof tcp_script / sizeof tcp_script[0])
-static int listen_fd;
 static int full_pipe[2]; /* the streamer says here when every buffer on the way is full */
 
 /* Fills the socket until nothing more fits (our receive queue and the peer's send queue are
@@ -84,9 +83,9 @@ static void wait_full(void)
 
 static void *tcp_server(void *arg)
 {
-    (void)arg;
+    struct tcp_server *s = arg;
     for (size_t i = 0; i < NTCP; i++) {
-        int fd = accept(listen_fd, NULL, NULL);
+        int fd = accept(s->listen_fd, NULL, NULL);
         uint8_t req[12];
         if (fd < 0)
             break;
@@ -110,8 +109,7 @@ static void *tcp_server(void *arg)
                     adu[k] = (uint8_t)k;
                 (void)!write(fd, adu, 6 + len);
                 /* wait for the client to hang up, so each reply meets a fresh connection */
-                while (read(fd, req, sizeof req) > 0)
-                    ;
+                wait_hangup(fd);
             }
         }
         close(fd);
@@ -121,14 +119,11 @@ static void *tcp_server(void *arg)
 
 static void test_tcp_long_replies_and_stream(void)
 {
-    int port = 0;
-    struct bus_config bc;
-    listen_fd = loopback_listen(&port);
-    CHECK(listen_fd >= 0);
-    tcp_bus(&bc, port);
-    pthread_t th;
-    CHECK(pthread_create(&th, NULL, tcp_server, NULL) == 0);
-    struct transport *t = transport_new(&bc);
+    struct tcp_server srv;
+    struct transport *t = tcp_server_start(&srv, tcp_server);
+    CHECK(t != NULL);
+    if (!t)
+        return;
     uint16_t regs[125];
     uint8_t bits[1];
     int exc;
@@ -155,9 +150,7 @@ static void test_tcp_long_replies_and_stream(void)
     CHECK(transport_read(t, 1, TABLE_HOLDING, 0, 1, 2000, regs, bits, &exc) == MB_BAD);
     CHECK_CONTAINS(t->err, "keeps sending");
     CHECK(!t->connected);
-    pthread_join(th, NULL);
-    transport_free(t);
-    close(listen_fd);
+    tcp_server_stop(&srv, t);
 }
 
 static void *streamer(void *arg)

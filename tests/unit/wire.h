@@ -1,6 +1,6 @@
 /* wire: what the transport tests share — a CRC-16/MODBUS worked apart from mbrtu_crc16, RTU
  * replies of any byte count built with it, a pty with an RTU bus on it, and a loopback listener
- * with a Modbus TCP bus pointed at it. */
+ * with a Modbus TCP bus pointed at it and a server thread on it. */
 #ifndef CARETAKER_TEST_WIRE_H
 #define CARETAKER_TEST_WIRE_H
 
@@ -145,6 +145,47 @@ static inline void tcp_bus(struct bus_config *bc, int port)
     snprintf(bc->host, sizeof bc->host, "127.0.0.1");
     bc->tcp_port = port;
     bc->timeout_ms = 1000;
+}
+
+/* A Modbus TCP server: a loopback listener, the thread serve running on it, and a transport
+ * pointed at it, not yet connected (its bus config in *bc, which must outlive it). */
+struct tcp_server {
+    int listen_fd;
+    pthread_t thread;
+    struct bus_config bc;
+};
+
+/* The transport, or NULL on failure (nothing to stop then). */
+static inline struct transport *tcp_server_start(struct tcp_server *s, void *(*serve)(void *))
+{
+    int port = 0;
+    s->listen_fd = loopback_listen(&port);
+    if (s->listen_fd < 0)
+        return NULL;
+    tcp_bus(&s->bc, port);
+    struct transport *t = transport_new(&s->bc);
+    if (!t || pthread_create(&s->thread, NULL, serve, s) != 0) {
+        transport_free(t);
+        close(s->listen_fd);
+        return NULL;
+    }
+    return t;
+}
+
+/* Waits for the server to be done, then frees the transport and closes the listener. */
+static inline void tcp_server_stop(struct tcp_server *s, struct transport *t)
+{
+    pthread_join(s->thread, NULL);
+    transport_free(t);
+    close(s->listen_fd);
+}
+
+/* Reads fd until the client hangs up. */
+static inline void wait_hangup(int fd)
+{
+    uint8_t b[64];
+    while (read(fd, b, sizeof b) > 0)
+        ;
 }
 
 #endif
