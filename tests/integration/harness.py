@@ -292,7 +292,8 @@ def base_config(work, buses, **extra):
 def query(db_path, sql, args=()):
     """Reads the daemon's store while it runs (WAL lets readers in). Before the store exists (no
     file, or no table in it yet) the answer is []; a locked database is tried again for a few
-    seconds; any other error (a mistyped query, a missing table in a made store) fails the test,
+    seconds, as is a table missing while the daemon may still be making them; any other error (a
+    mistyped query, a table still missing after that) fails the test,
     so that a check that nothing is there cannot pass on a query that could not run."""
     deadline = time.monotonic() + 5.0
     while True:
@@ -305,8 +306,12 @@ def query(db_path, sql, args=()):
             if "locked" in str(e) and time.monotonic() < deadline:
                 time.sleep(0.05)  # a writer holds it: read again (bounded by the deadline)
                 continue
-            if "no such table" in str(e) and not con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                return []  # the daemon has opened the file but not yet made its tables
+            if "no such table" in str(e):
+                if not con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    return []  # the daemon has opened the file but not yet made its tables
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)  # it may be making them right now: look again (bounded)
+                    continue
             raise TestFailure("query %r on %s: %s" % (sql, db_path, e))
         finally:
             con.close()
