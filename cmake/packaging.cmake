@@ -1,5 +1,5 @@
 # packaging: what a box needs installed besides the binary and the drivers (the unit, the
-# example config as /etc/caretaker/caretaker.json, the docs), and the CPack settings that make
+# example config as /etc/caretaker/caretaker.json, the docs, the dashboard's files), and the CPack settings that make
 # them caretaker_<version>-<release>_<arch>.deb. Build it: see docs/deploy.md.
 set(CARETAKER_SYSTEMD_UNIT_DIR "/lib/systemd/system" CACHE PATH "Where the systemd unit is installed")
 set(CARETAKER_CONFIG_DIR "/etc/caretaker" CACHE PATH "Where the site's config is installed")
@@ -13,6 +13,11 @@ file(GLOB _caretaker_docs ${PROJECT_SOURCE_DIR}/docs/*.md)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/config/example.json ${_caretaker_docs}
         ${PROJECT_SOURCE_DIR}/systemd/caretaker.service.d/dtu-ports.conf.example
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# The docs' screenshots, beside the docs that show them (docs/dashboard.md).
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/dashboard DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.png")
+# The reference dashboard: static files a site's mosquitto serves (http_dir) or a web server hosts.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/dashboard/ DESTINATION ${CMAKE_INSTALL_DATADIR}/caretaker/dashboard
+        PATTERN "node_modules" EXCLUDE PATTERN "package.json" EXCLUDE PATTERN "package-lock.json" EXCLUDE)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME caretaker)

@@ -76,6 +76,13 @@ done
 # The unit's comment points there.
 cmp -s "$src/systemd/caretaker.service.d/dtu-ports.conf.example" "$tmp/root/usr/share/doc/caretaker/dtu-ports.conf.example" ||
     fail "usr/share/doc/caretaker/dtu-ports.conf.example differs from systemd/caretaker.service.d/ or is missing"
+# The dashboard, every file as in the source tree but the npm files, and the docs' screenshots.
+for f in $(cd "$src/dashboard" && find . -type f ! -path './node_modules/*' ! -name 'package*.json'); do
+    cmp -s "$src/dashboard/$f" "$tmp/root/usr/share/caretaker/dashboard/$f" || fail "dashboard $f missing or different"
+done
+for f in dispatch sites supervision; do
+    [ -s "$tmp/root/usr/share/doc/caretaker/dashboard/$f.png" ] || fail "usr/share/doc/caretaker/dashboard/$f.png missing"
+done
 ndrivers=0
 for f in $(cd "$src/drivers" && find . -name '*.json'); do
     ndrivers=$((ndrivers + 1))
