@@ -346,6 +346,26 @@ static void counter(struct jbuf *b, const char *k, uint64_t v)
     payload_int(b, (int64_t)(v > INT64_MAX ? INT64_MAX : v));
 }
 
+struct named_count {
+    const char *name;
+    uint64_t v;
+};
+
+/* ,"name":{"a":1,"b":2}: a group of counters of metrics. */
+static void counter_group(struct jbuf *b, const char *name, const struct named_count *c, size_t n)
+{
+    key(b, name);
+    jbuf_put(b, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            jbuf_put(b, ",", 1);
+        payload_string(b, c[i].name);
+        jbuf_put(b, ":", 1);
+        payload_int(b, (int64_t)(c[i].v > INT64_MAX ? INT64_MAX : c[i].v));
+    }
+    jbuf_put(b, "}", 1);
+}
+
 int payload_metrics(struct jbuf *b, const char *gateway, const struct payload_metrics *m)
 {
     jbuf_reset(b);
@@ -403,28 +423,20 @@ int payload_metrics(struct jbuf *b, const char *gateway, const struct payload_me
     counter(b, "queue_dropped", m->queue_dropped);
     key(b, "rss_kb");
     payload_int(b, m->rss_kb);
-    key(b, "mqtt");
-    jbuf_put(b, "{\"connects\":", 12);
-    payload_int(b, (int64_t)m->mqtt_connects);
-    counter(b, "published", m->mqtt_published);
-    counter(b, "acked", m->mqtt_acked);
-    counter(b, "refused", m->mqtt_refused);
-    key(b, "inflight");
-    payload_int(b, m->mqtt_inflight);
-    jbuf_put(b, "}", 1);
-    key(b, "commands");
-    jbuf_put(b, "{\"accepted\":", 12);
-    payload_int(b, (int64_t)m->commands_accepted);
-    counter(b, "refused", m->commands_refused);
-    counter(b, "replies_held", m->commands_replies_held);
-    counter(b, "log_held", m->commands_log_held);
-    jbuf_put(b, "}", 1);
-    key(b, "dtu");
-    jbuf_put(b, "{\"refused\":", 11);
-    payload_int(b, (int64_t)m->dtu_refused);
-    counter(b, "claims_refused", m->dtu_claims_refused);
-    counter(b, "takeovers", m->dtu_takeovers);
-    jbuf_put(b, "}", 1);
+    const struct named_count mqtt[] = {{"connects", m->mqtt_connects},
+                                       {"published", m->mqtt_published},
+                                       {"acked", m->mqtt_acked},
+                                       {"refused", m->mqtt_refused},
+                                       {"inflight", (uint64_t)m->mqtt_inflight}};
+    const struct named_count commands[] = {{"accepted", m->commands_accepted},
+                                           {"refused", m->commands_refused},
+                                           {"replies_held", m->commands_replies_held},
+                                           {"log_held", m->commands_log_held}};
+    const struct named_count dtu[] = {
+        {"refused", m->dtu_refused}, {"claims_refused", m->dtu_claims_refused}, {"takeovers", m->dtu_takeovers}};
+    counter_group(b, "mqtt", mqtt, sizeof mqtt / sizeof mqtt[0]);
+    counter_group(b, "commands", commands, sizeof commands / sizeof commands[0]);
+    counter_group(b, "dtu", dtu, sizeof dtu / sizeof dtu[0]);
     return done(b);
 }
 
