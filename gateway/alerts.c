@@ -1,5 +1,6 @@
 /* alerts: names, contract matching and reading back the stored form of alerts (written by payload.c). */
 #include "alerts.h"
+#include "timebase.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -97,4 +98,23 @@ int alert_from_json(const cJSON *o, struct alert *a)
     a->acked = cJSON_IsTrue(acked);
     a->flapping = cJSON_IsTrue(flap);
     return 0;
+}
+
+static bool move(int64_t *t, const struct timebase_step *st, bool whole)
+{
+    if (*t == 0 || !(whole || timebase_in_span(st, *t)))
+        return false;
+    *t += st->delta_ms;
+    return st->delta_ms != 0;
+}
+
+bool alert_shift(struct alert *a, const struct timebase_step *st)
+{
+    bool whole = timebase_in_span(st, a->raised_ts);
+    bool changed = move(&a->raised_ts, st, whole);
+    changed |= move(&a->respond_by_ts, st, whole);
+    changed |= move(&a->next_escalation_ts, st, whole);
+    changed |= move(&a->acked_ts, st, whole);
+    changed |= move(&a->cleared_ts, st, whole);
+    return changed;
 }

@@ -73,4 +73,10 @@ const struct contract *alert_contract_for(const struct config *cfg, const struct
  * when a member is missing or of the wrong type. */
 int alert_from_json(const cJSON *obj, struct alert *a);
 
+/* Corrects an alert's times after the clock synchronized (timebase.h): one raised in the
+ * unsynchronized span moves whole, deadlines with it; one raised before keeps its times but those
+ * recorded in the span. Returns whether any time changed. */
+struct timebase_step;
+bool alert_shift(struct alert *a, const struct timebase_step *st);
+
 #endif

@@ -1,8 +1,10 @@
-/* clock: thin wrappers over clock_gettime and clock_nanosleep. */
+/* clock: thin wrappers over clock_gettime, nanosleep and the kernel's NTP state. */
 #include "clock.h"
 
 #include <errno.h>
+#include <sys/timex.h>
 #include <time.h>
+#include <unistd.h>
 
 static int64_t read_ms(clockid_t id)
 {
@@ -36,4 +38,21 @@ void clock_sleep_until(int64_t deadline, const atomic_int *stop)
         while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
             ;
     }
+}
+
+int clock_synchronized(int *unknown)
+{
+    struct timex tx = {.modes = 0};
+    int rc = adjtimex(&tx);
+    if (unknown)
+        *unknown = 0;
+    if (rc != -1)
+        return rc != TIME_ERROR && !(tx.status & STA_UNSYNC);
+    if (access("/run/systemd/timesync/synchronized", F_OK) == 0)
+        return 1;
+    if (access("/run/systemd/timesync", F_OK) == 0)
+        return 0; /* timesyncd runs and has not synchronized yet */
+    if (unknown)
+        *unknown = 1;
+    return 1;
 }

@@ -7,6 +7,11 @@
 
 int64_t clock_mono_ms(void);
 int64_t clock_wall_ms(void);
+/* Whether the kernel holds the wall clock synchronized (adjtimex: no STA_UNSYNC, no TIME_ERROR),
+ * as an NTP client leaves it. When the kernel cannot be asked (a system-call filter), the flag
+ * systemd-timesyncd leaves in /run answers; when neither can, 1 with *unknown set. */
+int clock_synchronized(int *unknown);
+
 /* Sleeps until the monotonic deadline, or returns early when *stop becomes nonzero
  * (checked at least every 50 ms). */
 void clock_sleep_until(int64_t deadline_mono_ms, const atomic_int *stop);

@@ -42,6 +42,7 @@
 #include "reports.h"
 #include "sd.h"
 #include "store.h"
+#include "timebase.h"
 
 #define QUEUE_CAPACITY 4096
 #define DRAIN_MAX 256
@@ -92,6 +93,17 @@ struct core {
     bool reload;         /* a valid config is waiting: stop, and core_run says CORE_RELOAD */
     struct config *next; /* that config, parsed and checked once, handed to the caller */
 };
+
+/* The time the gateway records (timebase.h). It outlives a core: a reload while the clock is
+ * unsynchronized must not move the time held. */
+static struct timebase timebase;
+static bool timebase_started;
+
+static int64_t core_now(const struct core *c)
+{
+    (void)c;
+    return timebase_time(&timebase, clock_wall_ms(), clock_mono_ms());
+}
 
 static const struct device *device_by_id(const struct config *cfg, const char *id)
 {
@@ -198,7 +210,7 @@ static void publish_active(struct core *c)
             const struct device *d = device_by_id(c->cfg, list[i].device);
             locs[i] = d ? d->location : "";
         }
-        if (payload_alerts_active(&c->out, c->cfg->gateway_id, clock_wall_ms(), c->active_seq, list, locs, n) == 0 &&
+        if (payload_alerts_active(&c->out, c->cfg->gateway_id, core_now(c), c->active_seq, list, locs, n) == 0 &&
             publish_direct(c->pub, "alerts/active", c->out.p, c->out.len, true) > 0)
             c->active_dirty = false;
     }
@@ -304,7 +316,7 @@ static void commit(struct core *c)
 {
     commit_all(c);
     /* Checked after each commit: the file's size only grows by what a commit wrote. */
-    store_enforce_limits(c->store, clock_wall_ms());
+    store_enforce_limits(c->store, core_now(c));
 }
 
 /* Drains the queue; returns the number of messages handled. */
@@ -314,6 +326,8 @@ static int drain(struct core *c)
     int total = 0, n;
     while ((n = queue_pop_many(c->q, batch, DRAIN_MAX)) > 0) {
         for (int i = 0; i < n; i++) {
+            batch[i]->ts_ms = timebase_time(&timebase, batch[i]->ts_ms, batch[i]->mono_ms);
+            batch[i]->clock_unsynced = !timebase.synced;
             handle(c, batch[i]);
             msg_free(batch[i]);
         }
@@ -444,7 +458,7 @@ static void reply(struct core *c, const struct command *cmd, bool ok, const char
 {
     char topic[16 + CMD_ID_MAX];
     snprintf(topic, sizeof topic, "reply/%s", cmd->identity);
-    if (payload_reply(&c->out, c->cfg->gateway_id, clock_wall_ms(), cmd->name, cmd->has_id ? cmd->id : NULL, ok,
+    if (payload_reply(&c->out, c->cfg->gateway_id, core_now(c), cmd->name, cmd->has_id ? cmd->id : NULL, ok,
                       text) == 0)
         publish_direct(c->pub, topic, c->out.p, c->out.len, false);
 }
@@ -494,7 +508,7 @@ static void command_ack(struct core *c, const struct command *cmd, const struct 
     }
     c->ack_note = cmd->note;
     c->ack_name = cmd->by;
-    int rc = engine_ack(c->engine, cmd->alert_id, cmd->identity, clock_wall_ms(), &c->sink);
+    int rc = engine_ack(c->engine, cmd->alert_id, cmd->identity, core_now(c), &c->sink);
     c->ack_note = c->ack_name = NULL;
     follow_engine(c);
     c->cmds.accepted++;
@@ -570,6 +584,40 @@ static int until(int64_t when, int64_t now)
     return when <= now ? 0 : when - now > 600000 ? 600000 : (int)(when - now);
 }
 
+static void clock_event(struct core *c, bool synced, int64_t from_ts, int64_t to_ts, int64_t step_ms)
+{
+    if (payload_clock_body(&c->out, synced, from_ts, to_ts, step_ms) == 0)
+        store_append_event(c->store, NULL, OUTBOX_EVENT, core_now(c), c->out.p, NULL);
+}
+
+/* The clock synchronized: what was recorded while it was not is corrected — the rules' times and
+ * the active alerts' deadlines (saved again), the day's report, the devices' last good polls —
+ * and an event tells consumers the step, for the readings already sent with held times. */
+static void clock_synchronized_now(struct core *c, const struct timebase_step *st)
+{
+    log_notice("clock: synchronized; times recorded since %" PRId64 " corrected by %+" PRId64 " ms", st->lo,
+               st->delta_ms);
+    engine_shift(c->engine, st);
+    follow_engine(c); /* the alerts corrected are saved and alerts/active sent again */
+    reports_shift(c->reports, st);
+    for (int i = 0; i < c->cfg->ndevices; i++)
+        c->last_ok_ts[i] = timebase_correct(st, c->last_ok_ts[i]);
+    clock_event(c, true, st->lo + st->delta_ms, st->hi + st->delta_ms, st->delta_ms);
+}
+
+/* Asked once a tick: the kernel's NTP state, and what follows when it changes. */
+static void check_clock(struct core *c)
+{
+    struct timebase_step st;
+    bool was = timebase.synced;
+    if (timebase_update(&timebase, clock_synchronized(NULL), clock_wall_ms(), clock_mono_ms(), &st) == 1) {
+        clock_synchronized_now(c, &st);
+    } else if (was && !timebase.synced) {
+        log_warn("clock: no longer synchronized (NTP); times are held to the monotonic clock until it is");
+        clock_event(c, false, timebase.span_lo, 0, 0);
+    }
+}
+
 /* One turn of the loop: returns 1 to go on, 0 on a stop signal, -1 on a poll error. */
 static int turn(struct core *c, int sfd)
 {
@@ -602,7 +650,8 @@ static int turn(struct core *c, int sfd)
         drain(c);
     now = clock_mono_ms();
     if (now >= c->next_tick) {
-        int64_t wall = clock_wall_ms();
+        check_clock(c);
+        int64_t wall = core_now(c);
         engine_tick(c->engine, wall, &c->sink);
         reports_tick(c->reports, wall, report_emit, c);
         follow_engine(c);
@@ -629,7 +678,7 @@ static int turn(struct core *c, int sfd)
         c->next_watchdog = now + c->watchdog_ms;
     }
     if (now >= c->next_expire) {
-        int64_t n = store_expire(c->store, clock_wall_ms(), EXPIRE_BATCH);
+        int64_t n = store_expire(c->store, core_now(c), EXPIRE_BATCH);
         if (n > 0)
             log_info("store: %" PRId64 " sent rows past retention deleted", n);
         c->next_expire = now + (n == EXPIRE_BATCH ? 1000 : EXPIRE_EVERY_MS);
@@ -665,7 +714,7 @@ static int restore_alert(void *ctx, const char *json)
 static int restore_report(void *ctx, const char *device, int64_t day_start_ms, const char *json)
 {
     struct core *c = ctx;
-    if (reports_restore(c->reports, device, day_start_ms, json, clock_wall_ms(), report_emit, c) < 0 &&
+    if (reports_restore(c->reports, device, day_start_ms, json, core_now(c), report_emit, c) < 0 &&
         device_by_id(c->cfg, device))
         log_warn("reports: %s: the saved counts of the day do not read back; counting afresh", device);
     return 0;
@@ -687,7 +736,7 @@ static int start_rules(struct core *c)
     opt.flap_window_ms = (int64_t)cfg->alerts.flap_window_s * 1000;
     opt.flap_hold_ms = (int64_t)cfg->alerts.flap_hold_s * 1000;
     opt.comm_lost_ms = (int64_t)cfg->alerts.comm_lost_s * 1000;
-    int64_t now = clock_wall_ms();
+    int64_t now = core_now(c);
     struct diag err;
     diag_clear(&err);
     c->sink = (struct alert_sink){on_alert, c};
@@ -748,7 +797,7 @@ static void report_moved_store(struct core *c)
 /* A one-shot alert of the gateway itself (device: the gateway id): nothing to clear. */
 static void raise_gateway_alert(struct core *c, const char *rule, enum severity sev, const char *zh, const char *en)
 {
-    struct alert_event ev = {.kind = ALERT_OCCURRED, .ts = clock_wall_ms()};
+    struct alert_event ev = {.kind = ALERT_OCCURRED, .ts = core_now(c)};
     struct alert *a = &ev.alert;
     snprintf(a->device, sizeof a->device, "%s", c->cfg->gateway_id);
     snprintf(a->rule, sizeof a->rule, "%s", rule);
@@ -763,7 +812,14 @@ static void raise_gateway_alert(struct core *c, const char *rule, enum severity 
 
 int core_run(struct config *cfg, bool reloaded, struct config **next)
 {
-    struct core c = {.cfg = cfg, .started_ts = clock_wall_ms()};
+    if (!timebase_started) {
+        int unknown = 0;
+        timebase_init(&timebase, clock_synchronized(&unknown), clock_wall_ms(), clock_mono_ms());
+        timebase_started = true;
+        if (unknown)
+            log_warn("clock: the kernel's NTP state cannot be read (adjtimex refused): times are taken as synchronized");
+    }
+    struct core c = {.cfg = cfg, .started_ts = core_now(NULL)};
     struct diag err;
     diag_clear(&err);
     int rc = 1, sfd = -1;
@@ -800,6 +856,12 @@ int core_run(struct config *cfg, bool reloaded, struct config **next)
     if (start_rules(&c) < 0)
         goto out;
     report_moved_store(&c);
+    if (!reloaded && !timebase.synced) {
+        log_warn("clock: not synchronized (NTP): times are held to the monotonic clock from %" PRId64
+                 " and corrected when it synchronizes",
+                 timebase.span_lo);
+        clock_event(&c, false, timebase.span_lo, 0, 0);
+    }
     if (commit_all(&c) < 0)
         goto out;
     if (cfg->has_mqtt) {
@@ -851,7 +913,7 @@ out:
     if (c.q && c.store && c.engine)
         drain(&c);
     if (c.store)
-        store_flush_overflow(c.store, clock_wall_ms());
+        store_flush_overflow(c.store, core_now(&c));
     if (c.store && commit_all(&c) < 0)
         rc = 1;
     if (c.pub) {

@@ -100,6 +100,15 @@ void engine_tick(struct engine *e, int64_t now_ms, const struct alert_sink *sink
     }
 }
 
+int engine_shift(struct engine *e, const struct timebase_step *st)
+{
+    int changed = 0;
+    for (int i = 0; i < e->n; i++)
+        if (e->dev[i])
+            changed += rules_shift(e->dev[i], st);
+    return changed;
+}
+
 int engine_ack(struct engine *e, const char *alert_id, const char *by, int64_t now_ms, const struct alert_sink *sink)
 {
     for (int i = 0; i < e->n; i++) {

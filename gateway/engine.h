@@ -48,6 +48,11 @@ int engine_restore(struct engine *e, const struct alert *a, int n, int64_t now_m
  * read back are skipped and counted in *bad. */
 int engine_restore_json(struct engine *e, const cJSON *arr, int64_t now_ms, const struct alert_sink *sink, int *bad);
 
+/* The clock synchronized: corrects the times recorded in the unsynchronized span (rules.h,
+ * rules_shift). Returns how many active alerts changed; engine_active then lists them corrected. */
+struct timebase_step;
+int engine_shift(struct engine *e, const struct timebase_step *st);
+
 /* Changes whenever the active list changes: republish alerts/active when it differs. */
 uint64_t engine_generation(const struct engine *e);
 

@@ -2,6 +2,7 @@
  * Invariant: a series' buckets are in time order, newest at head, each starting at least one
  * bucket width after the one before; nothing is allocated after history_new. */
 #include "history.h"
+#include "timebase.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -328,4 +329,22 @@ size_t history_bytes(const struct history *h)
         if (h->series[i].cells)
             n += DAILY_CELLS * sizeof(struct hour_cell);
     return n;
+}
+
+void history_shift(struct history *h, const struct timebase_step *st)
+{
+    h->start_ms = timebase_correct(st, h->start_ms);
+    for (int p = 0; p < h->npoints; p++)
+        h->last_ok_ms[p] = timebase_correct(st, h->last_ok_ms[p]);
+    for (int i = 0; i < h->nseries; i++) {
+        struct series *s = &h->series[i];
+        for (int k = 0; k < s->count; k++) {
+            struct bucket *b = &s->b[(s->head - k + HISTORY_BUCKETS) % HISTORY_BUCKETS];
+            b->t0 = timebase_correct(st, b->t0);
+            b->t1 = timebase_correct(st, b->t1);
+        }
+        for (int k = 0; s->cells && k < DAILY_CELLS; k++)
+            if (s->cells[k].hour_no >= 0 && timebase_in_span(st, s->cells[k].hour_no * 3600000))
+                s->cells[k].hour_no = -1;
+    }
 }

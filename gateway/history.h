@@ -69,4 +69,9 @@ double history_hour_avg(const struct history *h, int s, int64_t now_ms);
 /* Bytes held, for the gateway's own metrics. */
 size_t history_bytes(const struct history *h);
 
+/* Moves the samples recorded in an unsynchronized span by the correction synchronization
+ * brought (timebase.h); hourly cells of that span are dropped, their local hours being unknown. */
+struct timebase_step;
+void history_shift(struct history *h, const struct timebase_step *st);
+
 #endif

@@ -579,6 +579,23 @@ int payload_point_missing_body(struct jbuf *b, const char *point)
     return done(b);
 }
 
+int payload_clock_body(struct jbuf *b, bool synced, int64_t from_ts, int64_t to_ts, int64_t step_ms)
+{
+    jbuf_reset(b);
+    if (!synced) {
+        PUT_LIT(b, "{\"event\":\"clock_unsynchronized\",\"from_ts\":");
+        payload_int(b, from_ts);
+        return done(b);
+    }
+    PUT_LIT(b, "{\"event\":\"clock_synchronized\",\"step_ms\":");
+    payload_int(b, step_ms);
+    PUT_LIT(b, ",\"from_ts\":");
+    payload_int(b, from_ts);
+    PUT_LIT(b, ",\"to_ts\":");
+    payload_int(b, to_ts);
+    return done(b);
+}
+
 int payload_buffer_overflow_body(struct jbuf *b, int64_t evicted, int64_t evicted_total, int64_t first_ts,
                                  int64_t last_ts, int64_t max_mb)
 {

@@ -101,6 +101,10 @@ struct payload_device_info {
 int payload_device_state_body(struct jbuf *b, const struct payload_device_info *dev, bool online, int64_t last_ok_ts,
                               int errors);
 int payload_point_missing_body(struct jbuf *b, const char *point);
+/* The clock's NTP state changed (timebase.h): "clock_unsynchronized" when a span without it
+ * begins (from_ts), "clock_synchronized" when it ends, with the correction that times recorded
+ * in [from_ts, to_ts] needed. */
+int payload_clock_body(struct jbuf *b, bool synced, int64_t from_ts, int64_t to_ts, int64_t step_ms);
 int payload_buffer_overflow_body(struct jbuf *b, int64_t evicted, int64_t evicted_total, int64_t first_ts,
                                  int64_t last_ts, int64_t max_mb);
 

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 struct queue {
     pthread_mutex_t lock;
     pthread_cond_t not_full;
@@ -27,6 +29,7 @@ struct msg *msg_new(enum msg_kind kind, int device, int64_t ts_ms, int npoints)
     m->kind = kind;
     m->device = device;
     m->ts_ms = ts_ms;
+    m->mono_ms = clock_mono_ms();
     m->point = -1;
     m->npoints = (int)n;
     m->values = (double *)(m + 1);
@@ -42,6 +45,7 @@ struct msg *msg_new_takeover(int64_t ts_ms)
     m->kind = MSG_DTU_REPLACED;
     m->device = -1;
     m->ts_ms = ts_ms;
+    m->mono_ms = clock_mono_ms();
     m->point = -1;
     m->takeover = (struct dtu_takeover *)(m + 1);
     return m;

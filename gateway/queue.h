@@ -2,6 +2,7 @@
 #ifndef CARETAKER_QUEUE_H
 #define CARETAKER_QUEUE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum msg_kind {
@@ -26,7 +27,9 @@ struct dtu_takeover {
 struct msg {
     enum msg_kind kind;
     int device;    /* device->index */
-    int64_t ts_ms; /* wall time the poll was read (not stored) */
+    int64_t ts_ms;   /* wall time the poll was read; the core replaces it with the time it records */
+    int64_t mono_ms; /* monotonic time, read with ts_ms (timebase.h) */
+    bool clock_unsynced; /* set by the core: ts_ms was taken before the clock synchronized */
     int point;     /* MSG_POINT_MISSING */
     int npoints;
     int errors;     /* failed cycles behind an offline event */

@@ -8,6 +8,7 @@
  * figures came from the profile reads back whole: counters and peaks keep their layout, keyed
  * by member, and the newer kinds of figure ("states") are absent there and start at zero. */
 #include "reports.h"
+#include "timebase.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -522,4 +523,27 @@ int reports_restore(struct reports *r, const char *device, int64_t day_start_ms,
     if (now_ms >= d->end)
         roll(r, d, now_ms, emit, ctx);
     return 0;
+}
+
+void reports_shift(struct reports *r, const struct timebase_step *st)
+{
+    for (int i = 0; i < r->n; i++) {
+        struct day *d = &r->days[i];
+        if (!d->dev)
+            continue;
+        for (int k = 0; k < d->nfig; k++) {
+            d->f[k].last_ts = timebase_correct(st, d->f[k].last_ts);
+            d->f[k].counted_to = timebase_correct(st, d->f[k].counted_to);
+            d->f[k].peak_ts = timebase_correct(st, d->f[k].peak_ts);
+        }
+        d->alarm_since = timebase_correct(st, d->alarm_since);
+        d->first_ts = timebase_correct(st, d->first_ts);
+        d->last_ts = timebase_correct(st, d->last_ts);
+        if (d->end > st->lo && d->start <= st->hi) {
+            int64_t from = d->start > st->lo ? d->start : st->lo;
+            d->start = reports_day_start(from + st->delta_ms);
+            d->end = reports_day_end(d->start);
+            d->dirty = 1;
+        }
+    }
 }

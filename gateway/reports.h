@@ -95,4 +95,9 @@ void reports_tick(struct reports *r, int64_t now_ms, report_emit_fn emit, void *
 /* Hands the accumulators of every device changed since the last save to fn. */
 void reports_save(struct reports *r, report_save_fn fn, void *ctx);
 
+/* The clock synchronized (timebase.h): a day counted in the unsynchronized span becomes the
+ * corrected day it was really counted in, with every time in it corrected. */
+struct timebase_step;
+void reports_shift(struct reports *r, const struct timebase_step *st);
+
 #endif

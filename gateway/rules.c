@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "history.h"
+#include "timebase.h"
 
 #define FLAP_RING 16
 
@@ -637,4 +638,27 @@ int rules_restore(struct rules_device *d, const struct alert *a)
         return 0;
     }
     return -1;
+}
+
+int rules_shift(struct rules_device *d, const struct timebase_step *st)
+{
+    int changed = 0;
+    d->last_reading_ms = timebase_correct(st, d->last_reading_ms);
+    d->start_ms = timebase_correct(st, d->start_ms);
+    history_shift(d->hist, st);
+    for (int i = 0; i < d->ninst; i++) {
+        struct rinst *in = &d->inst[i];
+        in->pending_since = timebase_correct(st, in->pending_since);
+        if (in->clear_since >= 0)
+            in->clear_since = timebase_correct(st, in->clear_since);
+        for (int k = 0; k < in->nocc; k++)
+            in->occ[k] = timebase_correct(st, in->occ[k]);
+        for (int k = 0; k < in->nraises; k++)
+            in->raises[k] = timebase_correct(st, in->raises[k]);
+        if (in->st == RS_ACTIVE && alert_shift(&in->a, st))
+            changed++;
+    }
+    if (changed)
+        d->gen++;
+    return changed;
 }

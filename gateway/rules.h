@@ -158,4 +158,10 @@ uint64_t rules_generation(const struct rules_device *d);
 void rules_render(const struct profile *p, const struct rule_set *rs, const char *tmpl, const double *values,
                   const double *params, bool en, char *out, size_t n);
 
+/* Synchronization of the clock arrived: every time recorded in the unsynchronized span (on-delays,
+ * windows, the active alerts' times and deadlines) is corrected (timebase.h); alerts raised
+ * before the span keep theirs. Returns how many active alerts changed. */
+struct timebase_step;
+int rules_shift(struct rules_device *d, const struct timebase_step *st);
+
 #endif

@@ -205,6 +205,7 @@ class Daemon:
         self.log = open(self.log_path, "w")
         if env is None and TEST_CLOCK:
             env = faked_clock("%+d" % CLOCK_OFFSET_S)
+        env = clock_sync(work, env)
         self.proc = subprocess.Popen([BIN, "run", "-c", self.config_path, "-d", DRIVERS],
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      env=dict(os.environ, **env) if env else None)
@@ -238,6 +239,48 @@ def _faketime(**settings):
     # ASan wants to come first in the library list; libfaketime only wraps clock calls.
     return dict({"TZ": "UTC", "FAKETIME_DONT_FAKE_MONOTONIC": "1", "LD_PRELOAD": found[0],
                  "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}, **settings)
+
+
+SYNC_SHIM = os.environ.get("ADJTIMEX_SHIM", "")
+
+
+def clock_sync(work, env):
+    """env with tests/integration/adjtimex_shim.c preloaded, so the daemon's clock counts as
+    synchronized (NTP) whatever the machine's state — unless env names its own state file
+    (ClockSync) — and the test, not the host, decides when it is not."""
+    env = dict(env or {})
+    if not SYNC_SHIM:
+        return env or None
+    if "ADJTIMEX_SHIM_FILE" not in env:
+        path = work.file("clock-sync")
+        if not os.path.exists(path):
+            with open(path, "w") as f:
+                f.write("synced\n")
+        env["ADJTIMEX_SHIM_FILE"] = path
+    env["LD_PRELOAD"] = ":".join(x for x in (env.get("LD_PRELOAD", ""), SYNC_SHIM) if x)
+    asan = env.get("ASAN_OPTIONS", os.environ.get("ASAN_OPTIONS", ""))
+    if "verify_asan_link_order" not in asan:
+        env["ASAN_OPTIONS"] = asan + ":verify_asan_link_order=0"
+    return env
+
+
+class ClockSync:
+    """The kernel's NTP state as the daemon reads it (adjtimex), set by the test: pass env() to
+    Daemon (with a SetClock's env to move the wall clock too)."""
+
+    def __init__(self, work, synced):
+        if not SYNC_SHIM:
+            raise TestFailure("ADJTIMEX_SHIM does not name the built adjtimex_shim library")
+        self.path = work.file("clock-sync-set")
+        self.set(synced)
+
+    def set(self, synced):
+        with open(self.path + ".new", "w") as f:
+            f.write("synced\n" if synced else "unsynced\n")
+        os.rename(self.path + ".new", self.path)
+
+    def env(self, base=None):
+        return dict(base or {}, ADJTIMEX_SHIM_FILE=self.path)
 
 
 def faked_clock(spec):
