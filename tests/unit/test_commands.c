@@ -22,7 +22,7 @@ static const struct row table[] = {
     {"reload/ops", "{}", 0, NULL, NULL},
     {"reload/ops", " {\"id\":\"r-2\"} ", 0, NULL, "r-2"},
     /* the command word */
-    {"status/ops", "{}", 0, "unknown command (expected ack or reload)", NULL},
+    {"status/ops", "{}", 0, "unknown command (expected ack, on_site, resolve or reload)", NULL},
     {"ACK/ops", "{}", 0, "unknown command", NULL},
     {"/ops", "{}", 0, "unknown command", NULL},
     /* the identity: the sender's MQTT user name, one topic level */

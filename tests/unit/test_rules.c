@@ -77,7 +77,7 @@ static void load(void)
     }
 }
 
-static struct contract contract = {"c1", "某维保公司", 0, NULL, {30, 240, 1440, 0}, {0, 0, 0, 0}};
+static struct contract contract = {.id = "c1", .contractor = "某维保公司", .respond_minutes = {30, 240, 1440, 0}};
 
 static struct rules_options options(void)
 {
@@ -482,8 +482,9 @@ static void test_engine(void)
     struct device *devs[2] = {&d1, &d2};
     char cov_kind[1][NAME_MAX_LEN] = {"sewage"};
     char cov_id[1][NAME_MAX_LEN] = {"mh-2"};
-    struct contract ks[2] = {{"drain", "甲公司", 1, cov_kind, {240, 240, 1440, 0}, {0, 0, 0, 0}},
-                             {"special", "乙公司", 1, cov_id, {60, 120, 600, 0}, {0, 0, 0, 0}}};
+    struct contract ks[2] = {
+        {.id = "drain", .contractor = "甲公司", .ncovers = 1, .covers = cov_kind, .respond_minutes = {240, 240, 1440}},
+        {.id = "special", .contractor = "乙公司", .ncovers = 1, .covers = cov_id, .respond_minutes = {60, 120, 600}}};
     struct config cfg = {0};
     cfg.ndevices = 2;
     cfg.devices = devs;
@@ -527,8 +528,8 @@ static void test_engine(void)
     char id[ALERT_ID_LEN];
     snprintf(id, sizeof id, "%s", last_event()->alert.id);
     uint64_t g = engine_generation(e);
-    CHECK(engine_ack(e, id, "ops", t0 + S(100), &sink) == 0 && engine_generation(e) != g);
-    CHECK(engine_ack(e, "nope", "ops", t0 + S(100), &sink) == -1);
+    CHECK(engine_stage(e, id, STAGE_ACK, "ops", NULL, NULL, t0 + S(100), &sink) == 0 && engine_generation(e) != g);
+    CHECK(engine_stage(e, "nope", STAGE_ACK, "ops", NULL, NULL, t0 + S(100), &sink) == -1);
     /* saved as the core saves them: each active alert in its published form (payload_alert) */
     struct alert now_active[4];
     int nact = engine_active(e, now_active, 4);
