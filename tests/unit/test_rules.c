@@ -11,6 +11,7 @@
 #include "payload.h"
 #include "profile.h"
 #include "rules.h"
+#include "workorder.h"
 
 #define MAX_EVENTS 64
 
@@ -410,6 +411,48 @@ static void test_restore(void)
     CHECK(rec.n == 1 && last_event()->kind == ALERT_ESCALATED && last_event()->alert.escalation == 1);
     rules_device_free(d2);
     rules_device_free(d);
+}
+
+/* A work order mid-way — stages, escalation to a named party, outcome — reads back as it was;
+ * a record from before work orders (no "stages") gets its ack stage from acked_*. */
+static void test_work_order_record(void)
+{
+    struct contract k = contract;
+    k.due_s[SEV_MAJOR][STAGE_ON_SITE] = 4 * 3600;
+    k.nparties = 1;
+    k.parties[0] = (struct escalation_party){1, "物业/社区", "estate-office", false};
+    struct alert a = {.id = "lv1:high:1", .device = "lv1", .rule = "high", .severity = SEV_MAJOR, .raised_ts = t0};
+    a.value = NAN;
+    workorder_open(&a, &k);
+    CHECK(workorder_stage(&a, STAGE_ACK, "drain-co", "王工", "在路上\n20 分钟", t0 + S(60)) == 0);
+    CHECK(workorder_escalate(&a, &k, t0 + S(4 * 3600), 0) == 1);
+    cJSON *j = alert_object(&a);
+    struct alert back;
+    CHECK(j && alert_from_json(j, &back) == 0);
+    CHECK(back.acked && back.acked_ts == t0 + S(60) && strcmp(back.stages[STAGE_ACK].note, "在路上\n20 分钟") == 0);
+    CHECK(strcmp(back.stages[STAGE_ACK].name, "王工") == 0 && back.stages[STAGE_ACK].met == MET_YES);
+    CHECK(back.stages[STAGE_ON_SITE].due_ts == t0 + S(4 * 3600) && back.stages[STAGE_ON_SITE].met == MET_NO);
+    CHECK(back.stages[STAGE_RESOLVE].due_ts == 0 && back.stages[STAGE_RESOLVE].met == MET_UNKNOWN);
+    CHECK(back.escalation == 1 && back.escalation_stage == 1 + STAGE_ON_SITE && back.nescalated == 1);
+    CHECK(strcmp(back.escalated_to[0].identity, "estate-office") == 0 && back.escalated_to[0].ts == t0 + S(4 * 3600));
+    CHECK(back.outcome == OUTCOME_NONE);
+    workorder_close(&back, t0 + S(5 * 3600));
+    cJSON_Delete(j);
+    j = alert_object(&back);
+    struct alert closed;
+    CHECK(j && alert_from_json(j, &closed) == 0 && closed.outcome == OUTCOME_SELF_CLEARED);
+    /* the old form */
+    cJSON_DeleteItemFromObject(j, "stages");
+    cJSON_DeleteItemFromObject(j, "outcome");
+    cJSON_DeleteItemFromObject(j, "escalation_stage");
+    cJSON_DeleteItemFromObject(j, "escalated_to");
+    CHECK(alert_from_json(j, &closed) == 0);
+    CHECK(closed.stages[STAGE_ACK].ts == t0 + S(60) && strcmp(closed.stages[STAGE_ACK].by, "drain-co") == 0);
+    CHECK(closed.stages[STAGE_ACK].due_ts == closed.respond_by_ts && closed.nescalated == 0);
+    /* a stage of the wrong type does not read back */
+    cJSON_AddItemToObject(j, "stages", cJSON_CreateString("ack"));
+    CHECK(alert_from_json(j, &closed) == -1);
+    cJSON_Delete(j);
 }
 
 /* Loads a profile text expecting an error containing needle. */
@@ -1009,6 +1052,7 @@ int main(void)
     test_flapping();
     test_comm_lost();
     test_restore();
+    test_work_order_record();
     test_compile_errors();
     test_engine();
     test_elevator_trapped();
