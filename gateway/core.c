@@ -509,7 +509,7 @@ static void command_stage(struct core *c, const struct command *cmd, const struc
     enum stage stage = cmd->kind == CMD_ACK ? STAGE_ACK : cmd->kind == CMD_ON_SITE ? STAGE_ON_SITE : STAGE_RESOLVE;
     const struct device *d = engine_alert_device(c->engine, cmd->alert_id);
     if (!d) {
-        snprintf(err, sizeof err, "unknown alert \"%s\" (no active alert has this id)", cmd->alert_id);
+        snprintf(err, sizeof err, "unknown alert \"%s\"", cmd->alert_id);
         refuse(c, cmd, err);
         return;
     }
