@@ -144,7 +144,7 @@ static int work_from_json(const cJSON *o, struct alert *a)
     if (cJSON_IsString(out))
         a->outcome = strcmp(out->valuestring, "resolved") == 0       ? OUTCOME_RESOLVED
                      : strcmp(out->valuestring, "self_cleared") == 0 ? OUTCOME_SELF_CLEARED
-                                                                     : (enum alert_outcome)-1;
+                                                                     : (enum alert_outcome) - 1;
     else if (!cJSON_IsNull(out))
         return -1;
     if ((int)a->outcome < 0)

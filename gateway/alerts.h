@@ -34,10 +34,10 @@ enum stage { STAGE_ACK = 0, STAGE_ON_SITE = 1, STAGE_RESOLVE = 2 };
 enum stage_met { MET_UNKNOWN = 0, MET_NO, MET_YES }; /* a zeroed record is "not judged" */
 
 struct alert_stage {
-    int64_t due_ts; /* 0 = the contract sets no deadline for it */
-    int64_t ts;     /* when it was done; 0 = not yet */
-    char by[NAME_MAX_LEN];      /* the identity that did it */
-    char name[STAGE_NAME_LEN];  /* the display name it gave */
+    int64_t due_ts;            /* 0 = the contract sets no deadline for it */
+    int64_t ts;                /* when it was done; 0 = not yet */
+    char by[NAME_MAX_LEN];     /* the identity that did it */
+    char name[STAGE_NAME_LEN]; /* the display name it gave */
     char note[STAGE_NOTE_LEN];
     enum stage_met met; /* MET_UNKNOWN while not due (or no due time), and for a stage that never came due */
 };

@@ -202,8 +202,7 @@ int commands_permit(const struct commander *who, const struct command *cmd, cons
         if (strcmp(who->contracts[i], covering->id) == 0)
             return 0;
     if (!covering)
-        return fail(err, errn,
-                    "%s is a contractor and no contract covers this alert's device: only an admin may %s it",
+        return fail(err, errn, "%s is a contractor and no contract covers this alert's device: only an admin may %s it",
                     who->identity, cmd->name);
     return fail(err, errn, "%s is a contractor and this alert is under contract \"%s\", not one of its own",
                 who->identity, covering->id);

@@ -85,8 +85,7 @@ static int parse_party(struct jctx *c, const cJSON *obj, int i, struct escalatio
                          "an object {\"level\", \"name\", and \"identity\" or \"topic\"} naming one party") ||
         json_check_keys(c, obj, party_keys, NELEM(party_keys)) ||
         json_get_int(c, obj, "level", 1, CONTRACT_MAX_PARTIES, 0, true, &p->level) < 0 ||
-        json_get_string(c, obj, "name", NULL, true, "the party's name, as people know it", p->name, sizeof p->name) <
-            0)
+        json_get_string(c, obj, "name", NULL, true, "the party's name, as people know it", p->name, sizeof p->name) < 0)
         return -1;
     if (p->level != i + 1)
         return json_fail_key(c, "level", "%d at position %d of the chain (expected levels 1, 2, ... in order)",
@@ -94,16 +93,18 @@ static int parse_party(struct jctx *c, const cJSON *obj, int i, struct escalatio
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "identity");
     const cJSON *topic = cJSON_GetObjectItemCaseSensitive(obj, "topic");
     if (!id == !topic)
-        return json_fail(c, "%s (expected exactly one of \"identity\", the party's MQTT user name, or \"topic\", "
-                            "the last level of the topic it reads)",
+        return json_fail(c,
+                         "%s (expected exactly one of \"identity\", the party's MQTT user name, or \"topic\", "
+                         "the last level of the topic it reads)",
                          id ? "both \"identity\" and \"topic\" given" : "neither \"identity\" nor \"topic\" given");
     const char *key = id ? "identity" : "topic";
     p->is_topic = topic != NULL;
     if (json_get_string(c, obj, key, NULL, true, "one MQTT topic level", p->identity, sizeof p->identity) < 0)
         return -1;
     if (!config_identity_ok(p->identity))
-        return json_fail_key(c, key, "\"%s\" is not one topic level this gateway publishes on (expected 1 to 63 of "
-                                     "A-Z, a-z, 0-9, _, -, . and @)",
+        return json_fail_key(c, key,
+                             "\"%s\" is not one topic level this gateway publishes on (expected 1 to 63 of "
+                             "A-Z, a-z, 0-9, _, -, . and @)",
                              p->identity);
     return 0;
 }

@@ -78,8 +78,8 @@ struct core {
     struct reports *reports;
     struct alert_sink sink;
     struct jbuf alert_body;
-    struct jbuf alert_row;   /* an alert as its row keeps it */
-    struct jbuf party_body;  /* an escalation as its party's topic gets it */
+    struct jbuf alert_row;  /* an alert as its row keeps it */
+    struct jbuf party_body; /* an escalation as its party's topic gets it */
     struct jbuf report_body;
     struct budget refusal_log;       /* refusal lines, all identities together */
     struct budget *refusal_replies;  /* by commander, cfg->commands.commanders' order */
@@ -149,8 +149,8 @@ static void tell_party(struct core *c, const struct alert_event *ev, const struc
         return;
     char topic[32 + NAME_MAX_LEN];
     snprintf(topic, sizeof topic, "escalations/%s", a->escalated_to[a->nescalated - 1].identity);
-    struct outbox_row row = {.seq = seq, .kind = OUTBOX_ALERT, .ts_ms = ev->ts, .device = d ? d->id : NULL,
-                             .body = c->alert_body.p};
+    struct outbox_row row = {
+        .seq = seq, .kind = OUTBOX_ALERT, .ts_ms = ev->ts, .device = d ? d->id : NULL, .body = c->alert_body.p};
     if (payload_row(&c->party_body, c->cfg->gateway_id, &row) == 0 &&
         publish_direct(c->pub, topic, c->party_body.p, c->party_body.len, false) < 0)
         log_warn("alerts: %s: escalation level %d not sent to %s (broker not connected); it is on alerts", a->id,
@@ -517,8 +517,8 @@ static void command_stage(struct core *c, const struct command *cmd, const struc
         refuse(c, cmd, err);
         return;
     }
-    int rc = engine_stage(c->engine, cmd->alert_id, stage, cmd->identity, cmd->by, cmd->note, clock_wall_ms(),
-                          &c->sink);
+    int rc =
+        engine_stage(c->engine, cmd->alert_id, stage, cmd->identity, cmd->by, cmd->note, clock_wall_ms(), &c->sink);
     follow_engine(c);
     char shown_id[CMD_ALERT_ID_MAX + 1];
     printable(shown_id, sizeof shown_id, cmd->alert_id);

@@ -181,5 +181,8 @@ enum alert_event_kind workorder_event_of(enum stage s)
 
 int workorder_stage_of(enum alert_event_kind k)
 {
-    return k == ALERT_ACKNOWLEDGED ? STAGE_ACK : k == ALERT_ON_SITE ? STAGE_ON_SITE : k == ALERT_RESOLVED ? STAGE_RESOLVE : -1;
+    return k == ALERT_ACKNOWLEDGED ? STAGE_ACK
+           : k == ALERT_ON_SITE    ? STAGE_ON_SITE
+           : k == ALERT_RESOLVED   ? STAGE_RESOLVE
+                                   : -1;
 }
