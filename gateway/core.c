@@ -13,7 +13,8 @@
  * never lost, and a restart finds exactly the alerts its last events left active. The retained
  * alerts/active list is state, not a row: it is published directly whenever the engine's
  * generation moved, once the events behind it are committed, and again at every connect, so
- * the latest list wins after a reconnect. */
+ * the latest list wins after a reconnect. An escalation is also published at once on
+ * escalations/<party>, for the party it names (not stored: the stored one is on alerts). */
 #include "core.h"
 
 #include <errno.h>
@@ -164,9 +165,11 @@ static void on_alert(void *ctx, const struct alert_event *ev)
     struct core *c = ctx;
     const struct alert *a = &ev->alert;
     const struct device *d = device_by_id(c->cfg, a->device);
-    char level[24] = "";
+    char level[64 + TEXT_MAX_LEN] = "";
     if (ev->kind == ALERT_ESCALATED)
-        snprintf(level, sizeof level, ", level %d", a->escalation);
+        snprintf(level, sizeof level, ", level %d: %s missed%s%s", a->escalation,
+                 a->escalation_stage > 0 ? alert_stage_name((enum stage)(a->escalation_stage - 1)) : "?",
+                 a->nescalated ? ", for " : "", a->nescalated ? a->escalated_to[a->nescalated - 1].name : "");
     log_notice("alerts: %s: %s %s (%s%s) %s", a->device, a->rule, alert_event_name(ev->kind),
                alert_severity_name(a->severity), level, a->id);
     if (ev->kind != ALERT_OCCURRED)
