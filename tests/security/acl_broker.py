@@ -32,3 +32,12 @@ def broker_settings(work, passwd):
             lines.append(line.replace("/etc/mosquitto/caretaker.passwd", passwd)
                          .replace("/etc/mosquitto/caretaker.acl", ACL))
     return "\n".join(lines)
+
+
+def gateway_password(work, secrets):
+    """The gateway's mqtt.password_file, holding its user's password; returns its path."""
+    path = work.file("gateway.password")
+    with open(path, "w") as f:
+        f.write(secrets[GATEWAY_USER] + "\n")
+    os.chmod(path, 0o600)
+    return path

@@ -21,7 +21,7 @@ import re
 import sys
 
 import harness as h
-from acl_broker import GATEWAY_USER, broker_settings, passwords
+from acl_broker import GATEWAY_USER, broker_settings, gateway_password, passwords
 
 PREFIX = "caretaker/hongmei/gw-01"
 PER_MINUTE = 10  # commands.refusals_per_minute: its default
@@ -73,10 +73,7 @@ def test(started):
     lift = client("lift-co", PREFIX + "/reply/lift-co")
     drain = client("drain-co", PREFIX + "/reply/drain-co")
 
-    gw_pw = work.file("gateway.password")
-    with open(gw_pw, "w") as f:
-        f.write(pw[GATEWAY_USER] + "\n")
-    os.chmod(gw_pw, 0o600)
+    gw_pw = gateway_password(work, pw)
     buses = [{"id": "bus-lift", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
               "devices": [{"id": "lift-a", "unit": 1, "driver": "elevator/generic", "poll_ms": 200,
                            "params": {"trapped_s": 1, "stop_outside_zone_s": 600}}]},

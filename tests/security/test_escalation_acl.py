@@ -6,11 +6,10 @@ read by the district's bridge user). Every party subscribes to all of escalation
 broker's pattern lets each one receive only the escalation addressed to it."""
 
 import json
-import os
 import sys
 
 import harness as h
-from acl_broker import GATEWAY_USER, broker_settings, passwords
+from acl_broker import GATEWAY_USER, broker_settings, gateway_password, passwords
 
 PREFIX = "caretaker/hongmei/gw-01"
 RUNNING = {"mode": 0, "moving": True, "dir_up": True, "door_zone": False, "door_open": False,
@@ -38,10 +37,7 @@ def test(started):
                                      password=pw[user])
         started.append(readers[user])
 
-    gw_pw = work.file("gateway.password")
-    with open(gw_pw, "w") as f:
-        f.write(pw[GATEWAY_USER] + "\n")
-    os.chmod(gw_pw, 0o600)
+    gw_pw = gateway_password(work, pw)
     buses = [{"id": "bus-lift", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
               "devices": [{"id": "lift-a", "unit": 1, "driver": "elevator/generic", "poll_ms": 200,
                            "params": {"trapped_s": 1, "stop_outside_zone_s": 600}}]}]
