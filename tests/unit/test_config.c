@@ -86,6 +86,9 @@ static void test_example(void)
     CHECK(c->ncontracts == 2 && c->contracts[0].ncovers == 1 && strcmp(c->contracts[0].covers[0], "elevator") == 0);
     CHECK(c->contracts[0].respond_minutes[0] == 30 && c->contracts[0].respond_minutes[2] == 1440);
     CHECK(c->contracts[0].respond_minutes[3] == 0);
+    /* work orders: arrival within 30 min of a trapped passenger, two parties to escalate to */
+    CHECK(c->contracts[0].due_s[0][1] == 1800 && c->contracts[0].due_s[0][2] == 7200 && c->contracts[0].nparties == 2);
+    CHECK(c->contracts[1].due_s[1][1] == 4 * 3600 && c->contracts[1].nparties == 0);
     const struct commands_config *cc = &c->commands;
     CHECK(cc->reload_interval_s == 30 && cc->refusals_per_minute == 10 && cc->ncommanders == 3);
     CHECK(strcmp(cc->commanders[0].identity, "ops-admin") == 0 && cc->commanders[0].role == ROLE_ADMIN);
@@ -739,7 +742,13 @@ static void test_work_order_terms(void)
     ERR(HEAD K "'deadlines':{'critical':{'ack_min':30,'arrive_min':5}}}]}",
         "contracts[0].deadlines.critical.arrive_min: 300 s is before the ack_min deadline of 1800 s", NULL);
     ERR(HEAD K "'respond_minutes':{'critical':30},'deadlines':{'critical':{'arrive_min':10}}}]}",
-        "contracts[0].deadlines.critical: arrive_min is 600 s, before the ack deadline of 1800 s", NULL);
+        "contracts[0].deadlines.critical.arrive_min: 600 s is before the respond_minutes/respond_seconds ack deadline "
+        "of 1800 s",
+        NULL);
+    ERR(HEAD K "'respond_minutes':{'major':240},'deadlines':{'major':{'arrive_s':3600}}}]}",
+        "contracts[0].deadlines.major.arrive_s: 3600 s is before the respond_minutes/respond_seconds ack deadline", NULL);
+    ERR(HEAD K "'deadlines':{'major':{'arrive_min':60,'resolve_s':60}}}]}",
+        "contracts[0].deadlines.major.resolve_s: 60 s is before the arrive_min deadline of 3600 s", NULL);
     ERR(HEAD K "'respond_minutes':{'critical':5},'deadlines':{'critical':{'ack_min':5}}}]}",
         "contracts[0].deadlines.critical.ack_min: the critical ack deadline is also given by respond_minutes", NULL);
     ERR(HEAD K "'deadlines':{'critical':{'resolve_s':0}}}]}",
