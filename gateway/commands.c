@@ -23,7 +23,8 @@ struct spec {
     size_t offset;
 };
 
-static const struct spec ack_keys[] = {
+/* ack, on_site and resolve: the stages of a work order. */
+static const struct spec stage_keys[] = {
     {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
     {"alert_id", true, CMD_ALERT_ID_MAX, false, offsetof(struct command, alert_id)},
     {"by", false, CMD_ID_MAX, false, offsetof(struct command, by)},
@@ -139,12 +140,15 @@ int commands_parse(const char *topic, const void *payload, size_t len, bool reta
                     "topic: the identity is not an MQTT user name this gateway takes "
                     "(expected cmd/<verb>/<identity>, the identity A-Z a-z 0-9 _ - . @)");
     snprintf(out->identity, sizeof out->identity, "%s", slash + 1);
-    if (verb == 3 && !strncmp(topic, "ack", 3))
-        out->kind = CMD_ACK;
-    else if (verb == 6 && !strncmp(topic, "reload", 6))
-        out->kind = CMD_RELOAD;
-    else
-        return fail(err, errn, "unknown command (expected ack or reload)");
+    static const struct {
+        const char *verb;
+        enum command_kind kind;
+    } verbs[] = {{"ack", CMD_ACK}, {"on_site", CMD_ON_SITE}, {"resolve", CMD_RESOLVE}, {"reload", CMD_RELOAD}};
+    for (size_t i = 0; i < NELEM(verbs) && out->kind == CMD_UNKNOWN; i++)
+        if (verb == strlen(verbs[i].verb) && !strncmp(topic, verbs[i].verb, verb))
+            out->kind = verbs[i].kind;
+    if (out->kind == CMD_UNKNOWN)
+        return fail(err, errn, "unknown command (expected ack, on_site, resolve or reload)");
     if (len == 0)
         return fail(err, errn, "empty payload (expected a JSON object)");
     if (len > CMD_MAX_PAYLOAD)
@@ -162,8 +166,8 @@ int commands_parse(const char *topic, const void *payload, size_t len, bool reta
         char what[96];
         json_describe(root, what, sizeof what);
         rc = fail(err, errn, "payload: %s (expected a JSON object)", what);
-    } else if (out->kind == CMD_ACK) {
-        rc = check_object(root, ack_keys, NELEM(ack_keys), out, err, errn);
+    } else if (commands_is_stage(out->kind)) {
+        rc = check_object(root, stage_keys, NELEM(stage_keys), out, err, errn);
     } else {
         rc = check_object(root, reload_keys, NELEM(reload_keys), out, err, errn);
     }
@@ -172,6 +176,11 @@ int commands_parse(const char *topic, const void *payload, size_t len, bool reta
     if (rc == 0 && retained)
         rc = fail(err, errn, "retained command refused (publish commands without the retain flag)");
     return rc;
+}
+
+bool commands_is_stage(enum command_kind k)
+{
+    return k == CMD_ACK || k == CMD_ON_SITE || k == CMD_RESOLVE;
 }
 
 const struct commander *commands_commander(const struct commands_config *cc, const char *identity)
@@ -187,15 +196,14 @@ int commands_permit(const struct commander *who, const struct command *cmd, cons
 {
     if (who->role == ROLE_ADMIN)
         return 0;
-    if (cmd->kind != CMD_ACK)
+    if (!commands_is_stage(cmd->kind))
         return fail(err, errn, "%s is a contractor: only an admin may %s", who->identity, cmd->name);
     for (int i = 0; covering && i < who->ncontracts; i++)
         if (strcmp(who->contracts[i], covering->id) == 0)
             return 0;
     if (!covering)
-        return fail(err, errn,
-                    "%s is a contractor and no contract covers this alert's device: only an admin may ack it",
-                    who->identity);
+        return fail(err, errn, "%s is a contractor and no contract covers this alert's device: only an admin may %s it",
+                    who->identity, cmd->name);
     return fail(err, errn, "%s is a contractor and this alert is under contract \"%s\", not one of its own",
                 who->identity, covering->id);
 }

@@ -24,7 +24,9 @@
 #define CMD_ALERT_ID_MAX 160
 #define CMD_NOTE_MAX 512
 
-enum command_kind { CMD_UNKNOWN, CMD_ACK, CMD_RELOAD };
+/* CMD_ACK, CMD_ON_SITE and CMD_RESOLVE are the stages of a work order (workorder.h), in order,
+ * and take the same payload. */
+enum command_kind { CMD_UNKNOWN, CMD_ACK, CMD_RELOAD, CMD_ON_SITE, CMD_RESOLVE };
 
 struct command {
     enum command_kind kind;
@@ -32,9 +34,9 @@ struct command {
     char identity[CMD_ID_MAX + 1]; /* the level after the verb; "" when the topic had no valid one */
     bool has_id;
     char id[CMD_ID_MAX + 1];             /* "id": the request's correlation id, echoed in the reply */
-    char alert_id[CMD_ALERT_ID_MAX + 1]; /* ack */
-    char by[CMD_ID_MAX + 1];             /* ack, optional: a display name; who acknowledged is identity */
-    char note[CMD_NOTE_MAX + 1];         /* ack, optional */
+    char alert_id[CMD_ALERT_ID_MAX + 1]; /* a stage (ack, on_site, resolve) */
+    char by[CMD_ID_MAX + 1];             /* a stage, optional: a display name; who did it is identity */
+    char note[CMD_NOTE_MAX + 1];         /* a stage, optional */
 };
 
 /* Validates a command: topic is what follows "<prefix>/cmd/" ("<verb>/<identity>"), payload
@@ -47,9 +49,13 @@ int commands_parse(const char *topic, const void *payload, size_t len, bool reta
 /* The commander with this identity, or NULL: nobody the config lets command. */
 const struct commander *commands_commander(const struct commands_config *cc, const char *identity);
 
-/* Whether who may give cmd. For an ack, covering is the contract that covers the alert's device
- * (NULL: none does). An admin may ack any alert and reload; a contractor may ack the alerts its
- * own contracts cover, nothing else. Returns 0, or -1 with err the reason fit for the reply. */
+/* True for the commands that move a work order's stage (ack, on_site, resolve). */
+bool commands_is_stage(enum command_kind k);
+
+/* Whether who may give cmd. For a stage, covering is the contract that covers the alert's
+ * device (NULL: none does). An admin may give any stage of any alert and reload; a contractor
+ * may give the stages of the alerts its own contracts cover, nothing else. Returns 0, or -1
+ * with err the reason fit for the reply. */
 int commands_permit(const struct commander *who, const struct command *cmd, const struct contract *covering, char *err,
                     size_t errn);
 

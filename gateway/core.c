@@ -13,7 +13,8 @@
  * never lost, and a restart finds exactly the alerts its last events left active. The retained
  * alerts/active list is state, not a row: it is published directly whenever the engine's
  * generation moved, once the events behind it are committed, and again at every connect, so
- * the latest list wins after a reconnect. */
+ * the latest list wins after a reconnect. An escalation is also published at once on
+ * escalations/<party>, for the party it names (not stored: the stored one is on alerts). */
 #include "core.h"
 
 #include <errno.h>
@@ -43,6 +44,7 @@
 #include "sd.h"
 #include "store.h"
 #include "timebase.h"
+#include "workorder.h"
 
 #define QUEUE_CAPACITY 4096
 #define DRAIN_MAX 256
@@ -78,10 +80,9 @@ struct core {
     struct reports *reports;
     struct alert_sink sink;
     struct jbuf alert_body;
-    struct jbuf alert_row; /* an alert as its row keeps it */
+    struct jbuf alert_row;  /* an alert as its row keeps it */
+    struct jbuf party_body; /* an escalation as its party's topic gets it */
     struct jbuf report_body;
-    const char *ack_note;            /* while an ack is handled: its note, for the acknowledged event */
-    const char *ack_name;            /* and the display name it gave */
     struct budget refusal_log;       /* refusal lines, all identities together */
     struct budget *refusal_replies;  /* by commander, cfg->commands.commanders' order */
     struct budget refusal_strangers; /* replies to every identity the config does not know */
@@ -151,6 +152,24 @@ static void save_alert(struct core *c, const struct alert *a)
     store_put_alert(c->store, &row);
 }
 
+/* An escalation also goes where the party it is for reads: <prefix>/escalations/<identity>,
+ * the same message as on alerts (same seq), so a broker ACL pattern can give each party what
+ * concerns it. Sent now, not stored: the stored one is the alerts event. */
+static void tell_party(struct core *c, const struct alert_event *ev, const struct device *d, int64_t seq)
+{
+    const struct alert *a = &ev->alert;
+    if (!c->pub || a->nescalated == 0)
+        return;
+    char topic[32 + NAME_MAX_LEN];
+    snprintf(topic, sizeof topic, "escalations/%s", a->escalated_to[a->nescalated - 1].identity);
+    struct outbox_row row = {
+        .seq = seq, .kind = OUTBOX_ALERT, .ts_ms = ev->ts, .device = d ? d->id : NULL, .body = c->alert_body.p};
+    if (payload_row(&c->party_body, c->cfg->gateway_id, &row) == 0 &&
+        publish_direct(c->pub, topic, c->party_body.p, c->party_body.len, false) < 0)
+        log_warn("alerts: %s: escalation level %d not sent to %s (broker not connected); it is on alerts", a->id,
+                 a->escalation, topic);
+}
+
 /* The alert sink: one outbox row per event, the alert's row brought up to date, the day's
  * report told. */
 static void on_alert(void *ctx, const struct alert_event *ev)
@@ -158,22 +177,28 @@ static void on_alert(void *ctx, const struct alert_event *ev)
     struct core *c = ctx;
     const struct alert *a = &ev->alert;
     const struct device *d = device_by_id(c->cfg, a->device);
-    char level[24] = "";
+    char level[64 + TEXT_MAX_LEN] = "";
     if (ev->kind == ALERT_ESCALATED)
-        snprintf(level, sizeof level, ", level %d", a->escalation);
+        snprintf(level, sizeof level, ", level %d: %s missed%s%s", a->escalation,
+                 a->escalation_stage > 0 ? alert_stage_name((enum stage)(a->escalation_stage - 1)) : "?",
+                 a->nescalated ? ", for " : "", a->nescalated ? a->escalated_to[a->nescalated - 1].name : "");
     log_notice("alerts: %s: %s %s (%s%s) %s", a->device, a->rule, alert_event_name(ev->kind),
                alert_severity_name(a->severity), level, a->id);
     if (ev->kind != ALERT_OCCURRED)
         save_alert(c, a);
-    bool ack = ev->kind == ALERT_ACKNOWLEDGED;
-    if (payload_alert_event(&c->alert_body, ev, d ? d->location : "", ack ? c->ack_note : NULL,
-                            ack ? c->ack_name : NULL, d == NULL) < 0) {
+    int stage = workorder_stage_of(ev->kind);
+    const struct alert_stage *st = stage >= 0 ? &a->stages[stage] : NULL;
+    if (payload_alert_event(&c->alert_body, ev, d ? d->location : "", st ? st->note : NULL,
+                            ev->kind == ALERT_ACKNOWLEDGED ? st->name : NULL, d == NULL) < 0) {
         log_err("alerts: %s: out of memory writing its %s event", a->id, alert_event_name(ev->kind));
         return;
     }
     int64_t seq = 0;
-    if (store_append_event(c->store, d, OUTBOX_ALERT, ev->ts, c->alert_body.p, &seq) == 0)
+    if (store_append_event(c->store, d, OUTBOX_ALERT, ev->ts, c->alert_body.p, &seq) == 0) {
         c->active_seq = seq;
+        if (ev->kind == ALERT_ESCALATED)
+            tell_party(c, ev, d, seq);
+    }
     if (d)
         reports_alert(c->reports, d->index, ev, report_emit, c);
 }
@@ -493,9 +518,12 @@ static void refuse(struct core *c, const struct command *cmd, const char *why)
         c->cmds.replies_held++;
 }
 
-static void command_ack(struct core *c, const struct command *cmd, const struct commander *who)
+/* cmd/ack, cmd/on_site, cmd/resolve: one stage of a work order (workorder.h). */
+static void command_stage(struct core *c, const struct command *cmd, const struct commander *who)
 {
+    static const char *const done[] = {"acknowledged", "on site", "resolved"};
     char err[1024];
+    enum stage stage = cmd->kind == CMD_ACK ? STAGE_ACK : cmd->kind == CMD_ON_SITE ? STAGE_ON_SITE : STAGE_RESOLVE;
     const struct device *d = engine_alert_device(c->engine, cmd->alert_id);
     if (!d) {
         snprintf(err, sizeof err, "unknown alert \"%s\"", cmd->alert_id);
@@ -506,16 +534,21 @@ static void command_ack(struct core *c, const struct command *cmd, const struct 
         refuse(c, cmd, err);
         return;
     }
-    c->ack_note = cmd->note;
-    c->ack_name = cmd->by;
-    int rc = engine_ack(c->engine, cmd->alert_id, cmd->identity, core_now(c), &c->sink);
-    c->ack_note = c->ack_name = NULL;
+    int rc = engine_stage(c->engine, cmd->alert_id, stage, cmd->identity, cmd->by, cmd->note, core_now(c), &c->sink);
     follow_engine(c);
-    c->cmds.accepted++;
     char shown_id[CMD_ALERT_ID_MAX + 1];
     printable(shown_id, sizeof shown_id, cmd->alert_id);
-    log_notice("commands: alert \"%s\" %sacknowledged by %s", shown_id, rc ? "was already " : "", cmd->identity);
-    snprintf(err, sizeof err, "%s \"%s\"", rc ? "already acknowledged" : "acknowledged", cmd->alert_id);
+    if (rc == 2) {
+        struct alert a;
+        int cur = engine_alert(c->engine, cmd->alert_id, &a) == 0 ? workorder_current(&a) : -1;
+        snprintf(err, sizeof err, "alert \"%s\" is already %s: stages do not go back (ack, on_site, resolve)",
+                 cmd->alert_id, cur >= 0 ? done[cur] : "past this stage");
+        refuse(c, cmd, err);
+        return;
+    }
+    c->cmds.accepted++;
+    log_notice("commands: alert \"%s\" %s%s by %s", shown_id, rc ? "was already " : "", done[stage], cmd->identity);
+    snprintf(err, sizeof err, "%s%s \"%s\"", rc ? "already " : "", done[stage], cmd->alert_id);
     reply(c, cmd, true, err);
 }
 
@@ -564,8 +597,8 @@ static void on_command(void *ctx, const char *topic, const void *payload, size_t
         refuse(c, &cmd, err);
         return;
     }
-    if (cmd.kind == CMD_ACK)
-        command_ack(c, &cmd, who);
+    if (commands_is_stage(cmd.kind))
+        command_stage(c, &cmd, who);
     else if (cmd.kind == CMD_RELOAD)
         command_reload(c, &cmd, who);
 }
@@ -928,6 +961,7 @@ out:
     reports_free(c.reports);
     jbuf_free(&c.alert_body);
     jbuf_free(&c.alert_row);
+    jbuf_free(&c.party_body);
     jbuf_free(&c.report_body);
     queue_free(c.q);
     free(c.buses);

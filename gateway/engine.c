@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workorder.h"
+
 struct engine {
     const struct config *cfg;
     int n;
@@ -109,12 +111,13 @@ int engine_shift(struct engine *e, const struct timebase_step *st)
     return changed;
 }
 
-int engine_ack(struct engine *e, const char *alert_id, const char *by, int64_t now_ms, const struct alert_sink *sink)
+int engine_stage(struct engine *e, const char *alert_id, enum stage stage, const char *by, const char *name,
+                 const char *note, int64_t now_ms, const struct alert_sink *sink)
 {
     for (int i = 0; i < e->n; i++) {
         if (!e->dev[i])
             continue;
-        int rc = rules_ack(e->dev[i], alert_id, by, now_ms, sink);
+        int rc = rules_stage(e->dev[i], alert_id, stage, by, name, note, now_ms, sink);
         if (rc >= 0)
             return rc;
     }
@@ -127,6 +130,14 @@ const struct device *engine_alert_device(const struct engine *e, const char *ale
         if (e->dev[i] && rules_holds(e->dev[i], alert_id))
             return e->cfg->devices[i];
     return NULL;
+}
+
+int engine_alert(const struct engine *e, const char *alert_id, struct alert *out)
+{
+    for (int i = 0; i < e->n; i++)
+        if (e->dev[i] && rules_get(e->dev[i], alert_id, out))
+            return 0;
+    return -1;
 }
 
 int engine_active(const struct engine *e, struct alert *out, int max)
@@ -159,7 +170,7 @@ int engine_restore(struct engine *e, const struct alert *a, int n, int64_t now_m
         if (sink && sink->emit) {
             struct alert_event ev = {ALERT_CLEARED, now_ms, a[k]};
             ev.alert.cleared_ts = now_ms;
-            ev.alert.next_escalation_ts = 0;
+            workorder_close(&ev.alert, now_ms);
             sink->emit(sink->ctx, &ev);
         }
     }

@@ -1,5 +1,5 @@
 /* engine: the rules of every configured device, behind the few calls the core thread makes —
- * feed a queue message, tick, acknowledge, list, restore. Owns one rules_device per device. */
+ * feed a queue message, tick, move a work order's stage, list, restore. Owns one rules_device per device. */
 #ifndef CARETAKER_ENGINE_H
 #define CARETAKER_ENGINE_H
 
@@ -30,11 +30,16 @@ void engine_handle(struct engine *e, const struct msg *m, const struct alert_sin
  * with the wall clock. */
 void engine_tick(struct engine *e, int64_t now_ms, const struct alert_sink *sink);
 
-/* cmd/ack: 0 acknowledged, 1 already acknowledged, -1 no active alert with that id. */
-int engine_ack(struct engine *e, const char *alert_id, const char *by, int64_t now_ms, const struct alert_sink *sink);
+/* cmd/ack, cmd/on_site, cmd/resolve: 0 done, 1 the alert is already at that stage, 2 it is past
+ * it (stages never go back), -1 no active alert with that id (rules_stage). */
+int engine_stage(struct engine *e, const char *alert_id, enum stage stage, const char *by, const char *name,
+                 const char *note, int64_t now_ms, const struct alert_sink *sink);
 
 /* The device whose active alert has this id (what decides who may acknowledge it), or NULL. */
 const struct device *engine_alert_device(const struct engine *e, const char *alert_id);
+
+/* Copies the active alert with this id to *out: 0, or -1 when none has it. */
+int engine_alert(const struct engine *e, const char *alert_id, struct alert *out);
 
 /* Active alerts of all devices: up to max copied, the total returned. */
 int engine_active(const struct engine *e, struct alert *out, int max);

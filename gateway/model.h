@@ -193,6 +193,17 @@ struct bus_config {
     struct device *devices;
 };
 
+/* One level of a contract's escalation chain: who hears of a missed stage. identity is an MQTT
+ * user name, or, when is_topic, only the last level of the topic it is published on (a party
+ * that reads through a bridge rather than with a user of its own). */
+#define CONTRACT_MAX_PARTIES 5
+struct escalation_party {
+    int level; /* 1, 2, ... in order */
+    char name[TEXT_MAX_LEN];
+    char identity[NAME_MAX_LEN];
+    bool is_topic;
+};
+
 struct contract {
     char id[NAME_MAX_LEN];
     char contractor[TEXT_MAX_LEN];
@@ -201,6 +212,11 @@ struct contract {
     int respond_minutes[4];       /* by severity: critical, major, minor, info; 0 = none */
     int respond_s[4];             /* the same in seconds, what deadlines use: respond_seconds when
                                    * given for the severity, else respond_minutes x 60; 0 = none */
+    /* Work-order deadlines by severity and stage (ack, on site, resolved), seconds after the
+     * raise; 0 = none. The ack column is respond_s's when "deadlines" gives none. */
+    int due_s[4][3];
+    int nparties; /* the escalation chain, level 1 first */
+    struct escalation_party parties[CONTRACT_MAX_PARTIES];
 };
 
 struct tls_config {

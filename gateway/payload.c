@@ -476,6 +476,68 @@ static void ts_or_null(struct jbuf *b, int64_t ts)
 }
 
 /* The members of an alert after the first (each led by a comma), as docs/mqtt.md lists them. */
+/* "level", "name", then "identity" or "topic" of an escalation party, after an opening brace. */
+static void party_members(struct jbuf *b, int level, const char *name, const char *identity, bool is_topic)
+{
+    PUT_LIT(b, "\"level\":");
+    payload_int(b, level);
+    key(b, "name");
+    payload_string(b, name);
+    key(b, is_topic ? "topic" : "identity");
+    payload_string(b, identity);
+}
+
+static void string_or_null(struct jbuf *b, const char *s)
+{
+    if (s)
+        payload_string(b, s);
+    else
+        PUT_LIT(b, "null");
+}
+
+/* The work order (workorder.h): "stages" {ack, on_site, resolve}, "outcome",
+ * "escalation_stage", "escalated_to". */
+static void work_members(struct jbuf *b, const struct alert *a)
+{
+    key(b, "stages");
+    for (int s = 0; s < STAGE_COUNT; s++) {
+        const struct alert_stage *st = &a->stages[s];
+        jbuf_put(b, s ? "," : "{", 1);
+        payload_string(b, alert_stage_name((enum stage)s));
+        PUT_LIT(b, ":{\"due_ts\":");
+        ts_or_null(b, st->due_ts);
+        key(b, "ts");
+        ts_or_null(b, st->ts);
+        key(b, "by");
+        payload_string(b, st->by);
+        key(b, "name");
+        payload_string(b, st->name);
+        key(b, "note");
+        payload_string(b, st->note);
+        key(b, "met");
+        jbuf_puts(b, st->met == MET_YES ? "true" : st->met == MET_NO ? "false" : "null");
+        jbuf_put(b, "}", 1);
+    }
+    jbuf_put(b, "}", 1);
+    key(b, "outcome");
+    string_or_null(b, alert_outcome_name(a->outcome));
+    key(b, "escalation_stage");
+    string_or_null(b, a->escalation_stage > 0 ? alert_stage_name((enum stage)(a->escalation_stage - 1)) : NULL);
+    key(b, "escalated_to");
+    jbuf_put(b, "[", 1);
+    for (int i = 0; i < a->nescalated; i++) {
+        const struct alert_escalation *e = &a->escalated_to[i];
+        jbuf_put(b, i ? ",{" : "{", i ? 2 : 1);
+        party_members(b, e->level, e->name, e->identity, e->is_topic);
+        key(b, "stage");
+        payload_string(b, alert_stage_name(e->stage));
+        key(b, "ts");
+        payload_int(b, e->ts);
+        jbuf_put(b, "}", 1);
+    }
+    jbuf_put(b, "]", 1);
+}
+
 static void alert_members(struct jbuf *b, const struct alert *a, const char *location)
 {
     key(b, "id");
@@ -518,6 +580,7 @@ static void alert_members(struct jbuf *b, const struct alert *a, const char *loc
     jbuf_puts(b, a->flapping ? "true" : "false");
     key(b, "cleared_ts");
     ts_or_null(b, a->cleared_ts);
+    work_members(b, a);
 }
 
 /* ,"asset":{...} when the config files the device under anything; nothing otherwise. */
@@ -728,6 +791,19 @@ int payload_alert_event(struct jbuf *b, const struct alert_event *ev, const char
     if (by_name && by_name[0]) {
         key(b, "acked_name");
         payload_string(b, by_name);
+    }
+    /* Whom this escalation is for: the highest party reached (the chain's top once past it). */
+    const struct alert *a = &ev->alert;
+    if (ev->kind == ALERT_ESCALATED && a->escalation_stage > 0) {
+        key(b, "escalated");
+        PUT_LIT(b, "{\"stage\":");
+        payload_string(b, alert_stage_name((enum stage)(a->escalation_stage - 1)));
+        if (a->nescalated > 0) {
+            const struct alert_escalation *e = &a->escalated_to[a->nescalated - 1];
+            jbuf_put(b, ",", 1);
+            party_members(b, e->level, e->name, e->identity, e->is_topic);
+        }
+        jbuf_put(b, "}", 1);
     }
     return done(b);
 }

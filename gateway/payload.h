@@ -120,8 +120,10 @@ int payload_alert(struct jbuf *b, const struct alert *a, const char *location);
 /* The stored body of an alert event (an outbox row of kind OUTBOX_ALERT): {"event", "id",
  * "location", "rule", "severity", "message" {zh, en}, "point", "value", "raised_ts", "contract",
  * "contractor", "respond_by_ts", "escalation", "next_escalation_ts", "acked", "acked_by",
- * "acked_ts", "flapping", "cleared_ts"} and "note" and "acked_name" (the display name it gave;
- * acked_by is the identity that sent it) when an acknowledgement carried them. The
+ * "acked_ts", "flapping", "cleared_ts", "stages", "outcome", "escalation_stage",
+ * "escalated_to"} and "note" (of a stage event) and "acked_name" (the display name an
+ * acknowledgement gave; acked_by is the identity that sent it) when given, and on "escalated"
+ * the "escalated" {stage, level, name, identity or topic} it is for. The
  * row's head adds v, gateway, seq, ts and device; with_device puts "device" in the body, for
  * an alert of a device no longer configured (its row has no device). Returns 0, or -1 when
  * out of memory. */

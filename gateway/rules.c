@@ -11,6 +11,7 @@
 
 #include "history.h"
 #include "timebase.h"
+#include "workorder.h"
 
 #define FLAP_RING 16
 
@@ -339,14 +340,8 @@ static void make_alert(struct rules_device *d, struct rinst *in, int64_t ts)
     if (d->k) {
         snprintf(a->contract, sizeof a->contract, "%s", d->k->id);
         snprintf(a->contractor, sizeof a->contractor, "%s", d->k->contractor);
-        /* respond_s is what a loaded config fills; a contract built without it counts in minutes */
-        int64_t ms = d->k->respond_s[a->severity] > 0 ? (int64_t)d->k->respond_s[a->severity] * 1000
-                                                      : (int64_t)d->k->respond_minutes[a->severity] * 60000;
-        if (ms > 0) {
-            a->respond_by_ts = ts + ms;
-            a->next_escalation_ts = a->respond_by_ts;
-        }
     }
+    workorder_open(a, d->k);
 }
 
 static void raise_alert(struct rules_device *d, struct rinst *in, int64_t ts, const struct alert_sink *sink)
@@ -391,7 +386,7 @@ static void try_clear(struct rules_device *d, struct rinst *in, int64_t now, con
             return;
     }
     in->a.cleared_ts = now;
-    in->a.next_escalation_ts = 0;
+    workorder_close(&in->a, now);
     in->st = RS_IDLE;
     in->clear_since = -1;
     in->pending_since = 0;
@@ -401,19 +396,12 @@ static void try_clear(struct rules_device *d, struct rinst *in, int64_t now, con
 
 static void escalate(struct rules_device *d, struct rinst *in, int64_t now, const struct alert_sink *sink)
 {
-    struct alert *a = &in->a;
-    if (in->st != RS_ACTIVE || a->acked || in->suppressed || !a->next_escalation_ts || now < a->next_escalation_ts)
+    if (in->st != RS_ACTIVE || in->suppressed)
         return;
-    a->escalation++;
-    if (d->opt.escalate_every_ms > 0) {
-        a->next_escalation_ts += d->opt.escalate_every_ms;
-        /* after a long suppression or a restart: one escalation now, not a burst */
-        if (a->next_escalation_ts <= now)
-            a->next_escalation_ts = now + d->opt.escalate_every_ms;
-    } else {
-        a->next_escalation_ts = 0;
-    }
-    emit(d, sink, ALERT_ESCALATED, now, a);
+    if (workorder_escalate(&in->a, d->k, now, d->opt.escalate_every_ms))
+        emit(d, sink, ALERT_ESCALATED, now, &in->a);
+    else if (workorder_judge(&in->a, now))
+        d->gen++; /* a stage came due without an escalation (none planned): the record says so */
 }
 
 /* One evaluation of a rule: w, c, s are the truths of when, clear and suppress (-1 unknown). */
@@ -578,31 +566,41 @@ void rules_tick(struct rules_device *d, int64_t now_ms, const struct alert_sink 
         escalate(d, &d->inst[i], now_ms, sink);
 }
 
-int rules_ack(struct rules_device *d, const char *alert_id, const char *by, int64_t now_ms,
-              const struct alert_sink *sink)
+int rules_stage(struct rules_device *d, const char *alert_id, enum stage stage, const char *by, const char *name,
+                const char *note, int64_t now_ms, const struct alert_sink *sink)
 {
     for (int i = 0; i < d->ninst; i++) {
         struct rinst *in = &d->inst[i];
         if (in->st != RS_ACTIVE || strcmp(in->a.id, alert_id) != 0)
             continue;
-        if (in->a.acked)
-            return 1;
-        in->a.acked = true;
-        snprintf(in->a.acked_by, sizeof in->a.acked_by, "%s", by ? by : "");
-        in->a.acked_ts = now_ms;
-        in->a.next_escalation_ts = 0;
-        emit(d, sink, ALERT_ACKNOWLEDGED, now_ms, &in->a);
-        return 0;
+        int rc = workorder_stage(&in->a, stage, by, name, note, now_ms);
+        if (rc == 0)
+            emit(d, sink, workorder_event_of(stage), now_ms, &in->a);
+        return rc;
     }
     return -1;
 }
 
-bool rules_holds(const struct rules_device *d, const char *alert_id)
+int rules_ack(struct rules_device *d, const char *alert_id, const char *by, int64_t now_ms,
+              const struct alert_sink *sink)
+{
+    return rules_stage(d, alert_id, STAGE_ACK, by, NULL, NULL, now_ms, sink);
+}
+
+bool rules_get(const struct rules_device *d, const char *alert_id, struct alert *out)
 {
     for (int i = 0; i < d->ninst; i++)
-        if (d->inst[i].st == RS_ACTIVE && strcmp(d->inst[i].a.id, alert_id) == 0)
+        if (d->inst[i].st == RS_ACTIVE && strcmp(d->inst[i].a.id, alert_id) == 0) {
+            if (out)
+                *out = d->inst[i].a;
             return true;
+        }
     return false;
+}
+
+bool rules_holds(const struct rules_device *d, const char *alert_id)
+{
+    return rules_get(d, alert_id, NULL);
 }
 
 int rules_active(const struct rules_device *d, struct alert *out, int max)

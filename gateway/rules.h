@@ -4,17 +4,18 @@
  *
  * Life of a condition rule on a device (one alert at a time per rule and device):
  *
- *   idle ──when true──► pending ──true for for_s and for_samples polls──► raised ─ack─► acknowledged
- *    ▲                   │ when false, unknown or suppressed                 │             │
- *    └───────────────────┘                                                   ▼             ▼
+ *   idle ──when true──► pending ──true for for_s and for_samples polls──► raised ─ack, on_site, resolve─►
+ *    ▲                   │ when false, unknown or suppressed                 │          (workorder.h)
+ *    └───────────────────┘                                                   ▼             │
  *    └──────────────────── cleared ◄── clear true for clear_for_s ───────────┴─────────────┘
  *
  * - unknown (a point invalid or offline) neither raises nor clears, and restarts the pending and
  *   clearing timers; after a restart every point is unknown until read again.
  * - suppress: while it is (known) true the rule does not raise, and its raised alert does not
  *   escalate; it may still clear.
- * - escalation: not acknowledged by respond_by_ts, the alert escalates (level 1), then again
- *   every escalate_every_ms (level 2, 3 ...) until acknowledged or cleared.
+ * - escalation: a work-order stage not done by its due time (the first is respond_by_ts, the
+ *   ack), the alert escalates (level 1), then again at the next stage's due time or every
+ *   escalate_every_ms (level 2, 3 ...) while a stage is overdue, until cleared (workorder.h).
  * - flapping: when an alert is about to clear and its rule raised more than flap_max times in the
  *   last flap_window_ms, it is held raised with flapping set, and clears only once its clear
  *   condition has held for flap_hold_ms (or clear_for_s if longer).
@@ -132,13 +133,18 @@ void rules_online(struct rules_device *d, int64_t ts_ms, const struct alert_sink
 /* Time alone: escalations, communication lost, rules using stale(). Call at least every second. */
 void rules_tick(struct rules_device *d, int64_t now_ms, const struct alert_sink *sink);
 
-/* Acknowledges the alert with this id: 0 done (one ALERT_ACKNOWLEDGED event), 1 it was already
- * acknowledged (no event), -1 no such active alert on this device. */
+/* A work-order stage of the alert with this id, done at now_ms by identity by (name and note
+ * optional): 0 done (one ALERT_ACKNOWLEDGED, ALERT_ON_SITE or ALERT_RESOLVED event), 1 the
+ * alert is already at that stage, 2 it is past it (no event for either), -1 no such active
+ * alert on this device. rules_ack is the ack stage without name or note. */
+int rules_stage(struct rules_device *d, const char *alert_id, enum stage stage, const char *by, const char *name,
+                const char *note, int64_t now_ms, const struct alert_sink *sink);
 int rules_ack(struct rules_device *d, const char *alert_id, const char *by, int64_t now_ms,
               const struct alert_sink *sink);
 
-/* True when this device has an active alert with this id. */
+/* True when this device has an active alert with this id; rules_get also copies it to *out. */
 bool rules_holds(const struct rules_device *d, const char *alert_id);
+bool rules_get(const struct rules_device *d, const char *alert_id, struct alert *out);
 
 /* Copies up to max active alerts (raised or acknowledged, not cleared) into out; returns how
  * many are active (may exceed max). */

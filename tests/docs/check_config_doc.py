@@ -18,6 +18,7 @@ OWNERS = {
     "bus_common": ("config.md", ""), "bus_rtu": ("config.md", ""), "bus_tcp": ("config.md", ""),
     "bus_dtu": ("config.md", ""), "device": ("config.md", ""),
     "commands": ("config.md", "commands."), "commander": ("config.md", ""), "asset": ("config.md", "asset."),
+    "due": ("contracts.md", ""), "party": ("contracts.md", ""),
 }
 
 

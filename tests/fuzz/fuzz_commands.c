@@ -33,7 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                         "reload/",
                                         "a-very-long-command-word-beyond-thirty-two-bytes/ops",
                                         "确认确认确认确认确认确认/ops",
-                                        "ack/确认"};
+                                        "ack/确认",
+                                        "on_site/ops",
+                                        "resolve/ops",
+                                        "resolve/",
+                                        "on_site"};
     if (size < 1)
         return 0;
     const char *name = names[(data[0] >> 1) % (sizeof names / sizeof names[0])];
@@ -63,8 +67,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         if (rc != 0 || retained || len == 0 || len > CMD_MAX_PAYLOAD || strcmp(cmd.identity, "ops") != 0)
             abort();
-        if (cmd.kind == CMD_ACK) {
-            if (strcmp(name, "ack/ops") != 0 || cmd.alert_id[0] == '\0')
+        if (commands_is_stage(cmd.kind)) {
+            const char *want = cmd.kind == CMD_ACK ? "ack/ops" : cmd.kind == CMD_ON_SITE ? "on_site/ops" : "resolve/ops";
+            if (strcmp(name, want) != 0 || cmd.alert_id[0] == '\0')
                 abort();
             check_field(cmd.alert_id, CMD_ALERT_ID_MAX, 0);
             check_field(cmd.by, CMD_ID_MAX, 0);

@@ -1,7 +1,8 @@
 """The MQTT contract as written (docs/mqtt.md) against what the daemon really publishes: every
 message of a run that produces each payload kind — status online and offline, device states,
 readings, a point_missing event, alert events and the active list, daily reports across a local
-midnight (faked wall clock), metrics, a command reply — must satisfy the JSON Schema of its
+midnight (faked wall clock), metrics, a command reply, the work-order stages of an alert (ack,
+on_site, resolved) and an escalation with its copy on the party's topic — must satisfy the JSON Schema of its
 section, and carry no member that schema does not declare. A member added to a payload without
 its documentation, or a schema that no longer fits, fails here."""
 
@@ -24,6 +25,7 @@ SECTIONS = [
     (r"events", "event"),
     (r"alerts", "alert event"),
     (r"alerts/active", "active alerts"),
+    (r"escalations/[^/]+", "alert event"),
     (r"reports/daily/[^/]+", "daily report"),
     (r"metrics", "metrics"),
     (r"(cmd/)?repl(y|ies)(/.*)?", "reply"),
@@ -31,10 +33,18 @@ SECTIONS = [
 
 
 def doc_schemas():
-    """Section title -> its schema blocks (JSON blocks with `properties` or `$id`); the named
-    ones (`$id`) by id as well."""
+    """Section title -> its schema blocks (JSON blocks with `properties` or `$id`) of mqtt.md;
+    the named ones (`$id`) by id as well, with those of contracts.md (the work-order members)."""
     text = open(os.path.join(h.SRC, "docs", "mqtt.md"), encoding="utf-8").read()
     by_section, by_id = {}, {}
+    for block in re.findall(r"```json\n(.*?)```", open(os.path.join(h.SRC, "docs", "contracts.md"),
+                                                         encoding="utf-8").read(), re.S):
+        try:
+            s = json.loads(block)
+        except ValueError:
+            continue
+        if "$id" in s:
+            by_id[s["$id"]] = s
     for m in re.finditer(r"^#{2,3} (.+?)\n(.*?)(?=^#{2,3} |\Z)", text, re.S | re.M):
         for block in re.findall(r"```json\n(.*?)```", m.group(2), re.S):
             try:
@@ -103,7 +113,9 @@ def test(started):
                         "asset": {"registration_code": "31103101002019120001", "lat": 31.2304, "lon": 121.4737}}]}
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt(metrics_s=1),
                         contracts=[{"id": "drain-om", "contractor": "某排水维保公司", "covers": ["sewage"],
-                                    "respond_minutes": {"major": 240}}])
+                                    "deadlines": {"major": {"ack_s": 1, "arrive_s": 2, "resolve_s": 86400}},
+                                    "escalation": [{"level": 1, "name": "值班主管", "identity": "drain-duty"}]}],
+                        commands={"commanders": {"ops": {"role": "admin"}}})
     d = h.Daemon(work, cfg, env=h.faked_clock(START))
     started.append(d)
 
@@ -115,6 +127,13 @@ def test(started):
                  lambda: {"reading", "device state", "event", "metrics", "status"} <= kinds(), 30)
     sim.cmd("set 1 level 1.50")  # above high_m 1.2: high_level (major), covered by drain-om
     h.wait_until("an alert event and the active list", lambda: {"alert event", "active alerts"} <= kinds(), 30)
+    # the ack due 1 s after the raise: escalated, with its copy for the party; then the stages
+    h.wait_until("the escalation on the party's topic", lambda: sub.received("/escalations/drain-duty"), 30)
+    alert_id = next(m["id"] for _, m, _ in sub.received("/alerts") if m.get("event") == "raised")
+    for verb in ("ack", "on_site", "resolve"):
+        sub.publish("%s/cmd/%s/ops" % (PREFIX, verb), json.dumps({"alert_id": alert_id, "by": "王工", "note": verb}))
+    h.wait_until("the stage events", lambda: {"acknowledged", "on_site", "resolved"} <= {
+        m.get("event") for _, m, _ in sub.received("/alerts")}, 20)
     sim.cmd("behave 2 silent")
     h.wait_until("the daily reports of the day that ended at the faked midnight",
                  lambda: len([t for t, _, _ in sub.received() if "/reports/daily/" in t]) >= 2, 60)

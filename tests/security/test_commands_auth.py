@@ -18,16 +18,12 @@ gateway logged in as its own user with commanders from its config.
 import json
 import os
 import re
-import subprocess
 import sys
 
 import harness as h
+from acl_broker import GATEWAY_USER, broker_settings, gateway_password, passwords
 
-SRC = os.environ.get("CARETAKER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-ACL = os.path.join(SRC, "config", "mosquitto", "acl.example")
-CONF = os.path.join(SRC, "config", "mosquitto", "caretaker.conf.example")
 PREFIX = "caretaker/hongmei/gw-01"
-GATEWAY_USER = "gw-hongmei-01"
 PER_MINUTE = 10  # commands.refusals_per_minute: its default
 RUNNING = {"mode": 0, "moving": True, "dir_up": True, "door_zone": False, "door_open": False,
            "door_closed": True, "occupied": True, "safety_circuit": True, "door_lock": True,
@@ -38,28 +34,6 @@ RUNNING = {"mode": 0, "moving": True, "dir_up": True, "door_zone": False, "door_
 def check(cond, what, *shown):
     if not cond:
         raise h.TestFailure(what + (": " + " ".join(json.dumps(x, ensure_ascii=False) for x in shown) if shown else ""))
-
-
-def passwords(work):
-    """The password file for every user the ACL names, made as the recipe says; {user: password}."""
-    users = re.findall(r"^user (\S+)$", open(ACL).read(), re.M)
-    path = work.file("caretaker.passwd")
-    secrets = {}
-    for i, user in enumerate(users):
-        secrets[user] = "pw-%s-%d" % (user, i)
-        subprocess.run(["mosquitto_passwd"] + (["-c"] if i == 0 else []) + ["-b", path, user, secrets[user]],
-                       check=True, capture_output=True)
-    return path, secrets
-
-
-def broker_settings(work, passwd):
-    """caretaker.conf.example's lines, with the test's paths for the two files."""
-    lines = []
-    for line in open(CONF).read().splitlines():
-        if line.strip() and not line.startswith("#"):
-            lines.append(line.replace("/etc/mosquitto/caretaker.passwd", passwd)
-                         .replace("/etc/mosquitto/caretaker.acl", ACL))
-    return "\n".join(lines)
 
 
 def vm(pid, key):
@@ -99,10 +73,7 @@ def test(started):
     lift = client("lift-co", PREFIX + "/reply/lift-co")
     drain = client("drain-co", PREFIX + "/reply/drain-co")
 
-    gw_pw = work.file("gateway.password")
-    with open(gw_pw, "w") as f:
-        f.write(pw[GATEWAY_USER] + "\n")
-    os.chmod(gw_pw, 0o600)
+    gw_pw = gateway_password(work, pw)
     buses = [{"id": "bus-lift", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
               "devices": [{"id": "lift-a", "unit": 1, "driver": "elevator/generic", "poll_ms": 200,
                            "params": {"trapped_s": 1, "stop_outside_zone_s": 600}}]},

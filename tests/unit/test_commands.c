@@ -21,8 +21,15 @@ static const struct row table[] = {
             "\"id\":\"r-1\"}", 0, NULL, "r-1"},
     {"reload/ops", "{}", 0, NULL, NULL},
     {"reload/ops", " {\"id\":\"r-2\"} ", 0, NULL, "r-2"},
+    {"on_site/ops", "{\"alert_id\":\"a-17\",\"by\":\"wang\",\"note\":\"arrived\"}", 0, NULL, NULL},
+    {"resolve/lift-co", "{\"alert_id\":\"a-17\",\"id\":\"r-5\"}", 0, NULL, "r-5"},
+    {"resolve/ops", "{\"alert_id\":\"a-17\",\"stage\":\"resolve\"}", 0,
+     "unknown key \"stage\" (expected id, alert_id, by, note)", NULL},
+    {"on_site/ops", "{}", 0, "alert_id: missing", NULL},
+    {"resolve/ops", "{\"alert_id\":\"a-17\"}", 1, "retained command refused", NULL},
+    {"onsite/ops", "{}", 0, "unknown command (expected ack, on_site, resolve or reload)", NULL},
     /* the command word */
-    {"status/ops", "{}", 0, "unknown command (expected ack or reload)", NULL},
+    {"status/ops", "{}", 0, "unknown command (expected ack, on_site, resolve or reload)", NULL},
     {"ACK/ops", "{}", 0, "unknown command", NULL},
     {"/ops", "{}", 0, "unknown command", NULL},
     /* the identity: the sender's MQTT user name, one topic level */
@@ -134,6 +141,15 @@ static void test_permit(void)
     CHECK_CONTAINS(err, "no contract covers this alert's device: only an admin may ack it");
     CHECK(commands_permit(&who[1], &reload, NULL, err, sizeof err) == -1);
     CHECK_CONTAINS(err, "lift-co is a contractor: only an admin may reload");
+    /* the later stages of a work order: as the ack */
+    struct command on_site = {.kind = CMD_ON_SITE, .name = "on_site"}, resolve = {.kind = CMD_RESOLVE, .name = "resolve"};
+    CHECK(commands_permit(&who[0], &resolve, NULL, err, sizeof err) == 0);
+    CHECK(commands_permit(&who[1], &on_site, &lift, err, sizeof err) == 0);
+    CHECK(commands_permit(&who[1], &resolve, &fast, err, sizeof err) == 0);
+    CHECK(commands_permit(&who[1], &on_site, &sewage, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "this alert is under contract \"sewage-om\", not one of its own");
+    CHECK(commands_permit(&who[1], &resolve, NULL, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "only an admin may resolve it");
 }
 
 int main(void)
@@ -165,6 +181,11 @@ int main(void)
     CHECK(commands_parse("ack/ops", p, strlen(p), false, &c, err, sizeof err) == 0);
     CHECK(c.kind == CMD_ACK && !strcmp(c.alert_id, "a-17") && !strcmp(c.by, "wang") && !strcmp(c.note, "ok"));
     CHECK(commands_parse("reload/ops", "{}", 2, false, &c, err, sizeof err) == 0 && c.kind == CMD_RELOAD);
+    p = "{\"alert_id\":\"a-17\",\"note\":\"\u5230\u573a\"}";
+    CHECK(commands_parse("on_site/ops", p, strlen(p), false, &c, err, sizeof err) == 0);
+    CHECK(c.kind == CMD_ON_SITE && commands_is_stage(c.kind) && !strcmp(c.note, "\xe5\x88\xb0\xe5\x9c\xba"));
+    CHECK(commands_parse("resolve/ops", p, strlen(p), false, &c, err, sizeof err) == 0 && c.kind == CMD_RESOLVE);
+    CHECK(!commands_is_stage(CMD_RELOAD) && !commands_is_stage(CMD_UNKNOWN));
     test_bounds();
     test_permit();
     return check_report();

@@ -86,6 +86,9 @@ static void test_example(void)
     CHECK(c->ncontracts == 2 && c->contracts[0].ncovers == 1 && strcmp(c->contracts[0].covers[0], "elevator") == 0);
     CHECK(c->contracts[0].respond_minutes[0] == 30 && c->contracts[0].respond_minutes[2] == 1440);
     CHECK(c->contracts[0].respond_minutes[3] == 0);
+    /* work orders: arrival within 30 min of a trapped passenger, two parties to escalate to */
+    CHECK(c->contracts[0].due_s[0][1] == 1800 && c->contracts[0].due_s[0][2] == 7200 && c->contracts[0].nparties == 2);
+    CHECK(c->contracts[1].due_s[1][1] == 4 * 3600 && c->contracts[1].nparties == 0);
     const struct commands_config *cc = &c->commands;
     CHECK(cc->reload_interval_s == 30 && cc->refusals_per_minute == 10 && cc->ncommanders == 3);
     CHECK(strcmp(cc->commanders[0].identity, "ops-admin") == 0 && cc->commanders[0].role == ROLE_ADMIN);
@@ -709,6 +712,64 @@ static void test_alerts_and_deadlines(void)
         "contracts[0].respond_seconds.urgent: unknown key \"urgent\"", NULL);
 }
 
+/* Work-order terms: deadlines per severity and stage, and the named escalation chain. */
+static void test_work_order_terms(void)
+{
+#define K "'contracts':[{'id':'e','contractor':'x','covers':['elevator'],"
+    struct config *c = OK(HEAD K "'respond_minutes':{'major':60},"
+                               "'deadlines':{'critical':{'ack_min':5,'arrive_min':30,'resolve_min':120},"
+                               "'major':{'arrive_s':7200}},"
+                               "'escalation':[{'level':1,'name':'维保公司值班主管','identity':'lift-co-duty'},"
+                               "{'level':2,'name':'物业/社区','identity':'estate-office'},"
+                               "{'level':3,'name':'区住建局','topic':'district-housing'}]}]}",
+                          "site.json");
+    if (c) {
+        const struct contract *k = &c->contracts[0]; /* due_s[severity][stage]: critical 0, major 1 */
+        CHECK(k->due_s[0][0] == 300 && k->due_s[0][1] == 1800 &&
+              k->due_s[0][2] == 7200);
+        /* major: the ack from respond_minutes, arrival from deadlines, no resolve deadline */
+        CHECK(k->respond_s[1] == 3600 && k->due_s[1][0] == 0 && k->due_s[1][1] == 7200 &&
+              k->due_s[1][2] == 0);
+        CHECK(k->nparties == 3 && k->parties[0].level == 1 && strcmp(k->parties[0].identity, "lift-co-duty") == 0);
+        CHECK(strcmp(k->parties[1].name, "物业/社区") == 0 && !k->parties[1].is_topic);
+        CHECK(k->parties[2].is_topic && strcmp(k->parties[2].identity, "district-housing") == 0);
+        config_free(c);
+    }
+    ERR(HEAD K "'deadlines':{'critical':{'arive_min':30}}}]}",
+        "contracts[0].deadlines.critical.arive_min: unknown key \"arive_min\" (did you mean \"arrive_min\"?)", NULL);
+    ERR(HEAD K "'deadlines':{'urgent':{'ack_min':3}}}]}", "contracts[0].deadlines.urgent: unknown key \"urgent\"",
+        NULL);
+    ERR(HEAD K "'deadlines':{'critical':{'ack_min':30,'arrive_min':5}}}]}",
+        "contracts[0].deadlines.critical.arrive_min: 300 s is before the ack_min deadline of 1800 s", NULL);
+    ERR(HEAD K "'respond_minutes':{'critical':30},'deadlines':{'critical':{'arrive_min':10}}}]}",
+        "contracts[0].deadlines.critical.arrive_min: 600 s is before the respond_minutes/respond_seconds ack deadline "
+        "of 1800 s",
+        NULL);
+    ERR(HEAD K "'respond_minutes':{'major':240},'deadlines':{'major':{'arrive_s':3600}}}]}",
+        "contracts[0].deadlines.major.arrive_s: 3600 s is before the respond_minutes/respond_seconds ack deadline", NULL);
+    ERR(HEAD K "'deadlines':{'major':{'arrive_min':60,'resolve_s':60}}}]}",
+        "contracts[0].deadlines.major.resolve_s: 60 s is before the arrive_min deadline of 3600 s", NULL);
+    ERR(HEAD K "'respond_minutes':{'critical':5},'deadlines':{'critical':{'ack_min':5}}}]}",
+        "contracts[0].deadlines.critical.ack_min: the critical ack deadline is also given by respond_minutes", NULL);
+    ERR(HEAD K "'deadlines':{'critical':{'resolve_s':0}}}]}",
+        "contracts[0].deadlines.critical.resolve_s: 0 is out of range (expected an integer 1..6000000)", NULL);
+    ERR(HEAD K "'escalation':[{'level':2,'name':'物业','identity':'estate'}]}]}",
+        "contracts[0].escalation[0].level: 2 at position 1 of the chain (expected levels 1, 2, ... in order)", NULL);
+    ERR(HEAD K "'escalation':[{'level':1,'identity':'estate'}]}]}", "contracts[0].escalation[0].name: missing", NULL);
+    ERR(HEAD K "'escalation':[{'level':1,'name':'物业','identity':'estate office'}]}]}",
+        "contracts[0].escalation[0].identity: \"estate office\" is not one topic level", NULL);
+    ERR(HEAD K "'escalation':[{'level':1,'name':'物业','identity':'a/#'}]}]}",
+        "contracts[0].escalation[0].identity: \"a/#\" is not one topic level", NULL);
+    ERR(HEAD K "'escalation':[{'level':1,'name':'物业'}]}]}",
+        "contracts[0].escalation[0]: neither \"identity\" nor \"topic\" given", NULL);
+    ERR(HEAD K "'escalation':[{'level':1,'name':'物业','identity':'a','topic':'b'}]}]}",
+        "contracts[0].escalation[0]: both \"identity\" and \"topic\" given", NULL);
+    ERR(HEAD K "'escalation':[{'level':1,'name':'物业','user':'a'}]}]}",
+        "contracts[0].escalation[0].user: unknown key \"user\"", NULL);
+    ERR(HEAD K "'escalation':[]}]}", "contracts[0].escalation: 0 parties (expected 1 to 5, level 1 first)", NULL);
+#undef K
+}
+
 int main(void)
 {
     const char *s = getenv("CARETAKER_SOURCE_DIR");
@@ -722,6 +783,7 @@ int main(void)
     test_dtu();
     test_dtu_trust();
     test_alerts_and_deadlines();
+    test_work_order_terms();
     test_inputs();
     test_asset();
     return check_report();

@@ -260,13 +260,27 @@ static void test_alerts(void)
     a->respond_by_ts = 1700001800000LL;
     a->escalation = 1;
     a->next_escalation_ts = 1700003600000LL;
+    /* the work order: the ack missed, level 1 told; arrival due at 30 min too */
+    a->stages[STAGE_ACK].due_ts = a->respond_by_ts;
+    a->stages[STAGE_ACK].met = MET_NO;
+    a->stages[STAGE_ON_SITE].due_ts = 1700001800000LL;
+    a->escalation_stage = 1 + STAGE_ACK;
+    a->nescalated = 1;
+    a->escalated_to[0] = (struct alert_escalation){1, "值班主管", "lift-co-duty", false, STAGE_ACK, 1700001800000LL};
     CHECK(payload_alert_event(&b, &ev, "3幢1单元", NULL, NULL, false) == 0);
     CHECK_JSON(b.p, "{\"event\":\"escalated\",\"id\":\"lift-b3u1:trapped_passenger:1700000000000\","
                     "\"location\":\"3幢1单元\",\"rule\":\"trapped_passenger\",\"severity\":\"critical\","
                     "\"message\":{\"zh\":\"困人\",\"en\":\"Passenger \\\"trapped\\\"\"},\"point\":\"occupied\","
                     "\"value\":1,\"raised_ts\":1700000000000,\"contract\":\"elevator-om\",\"contractor\":\"维保\","
                     "\"respond_by_ts\":1700001800000,\"escalation\":1,\"next_escalation_ts\":1700003600000,"
-                    "\"acked\":false,\"acked_by\":\"\",\"acked_ts\":null,\"flapping\":false,\"cleared_ts\":null}");
+                    "\"acked\":false,\"acked_by\":\"\",\"acked_ts\":null,\"flapping\":false,\"cleared_ts\":null,"
+                    "\"stages\":{\"ack\":{\"due_ts\":1700001800000,\"ts\":null,\"by\":\"\",\"name\":\"\",\"note\":\"\","
+                    "\"met\":false},\"on_site\":{\"due_ts\":1700001800000,\"ts\":null,\"by\":\"\",\"name\":\"\","
+                    "\"note\":\"\",\"met\":null},\"resolve\":{\"due_ts\":null,\"ts\":null,\"by\":\"\",\"name\":\"\","
+                    "\"note\":\"\",\"met\":null}},\"outcome\":null,\"escalation_stage\":\"ack\","
+                    "\"escalated_to\":[{\"level\":1,\"name\":\"值班主管\",\"identity\":\"lift-co-duty\","
+                    "\"stage\":\"ack\",\"ts\":1700001800000}],\"escalated\":{\"stage\":\"ack\",\"level\":1,"
+                    "\"name\":\"值班主管\",\"identity\":\"lift-co-duty\"}}");
     /* Acknowledged with a note, of a device no longer configured (device in the body), value unknown */
     ev.kind = ALERT_ACKNOWLEDGED;
     a->acked = true;
@@ -275,6 +289,9 @@ static void test_alerts(void)
     a->next_escalation_ts = 0;
     a->value = NAN;
     a->respond_by_ts = 0;
+    memset(a->stages, 0, sizeof a->stages);
+    a->stages[STAGE_ACK] = (struct alert_stage){0, 1700001900000LL, "wang", "王工", "on site", MET_UNKNOWN};
+    a->escalated_to[0].is_topic = true;
     CHECK(payload_alert_event(&b, &ev, "", "on site", "王工", true) == 0);
     CHECK_JSON(b.p, "{\"event\":\"acknowledged\",\"device\":\"lift-b3u1\","
                     "\"id\":\"lift-b3u1:trapped_passenger:1700000000000\",\"location\":\"\","
@@ -283,7 +300,13 @@ static void test_alerts(void)
                     "\"value\":null,\"raised_ts\":1700000000000,\"contract\":\"elevator-om\",\"contractor\":\"维保\","
                     "\"respond_by_ts\":null,\"escalation\":1,\"next_escalation_ts\":null,"
                     "\"acked\":true,\"acked_by\":\"wang\",\"acked_ts\":1700001900000,\"flapping\":false,"
-                    "\"cleared_ts\":null,\"note\":\"on site\",\"acked_name\":\"王工\"}");
+                    "\"cleared_ts\":null,\"stages\":{\"ack\":{\"due_ts\":null,\"ts\":1700001900000,\"by\":\"wang\","
+                    "\"name\":\"王工\",\"note\":\"on site\",\"met\":null},\"on_site\":{\"due_ts\":null,\"ts\":null,"
+                    "\"by\":\"\",\"name\":\"\",\"note\":\"\",\"met\":null},\"resolve\":{\"due_ts\":null,\"ts\":null,"
+                    "\"by\":\"\",\"name\":\"\",\"note\":\"\",\"met\":null}},\"outcome\":null,"
+                    "\"escalation_stage\":\"ack\",\"escalated_to\":[{\"level\":1,\"name\":\"值班主管\","
+                    "\"topic\":\"lift-co-duty\",\"stage\":\"ack\",\"ts\":1700001800000}],"
+                    "\"note\":\"on site\",\"acked_name\":\"王工\"}");
 
     /* The retained list: empty, then one alert */
     CHECK(payload_alerts_active(&b, GW, 1700002000000LL, 0, NULL, NULL, 0) == 0);
@@ -304,7 +327,11 @@ static void test_alerts(void)
                     "\"rule\":\"high_level\",\"severity\":\"major\",\"message\":{\"zh\":\"\",\"en\":\"\"},"
                     "\"point\":\"\",\"value\":1.25,\"raised_ts\":5,\"contract\":\"\",\"contractor\":\"\","
                     "\"respond_by_ts\":null,\"escalation\":0,\"next_escalation_ts\":null,\"acked\":false,"
-                    "\"acked_by\":\"\",\"acked_ts\":null,\"flapping\":false,\"cleared_ts\":null}]}");
+                    "\"acked_by\":\"\",\"acked_ts\":null,\"flapping\":false,\"cleared_ts\":null,"
+                    "\"stages\":{\"ack\":{\"due_ts\":null,\"ts\":null,\"by\":\"\",\"name\":\"\",\"note\":\"\","
+                    "\"met\":null},\"on_site\":{\"due_ts\":null,\"ts\":null,\"by\":\"\",\"name\":\"\",\"note\":\"\","
+                    "\"met\":null},\"resolve\":{\"due_ts\":null,\"ts\":null,\"by\":\"\",\"name\":\"\",\"note\":\"\","
+                    "\"met\":null}},\"outcome\":null,\"escalation_stage\":null,\"escalated_to\":[]}]}");
 
     /* A daily report row: a topic per device, retained, the stored body after the head */
     struct outbox_row rep = {.seq = 12, .kind = OUTBOX_REPORT, .ts_ms = 1717257600000LL, .device = "lift-b3u1",

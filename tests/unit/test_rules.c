@@ -11,6 +11,7 @@
 #include "payload.h"
 #include "profile.h"
 #include "rules.h"
+#include "workorder.h"
 
 #define MAX_EVENTS 64
 
@@ -77,7 +78,7 @@ static void load(void)
     }
 }
 
-static struct contract contract = {"c1", "某维保公司", 0, NULL, {30, 240, 1440, 0}, {0, 0, 0, 0}};
+static struct contract contract = {.id = "c1", .contractor = "某维保公司", .respond_minutes = {30, 240, 1440, 0}};
 
 static struct rules_options options(void)
 {
@@ -412,6 +413,48 @@ static void test_restore(void)
     rules_device_free(d);
 }
 
+/* A work order mid-way — stages, escalation to a named party, outcome — reads back as it was;
+ * a record from before work orders (no "stages") gets its ack stage from acked_*. */
+static void test_work_order_record(void)
+{
+    struct contract k = contract;
+    k.due_s[SEV_MAJOR][STAGE_ON_SITE] = 4 * 3600;
+    k.nparties = 1;
+    k.parties[0] = (struct escalation_party){1, "物业/社区", "estate-office", false};
+    struct alert a = {.id = "lv1:high:1", .device = "lv1", .rule = "high", .severity = SEV_MAJOR, .raised_ts = t0};
+    a.value = NAN;
+    workorder_open(&a, &k);
+    CHECK(workorder_stage(&a, STAGE_ACK, "drain-co", "王工", "在路上\n20 分钟", t0 + S(60)) == 0);
+    CHECK(workorder_escalate(&a, &k, t0 + S(4 * 3600), 0) == 1);
+    cJSON *j = alert_object(&a);
+    struct alert back;
+    CHECK(j && alert_from_json(j, &back) == 0);
+    CHECK(back.acked && back.acked_ts == t0 + S(60) && strcmp(back.stages[STAGE_ACK].note, "在路上\n20 分钟") == 0);
+    CHECK(strcmp(back.stages[STAGE_ACK].name, "王工") == 0 && back.stages[STAGE_ACK].met == MET_YES);
+    CHECK(back.stages[STAGE_ON_SITE].due_ts == t0 + S(4 * 3600) && back.stages[STAGE_ON_SITE].met == MET_NO);
+    CHECK(back.stages[STAGE_RESOLVE].due_ts == 0 && back.stages[STAGE_RESOLVE].met == MET_UNKNOWN);
+    CHECK(back.escalation == 1 && back.escalation_stage == 1 + STAGE_ON_SITE && back.nescalated == 1);
+    CHECK(strcmp(back.escalated_to[0].identity, "estate-office") == 0 && back.escalated_to[0].ts == t0 + S(4 * 3600));
+    CHECK(back.outcome == OUTCOME_NONE);
+    workorder_close(&back, t0 + S(5 * 3600));
+    cJSON_Delete(j);
+    j = alert_object(&back);
+    struct alert closed;
+    CHECK(j && alert_from_json(j, &closed) == 0 && closed.outcome == OUTCOME_SELF_CLEARED);
+    /* the old form */
+    cJSON_DeleteItemFromObject(j, "stages");
+    cJSON_DeleteItemFromObject(j, "outcome");
+    cJSON_DeleteItemFromObject(j, "escalation_stage");
+    cJSON_DeleteItemFromObject(j, "escalated_to");
+    CHECK(alert_from_json(j, &closed) == 0);
+    CHECK(closed.stages[STAGE_ACK].ts == t0 + S(60) && strcmp(closed.stages[STAGE_ACK].by, "drain-co") == 0);
+    CHECK(closed.stages[STAGE_ACK].due_ts == closed.respond_by_ts && closed.nescalated == 0);
+    /* a stage of the wrong type does not read back */
+    cJSON_AddItemToObject(j, "stages", cJSON_CreateString("ack"));
+    CHECK(alert_from_json(j, &closed) == -1);
+    cJSON_Delete(j);
+}
+
 /* Loads a profile text expecting an error containing needle. */
 static void expect_error(const char *text, const char *needle)
 {
@@ -482,8 +525,9 @@ static void test_engine(void)
     struct device *devs[2] = {&d1, &d2};
     char cov_kind[1][NAME_MAX_LEN] = {"sewage"};
     char cov_id[1][NAME_MAX_LEN] = {"mh-2"};
-    struct contract ks[2] = {{"drain", "甲公司", 1, cov_kind, {240, 240, 1440, 0}, {0, 0, 0, 0}},
-                             {"special", "乙公司", 1, cov_id, {60, 120, 600, 0}, {0, 0, 0, 0}}};
+    struct contract ks[2] = {
+        {.id = "drain", .contractor = "甲公司", .ncovers = 1, .covers = cov_kind, .respond_minutes = {240, 240, 1440}},
+        {.id = "special", .contractor = "乙公司", .ncovers = 1, .covers = cov_id, .respond_minutes = {60, 120, 600}}};
     struct config cfg = {0};
     cfg.ndevices = 2;
     cfg.devices = devs;
@@ -527,8 +571,8 @@ static void test_engine(void)
     char id[ALERT_ID_LEN];
     snprintf(id, sizeof id, "%s", last_event()->alert.id);
     uint64_t g = engine_generation(e);
-    CHECK(engine_ack(e, id, "ops", t0 + S(100), &sink) == 0 && engine_generation(e) != g);
-    CHECK(engine_ack(e, "nope", "ops", t0 + S(100), &sink) == -1);
+    CHECK(engine_stage(e, id, STAGE_ACK, "ops", NULL, NULL, t0 + S(100), &sink) == 0 && engine_generation(e) != g);
+    CHECK(engine_stage(e, "nope", STAGE_ACK, "ops", NULL, NULL, t0 + S(100), &sink) == -1);
     /* saved as the core saves them: each active alert in its published form (payload_alert) */
     struct alert now_active[4];
     int nact = engine_active(e, now_active, 4);
@@ -1008,6 +1052,7 @@ int main(void)
     test_flapping();
     test_comm_lost();
     test_restore();
+    test_work_order_record();
     test_compile_errors();
     test_engine();
     test_elevator_trapped();

@@ -30,14 +30,18 @@ int main(void)
     /* An alert raised in the span moves whole, its deadline with it; one raised before the span
      * (put back from the store) keeps its times but the ack recorded in the span. */
     struct timebase_step s = {.delta_ms = 1000000, .lo = 100, .hi = 200};
-    struct alert a = {.raised_ts = 150, .respond_by_ts = 150 + 1800000, .next_escalation_ts = 150 + 1800000, .acked_ts = 180};
+    static struct alert a = {.raised_ts = 150, .respond_by_ts = 150 + 1800000, .next_escalation_ts = 150 + 1800000, .acked_ts = 180};
+    a.stages[STAGE_ACK] = (struct alert_stage){.due_ts = 150 + 1800000, .ts = 180};
+    a.stages[STAGE_ON_SITE].due_ts = 150 + 3600000;
     CHECK(alert_shift(&a, &s));
     CHECK(a.raised_ts == 1000150 && a.respond_by_ts == 2800150 && a.next_escalation_ts == 2800150 && a.acked_ts == 1000180);
-    CHECK(a.cleared_ts == 0);
-    struct alert b = {.raised_ts = 50, .respond_by_ts = 1800050, .acked_ts = 190};
+    CHECK(a.stages[STAGE_ACK].due_ts == 2800150 && a.stages[STAGE_ACK].ts == 1000180);
+    CHECK(a.stages[STAGE_ON_SITE].due_ts == 4600150 && a.stages[STAGE_ON_SITE].ts == 0);
+    CHECK(a.cleared_ts == 0 && a.stages[STAGE_RESOLVE].due_ts == 0);
+    static struct alert b = {.raised_ts = 50, .respond_by_ts = 1800050, .acked_ts = 190};
     CHECK(alert_shift(&b, &s));
     CHECK(b.raised_ts == 50 && b.respond_by_ts == 1800050 && b.acked_ts == 1000190);
-    struct alert c = {.raised_ts = 50, .respond_by_ts = 60};
+    static struct alert c = {.raised_ts = 50, .respond_by_ts = 60};
     CHECK(!alert_shift(&c, &s));
     return check_report();
 }
