@@ -43,6 +43,16 @@ bool payload_row_retained(const struct outbox_row *r);
  * when out of memory. */
 int payload_row(struct jbuf *b, const char *gateway, const struct outbox_row *r);
 
+/* ---- contract v2 readings (mqtt.payload "v2"): many readings, one message ----
+ * {"v":2,"gateway":..,"readings":{"<device>":[{"seq","ts","values",...},...],...}}: batch.c
+ * groups the readings by device around these two pieces. */
+#define PAYLOAD_BATCH_VERSION 2
+/* Resets b to the message's opening: {"v":2,"gateway":"..","readings":{ */
+void payload_batch_head(struct jbuf *b, const char *gateway);
+/* Appends one reading without its device: {"seq","ts","values"} and "invalid" / "offline"
+ * as in v1. Returns 0, or -1 when out of memory. */
+int payload_batch_reading(struct jbuf *b, const struct outbox_row *r);
+
 /* <prefix>/<suffix> */
 void payload_topic(struct jbuf *b, const char *prefix, const char *suffix);
 
