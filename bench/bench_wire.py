@@ -35,7 +35,7 @@ def seqs_received(sub):
     out = set()
     for t, m, _ in sub.received():
         if t.endswith("/v2/readings"):
-            out.update(r["seq"] for rs in m["readings"].values() for r in rs)
+            out.update(r["seq"] for g in m["devices"] for r in g["readings"])
         elif t.endswith("/readings"):
             out.add(m["seq"])
     return out

@@ -47,19 +47,30 @@ static int valid_utf8(const unsigned char *s, size_t n)
     return 1;
 }
 
+/* Readings in a v2 body; aborts on a shape the contract does not allow: each reading's values
+ * as many as its group's points. */
 static int readings_in(const cJSON *msg)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, "v");
-    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(msg, "readings");
-    if (!cJSON_IsNumber(v) || v->valueint != 2 || !cJSON_IsObject(rs))
+    const cJSON *groups = cJSON_GetObjectItemCaseSensitive(msg, "devices");
+    if (!cJSON_IsNumber(v) || v->valueint != 2 || !cJSON_IsArray(groups))
         abort();
     int n = 0;
-    const cJSON *dev;
-    cJSON_ArrayForEach(dev, rs)
+    const cJSON *g, *r;
+    cJSON_ArrayForEach(g, groups)
     {
-        if (!cJSON_IsArray(dev) || cJSON_GetArraySize(dev) < 1)
+        const cJSON *points = cJSON_GetObjectItemCaseSensitive(g, "points");
+        const cJSON *rs = cJSON_GetObjectItemCaseSensitive(g, "readings");
+        if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(g, "device")) || !cJSON_IsArray(points) ||
+            !cJSON_IsArray(rs) || cJSON_GetArraySize(rs) < 1)
             abort();
-        n += cJSON_GetArraySize(dev);
+        cJSON_ArrayForEach(r, rs)
+        {
+            const cJSON *vals = cJSON_GetObjectItemCaseSensitive(r, "values");
+            if (!cJSON_IsArray(vals) || cJSON_GetArraySize(vals) != cJSON_GetArraySize(points))
+                abort();
+            n++;
+        }
     }
     return n;
 }

@@ -25,8 +25,14 @@ def batches(sub):
 
 
 def readings(msg):
-    """(device, reading) of a v2 message, in the message's order."""
-    return [(dev, r) for dev, rs in msg["readings"].items() for r in rs]
+    """(device, reading) of a v2 message, in the message's order; each reading's values checked
+    against its group's points."""
+    out = []
+    for g in msg["devices"]:
+        for r in g["readings"]:
+            check(len(r["values"]) == len(g["points"]), "values and points of one length", g)
+            out.append((g["device"], r))
+    return out
 
 
 def arrivals(sub):
@@ -79,7 +85,7 @@ def test(started):
     h.wait_until("four v2 messages", lambda: len(batches(sub)) >= 4, 30)
     check(not sub.received("/readings") or all(t.endswith("/v2/readings") for t, _, _ in sub.received("/readings")),
           "no v1 readings topic in v2", [t for t, _, _ in sub.received("/readings")][:3])
-    multi = [m for _, m in batches(sub) if len(m["readings"]) > 1 and len(readings(m)) > len(m["readings"])]
+    multi = [m for _, m in batches(sub) if len(m["devices"]) > 1 and len(readings(m)) > len(m["devices"])]
     check(multi, "a message with several devices and several polls of one", [m for _, m in batches(sub)][:2])
 
     # An alert raised while its reading waits in the batch is not held behind it.

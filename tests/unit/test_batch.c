@@ -1,6 +1,8 @@
 /* test_batch: the exact bytes of contract v2 readings messages for rows made by hand — readings
- * grouped by device in the order added, each with its seq, invalid and offline as in v1; the
- * byte bound reached exactly and never passed; a batch reused after clear. */
+ * grouped by device in the order added, the points named once per group and the values in
+ * their order (null where not good), each reading with its seq, invalid and offline as in v1; a
+ * device whose points changed in a group of its own; the byte bound reached exactly and never
+ * passed; a batch reused after clear. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <string.h>
@@ -32,7 +34,7 @@ static void test_grouped(void)
     struct jbuf out = {0};
     CHECK(batch_init(&b, "gw-01") == 0);
     CHECK(batch_render(&b, &out) == 0);
-    CHECK_JSON(out.p, "{\"v\":2,\"gateway\":\"gw-01\",\"readings\":{}}");
+    CHECK_JSON(out.p, "{\"v\":2,\"gateway\":\"gw-01\",\"devices\":[]}");
     CHECK(batch_bytes(&b) == out.len);
 
     struct outbox_row rows[] = {reading(41, 1700000000000, "lift-1"), reading(42, 1700000000010, "pit-\"2\""),
@@ -40,11 +42,13 @@ static void test_grouped(void)
     for (int i = 0; i < 3; i++)
         CHECK(batch_add(&b, &rows[i], 1 << 20) == 0);
     CHECK(batch_render(&b, &out) == 0);
-    CHECK_JSON(out.p, "{\"v\":2,\"gateway\":\"gw-01\",\"readings\":{"
-                      "\"lift-1\":[{\"seq\":41,\"ts\":1700000000000,\"values\":{\"floor\":3,\"door\":0}},"
-                      "{\"seq\":45,\"ts\":1700000001000,\"values\":{\"floor\":3,\"door\":0}}],"
-                      "\"pit-\\\"2\\\"\":[{\"seq\":42,\"ts\":1700000000010,\"values\":{\"level\":0.82},"
-                      "\"invalid\":[\"temp\"],\"offline\":[\"status\"]}]}}");
+    CHECK_JSON(out.p, "{\"v\":2,\"gateway\":\"gw-01\",\"devices\":["
+                      "{\"device\":\"lift-1\",\"points\":[\"floor\",\"door\"],\"readings\":["
+                      "{\"seq\":41,\"ts\":1700000000000,\"values\":[3,0]},"
+                      "{\"seq\":45,\"ts\":1700000001000,\"values\":[3,0]}]},"
+                      "{\"device\":\"pit-\\\"2\\\"\",\"points\":[\"level\",\"temp\",\"status\"],\"readings\":["
+                      "{\"seq\":42,\"ts\":1700000000010,\"values\":[0.82,null,null],"
+                      "\"invalid\":[\"temp\"],\"offline\":[\"status\"]}]}]}");
     CHECK(batch_bytes(&b) == out.len);
     CHECK(batch_count(&b) == 3);
     const int64_t *seqs = batch_seqs(&b);
@@ -56,8 +60,22 @@ static void test_grouped(void)
     struct outbox_row again = reading(46, 5, "pit-\"2\"");
     CHECK(batch_add(&b, &again, 1 << 20) == 0);
     CHECK(batch_render(&b, &out) == 0);
-    CHECK_JSON(out.p, "{\"v\":2,\"gateway\":\"gw-01\",\"readings\":{\"pit-\\\"2\\\"\":[{\"seq\":46,\"ts\":5,"
-                      "\"values\":{\"level\":0.82},\"invalid\":[\"temp\"],\"offline\":[\"status\"]}]}}");
+    CHECK_JSON(out.p, "{\"v\":2,\"gateway\":\"gw-01\",\"devices\":[{\"device\":\"pit-\\\"2\\\"\","
+                      "\"points\":[\"level\",\"temp\",\"status\"],\"readings\":[{\"seq\":46,\"ts\":5,"
+                      "\"values\":[0.82,null,null],\"invalid\":[\"temp\"],\"offline\":[\"status\"]}]}]}");
+    CHECK(batch_bytes(&b) == out.len);
+
+    /* The same device with other points (its profile changed at a reload): a group of its own. */
+    batch_clear(&b);
+    struct outbox_row full = reading(50, 1, "lift-1"), floor_only = reading(51, 2, "lift-1");
+    floor_only.nvalues = 1;
+    CHECK(batch_add(&b, &full, 1 << 20) == 0 && batch_add(&b, &floor_only, 1 << 20) == 0);
+    CHECK(batch_render(&b, &out) == 0);
+    CHECK_JSON(out.p, "{\"v\":2,\"gateway\":\"gw-01\",\"devices\":["
+                      "{\"device\":\"lift-1\",\"points\":[\"floor\",\"door\"],\"readings\":["
+                      "{\"seq\":50,\"ts\":1,\"values\":[3,0]}]},"
+                      "{\"device\":\"lift-1\",\"points\":[\"floor\"],\"readings\":["
+                      "{\"seq\":51,\"ts\":2,\"values\":[3]}]}]}");
     CHECK(batch_bytes(&b) == out.len);
     jbuf_free(&out);
     batch_free(&b);
@@ -68,19 +86,20 @@ static void test_bound(void)
     struct batch b;
     struct jbuf out = {0};
     CHECK(batch_init(&b, "gw-01") == 0);
-    /* {"v":2,"gateway":"gw-01","readings":{"lift-1":[{"seq":1,"ts":0,"values":{"floor":3,"door":0}}]}}
-     * is 96 bytes; a second reading of lift-1 adds 47 (a comma and {"seq":2,...}). */
+    /* {"v":2,"gateway":"gw-01","devices":[{"device":"lift-1","points":["floor","door"],
+     * "readings":[{"seq":1,"ts":0,"values":[3,0]}]}]} is 128 bytes; a second reading of lift-1
+     * adds 32 (a comma and {"seq":2,"ts":0,"values":[3,0]}). */
     struct outbox_row r1 = reading(1, 0, "lift-1"), r2 = reading(2, 0, "lift-1"), r3 = reading(3, 0, "lift-1");
     CHECK(batch_add(&b, &r1, 10) == 0); /* an empty batch takes one reading whatever the bound */
-    CHECK(batch_bytes(&b) == 96);
-    CHECK(batch_add(&b, &r2, 96 + 46) == 1); /* one byte short: refused, nothing added */
-    CHECK(batch_count(&b) == 1 && batch_bytes(&b) == 96);
-    CHECK(batch_add(&b, &r2, 96 + 47) == 0); /* exactly at the bound */
-    CHECK(batch_add(&b, &r3, 96 + 47) == 1);
+    CHECK(batch_bytes(&b) == 128);
+    CHECK(batch_add(&b, &r2, 128 + 31) == 1); /* one byte short: refused, nothing added */
+    CHECK(batch_count(&b) == 1 && batch_bytes(&b) == 128);
+    CHECK(batch_add(&b, &r2, 128 + 32) == 0); /* exactly at the bound */
+    CHECK(batch_add(&b, &r3, 128 + 32) == 1);
     CHECK(batch_render(&b, &out) == 0);
-    CHECK(out.len == 96 + 47);
+    CHECK(out.len == 128 + 32);
     CHECK(batch_bytes(&b) == out.len);
-    /* a new device costs its key as well: "pit":[...] and the comma between groups */
+    /* a new device costs its group's opening as well, and the comma between groups */
     struct outbox_row p = reading(4, 0, "pit");
     size_t before = batch_bytes(&b);
     CHECK(batch_add(&b, &p, 1 << 20) == 0);

@@ -161,7 +161,8 @@ int main(void)
     CHECK(publish_pump(p) == 1 && stub.npub == before + 2);
     const struct stub_publish *bat = &stub.pub[before + 1];
     CHECK_MSG(!strcmp(bat->topic, "caretaker/hongmei/gw-01/v2/readings") && !bat->retain, "%s", bat->topic);
-    static const char opening[] = "{\"v\":2,\"gateway\":\"gw-01\",\"readings\":{\"manhole-3\":[";
+    static const char opening[] =
+        "{\"v\":2,\"gateway\":\"gw-01\",\"devices\":[{\"device\":\"manhole-3\",\"points\":[\"level\"],\"readings\":[";
     CHECK_MSG(strncmp(bat->payload, opening, sizeof opening - 1) == 0, "%s", bat->payload);
     char want[64];
     snprintf(want, sizeof want, "{\"seq\":%lld,", (long long)r1);
@@ -187,8 +188,8 @@ int main(void)
     CHECK(store_commit(s) == 0);
     CHECK(publish_pump(p) == 1);
     const struct stub_publish *two = &stub.pub[stub.npub - 1];
-    CHECK(strstr(two->topic, "/v2/readings") && strstr(two->payload, "\"level\":7") &&
-          strstr(two->payload, "\"level\":8"));
+    CHECK(strstr(two->topic, "/v2/readings") && strstr(two->payload, "\"values\":[7]") &&
+          strstr(two->payload, "\"values\":[8]"));
     stub_ack(two->mid, 0);
     CHECK(store_commit(s) == 0);
     CHECK(unsent(s) == 4);
