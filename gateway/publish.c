@@ -107,8 +107,8 @@ struct publisher {
     bool batching;
     struct batch batch;
     int64_t batch_opened;
-    size_t batch_max;      /* body bytes, after what the broker announced */
-    uint32_t broker_max;   /* its Maximum Packet Size; 0: none announced */
+    size_t batch_max;    /* body bytes, after what the broker announced */
+    uint32_t broker_max; /* its Maximum Packet Size; 0: none announced */
     char batch_topic[TEXT_MAX_LEN + 16];
     int stop_mid;
     bool stop_acked;

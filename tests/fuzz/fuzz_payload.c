@@ -103,9 +103,16 @@ static void fuzz_batch(char *s, size_t size)
     }
     size_t bound = 64 + size * 4;
     for (int i = 0; i < n; i++) {
-        struct outbox_value v = {piece[(i + 1) % n], (double)i / 3, i % 3 == 0 ? Q_OK : i % 3 == 1 ? Q_INVALID : Q_OFFLINE};
-        struct outbox_row r = {.seq = i + 1, .kind = OUTBOX_READING, .ts_ms = 1700000000000LL + i, .device = piece[i],
-                               .nvalues = 1, .values = &v};
+        struct outbox_value v = {piece[(i + 1) % n], (double)i / 3,
+                                 i % 3 == 0   ? Q_OK
+                                 : i % 3 == 1 ? Q_INVALID
+                                              : Q_OFFLINE};
+        struct outbox_row r = {.seq = i + 1,
+                               .kind = OUTBOX_READING,
+                               .ts_ms = 1700000000000LL + i,
+                               .device = piece[i],
+                               .nvalues = 1,
+                               .values = &v};
         int rc = batch_add(&b, &r, bound);
         if (rc == 1) {
             if (batch_bytes(&b) > bound && batch_count(&b) > 1)

@@ -10,12 +10,12 @@
 #include "batch.h"
 #include "check.h"
 
-#define CHECK_JSON(got, want)                                                                    \
-    do {                                                                                         \
-        CHECK_MSG(strcmp((got), (want)) == 0, "\n  got  %s\n  want %s", (got), (want));          \
-        cJSON *j_ = cJSON_Parse(got);                                                            \
-        CHECK_MSG(j_ != NULL, "not valid JSON: %s", (got));                                      \
-        cJSON_Delete(j_);                                                                        \
+#define CHECK_JSON(got, want)                                                                                          \
+    do {                                                                                                               \
+        CHECK_MSG(strcmp((got), (want)) == 0, "\n  got  %s\n  want %s", (got), (want));                                \
+        cJSON *j_ = cJSON_Parse(got);                                                                                  \
+        CHECK_MSG(j_ != NULL, "not valid JSON: %s", (got));                                                            \
+        cJSON_Delete(j_);                                                                                              \
     } while (0)
 
 static struct outbox_value lift_vals[] = {{"floor", 3, Q_OK}, {"door", 0, Q_OK}};
@@ -24,8 +24,12 @@ static struct outbox_value pit_vals[] = {{"level", 0.82, Q_OK}, {"temp", NAN, Q_
 static struct outbox_row reading(int64_t seq, int64_t ts, const char *device)
 {
     bool lift = !strcmp(device, "lift-1");
-    return (struct outbox_row){.seq = seq, .kind = OUTBOX_READING, .ts_ms = ts, .device = device,
-                               .nvalues = lift ? 2 : 3, .values = lift ? lift_vals : pit_vals};
+    return (struct outbox_row){.seq = seq,
+                               .kind = OUTBOX_READING,
+                               .ts_ms = ts,
+                               .device = device,
+                               .nvalues = lift ? 2 : 3,
+                               .values = lift ? lift_vals : pit_vals};
 }
 
 static void test_grouped(void)
