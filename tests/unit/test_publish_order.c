@@ -137,6 +137,7 @@ int main(void)
      * reading included), readings held for the batch window. */
     cfg.mqtt.payload = 2;
     cfg.mqtt.batch_ms = 60000;
+    cfg.mqtt.inflight = 2;
     CHECK_MSG(publish_new(&cfg, s, clock_wall_ms(), &p, &err) == 0, "%s", err.msg);
     publish_io(p, 0, clock_mono_ms());
     stub_connack(0);
@@ -172,25 +173,38 @@ int main(void)
         CHECK_CONTAINS(bat->payload, want);
     }
     publish_get_stats(p, &st);
-    CHECK(st.inflight == 2); /* messages, not rows */
+    CHECK(st.inflight == 2); /* messages, not rows: the window of 2 is full */
 
-    /* Refused: all four stay unsent. The alert acknowledged: sent. */
-    stub_ack(bat->mid, 0x97);
-    stub_ack(alert->mid, 0);
+    /* An alert committed while the window is full waits for room and is not skipped: the
+     * cursor goes back to it. */
+    CHECK(store_append_event(s, &dev, OUTBOX_ALERT, clock_wall_ms(),
+                             "{\"event\":\"raised\",\"id\":\"manhole-3:high_level:3\"}", &ev) == 0);
+    reading(s, 9);
     CHECK(store_commit(s) == 0);
-    CHECK(unsent(s) == 4);
-    publish_get_stats(p, &st);
-    CHECK(st.refused == 4 && st.acked == 1 && st.inflight == 0);
+    CHECK(publish_pump(p) == 0 && stub.npub == before + 2);
+    stub_ack(alert->mid, 0);
+    CHECK(publish_pump(p) == 1 && stub.npub == before + 3); /* the alert; the reading waits for room */
+    const struct stub_publish *alert3 = &stub.pub[before + 2];
+    CHECK_MSG(strstr(alert3->topic, "/alerts") && strstr(alert3->payload, "high_level:3"), "%s", alert3->payload);
 
-    /* Two new readings in one message, acknowledged: both marked sent. */
+    /* Refused: all four stay unsent. The alerts acknowledged: sent. */
+    stub_ack(bat->mid, 0x97);
+    stub_ack(alert3->mid, 0);
+    CHECK(store_commit(s) == 0);
+    CHECK(unsent(s) == 5); /* the four refused and the reading waiting */
+    publish_get_stats(p, &st);
+    CHECK(st.refused == 4 && st.acked == 2 && st.inflight == 0);
+
+    /* The waiting reading and two new ones in one message, acknowledged: all marked sent. */
     reading(s, 7);
     reading(s, 8);
     CHECK(store_commit(s) == 0);
     CHECK(publish_pump(p) == 1);
-    const struct stub_publish *two = &stub.pub[stub.npub - 1];
-    CHECK(strstr(two->topic, "/v2/readings") && strstr(two->payload, "\"values\":[7]") &&
-          strstr(two->payload, "\"values\":[8]"));
-    stub_ack(two->mid, 0);
+    const struct stub_publish *three = &stub.pub[stub.npub - 1];
+    CHECK_MSG(strstr(three->topic, "/v2/readings") && strstr(three->payload, "\"values\":[9]},{") &&
+                  strstr(three->payload, "\"values\":[7]},{") && strstr(three->payload, "\"values\":[8]}]"),
+              "%s", three->payload);
+    stub_ack(three->mid, 0);
     CHECK(store_commit(s) == 0);
     CHECK(unsent(s) == 4);
 
