@@ -83,8 +83,10 @@
   function setOpen(prefix, open) {
     expanded[prefix] = open;
     if (!client || !client.isConnected()) return; // subscribed at (re)connect
-    if (open) client.subscribe(Topics.readings(prefix), { qos: 0 });
-    else client.unsubscribe(Topics.readings(prefix));
+    Topics.readings(prefix).forEach(function (f) {
+      if (open) client.subscribe(f, { qos: 0 });
+      else client.unsubscribe(f);
+    });
   }
 
   function render() {
@@ -215,7 +217,8 @@
     client.onConnected = function () {
       setConn("connected", url);
       Topics.subscriptions(user).forEach(function (f) { client.subscribe(f, { qos: 1 }); });
-      for (var prefix in expanded) if (expanded[prefix]) client.subscribe(Topics.readings(prefix), { qos: 0 });
+      for (var prefix in expanded)
+        if (expanded[prefix]) Topics.readings(prefix).forEach(function (f) { client.subscribe(f, { qos: 0 }); });
     };
     // The password lives only in this call and in the client's memory (for its reconnects).
     client.connect({

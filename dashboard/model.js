@@ -13,7 +13,8 @@ var CaretakerModel = (function () {
 
   // The members each kind needs before it may change anything (docs/mqtt.md has the schemas).
   var NEEDS = {
-    status: { state: "string" }, readings: { ts: "number", values: "object" }, state: { state: "string" },
+    status: { state: "string" }, readings: { ts: "number", values: "object" }, batch: { devices: "object" },
+    state: { state: "string" },
     report: { ts: "number", day: "string" }, active: { alerts: "object", last_alert_seq: "number" },
     alert: { id: "string", seq: "number", event: "string", severity: "string" }, reply: { ok: "boolean" }
   };
@@ -22,6 +23,16 @@ var CaretakerModel = (function () {
     var needs = NEEDS[kind];
     for (var k in needs)
       if (typeof p[k] !== needs[k] || p[k] === null) throw new Error("member " + k + " is not a " + needs[k]);
+    if (kind === "batch") {
+      if (!Array.isArray(p.devices)) throw new Error("member devices is not an array");
+      p.devices.forEach(function (grp) {
+        if (!grp || typeof grp.device !== "string" || !Array.isArray(grp.points) || !Array.isArray(grp.readings))
+          throw new Error("a device group without device, points and readings");
+        grp.readings.forEach(function (r) {
+          if (!r || typeof r.ts !== "number" || !Array.isArray(r.values)) throw new Error("a reading without ts and values");
+        });
+      });
+    }
     if (kind === "active") {
       if (!Array.isArray(p.alerts)) throw new Error("member alerts is not an array");
       p.alerts.forEach(function (a) { check("alert", a && typeof a === "object" ? Object.assign({ seq: 0, event: "" }, a) : {}); });
@@ -78,6 +89,18 @@ var CaretakerModel = (function () {
       var k = TREND_POINTS[i];
       if (typeof d.values[k] === "number") addTrend(d, k, p.ts, d.values[k]);
     }
+  }
+
+  // A v2 message: each reading of each device group, as the v1 reading it stands for (values by
+  // point name, a null value being a point named in invalid or offline).
+  function onBatch(g, p) {
+    p.devices.forEach(function (grp) {
+      grp.readings.forEach(function (r) {
+        var values = {};
+        for (var i = 0; i < grp.points.length; i++) if (r.values[i] !== null) values[grp.points[i]] = r.values[i];
+        onReading(g, { device: grp.device }, { ts: r.ts, values: values, invalid: r.invalid, offline: r.offline });
+      });
+    });
   }
 
   function onState(g, t, p) {
@@ -145,6 +168,7 @@ var CaretakerModel = (function () {
         if (p.version) g.version = p.version;
         return [];
       case "readings": onReading(g, t, p); return [];
+      case "batch": onBatch(g, p); return [];
       case "state": onState(g, t, p); return [];
       case "report": onReport(g, t, p); return [];
       case "active": return onActive(g, p);

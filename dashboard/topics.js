@@ -13,8 +13,9 @@ var CaretakerTopics = (function () {
             all + "reports/daily/+", replyFilter(user)];
   }
 
+  // Both forms of the contract: one message per poll (v1), or batches of every device (v2).
   function readings(prefix) {
-    return prefix + "/devices/+/readings";
+    return [prefix + "/devices/+/readings", prefix + "/v2/readings"];
   }
 
   // Replies to this user's commands: every gateway answers on <prefix>/reply/<identity>.
@@ -45,6 +46,7 @@ var CaretakerTopics = (function () {
     if (rest === "status") r.kind = "status";
     else if (rest === "alerts") r.kind = "alert";
     else if (rest === "alerts/active") r.kind = "active";
+    else if (rest === "v2/readings") r.kind = "batch";
     else if (p.length === 5 && p[3] === "reply") r.kind = "reply";
     else if (p.length === 6 && p[3] === "devices" && (p[5] === "state" || p[5] === "readings")) {
       r.kind = p[5];

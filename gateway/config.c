@@ -46,7 +46,8 @@ static const char *const gateway_keys[] = {"id", "drivers_dirs"};
 static const char *const store_keys[] = {"path", "max_mb", "retention_days", "commit_ms", "batch"};
 static const char *const mqtt_keys[] = {"host",          "port",      "qos",          "keepalive_s",
                                         "protocol",      "client_id", "topic_prefix", "username",
-                                        "password_file", "inflight",  "tls",          "metrics_s"};
+                                        "password_file", "inflight",  "tls",          "metrics_s",
+                                        "payload",       "batch_ms"};
 static const char *const tls_keys[] = {"ca_file", "cert_file", "key_file", "insecure_skip_verify", "tls_version"};
 /* The lowest TLS version offered; 1.0 and 1.1 are refused by name, not as a typo. */
 static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3"};
@@ -79,6 +80,7 @@ static const struct int_field mqtt_ints[] = {
     {"keepalive_s", 5, 3600, 30, offsetof(struct mqtt_config, keepalive_s)},
     {"inflight", 1, 65535, 100, offsetof(struct mqtt_config, inflight)},
     {"metrics_s", 1, 3600, 60, offsetof(struct mqtt_config, metrics_s)},
+    {"batch_ms", 0, 60000, 1000, offsetof(struct mqtt_config, batch_ms)},
 };
 
 /* The same defaults as the rules' own (rules.h), which apply without an "alerts" section. */
@@ -310,13 +312,16 @@ static int parse_mqtt(struct loader *l, const cJSON *root)
     cfg->has_mqtt = true;
     size_t mark = json_enter_key(c, "mqtt");
     static const char *const protocols[] = {"3.1.1", "5"};
-    int proto;
+    /* v1 stays the default: a consumer written for it would find its topics silent under v2. */
+    static const char *const payloads[] = {"v1", "v2"};
+    int proto, payload;
     if (json_check_keys(c, obj, mqtt_keys, NELEM(mqtt_keys)) ||
         json_get_child(c, obj, "tls", cJSON_Object, false, &tls) < 0 || (tls && parse_tls(l, tls, &m->tls)) ||
         json_get_string(c, obj, "host", "127.0.0.1", false, "a host name or address", m->host, sizeof m->host) < 0 ||
         json_get_int(c, obj, "port", 1, 65535, tls ? 8883 : 1883, false, &m->port) < 0 ||
         read_ints(c, obj, mqtt_ints, NELEM(mqtt_ints), m) ||
         json_get_enum(c, obj, "protocol", protocols, NELEM(protocols), "protocol version", 1, false, &proto) < 0 ||
+        json_get_enum(c, obj, "payload", payloads, NELEM(payloads), "payload version", 0, false, &payload) < 0 ||
         json_get_string(c, obj, "username", NULL, false, "a user name", m->username, sizeof m->username) < 0 ||
         get_path(l, obj, "password_file", false, "the file holding the password", m->password_file) < 0)
         return -1;
@@ -324,6 +329,7 @@ static int parse_mqtt(struct loader *l, const cJSON *root)
         return json_fail_key(c, "password_file", "\"%s\" is set without mqtt.username (expected both)",
                              m->password_file);
     m->protocol = proto == 0 ? 3 : 5;
+    m->payload = payload + 1;
     int has = json_get_string(c, obj, "client_id", NULL, false, "a client id", m->client_id, sizeof m->client_id);
     if (has < 0)
         return -1;

@@ -241,6 +241,8 @@ struct mqtt_config {
     struct tls_config tls;
     int inflight;  /* publish window */
     int metrics_s; /* how often metrics are published while connected */
+    int payload;   /* contract version of the readings: 1 (one message per poll) or 2 (batches) */
+    int batch_ms;  /* v2: the longest a reading waits for others to share its message; 0 = none */
 };
 
 struct store_config {

@@ -271,6 +271,35 @@ static void name_list(struct jbuf *b, const char *k, const struct outbox_row *r,
         jbuf_put(b, "]", 1);
 }
 
+/* What a reading says after its values, alike in v1 and v2: "invalid" and "offline" when not
+ * empty. A member added to readings is added here, once for both. */
+static void reading_tail(struct jbuf *b, const struct outbox_row *r)
+{
+    name_list(b, "invalid", r, Q_INVALID);
+    name_list(b, "offline", r, Q_OFFLINE);
+}
+
+/* v1: "values" by point name, then the tail. */
+static void reading_members(struct jbuf *b, const struct outbox_row *r)
+{
+    key(b, "values");
+    jbuf_put(b, "{", 1);
+    int first = 1;
+    for (int i = 0; i < r->nvalues; i++) {
+        const struct outbox_value *v = &r->values[i];
+        if (v->quality != Q_OK || !isfinite(v->value))
+            continue;
+        if (!first)
+            jbuf_put(b, ",", 1);
+        first = 0;
+        payload_string(b, v->point);
+        jbuf_put(b, ":", 1);
+        payload_number(b, v->value);
+    }
+    jbuf_put(b, "}", 1);
+    reading_tail(b, r);
+}
+
 int payload_row(struct jbuf *b, const char *gateway, const struct outbox_row *r)
 {
     jbuf_reset(b);
@@ -298,23 +327,56 @@ int payload_row(struct jbuf *b, const char *gateway, const struct outbox_row *r)
         }
         return done(b);
     }
+    reading_members(b, r);
+    return done(b);
+}
+
+void payload_batch_head(struct jbuf *b, const char *gateway)
+{
+    jbuf_reset(b);
+    PUT_LIT(b, "{\"v\":");
+    payload_int(b, PAYLOAD_BATCH_VERSION);
+    key(b, "gateway");
+    payload_string(b, gateway);
+    key(b, "devices");
+    jbuf_put(b, "[", 1);
+}
+
+void payload_batch_group(struct jbuf *b, const struct outbox_row *r)
+{
+    PUT_LIT(b, "{\"device\":");
+    payload_string(b, r->device);
+    key(b, "points");
+    jbuf_put(b, "[", 1);
+    for (int i = 0; i < r->nvalues; i++) {
+        if (i)
+            jbuf_put(b, ",", 1);
+        payload_string(b, r->values[i].point);
+    }
+    jbuf_put(b, "]", 1);
+    key(b, "readings");
+    jbuf_put(b, "[", 1);
+}
+
+int payload_batch_reading(struct jbuf *b, const struct outbox_row *r)
+{
+    PUT_LIT(b, "{\"seq\":");
+    payload_int(b, r->seq);
+    key(b, "ts");
+    payload_int(b, r->ts_ms);
     key(b, "values");
-    jbuf_put(b, "{", 1);
-    int first = 1;
+    jbuf_put(b, "[", 1);
     for (int i = 0; i < r->nvalues; i++) {
         const struct outbox_value *v = &r->values[i];
-        if (v->quality != Q_OK || !isfinite(v->value))
-            continue;
-        if (!first)
+        if (i)
             jbuf_put(b, ",", 1);
-        first = 0;
-        payload_string(b, v->point);
-        jbuf_put(b, ":", 1);
-        payload_number(b, v->value);
+        if (v->quality == Q_OK && isfinite(v->value))
+            payload_number(b, v->value);
+        else
+            PUT_LIT(b, "null"); /* named in invalid or offline */
     }
-    jbuf_put(b, "}", 1);
-    name_list(b, "invalid", r, Q_INVALID);
-    name_list(b, "offline", r, Q_OFFLINE);
+    jbuf_put(b, "]", 1);
+    reading_tail(b, r);
     return done(b);
 }
 

@@ -43,6 +43,19 @@ bool payload_row_retained(const struct outbox_row *r);
  * when out of memory. */
 int payload_row(struct jbuf *b, const char *gateway, const struct outbox_row *r);
 
+/* ---- contract v2 readings (mqtt.payload "v2"): many readings, one message ----
+ * {"v":2,"gateway":..,"devices":[{"device":..,"points":[names],"readings":[{"seq","ts",
+ * "values":[numbers aligned with points]},...]},...]}: batch.c puts the pieces together. */
+#define PAYLOAD_BATCH_VERSION 2
+/* Resets b to the message's opening: {"v":2,"gateway":"..","devices":[ */
+void payload_batch_head(struct jbuf *b, const char *gateway);
+/* Appends a device group's opening, for readings of r's device and points in r's order:
+ * {"device":"..","points":[..],"readings":[ */
+void payload_batch_group(struct jbuf *b, const struct outbox_row *r);
+/* Appends one reading of its group: {"seq","ts","values":[..]} — a value null when the point's
+ * was not good — and "invalid" / "offline" by name as in v1. 0, or -1 when out of memory. */
+int payload_batch_reading(struct jbuf *b, const struct outbox_row *r);
+
 /* <prefix>/<suffix> */
 void payload_topic(struct jbuf *b, const char *prefix, const char *suffix);
 

@@ -9,8 +9,14 @@
  * - Each connection is a fresh client object. libmosquitto would resend its own unacknowledged
  *   messages after a reconnect; instead the rows in flight simply stay unsent in the store and
  *   the cursor starts over, so the outbox alone decides what goes out, oldest first.
- * - At most `window` rows are in flight; the mid → seq table is sized for it, so memory does
- *   not grow with the backlog.
+ * - At most `window` messages are in flight; the mid → seqs table is sized for it, so memory
+ *   does not grow with the backlog. A message is one row (contract v1, and every row but
+ *   readings in v2) or a v2 batch of readings: its acknowledgement marks each of its rows sent,
+ *   its refusal leaves them all unsent.
+ * - v2 readings wait at most batch_ms in the open batch for others to share their message;
+ *   every other row goes at once, ahead of the batch. The open batch is only rendered text and
+ *   seqs: the rows it holds are still unsent in the store, and a lost connection or a rescan
+ *   drops it, so they are taken again (perhaps into other batches) from the store.
  * - TLS, once configured, is set on every client before connecting: there is no path that
  *   connects in plaintext, and a failed handshake is a failed connect.
  */
@@ -26,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "clock.h"
 #include "commands.h"
 #include "log.h"
@@ -46,13 +53,24 @@
 #define WINDOW_MAX 32768 /* leaves mids (1..65535) free for status, metrics, replies */
 #define STATUS_QOS 1     /* status and its Last Will: always acknowledged */
 #define PASSWORD_MAX 1024
+/* A v2 batch's body at most: a few hundred readings, where the bytes per reading have long
+ * stopped falling (docs/performance.md), well under a broker's usual max_packet_size (256 KiB
+ * in config/mosquitto) and quick to resend if a 4G link drops it unacknowledged. Lowered to
+ * what the broker announces (MQTT 5 Maximum Packet Size) less the topic and framing. */
+#define BATCH_MAX_BYTES 32768
+#define PUBLISH_FRAMING 16 /* fixed header, topic length, packet id, properties length */
+/* Rows taken from the store per query while batching: a batch's worth at typical sizes. */
+#define BATCH_FETCH_ROWS 512
 #define SYSTEM_CA_DIR "/etc/ssl/certs"
 
 enum pstate { P_IDLE, P_CONNECTING, P_CONNECTED };
 
+/* A message in flight and the rows it carries. */
 struct slot {
     int mid;
-    int64_t seq; /* 0: empty */
+    int n;         /* rows: 0 for an empty slot */
+    int64_t seq;   /* the row, when n is 1 */
+    int64_t *seqs; /* a batch's rows (owned), when n is more */
 };
 
 struct publisher {
@@ -78,12 +96,20 @@ struct publisher {
     bool rescan, more;
     int64_t scanned_upto;
     struct outbox_row *rows;
+    int fetch_max; /* rows per store query */
     struct jbuf topic, body;
-    /* the row being handed to mosquitto_publish: at QoS 0 it may be written (and reported)
+    /* the message being handed to mosquitto_publish: at QoS 0 it may be written (and reported)
      * before mosquitto_publish returns */
     bool publishing, cur_done;
     int cur_mid;
-    int64_t cur_seq;
+    struct slot cur_msg;
+    /* contract v2: the open batch of readings, since batch_opened (monotonic ms) */
+    bool batching;
+    struct batch batch;
+    int64_t batch_opened;
+    size_t batch_max;    /* body bytes, after what the broker announced */
+    uint32_t broker_max; /* its Maximum Packet Size; 0: none announced */
+    char batch_topic[TEXT_MAX_LEN + 16];
     int stop_mid;
     bool stop_acked;
     publish_command_fn on_cmd;
@@ -101,34 +127,38 @@ struct publisher {
 
 /* ---- the in-flight table ---- */
 
-static void slot_put(struct publisher *p, int mid, int64_t seq)
+static const int64_t *slot_seqs(const struct slot *s)
 {
-    uint32_t i = (uint32_t)mid & p->mask;
-    while (p->slots[i].seq)
+    return s->n > 1 ? s->seqs : &s->seq;
+}
+
+static void slot_put(struct publisher *p, const struct slot *s)
+{
+    uint32_t i = (uint32_t)s->mid & p->mask;
+    while (p->slots[i].n)
         i = (i + 1) & p->mask;
-    p->slots[i].mid = mid;
-    p->slots[i].seq = seq;
+    p->slots[i] = *s;
     p->inflight++;
 }
 
-/* Removes mid and returns its seq (0 if unknown), shifting later entries of the run back so
- * no tombstones are needed. */
-static int64_t slot_take(struct publisher *p, int mid)
+/* Removes mid and returns its slot (n 0 if unknown; the caller frees seqs), shifting later
+ * entries of the run back so no tombstones are needed. */
+static struct slot slot_take(struct publisher *p, int mid)
 {
     uint32_t i = (uint32_t)mid & p->mask;
-    while (p->slots[i].seq && p->slots[i].mid != mid)
+    while (p->slots[i].n && p->slots[i].mid != mid)
         i = (i + 1) & p->mask;
-    int64_t seq = p->slots[i].seq;
-    if (!seq)
-        return 0;
+    struct slot found = p->slots[i];
+    if (!found.n)
+        return found;
     p->inflight--;
     uint32_t j = i;
     for (;;) {
-        p->slots[i].seq = 0;
+        p->slots[i].n = 0;
         for (;;) {
             j = (j + 1) & p->mask;
-            if (!p->slots[j].seq)
-                return seq;
+            if (!p->slots[j].n)
+                return found;
             uint32_t home = (uint32_t)p->slots[j].mid & p->mask;
             /* the entry at j may stay unless its home lies cyclically outside (i, j] */
             bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
@@ -142,14 +172,28 @@ static int64_t slot_take(struct publisher *p, int mid)
 
 static void slots_clear(struct publisher *p)
 {
+    for (uint32_t i = 0; i <= p->mask; i++)
+        if (p->slots[i].n > 1)
+            free(p->slots[i].seqs);
     memset(p->slots, 0, ((size_t)p->mask + 1) * sizeof *p->slots);
     p->inflight = 0;
 }
 
 /* ---- callbacks (run inside mosquitto_loop_* and mosquitto_publish) ---- */
 
-static void on_connect(struct mosquitto *mosq, void *obj, int rc)
+/* The body bytes a batch may take on this connection. */
+static size_t batch_limit(const struct publisher *p)
 {
+    size_t max = BATCH_MAX_BYTES;
+    size_t overhead = strlen(p->batch_topic) + PUBLISH_FRAMING;
+    if (p->broker_max && p->broker_max < max + overhead)
+        max = p->broker_max > overhead ? p->broker_max - overhead : 1;
+    return max;
+}
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto_property *props)
+{
+    (void)flags;
     struct publisher *p = obj;
     if (rc != 0) {
         log_err("mqtt: %s:%d refused the connection: %s", p->m->host, p->m->port,
@@ -160,6 +204,12 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     }
     p->state = P_CONNECTED;
     p->stats.connects++;
+    /* What the broker takes at most (MQTT 5 CONNACK; none on 3.1.1): libmosquitto refuses a
+     * larger PUBLISH, so batches are closed below it. */
+    p->broker_max = 0;
+    if (props)
+        mosquitto_property_read_int32(props, MQTT_PROP_MAXIMUM_PACKET_SIZE, &p->broker_max, false);
+    p->batch_max = batch_limit(p);
     p->backoff = BACKOFF_MIN_MS;
     p->refused_backoff = REFUSED_RETRY_MS;
     p->just_connected = true;
@@ -191,19 +241,23 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, c
     (void)mosq;
     (void)props;
     struct publisher *p = obj;
-    int64_t seq;
-    if (p->publishing && mid == p->cur_mid) {
+    struct slot msg;
+    bool owned = !(p->publishing && mid == p->cur_mid);
+    if (!owned) {
         p->cur_done = true;
-        seq = p->cur_seq;
+        msg = p->cur_msg; /* its seqs stay the sender's to free */
     } else {
         if (p->stop_mid && mid == p->stop_mid)
             p->stop_acked = true;
-        seq = slot_take(p, mid);
+        msg = slot_take(p, mid);
     }
-    if (seq > 0 && reason >= MQTT_RC_UNSPECIFIED) {
+    if (!msg.n)
+        return;
+    const int64_t *seqs = slot_seqs(&msg);
+    if (reason >= MQTT_RC_UNSPECIFIED) {
         /* Refused by the broker (its ACL, a quota): not delivered. Kept unsent, sent again at
          * the next scan of the outbox, which a refusal schedules. */
-        p->stats.refused++;
+        p->stats.refused += (uint64_t)msg.n;
         /* The next scan a minute later, then at doubling intervals up to an hour while the
          * broker keeps refusing: a topic it denies for good costs a pass of its rows an hour,
          * not a growing stream ahead of the live rows. */
@@ -213,14 +267,23 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, c
                 p->refused_backoff * 2 > REFUSED_RETRY_MAX_MS ? REFUSED_RETRY_MAX_MS : p->refused_backoff * 2;
         }
         uint32_t held = 0;
-        if (log_complain(&p->refusal_complaint, clock_mono_ms(), &held))
-            log_warn("mqtt: the broker refused message seq %" PRId64 ": %s; kept, sent again later "
-                     "(%" PRIu64 " refused so far)",
-                     seq, mosquitto_reason_string(reason), p->stats.refused);
-    } else if (seq > 0) {
-        p->stats.acked++;
-        store_mark_sent(p->store, seq);
+        if (log_complain(&p->refusal_complaint, clock_mono_ms(), &held)) {
+            if (msg.n == 1)
+                log_warn("mqtt: the broker refused message seq %" PRId64 ": %s; kept, sent again later "
+                         "(%" PRIu64 " rows refused so far)",
+                         seqs[0], mosquitto_reason_string(reason), p->stats.refused);
+            else
+                log_warn("mqtt: the broker refused a batch of %d readings (seq %" PRId64 " to %" PRId64 "): %s; "
+                         "kept, sent again later (%" PRIu64 " rows refused so far)",
+                         msg.n, seqs[0], seqs[msg.n - 1], mosquitto_reason_string(reason), p->stats.refused);
+        }
+    } else {
+        p->stats.acked += (uint64_t)msg.n;
+        for (int i = 0; i < msg.n; i++)
+            store_mark_sent(p->store, seqs[i]);
     }
+    if (owned && msg.n > 1)
+        free(msg.seqs);
 }
 
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
@@ -292,6 +355,7 @@ static void teardown(struct publisher *p, int64_t now, const char *reason)
     /* Rows in flight were not acknowledged: they are still unsent in the store, and the
      * cursor starting over sends them again, oldest first, on the next connection. */
     slots_clear(p);
+    batch_clear(&p->batch);
     memset(&p->cur, 0, sizeof p->cur);
     p->more = true;
     p->scanned_upto = 0;
@@ -378,7 +442,7 @@ static int setup_client(struct publisher *p, struct mosquitto *mosq, char *err, 
     }
     if (m->protocol == 5 && limit_packets(mosq, err, n) < 0)
         return -1;
-    mosquitto_connect_callback_set(mosq, on_connect);
+    mosquitto_connect_v5_callback_set(mosq, on_connect);
     mosquitto_disconnect_callback_set(mosq, on_disconnect);
     mosquitto_publish_v5_callback_set(mosq, on_publish);
     mosquitto_message_callback_set(mosq, on_message);
@@ -460,13 +524,16 @@ static int publisher_make(const struct config *cfg, struct publisher **out, stru
     p->cfg = cfg;
     p->m = m;
     p->window = m->inflight < 1 ? 1 : m->inflight > WINDOW_MAX ? WINDOW_MAX : m->inflight;
+    p->batching = m->payload == 2;
+    p->fetch_max = p->batching && p->window < BATCH_FETCH_ROWS ? BATCH_FETCH_ROWS : p->window;
+    snprintf(p->batch_topic, sizeof p->batch_topic, "%s/v2/readings", m->topic_prefix);
     uint32_t cap = 16;
     while (cap < (uint32_t)p->window * 2)
         cap *= 2;
     p->mask = cap - 1;
     p->slots = calloc(cap, sizeof *p->slots);
-    p->rows = calloc((size_t)p->window, sizeof *p->rows);
-    if (!p->slots || !p->rows) {
+    p->rows = calloc((size_t)p->fetch_max, sizeof *p->rows);
+    if (!p->slots || !p->rows || batch_init(&p->batch, cfg->gateway_id) < 0) {
         diag_set(err, "mqtt: out of memory for a window of %d", p->window);
         publish_free(p);
         return -1;
@@ -476,6 +543,7 @@ static int publisher_make(const struct config *cfg, struct publisher **out, stru
     snprintf(p->status_topic, sizeof p->status_topic, "%s/status", m->topic_prefix);
     p->backoff = BACKOFF_MIN_MS;
     p->refused_backoff = REFUSED_RETRY_MS;
+    p->batch_max = batch_limit(p);
     p->rng = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
     p->more = true;
     /* A client that cannot even be set up (a CA file that is not a certificate...) is a config
@@ -553,6 +621,9 @@ int publish_timeout_ms(const struct publisher *p, int64_t now)
         t = p->last_misc + MISC_EVERY_MS - now;
         if (p->state == P_CONNECTING && p->attempt_started + CONNECT_TIMEOUT_MS - now < t)
             t = p->attempt_started + CONNECT_TIMEOUT_MS - now;
+        /* a batch waiting for room in the window goes when an acknowledgement makes some */
+        if (batch_count(&p->batch) > 0 && p->inflight < p->window && p->batch_opened + p->m->batch_ms - now < t)
+            t = p->batch_opened + p->m->batch_ms - now;
     }
     return t < 0 ? 0 : t > 60000 ? 60000 : (int)t;
 }
@@ -584,21 +655,36 @@ void publish_io(struct publisher *p, short revents, int64_t now)
         start_connect(p, now);
 }
 
-static int send_row(struct publisher *p, const struct outbox_row *r)
+/* Hands one message carrying n rows (seqs ascending) to libmosquitto. 0 when it was taken
+ * (or is too large for the broker, and left unsent), -1 when the connection is lost. */
+static int send_message(struct publisher *p, const char *topic, const struct jbuf *body, bool retain,
+                        const int64_t *seqs, int n)
 {
-    jbuf_reset(&p->topic);
-    payload_row_topic(&p->topic, p->m->topic_prefix, r);
-    if (payload_row(&p->body, p->cfg->gateway_id, r) < 0 || p->topic.oom)
-        return -1;
+    struct slot msg = {.n = n, .seq = seqs[0]};
+    if (n > 1) {
+        msg.seqs = malloc((size_t)n * sizeof *msg.seqs);
+        if (!msg.seqs) {
+            p->lost = true;
+            p->lost_rc = MOSQ_ERR_NOMEM;
+            return -1;
+        }
+        memcpy(msg.seqs, seqs, (size_t)n * sizeof *msg.seqs);
+    }
     p->publishing = true;
     p->cur_done = false;
-    p->cur_seq = r->seq;
-    int rc = mosquitto_publish(p->mosq, &p->cur_mid, p->topic.p, (int)p->body.len, p->body.p, p->m->qos,
-                               payload_row_retained(r));
+    p->cur_msg = msg;
+    int rc = mosquitto_publish(p->mosq, &p->cur_mid, topic, (int)body->len, body->p, p->m->qos, retain);
     p->publishing = false;
+    msg.mid = p->cur_mid;
+    if (rc == MOSQ_ERR_SUCCESS && !p->cur_done) {
+        slot_put(p, &msg); /* the slot owns seqs now */
+        msg.n = 0;
+    }
+    if (msg.n > 1)
+        free(msg.seqs);
     if (rc == MOSQ_ERR_OVERSIZE_PACKET || rc == MOSQ_ERR_PAYLOAD_SIZE) {
         /* The broker will never take it; it stays unsent, retried on the next connection. */
-        log_err("mqtt: seq %" PRId64 " (%zu bytes) is larger than the broker accepts", r->seq, p->body.len);
+        log_err("mqtt: seq %" PRId64 " (%zu bytes) is larger than the broker accepts", seqs[0], body->len);
         return 0;
     }
     if (rc != MOSQ_ERR_SUCCESS) {
@@ -606,10 +692,74 @@ static int send_row(struct publisher *p, const struct outbox_row *r)
         p->lost_rc = rc;
         return -1;
     }
-    p->stats.published++;
-    if (!p->cur_done)
-        slot_put(p, p->cur_mid, r->seq);
+    p->stats.published += (uint64_t)n;
     return 0;
+}
+
+static int send_row(struct publisher *p, const struct outbox_row *r)
+{
+    jbuf_reset(&p->topic);
+    payload_row_topic(&p->topic, p->m->topic_prefix, r);
+    if (payload_row(&p->body, p->cfg->gateway_id, r) < 0 || p->topic.oom)
+        return -1;
+    return send_message(p, p->topic.p, &p->body, payload_row_retained(r), &r->seq, 1);
+}
+
+/* The open batch as one message; it is empty after, whatever came of it. */
+static int send_batch(struct publisher *p)
+{
+    int rc = batch_render(&p->batch, &p->body) < 0
+                 ? -1
+                 : send_message(p, p->batch_topic, &p->body, false, batch_seqs(&p->batch), batch_count(&p->batch));
+    batch_clear(&p->batch);
+    return rc;
+}
+
+/* Puts a reading in the open batch, sending the batch first when the reading would take it
+ * past its bound. 0 when taken, 1 when the window has no room for the full batch (the reading
+ * was not taken), -1 when the connection is lost. */
+static int batch_take(struct publisher *p, const struct outbox_row *r)
+{
+    int rc = batch_add(&p->batch, r, p->batch_max);
+    if (rc == 1) {
+        if (p->inflight >= p->window)
+            return 1;
+        if (send_batch(p) < 0)
+            return -1;
+        rc = batch_add(&p->batch, r, p->batch_max);
+    }
+    if (rc < 0) {
+        p->lost = true;
+        p->lost_rc = MOSQ_ERR_NOMEM;
+        return -1;
+    }
+    if (batch_count(&p->batch) == 1)
+        p->batch_opened = clock_mono_ms();
+    return 0;
+}
+
+/* Rows fetched and not handed on (the window filled): the cursor goes back to the first of
+ * each class among them, so the next query returns them again. */
+static void untake(struct publisher *p, const struct outbox_row *rows, int n)
+{
+    int64_t event = 0, reading = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t *first = rows[i].kind == OUTBOX_READING ? &reading : &event;
+        if (!*first || rows[i].seq < *first)
+            *first = rows[i].seq;
+    }
+    if (event)
+        p->cur.event = event - 1;
+    if (reading)
+        p->cur.reading = reading - 1;
+    p->more = true;
+}
+
+/* Whether the open batch goes now: its time is up, or nothing may wait (batch_ms 0, a stop). */
+static bool batch_due(const struct publisher *p, int64_t now)
+{
+    return batch_count(&p->batch) > 0 &&
+           (p->stopping || p->m->batch_ms == 0 || now - p->batch_opened >= p->m->batch_ms);
 }
 
 int publish_pump(struct publisher *p)
@@ -630,6 +780,7 @@ int publish_pump(struct publisher *p)
     if (p->rescan) {
         if (p->inflight)
             return 0;
+        batch_clear(&p->batch); /* its rows are taken again with the rest */
         memset(&p->cur, 0, sizeof p->cur);
         p->rescan = false;
         p->more = true;
@@ -644,20 +795,40 @@ int publish_pump(struct publisher *p)
          * rows, not one per acknowledgement. Live rows (little in flight) go at once. */
         if (p->more && p->inflight > 0 && room < p->window / 4)
             break;
-        int n = store_fetch_unsent(p->store, &p->cur, p->rows, room);
+        /* v1: a row per message, so no more rows than room; v2 readings share messages. */
+        int want = p->batching ? p->fetch_max : room;
+        int n = store_fetch_unsent(p->store, &p->cur, p->rows, want);
         if (n < 0)
             break;
-        p->more = n == room;
+        p->more = n == want;
         if (!p->more)
             p->scanned_upto = hi;
-        for (int i = 0; i < n; i++) {
-            if (send_row(p, &p->rows[i]) < 0)
+        int i = 0;
+        for (; i < n; i++) {
+            const struct outbox_row *r = &p->rows[i];
+            if (p->batching && r->kind == OUTBOX_READING && r->device) {
+                int rc = batch_take(p, r);
+                if (rc < 0)
+                    return sent;
+                if (rc > 0)
+                    break;
+                continue;
+            }
+            if (p->inflight >= p->window)
+                break;
+            if (send_row(p, r) < 0)
                 return sent;
             sent++;
+        }
+        if (i < n) {
+            untake(p, p->rows + i, n - i);
+            break;
         }
         if (n == 0)
             break;
     }
+    if (!p->lost && p->inflight < p->window && batch_due(p, clock_mono_ms()) && send_batch(p) == 0)
+        sent++;
     return sent;
 }
 
@@ -721,7 +892,7 @@ void publish_stop(struct publisher *p, int timeout_ms)
     /* The rows committed last (the pollers' final readings) go out too, within the time. */
     while (p->mosq && p->state == P_CONNECTED && clock_mono_ms() < deadline) {
         publish_pump(p);
-        if (p->inflight == 0)
+        if (p->inflight == 0 && batch_count(&p->batch) == 0)
             break;
         wait_io(p, deadline);
     }
@@ -762,8 +933,11 @@ void publish_free(struct publisher *p)
     if (p->mosq)
         mosquitto_destroy(p->mosq);
     secret_free(p->password, PASSWORD_MAX);
+    if (p->slots)
+        slots_clear(p);
     free(p->slots);
     free(p->rows);
+    batch_free(&p->batch);
     jbuf_free(&p->topic);
     jbuf_free(&p->body);
     free(p);

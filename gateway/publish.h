@@ -57,7 +57,7 @@ struct publish_stats {
     uint64_t published; /* outbox rows handed to the broker, resends included */
     uint64_t acked;     /* outbox rows acknowledged */
     uint64_t refused;   /* outbox rows the broker refused (MQTT 5 reason code): kept unsent */
-    int inflight;
+    int inflight;       /* messages (a v2 batch is one) */
 };
 void publish_get_stats(const struct publisher *p, struct publish_stats *out);
 

@@ -23,7 +23,17 @@ def clock(ms):
 SHOWN = {}  # device -> (values, time shown): a reading is shown when it changes, or every 10 s
 
 
+def v1_readings(p):
+    """The readings of a contract v2 message, each in its v1 form (values by point name)."""
+    for group in p.get("devices", []):
+        for r in group.get("readings", []):
+            values = {k: v for k, v in zip(group.get("points", []), r.get("values", [])) if v is not None}
+            yield dict(r, device=group.get("device", ""), values=values)
+
+
 def describe(topic, p, where):
+    if topic.endswith("/v2/readings"):
+        return "\n".join(filter(None, (describe("/readings", r, where) for r in v1_readings(p)))) or None
     kind = topic.split("/")[-1]
     dev = p.get("device", "")
     place = "%s (%s)" % (dev, where[dev]) if where.get(dev) else dev

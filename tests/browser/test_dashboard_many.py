@@ -78,5 +78,13 @@ def test(started):
     h.wait_until("site0's readings subscribed", lambda: (pub.publish(
         "caretaker/site0/gw-0/devices/lift-1/readings", reading), "runs 5000" in chrome.text(card0))[1], 10, 0.5)
 
+    # A contract v2 batch: the device's latest reading in it is what the card shows.
+    batch = json.dumps({"v": 2, "gateway": "gw-0", "devices": [
+        {"device": "lift-1", "points": ["floor", "runs"], "readings": [
+            {"seq": 12, "ts": 1796400002000, "values": [5, 5001]},
+            {"seq": 14, "ts": 1796400003000, "values": [6, 5002]}]}]}).encode()
+    pub.publish("caretaker/site0/gw-0/v2/readings", batch)
+    chrome.wait_text("a v2 batch's latest reading shown", card0, "runs 5002")
+
 
 sys.exit(h.run(test))

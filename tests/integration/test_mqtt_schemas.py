@@ -2,7 +2,8 @@
 message of a run that produces each payload kind — status online and offline, device states,
 readings, a point_missing event, alert events and the active list, daily reports across a local
 midnight (faked wall clock), metrics, a command reply, the work-order stages of an alert (ack,
-on_site, resolved) and an escalation with its copy on the party's topic — must satisfy the JSON Schema of its
+on_site, resolved) and an escalation with its copy on the party's topic, and then contract v2's
+batched readings from a second run with mqtt.payload "v2" — must satisfy the JSON Schema of its
 section, and carry no member that schema does not declare. A member added to a payload without
 its documentation, or a schema that no longer fits, fails here."""
 
@@ -22,6 +23,7 @@ SECTIONS = [
     (r"status", "status"),
     (r"devices/[^/]+/state", "device state"),
     (r"devices/[^/]+/readings", "reading"),
+    (r"v2/readings", "readings (v2)"),
     (r"events", "event"),
     (r"alerts", "alert event"),
     (r"alerts/active", "active alerts"),
@@ -79,12 +81,22 @@ def undeclared(value, schema, by_id, where):
         if k not in names:
             out.append("%s.%s" % (where, k))
             continue
-        sub = props.get(k, {})
-        if isinstance(v, dict) and ("properties" in sub or "allOf" in sub):
-            out += undeclared(v, sub, by_id, where + "." + k)
-        if isinstance(v, list) and isinstance(sub.get("items"), dict):
-            for i, item in enumerate(v):
-                out += undeclared(item, sub["items"], by_id, "%s.%s[%d]" % (where, k, i))
+        out += undeclared_inside(v, props.get(k, {}), by_id, where + "." + k)
+    return out
+
+
+def undeclared_inside(v, sub, by_id, where):
+    """Undeclared members of the objects in v, a member whose schema is sub: an object with
+    properties, an array's items, or the values of an object keyed by name (additionalProperties)."""
+    out = []
+    if isinstance(v, dict) and ("properties" in sub or "allOf" in sub):
+        out += undeclared(v, sub, by_id, where)
+    elif isinstance(v, dict) and isinstance(sub.get("additionalProperties"), dict):
+        for k, item in v.items():
+            out += undeclared_inside(item, sub["additionalProperties"], by_id, "%s.%s" % (where, k))
+    if isinstance(v, list) and isinstance(sub.get("items"), dict):
+        for i, item in enumerate(v):
+            out += undeclared_inside(item, sub["items"], by_id, "%s[%d]" % (where, i))
     return out
 
 
@@ -146,6 +158,16 @@ def test(started):
     started.remove(d)
     h.wait_until("status offline after the clean stop",
                  lambda: any(p.get("state") == "offline" for _, p, _ in sub.received("/status")), 10)
+
+    # Contract v2: the same site batching its readings, on a store of its own.
+    cfg["mqtt"].update(payload="v2", batch_ms=300)
+    cfg["store"]["path"] = work.file("caretaker-v2.db")
+    d = h.Daemon(work, cfg, name="caretaker-v2")
+    started.append(d)
+    h.wait_until("two v2 readings messages", lambda: len(sub.received("/v2/readings")) >= 2, 30)
+    if d.stop() != 0:
+        raise h.TestFailure("the v2 daemon exited %s:\n%s" % (d.proc.returncode, d.output()))
+    started.remove(d)
 
     store = dict(by_id)
     problems, seen = [], {}

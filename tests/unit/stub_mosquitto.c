@@ -13,7 +13,7 @@ struct stub_state stub;
 
 static struct {
     int fds[2];
-    void (*on_connect)(struct mosquitto *, void *, int);
+    void (*on_connect)(struct mosquitto *, void *, int, int, const mosquitto_property *);
     void (*on_disconnect)(struct mosquitto *, void *, int);
     void (*on_publish)(struct mosquitto *, void *, int, int, const mosquitto_property *);
     void (*on_message)(struct mosquitto *, void *, const struct mosquitto_message *);
@@ -27,7 +27,7 @@ static struct mosquitto *handle(void)
 void stub_connack(int rc)
 {
     if (cb.on_connect)
-        cb.on_connect(handle(), stub.obj, rc);
+        cb.on_connect(handle(), stub.obj, rc, 0, NULL);
 }
 
 void stub_ack(int mid, int reason)
@@ -174,7 +174,9 @@ int mosquitto_publish(struct mosquitto *mosq, int *mid, const char *topic, int p
     return MOSQ_ERR_SUCCESS;
 }
 
-void mosquitto_connect_callback_set(struct mosquitto *mosq, void (*on_connect)(struct mosquitto *, void *, int))
+void mosquitto_connect_v5_callback_set(struct mosquitto *mosq,
+                                       void (*on_connect)(struct mosquitto *, void *, int, int,
+                                                          const mosquitto_property *))
 {
     (void)mosq;
     cb.on_connect = on_connect;

@@ -131,6 +131,8 @@ static void test_defaults_and_relative_paths(void)
         CHECK(strcmp(c->driver_dirs[0], "/srv/site/local/drivers") == 0);
         CHECK(c->has_mqtt && strcmp(c->mqtt.host, "127.0.0.1") == 0 && c->mqtt.port == 1883);
         CHECK(!c->mqtt.tls.enabled && c->mqtt.protocol == 5);
+        /* v1 readings unless asked: an upgrade never silences a v1 consumer */
+        CHECK(c->mqtt.payload == 1 && c->mqtt.batch_ms == 1000);
         CHECK(strcmp(c->mqtt.topic_prefix, "caretaker/hm/gw") == 0);
         CHECK(strcmp(c->timezone, "Asia/Shanghai") == 0);
         /* a gateway may be commissioned before its buses */
@@ -211,6 +213,10 @@ static void test_errors(void)
         "buses[0].parity: \"n\" is not a parity (expected one of N, E, O; did you mean \"N\"?)", NULL);
     ERR(HEAD "'mqtt':{'qos':3}}", "mqtt.qos: 3 is out of range (expected an integer 0..2)", NULL);
     ERR(HEAD "'mqtt':{'protocol':'4'}}", "mqtt.protocol: \"4\" is not a protocol version (expected one of 3.1.1, 5",
+        NULL);
+    ERR(HEAD "'mqtt':{'payload':'v3'}}", "mqtt.payload: \"v3\" is not a payload version (expected one of v1, v2",
+        NULL);
+    ERR(HEAD "'mqtt':{'payload':'v2','batch_ms':-1}}", "mqtt.batch_ms: -1 is out of range (expected an integer 0..60000)",
         NULL);
     ERR(HEAD "'mqtt':{'topic_prefix':'caretaker/#'}}", "mqtt.topic_prefix: \"caretaker/#\" is not a topic prefix",
         NULL);

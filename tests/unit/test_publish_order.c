@@ -2,7 +2,8 @@
  * replaced at link time by stub_mosquitto.c, the store a real SQLite file. Only committed rows
  * leave the box; alerts and events go before readings though appended after them; a row is
  * marked sent on its acknowledgement, and one the broker refuses (an MQTT 5 reason code) stays
- * unsent and goes again. */
+ * unsent and goes again. In contract v2, readings wait in a batch while alerts go at once; one
+ * acknowledgement marks every row of a batch sent, one refusal leaves them all unsent. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,82 @@ int main(void)
     CHECK(store_commit(s) == 0);
     CHECK(unsent(s) == 1);
     (void)r2;
+    publish_free(p);
+
+    /* v2: a fresh publisher (a new connection takes the outbox from the start, the refused
+     * reading included), readings held for the batch window. */
+    cfg.mqtt.payload = 2;
+    cfg.mqtt.batch_ms = 60000;
+    cfg.mqtt.inflight = 2;
+    CHECK_MSG(publish_new(&cfg, s, clock_wall_ms(), &p, &err) == 0, "%s", err.msg);
+    publish_io(p, 0, clock_mono_ms());
+    stub_connack(0);
+    int64_t seqs[3];
+    for (int i = 0; i < 3; i++)
+        seqs[i] = reading(s, 1 + i);
+    CHECK(store_commit(s) == 0);
+    int before = stub.npub;
+    CHECK(publish_pump(p) == 0 && stub.npub == before);
+
+    /* An alert committed while the batch waits goes at once, alone, on its v1 topic. */
+    CHECK(store_append_event(s, &dev, OUTBOX_ALERT, clock_wall_ms(),
+                             "{\"event\":\"raised\",\"id\":\"manhole-3:high_level:2\"}", &ev) == 0);
+    CHECK(store_commit(s) == 0);
+    CHECK(publish_pump(p) == 1 && stub.npub == before + 1);
+    const struct stub_publish *alert = &stub.pub[before];
+    CHECK_MSG(strstr(alert->topic, "/alerts") && strstr(alert->payload, "\"v\":1"), "%s", alert->topic);
+
+    /* Due (batch_ms 0 sends what is there): one message with the four readings, each with its
+     * seq, on <prefix>/v2/readings. */
+    cfg.mqtt.batch_ms = 0;
+    CHECK(publish_pump(p) == 1 && stub.npub == before + 2);
+    const struct stub_publish *bat = &stub.pub[before + 1];
+    CHECK_MSG(!strcmp(bat->topic, "caretaker/hongmei/gw-01/v2/readings") && !bat->retain, "%s", bat->topic);
+    static const char opening[] =
+        "{\"v\":2,\"gateway\":\"gw-01\",\"devices\":[{\"device\":\"manhole-3\",\"points\":[\"level\"],\"readings\":[";
+    CHECK_MSG(strncmp(bat->payload, opening, sizeof opening - 1) == 0, "%s", bat->payload);
+    char want[64];
+    snprintf(want, sizeof want, "{\"seq\":%lld,", (long long)r1);
+    CHECK_CONTAINS(bat->payload, want);
+    for (int i = 0; i < 3; i++) {
+        snprintf(want, sizeof want, "{\"seq\":%lld,", (long long)seqs[i]);
+        CHECK_CONTAINS(bat->payload, want);
+    }
+    publish_get_stats(p, &st);
+    CHECK(st.inflight == 2); /* messages, not rows: the window of 2 is full */
+
+    /* An alert committed while the window is full waits for room and is not skipped: the
+     * cursor goes back to it. */
+    CHECK(store_append_event(s, &dev, OUTBOX_ALERT, clock_wall_ms(),
+                             "{\"event\":\"raised\",\"id\":\"manhole-3:high_level:3\"}", &ev) == 0);
+    reading(s, 9);
+    CHECK(store_commit(s) == 0);
+    CHECK(publish_pump(p) == 0 && stub.npub == before + 2);
+    stub_ack(alert->mid, 0);
+    CHECK(publish_pump(p) == 1 && stub.npub == before + 3); /* the alert; the reading waits for room */
+    const struct stub_publish *alert3 = &stub.pub[before + 2];
+    CHECK_MSG(strstr(alert3->topic, "/alerts") && strstr(alert3->payload, "high_level:3"), "%s", alert3->payload);
+
+    /* Refused: all four stay unsent. The alerts acknowledged: sent. */
+    stub_ack(bat->mid, 0x97);
+    stub_ack(alert3->mid, 0);
+    CHECK(store_commit(s) == 0);
+    CHECK(unsent(s) == 5); /* the four refused and the reading waiting */
+    publish_get_stats(p, &st);
+    CHECK(st.refused == 4 && st.acked == 2 && st.inflight == 0);
+
+    /* The waiting reading and two new ones in one message, acknowledged: all marked sent. */
+    reading(s, 7);
+    reading(s, 8);
+    CHECK(store_commit(s) == 0);
+    CHECK(publish_pump(p) == 1);
+    const struct stub_publish *three = &stub.pub[stub.npub - 1];
+    CHECK_MSG(strstr(three->topic, "/v2/readings") && strstr(three->payload, "\"values\":[9]},{") &&
+                  strstr(three->payload, "\"values\":[7]},{") && strstr(three->payload, "\"values\":[8]}]"),
+              "%s", three->payload);
+    stub_ack(three->mid, 0);
+    CHECK(store_commit(s) == 0);
+    CHECK(unsent(s) == 4);
 
     publish_free(p);
     store_close(s);
