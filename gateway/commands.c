@@ -32,6 +32,19 @@ static const struct spec ack_keys[] = {
 static const struct spec reload_keys[] = {
     {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
 };
+static const struct spec visit_keys[] = {
+    {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
+    {"device", true, CMD_ID_MAX, false, offsetof(struct command, device)},
+    {"kind", true, sizeof ((struct command *)0)->visit_kind - 1, false, offsetof(struct command, visit_kind)},
+    {"by", false, CMD_ID_MAX, false, offsetof(struct command, by)},
+    {"note", false, CMD_NOTE_MAX, true, offsetof(struct command, note)},
+};
+static const struct spec report_keys[] = {
+    {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
+    {"month", true, sizeof ((struct command *)0)->month - 1, false, offsetof(struct command, month)},
+    {"contract", true, CMD_ID_MAX, false, offsetof(struct command, contract)},
+};
+static const char *const visit_kinds[] = {"maintenance", "patrol", "cleaning"};
 
 static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t n, const char *fmt, ...)
@@ -143,8 +156,12 @@ int commands_parse(const char *topic, const void *payload, size_t len, bool reta
         out->kind = CMD_ACK;
     else if (verb == 6 && !strncmp(topic, "reload", 6))
         out->kind = CMD_RELOAD;
+    else if (verb == 5 && !strncmp(topic, "visit", 5))
+        out->kind = CMD_VISIT;
+    else if (verb == 6 && !strncmp(topic, "report", 6))
+        out->kind = CMD_REPORT;
     else
-        return fail(err, errn, "unknown command (expected ack or reload)");
+        return fail(err, errn, "unknown command (expected ack, reload, visit or report)");
     if (len == 0)
         return fail(err, errn, "empty payload (expected a JSON object)");
     if (len > CMD_MAX_PAYLOAD)
@@ -164,6 +181,16 @@ int commands_parse(const char *topic, const void *payload, size_t len, bool reta
         rc = fail(err, errn, "payload: %s (expected a JSON object)", what);
     } else if (out->kind == CMD_ACK) {
         rc = check_object(root, ack_keys, NELEM(ack_keys), out, err, errn);
+    } else if (out->kind == CMD_VISIT) {
+        rc = check_object(root, visit_keys, NELEM(visit_keys), out, err, errn);
+        size_t k = 0;
+        while (rc == 0 && k < NELEM(visit_kinds) && strcmp(out->visit_kind, visit_kinds[k]) != 0)
+            k++;
+        if (rc == 0 && k == NELEM(visit_kinds))
+            rc = fail(err, errn, "kind: \"%s\" is not a visit (expected maintenance, patrol or cleaning)",
+                      out->visit_kind);
+    } else if (out->kind == CMD_REPORT) {
+        rc = check_object(root, report_keys, NELEM(report_keys), out, err, errn);
     } else {
         rc = check_object(root, reload_keys, NELEM(reload_keys), out, err, errn);
     }
@@ -187,15 +214,18 @@ int commands_permit(const struct commander *who, const struct command *cmd, cons
 {
     if (who->role == ROLE_ADMIN)
         return 0;
-    if (cmd->kind != CMD_ACK)
+    if (cmd->kind == CMD_RELOAD || cmd->kind == CMD_UNKNOWN)
         return fail(err, errn, "%s is a contractor: only an admin may %s", who->identity, cmd->name);
     for (int i = 0; covering && i < who->ncontracts; i++)
         if (strcmp(who->contracts[i], covering->id) == 0)
             return 0;
+    const char *what = cmd->kind == CMD_ACK ? "this alert's device" : cmd->kind == CMD_VISIT ? "this device" : NULL;
+    if (!what)
+        return fail(err, errn, "%s is a contractor and contract \"%s\" is not one of its own", who->identity,
+                    covering ? covering->id : cmd->contract);
     if (!covering)
-        return fail(err, errn,
-                    "%s is a contractor and no contract covers this alert's device: only an admin may ack it",
-                    who->identity);
-    return fail(err, errn, "%s is a contractor and this alert is under contract \"%s\", not one of its own",
-                who->identity, covering->id);
+        return fail(err, errn, "%s is a contractor and no contract covers %s: only an admin may %s it",
+                    who->identity, what, cmd->name);
+    return fail(err, errn, "%s is a contractor and %s is under contract \"%s\", not one of its own",
+                who->identity, cmd->kind == CMD_ACK ? "this alert" : what, covering->id);
 }

@@ -24,7 +24,7 @@
 #define CMD_ALERT_ID_MAX 160
 #define CMD_NOTE_MAX 512
 
-enum command_kind { CMD_UNKNOWN, CMD_ACK, CMD_RELOAD };
+enum command_kind { CMD_UNKNOWN, CMD_ACK, CMD_RELOAD, CMD_VISIT, CMD_REPORT };
 
 struct command {
     enum command_kind kind;
@@ -34,7 +34,11 @@ struct command {
     char id[CMD_ID_MAX + 1];             /* "id": the request's correlation id, echoed in the reply */
     char alert_id[CMD_ALERT_ID_MAX + 1]; /* ack */
     char by[CMD_ID_MAX + 1];             /* ack, optional: a display name; who acknowledged is identity */
-    char note[CMD_NOTE_MAX + 1];         /* ack, optional */
+    char note[CMD_NOTE_MAX + 1];         /* ack, visit: optional */
+    char device[CMD_ID_MAX + 1];         /* visit */
+    char visit_kind[16];                 /* visit: "maintenance", "patrol" or "cleaning" */
+    char month[16];                      /* report: "2026-11" */
+    char contract[CMD_ID_MAX + 1];       /* report */
 };
 
 /* Validates a command: topic is what follows "<prefix>/cmd/" ("<verb>/<identity>"), payload
@@ -47,9 +51,10 @@ int commands_parse(const char *topic, const void *payload, size_t len, bool reta
 /* The commander with this identity, or NULL: nobody the config lets command. */
 const struct commander *commands_commander(const struct commands_config *cc, const char *identity);
 
-/* Whether who may give cmd. For an ack, covering is the contract that covers the alert's device
- * (NULL: none does). An admin may ack any alert and reload; a contractor may ack the alerts its
- * own contracts cover, nothing else. Returns 0, or -1 with err the reason fit for the reply. */
+/* Whether who may give cmd. covering is the contract that covers the alert's device (ack), the
+ * visited device (visit), or the contract named (report); NULL: none. An admin may do
+ * everything; a contractor may ack, record visits and ask reports under its own contracts,
+ * and not reload. Returns 0, or -1 with err the reason fit for the reply. */
 int commands_permit(const struct commander *who, const struct command *cmd, const struct contract *covering, char *err,
                     size_t errn);
 

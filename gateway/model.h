@@ -201,6 +201,7 @@ struct contract {
     int respond_minutes[4];       /* by severity: critical, major, minor, info; 0 = none */
     int respond_s[4];             /* the same in seconds, what deadlines use: respond_seconds when
                                    * given for the severity, else respond_minutes x 60; 0 = none */
+    int maintenance_days;         /* longest interval between maintenance visits; 0 = the device's */
 };
 
 struct tls_config {

@@ -736,3 +736,210 @@ int payload_alerts_active(struct jbuf *b, const char *gateway, int64_t ts_ms, in
     jbuf_put(b, "]", 1);
     return done(b);
 }
+
+/* ---- the monthly report ---- */
+
+/* A member of an object: first opens it without a comma. */
+static void member(struct jbuf *b, const char *k, bool first)
+{
+    jbuf_put(b, first ? "\"" : ",\"", first ? 1 : 2);
+    jbuf_puts(b, k);
+    jbuf_put(b, "\":", 2);
+}
+
+/* A share or a count of days, rounded to what a report shows (4 or 2 decimals). */
+static void rounded(struct jbuf *b, double v, double scale)
+{
+    payload_number(b, isfinite(v) ? round(v * scale) / scale : v);
+}
+
+/* Each section's label, Chinese first with English beside, as the report is read. */
+static const char *const monthly_labels[][2] = {
+    {"alerts", "告警 alerts"},
+    {"stages", "工单环节 work-order stages"},
+    {"ack", "响应 acknowledged"},
+    {"on_site", "到场 on site"},
+    {"resolve", "处置 resolved"},
+    {"self_cleared", "自行恢复 self-cleared"},
+    {"escalations", "升级 escalations"},
+    {"devices", "设备 devices"},
+    {"availability", "在线率 availability"},
+    {"completeness", "数据完整率 data completeness"},
+    {"visits", "维保记录 maintenance visits"},
+    {"overdue_days", "超期天数 overdue days"},
+    {"trapped", "困人事件 trapped passengers"},
+    {"raised_ts", "接警 raised"},
+    {"acknowledged_ts", "出动 dispatched"},
+    {"on_site_ts", "抵达 on site"},
+    {"resolved_ts", "解救 rescued"},
+};
+
+static void monthly_stages(struct jbuf *b, const struct monthly_report *r)
+{
+    jbuf_put(b, "{", 1);
+    for (int k = 0; k < MONTHLY_STAGES; k++) {
+        const struct monthly_stage *s = &r->stages[k];
+        member(b, monthly_stage_names[k], k == 0);
+        PUT_LIT(b, "{\"on_time\":");
+        payload_int(b, s->on_time);
+        key(b, "late");
+        payload_int(b, s->late);
+        key(b, "open");
+        payload_int(b, s->open);
+        key(b, "median_s");
+        rounded(b, s->median_s, 1000);
+        key(b, "worst_s");
+        rounded(b, s->worst_s, 1000);
+        jbuf_put(b, "}", 1);
+    }
+    jbuf_put(b, "}", 1);
+}
+
+static void monthly_device(struct jbuf *b, const struct monthly_device_figures *f)
+{
+    PUT_LIT(b, "{\"device\":");
+    payload_string(b, f->dev->id);
+    key(b, "location");
+    payload_string(b, f->dev->location ? f->dev->location : "");
+    key(b, "kind");
+    payload_string(b, f->dev->kind ? f->dev->kind : "");
+    key(b, "availability");
+    rounded(b, f->availability, 1e4);
+    key(b, "gateway_up");
+    rounded(b, f->up_share, 1e4);
+    key(b, "polls_due");
+    payload_int(b, f->polls_due);
+    key(b, "polls_ok");
+    payload_int(b, f->polls_ok);
+    key(b, "completeness");
+    rounded(b, f->completeness, 1e4);
+    key(b, "visits");
+    payload_int(b, f->visits);
+    key(b, "maintenance_visits");
+    payload_int(b, f->maintenance_visits);
+    key(b, "maintenance_visits_long");
+    payload_int(b, f->maintenance_long);
+    key(b, "maintenance_minutes");
+    rounded(b, f->maintenance_minutes, 10);
+    key(b, "overdue_days");
+    rounded(b, f->overdue_days, 100);
+    jbuf_put(b, "}", 1);
+}
+
+static void monthly_visit(struct jbuf *b, const struct store_visit *v)
+{
+    PUT_LIT(b, "{\"device\":");
+    payload_string(b, v->device);
+    const char *const texts[][2] = {{"kind", v->kind}, {"by", v->by}, {"name", v->name}, {"note", v->note}};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        key(b, texts[i][0]);
+        payload_string(b, texts[i][1]);
+    }
+    key(b, "start_ts");
+    payload_int(b, v->start_ts);
+    key(b, "end_ts");
+    ts_or_null(b, v->end_ts);
+    key(b, "minutes");
+    if (v->end_ts)
+        rounded(b, (double)(v->end_ts - v->start_ts) / 60000.0, 10);
+    else
+        PUT_LIT(b, "null");
+    jbuf_put(b, "}", 1);
+}
+
+static void monthly_incident(struct jbuf *b, const struct monthly_incident *x)
+{
+    PUT_LIT(b, "{\"id\":");
+    payload_string(b, x->id);
+    key(b, "device");
+    payload_string(b, x->device);
+    const struct {
+        const char *k;
+        int64_t v;
+    } times[] = {{"raised_ts", x->raised},
+                 {"acknowledged_ts", x->acknowledged},
+                 {"on_site_ts", x->on_site},
+                 {"resolved_ts", x->resolved}};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        key(b, times[i].k);
+        ts_or_null(b, times[i].v);
+    }
+    jbuf_put(b, "}", 1);
+}
+
+int payload_monthly_report(struct jbuf *b, const char *gateway, int64_t ts_ms, const struct monthly_report *r)
+{
+    const struct monthly_input *in = r->in;
+    jbuf_reset(b);
+    head(b, gateway, 0);
+    key(b, "ts");
+    payload_int(b, ts_ms);
+    PUT_LIT(b, ",\"report\":\"monthly\"");
+    const char *const texts[][2] = {{"month", in->month},
+                                    {"timezone", in->timezone},
+                                    {"contract", in->contract},
+                                    {"contractor", in->contractor}};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        key(b, texts[i][0]);
+        payload_string(b, texts[i][1] ? texts[i][1] : "");
+    }
+    key(b, "from_ts");
+    payload_int(b, in->from);
+    key(b, "to_ts");
+    payload_int(b, in->to);
+    key(b, "labels");
+    jbuf_put(b, "{", 1);
+    for (size_t i = 0; i < sizeof monthly_labels / sizeof monthly_labels[0]; i++) {
+        member(b, monthly_labels[i][0], i == 0);
+        payload_string(b, monthly_labels[i][1]);
+    }
+    PUT_LIT(b, "},\"alerts\":{\"total\":");
+    payload_int(b, r->alerts);
+    key(b, "by_rule");
+    jbuf_put(b, "[", 1);
+    for (int i = 0; i < r->ncounts; i++) {
+        jbuf_puts(b, i ? ",{\"rule\":" : "{\"rule\":");
+        payload_string(b, r->counts[i].rule);
+        key(b, "severity");
+        payload_string(b, r->counts[i].severity);
+        key(b, "count");
+        payload_int(b, r->counts[i].count);
+        jbuf_put(b, "}", 1);
+    }
+    PUT_LIT(b, "]}");
+    key(b, "stages");
+    monthly_stages(b, r);
+    key(b, "self_cleared");
+    payload_int(b, r->self_cleared);
+    key(b, "resolved");
+    payload_int(b, r->resolved);
+    key(b, "escalations");
+    jbuf_put(b, "[", 1);
+    for (int l = 1; l <= r->max_level; l++) {
+        jbuf_puts(b, l > 1 ? ",{\"level\":" : "{\"level\":");
+        payload_int(b, l);
+        key(b, "count");
+        payload_int(b, r->escalations[l]);
+        jbuf_put(b, "}", 1);
+    }
+    PUT_LIT(b, "],\"devices\":[");
+    for (int i = 0; i < r->ndevices; i++) {
+        if (i)
+            jbuf_put(b, ",", 1);
+        monthly_device(b, &r->devices[i]);
+    }
+    PUT_LIT(b, "],\"visits\":[");
+    for (int i = 0; i < r->nvisits; i++) {
+        if (i)
+            jbuf_put(b, ",", 1);
+        monthly_visit(b, r->visits[i]);
+    }
+    PUT_LIT(b, "],\"trapped\":[");
+    for (int i = 0; i < r->nincidents; i++) {
+        if (i)
+            jbuf_put(b, ",", 1);
+        monthly_incident(b, &r->incidents[i]);
+    }
+    jbuf_put(b, "]", 1);
+    return done(b);
+}

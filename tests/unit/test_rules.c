@@ -77,7 +77,7 @@ static void load(void)
     }
 }
 
-static struct contract contract = {"c1", "某维保公司", 0, NULL, {30, 240, 1440, 0}, {0, 0, 0, 0}};
+static struct contract contract = {"c1", "某维保公司", 0, NULL, {30, 240, 1440, 0}, {0, 0, 0, 0}, 0};
 
 static struct rules_options options(void)
 {
@@ -482,8 +482,8 @@ static void test_engine(void)
     struct device *devs[2] = {&d1, &d2};
     char cov_kind[1][NAME_MAX_LEN] = {"sewage"};
     char cov_id[1][NAME_MAX_LEN] = {"mh-2"};
-    struct contract ks[2] = {{"drain", "甲公司", 1, cov_kind, {240, 240, 1440, 0}, {0, 0, 0, 0}},
-                             {"special", "乙公司", 1, cov_id, {60, 120, 600, 0}, {0, 0, 0, 0}}};
+    struct contract ks[2] = {{"drain", "甲公司", 1, cov_kind, {240, 240, 1440, 0}, {0, 0, 0, 0}, 0},
+                             {"special", "乙公司", 1, cov_id, {60, 120, 600, 0}, {0, 0, 0, 0}, 0}};
     struct config cfg = {0};
     cfg.ndevices = 2;
     cfg.devices = devs;

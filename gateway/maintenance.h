@@ -1,0 +1,58 @@
+/* maintenance: maintenance visits of elevators and the rule of TSG T5002's interval. A visit
+ * is the car in inspection mode (the profile's inspection_start / inspection_end events), from
+ * start to end; who made it is told by cmd/visit. No visit of at least MAINTENANCE_MIN_MS within
+ * maintenance_days raises maintenance_overdue (major) against the device's contract; such a
+ * visit clears it. The interval of a device never visited starts at its first registration in
+ * the store. Pure: times come with every call; the core stores the visits and the events.
+ *
+ * maintenance_days: the device's param when its config sets one, else its contract's, else
+ * the profile's default (15). */
+#ifndef CARETAKER_MAINTENANCE_H
+#define CARETAKER_MAINTENANCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alerts.h"
+#include "model.h"
+#include "store.h"
+
+#define MAINTENANCE_MIN_MS (30 * 60000)
+#define MAINTENANCE_RULE "maintenance_overdue"
+#define MAINTENANCE_DAYS_DEFAULT 15
+
+struct maintenance;
+
+/* Watches every elevator of cfg (profile kind "elevator..."). cfg must outlive it. */
+struct maintenance *maintenance_new(const struct config *cfg);
+void maintenance_free(struct maintenance *m);
+
+/* Whether the device is watched (an elevator), and its interval in days. */
+bool maintenance_watched(const struct maintenance *m, int device);
+int maintenance_days(const struct maintenance *m, int device);
+
+/* At start, from the store: where the device's interval starts (the end of its last long
+ * enough visit, else its first registration), a visit under way, an active overdue alert
+ * (returns 0 when it was one of ours, -1 when not). */
+void maintenance_set_since(struct maintenance *m, int device, int64_t since);
+void maintenance_restore_visit(struct maintenance *m, const struct store_visit *v);
+int maintenance_restore_alert(struct maintenance *m, const struct alert *a);
+
+/* Inspection began / ended: the visit to store (its row id is kept in it), or NULL when the
+ * device is not watched or (at end) none was under way. An end that makes the visit long
+ * enough restarts the interval and clears an overdue alert through sink. */
+struct store_visit *maintenance_visit_start(struct maintenance *m, int device, int64_t ts);
+struct store_visit *maintenance_visit_end(struct maintenance *m, int device, int64_t ts,
+                                          const struct alert_sink *sink);
+/* The visit under way of a device, or NULL. */
+struct store_visit *maintenance_open_visit(struct maintenance *m, int device);
+
+/* Raises maintenance_overdue where the interval has passed. */
+void maintenance_tick(struct maintenance *m, int64_t now_ms, const struct alert_sink *sink);
+
+/* Active overdue alerts: up to max copied, the total returned; the generation changes with
+ * the list. */
+int maintenance_active(const struct maintenance *m, struct alert *out, int max);
+uint64_t maintenance_generation(const struct maintenance *m);
+
+#endif
