@@ -33,9 +33,12 @@
 #include "clock.h"
 #include "commands.h"
 #include "config.h"
+#include "daycounts.h"
 #include "dtu_listener.h"
 #include "engine.h"
 #include "log.h"
+#include "maintenance.h"
+#include "monthly_make.h"
 #include "payload.h"
 #include "publish.h"
 #include "queue.h"
@@ -50,6 +53,8 @@
 #define STOP_FLUSH_MS 2000
 #define TICK_MS 1000            /* rules' time-driven transitions and the report day's end */
 #define REFUSAL_WINDOW_MS 60000 /* commands.refusals_per_minute counts in this window */
+#define DAYS_SAVE_MS 60000      /* the day counts under way reach the store this often */
+#define MONTHLY_MARK "monthly_reported" /* meta: local midnight starting the last month reported */
 
 /* When the last reload was applied (monotonic ms; 0: none yet). It outlives a core: a reload
  * ends one core_run and starts the next, and the limit on reloads must span them. */
@@ -89,6 +94,10 @@ struct core {
     bool active_dirty;   /* alerts/active to publish */
     int64_t active_seq;  /* seq of the newest alert event: committed before the list goes */
     int64_t next_tick;
+    struct daycounts *days;   /* each device's counts of the day: the month's availability */
+    struct maintenance *maint; /* visits and maintenance_overdue */
+    int64_t next_days_save;
+    int64_t monthly_done; /* the start of the last month whose reports went out */
     bool reload;         /* a valid config is waiting: stop, and core_run says CORE_RELOAD */
     struct config *next; /* that config, parsed and checked once, handed to the caller */
 };
@@ -119,6 +128,12 @@ static void report_save(void *ctx, const char *device, int64_t day_start_ms, con
     store_put_report_day(c->store, device, day_start_ms, json);
 }
 
+static void day_save(void *ctx, const struct store_device_day *d)
+{
+    struct core *c = ctx;
+    store_put_device_day(c->store, d);
+}
+
 static const char *alert_state(const struct alert *a)
 {
     return a->cleared_ts ? "cleared" : a->acked ? "acknowledged" : "raised";
@@ -137,6 +152,27 @@ static void save_alert(struct core *c, const struct alert *a)
                               a->escalation,  a->contract,  a->respond_by_ts, a->cleared_ts,
                               c->alert_row.p};
     store_put_alert(c->store, &row);
+}
+
+/* A visit's row, and its event (at its start, at its end, when someone tells who made it). */
+static void save_visit(struct core *c, const struct device *d, struct store_visit *v)
+{
+    if (store_put_visit(c->store, v) < 0)
+        return;
+    if (payload_visit_body(&c->out, v) == 0)
+        store_append_event(c->store, d, OUTBOX_EVENT, v->end_ts ? v->end_ts : v->start_ts, c->out.p, NULL);
+}
+
+/* An elevator's inspection events are its maintenance visits. */
+static void inspection(struct core *c, const struct device *d, const struct alert_event *ev)
+{
+    struct store_visit *v = NULL;
+    if (!strcmp(ev->alert.rule, "inspection_start"))
+        v = maintenance_visit_start(c->maint, d->index, ev->ts);
+    else if (!strcmp(ev->alert.rule, "inspection_end"))
+        v = maintenance_visit_end(c->maint, d->index, ev->ts, &c->sink);
+    if (v)
+        save_visit(c, d, v);
 }
 
 /* The alert sink: one outbox row per event, the alert's row brought up to date, the day's
@@ -164,13 +200,15 @@ static void on_alert(void *ctx, const struct alert_event *ev)
         c->active_seq = seq;
     if (d)
         reports_alert(c->reports, d->index, ev, report_emit, c);
+    if (d && ev->kind == ALERT_OCCURRED)
+        inspection(c, d, ev);
 }
 
 /* After anything that may have changed the active list: the rows of the active alerts follow
  * it (a flapping flag changes no event), and alerts/active is due. */
 static void follow_engine(struct core *c)
 {
-    uint64_t g = engine_generation(c->engine);
+    uint64_t g = engine_generation(c->engine) + maintenance_generation(c->maint);
     if (g == c->active_gen)
         return;
     c->active_gen = g;
@@ -189,11 +227,13 @@ static void publish_active(struct core *c)
 {
     if (!c->pub || !c->active_dirty || !publish_connected(c->pub) || store_committed_seq(c->store) < c->active_seq)
         return;
-    int n = engine_active(c->engine, NULL, 0);
-    struct alert *list = calloc((size_t)(n ? n : 1), sizeof *list);
-    const char **locs = calloc((size_t)(n ? n : 1), sizeof *locs);
+    /* The rules' alerts and the maintenance interval's. */
+    int ne = engine_active(c->engine, NULL, 0), nm = maintenance_active(c->maint, NULL, 0), n = ne + nm;
+    struct alert *list = calloc((size_t)n + 1, sizeof *list);
+    const char **locs = calloc((size_t)n + 1, sizeof *locs);
     if (list && locs) {
-        n = engine_active(c->engine, list, n);
+        ne = engine_active(c->engine, list, ne);
+        n = ne + maintenance_active(c->maint, list + ne, nm);
         for (int i = 0; i < n; i++) {
             const struct device *d = device_by_id(c->cfg, list[i].device);
             locs[i] = d ? d->location : "";
@@ -263,21 +303,25 @@ static void handle(struct core *c, const struct msg *m)
     }
     const struct device *d = c->cfg->devices[m->device];
     switch (m->kind) {
-    case MSG_READING:
-        for (int k = 0; k < m->npoints; k++) {
+    case MSG_READING: {
+        bool ok = false;
+        for (int k = 0; k < m->npoints && !ok; k++) {
             if (m->quality[k] == Q_OK) {
                 c->last_ok_ts[m->device] = m->ts_ms;
-                break;
+                ok = true;
             }
         }
+        daycounts_poll(c->days, m->device, ok);
         /* A failed write is counted by the store (metrics: store.write_errors); polling goes on. */
         store_append_reading(c->store, d, m, NULL);
         reports_reading(c->reports, m->device, m->ts_ms, m->values, m->quality, m->npoints, report_emit, c);
         engine_handle(c->engine, m, &c->sink);
         follow_engine(c);
         break;
+    }
     case MSG_DEVICE_ONLINE:
     case MSG_DEVICE_OFFLINE:
+        daycounts_online(c->days, m->device, m->kind == MSG_DEVICE_ONLINE);
         handle_state(c, m);
         engine_handle(c->engine, m, &c->sink);
         follow_engine(c);
@@ -534,6 +578,146 @@ static void command_reload(struct core *c, const struct command *cmd, const stru
     reply(c, cmd, true, err);
 }
 
+/* A latest visit of a device, found in the store. */
+static int last_visit(void *ctx, const struct store_visit *v)
+{
+    if (!strcmp(v->kind, "maintenance"))
+        *(struct store_visit *)ctx = *v;
+    return 0;
+}
+
+/* cmd/visit: who made an elevator's maintenance visit (the one under way, or the last one
+ * ended within a day), or a patrol or cleaning of any device, recorded as made now. */
+static void command_visit(struct core *c, const struct command *cmd, const struct commander *who)
+{
+    char err[1024];
+    const struct device *d = device_by_id(c->cfg, cmd->device);
+    if (!d) {
+        snprintf(err, sizeof err, "device: \"%s\" is not a device of this gateway", cmd->device);
+        refuse(c, cmd, err);
+        return;
+    }
+    if (commands_permit(who, cmd, alert_contract_for(c->cfg, d), err, sizeof err) < 0) {
+        refuse(c, cmd, err);
+        return;
+    }
+    int64_t now = clock_wall_ms();
+    struct store_visit found = {0}, *v = &found;
+    if (!strcmp(cmd->visit_kind, "maintenance")) {
+        if (!maintenance_watched(c->maint, d->index)) {
+            snprintf(err, sizeof err,
+                     "kind: %s is not an elevator: its maintenance visit is not told by an inspection mode "
+                     "(expected patrol or cleaning)",
+                     d->id);
+            refuse(c, cmd, err);
+            return;
+        }
+        v = maintenance_open_visit(c->maint, d->index);
+        if (!v && store_visits(c->store, d->id, now - 86400000, now + 1, last_visit, &found) >= 0 && found.id)
+            v = &found;
+        if (!v) {
+            snprintf(err, sizeof err,
+                     "no maintenance visit of %s under way or ended in the last 24 h: a visit begins when the car "
+                     "enters inspection mode",
+                     d->id);
+            refuse(c, cmd, err);
+            return;
+        }
+    } else {
+        snprintf(found.device, sizeof found.device, "%s", d->id);
+        snprintf(found.kind, sizeof found.kind, "%s", cmd->visit_kind);
+        found.start_ts = found.end_ts = now;
+    }
+    snprintf(v->by, sizeof v->by, "%s", cmd->identity);
+    if (cmd->by[0])
+        snprintf(v->name, sizeof v->name, "%s", cmd->by);
+    if (cmd->note[0])
+        snprintf(v->note, sizeof v->note, "%s", cmd->note);
+    save_visit(c, d, v);
+    c->cmds.accepted++;
+    log_notice("commands: %s visit of %s recorded by %s", cmd->visit_kind, d->id, cmd->identity);
+    snprintf(err, sizeof err, "%s visit of %s recorded", cmd->visit_kind, d->id);
+    reply(c, cmd, true, err);
+}
+
+static const struct contract *contract_by_id(const struct config *cfg, const char *id)
+{
+    for (int i = 0; i < cfg->ncontracts; i++)
+        if (!strcmp(cfg->contracts[i].id, id))
+            return &cfg->contracts[i];
+    return NULL;
+}
+
+/* The monthly report of contract k on reports/monthly/<contract>: retained at the month's end,
+ * not when asked for a past month (the latest month stays the one the broker keeps). Returns
+ * 1 published, 0 not (err says why). */
+static int publish_monthly(struct core *c, const struct contract *k, const char *month, bool retain, char *err,
+                           size_t n)
+{
+    struct jbuf body = {0};
+    char topic[32 + NAME_MAX_LEN];
+    snprintf(topic, sizeof topic, "reports/monthly/%s", k->id);
+    int rc = monthly_make(c->store, c->cfg, k, month, clock_wall_ms(), &body, err, n);
+    if (rc == 0 && publish_direct(c->pub, topic, body.p, body.len, retain) <= 0) {
+        snprintf(err, n, "the broker did not take the report of %s", month);
+        rc = -1;
+    }
+    jbuf_free(&body);
+    return rc == 0;
+}
+
+static void command_report(struct core *c, const struct command *cmd, const struct commander *who)
+{
+    char err[1024];
+    const struct contract *k = contract_by_id(c->cfg, cmd->contract);
+    if (!k) {
+        snprintf(err, sizeof err, "contract: \"%s\" is not a contract of this gateway's config", cmd->contract);
+        refuse(c, cmd, err);
+        return;
+    }
+    if (commands_permit(who, cmd, k, err, sizeof err) < 0 || !publish_monthly(c, k, cmd->month, false, err, sizeof err)) {
+        refuse(c, cmd, err);
+        return;
+    }
+    c->cmds.accepted++;
+    log_notice("commands: monthly report of %s for %s sent to %s", cmd->month, k->id, cmd->identity);
+    snprintf(err, sizeof err, "monthly report of %s for %s published on reports/monthly/%s", cmd->month, k->id, k->id);
+    reply(c, cmd, true, err);
+}
+
+/* The start of the month before the one holding ts. */
+static int64_t previous_month(int64_t ts, char *month, size_t n)
+{
+    int64_t from, to;
+    monthly_name(ts, month, n);
+    if (monthly_bounds(month, &from, &to) < 0)
+        return 0;
+    monthly_name(from - 1, month, n);
+    return monthly_bounds(month, &from, &to) < 0 ? 0 : from;
+}
+
+/* At the site's month end (or at the first chance after, the broker connected), every
+ * contract's report of the month that ended. Made from the store, so waiting changes nothing. */
+static void monthly_due(struct core *c, int64_t wall)
+{
+    char month[16], err[256];
+    int64_t from = previous_month(wall, month, sizeof month);
+    if (from <= c->monthly_done || !c->pub || !publish_connected(c->pub))
+        return;
+    int sent = 0;
+    for (int i = 0; i < c->cfg->ncontracts; i++) {
+        if (publish_monthly(c, &c->cfg->contracts[i], month, true, err, sizeof err))
+            sent++;
+        else
+            log_warn("reports: monthly report of %s for %s: %s", month, c->cfg->contracts[i].id, err);
+    }
+    if (sent < c->cfg->ncontracts)
+        return;
+    log_info("reports: monthly reports of %s published (%d contracts)", month, sent);
+    c->monthly_done = from;
+    store_set_mark(c->store, MONTHLY_MARK, from);
+}
+
 static void on_command(void *ctx, const char *topic, const void *payload, size_t len, bool retained)
 {
     struct core *c = ctx;
@@ -554,6 +738,10 @@ static void on_command(void *ctx, const char *topic, const void *payload, size_t
         command_ack(c, &cmd, who);
     else if (cmd.kind == CMD_RELOAD)
         command_reload(c, &cmd, who);
+    else if (cmd.kind == CMD_VISIT)
+        command_visit(c, &cmd, who);
+    else if (cmd.kind == CMD_REPORT)
+        command_report(c, &cmd, who);
 }
 
 static int min_timeout(int a, int b)
@@ -605,7 +793,14 @@ static int turn(struct core *c, int sfd)
         int64_t wall = clock_wall_ms();
         engine_tick(c->engine, wall, &c->sink);
         reports_tick(c->reports, wall, report_emit, c);
+        daycounts_tick(c->days, wall, day_save, c);
+        maintenance_tick(c->maint, wall, &c->sink);
+        if (now >= c->next_days_save) {
+            daycounts_save(c->days, day_save, c);
+            c->next_days_save = now + DAYS_SAVE_MS;
+        }
         follow_engine(c);
+        monthly_due(c, wall);
         c->next_tick = now + TICK_MS;
     }
     if (commit_due_in(c) == 0)
@@ -671,6 +866,67 @@ static int restore_report(void *ctx, const char *device, int64_t day_start_ms, c
     return 0;
 }
 
+/* maintenance_overdue alerts are the maintenance interval's, not a rule's: taken out of the
+ * saved list before the engine reads it (it would clear an alert of a rule it does not know). */
+static void take_maintenance_alerts(struct core *c, cJSON *saved)
+{
+    cJSON *o = saved->child;
+    while (o) {
+        cJSON *next = o->next;
+        struct alert a;
+        const cJSON *rule = cJSON_GetObjectItemCaseSensitive(o, "rule");
+        if (cJSON_IsString(rule) && !strcmp(rule->valuestring, MAINTENANCE_RULE)) {
+            if (alert_from_json(o, &a) == 0)
+                maintenance_restore_alert(c->maint, &a);
+            cJSON_Delete(cJSON_DetachItemViaPointer(saved, o));
+        }
+        o = next;
+    }
+}
+
+static int restore_day(void *ctx, const struct store_device_day *d)
+{
+    struct core *c = ctx;
+    daycounts_restore(c->days, d, clock_wall_ms());
+    return 0;
+}
+
+static int restore_visit(void *ctx, const struct store_visit *v)
+{
+    struct core *c = ctx;
+    maintenance_restore_visit(c->maint, v);
+    return 0;
+}
+
+/* What the month's supervision goes on from: today's counts, each elevator's interval (from
+ * its last long enough visit, or from its first registration on a fresh install), a visit
+ * under way, the last month reported (none before this install's first month). */
+static int start_supervision(struct core *c, int64_t now)
+{
+    int64_t day = reports_day_start(now);
+    if (store_device_days(c->store, day, day + 1, restore_day, c) < 0 ||
+        store_visits(c->store, NULL, now, now + 1, restore_visit, c) < 0 ||
+        store_get_mark(c->store, MONTHLY_MARK, &c->monthly_done) < 0) {
+        log_err("reports: cannot read the month's records from the store");
+        return -1;
+    }
+    for (int i = 0; i < c->cfg->ndevices; i++) {
+        const char *id = c->cfg->devices[i]->id;
+        int64_t since = 0, visit = 0;
+        if (store_device_since(c->store, id, now, &since) < 0 ||
+            store_last_long_visit(c->store, id, "maintenance", MAINTENANCE_MIN_MS, &visit) < 0)
+            return -1;
+        maintenance_set_since(c->maint, i, since > visit ? since : visit);
+    }
+    if (!c->monthly_done) {
+        char month[16];
+        c->monthly_done = previous_month(now, month, sizeof month);
+        store_set_mark(c->store, MONTHLY_MARK, c->monthly_done);
+    }
+    c->next_days_save = clock_mono_ms() + DAYS_SAVE_MS;
+    return 0;
+}
+
 /* The rules engine and the daily reports, with what was saved before a restart: the active
  * alerts come back without an event (they are not raised again), the day's counts go on. */
 static int start_rules(struct core *c)
@@ -693,7 +949,9 @@ static int start_rules(struct core *c)
     c->sink = (struct alert_sink){on_alert, c};
     c->engine = engine_new(cfg, &opt, now, &err);
     c->reports = reports_new(cfg, now);
-    if (!c->engine || !c->reports) {
+    c->days = daycounts_new(cfg, now);
+    c->maint = maintenance_new(cfg);
+    if (!c->engine || !c->reports || !c->days || !c->maint) {
         log_err("%s", err.msg[0] ? err.msg : "rules: out of memory");
         return -1;
     }
@@ -703,6 +961,7 @@ static int start_rules(struct core *c)
         log_err("alerts: cannot read the active alerts saved in the store");
         return -1;
     }
+    take_maintenance_alerts(c, saved);
     int bad = 0, n = cJSON_GetArraySize(saved);
     int placed = engine_restore_json(c->engine, saved, now, &c->sink, &bad);
     cJSON_Delete(saved);
@@ -712,6 +971,8 @@ static int start_rules(struct core *c)
     if (bad)
         log_warn("alerts: %d saved alerts do not read back; they are left as they are", bad);
     store_report_days(c->store, restore_report, c);
+    if (start_supervision(c, now) < 0)
+        return -1;
     /* Minutes in alarm go on from the alerts active now. */
     int nact = engine_active(c->engine, NULL, 0);
     struct alert *list = calloc((size_t)(nact ? nact : 1), sizeof *list);
@@ -852,6 +1113,10 @@ out:
         drain(&c);
     if (c.store)
         store_flush_overflow(c.store, clock_wall_ms());
+    if (c.store && c.days) { /* the day's counts up to the stop */
+        daycounts_tick(c.days, clock_wall_ms(), day_save, &c);
+        daycounts_save(c.days, day_save, &c);
+    }
     if (c.store && commit_all(&c) < 0)
         rc = 1;
     if (c.pub) {
@@ -864,6 +1129,8 @@ out:
     store_close(c.store);
     engine_free(c.engine);
     reports_free(c.reports);
+    daycounts_free(c.days);
+    maintenance_free(c.maint);
     jbuf_free(&c.alert_body);
     jbuf_free(&c.alert_row);
     jbuf_free(&c.report_body);

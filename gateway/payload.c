@@ -826,10 +826,9 @@ static void monthly_device(struct jbuf *b, const struct monthly_device_figures *
     jbuf_put(b, "}", 1);
 }
 
-static void monthly_visit(struct jbuf *b, const struct store_visit *v)
+/* A visit's members after the first, each led by a comma. */
+static void visit_members(struct jbuf *b, const struct store_visit *v)
 {
-    PUT_LIT(b, "{\"device\":");
-    payload_string(b, v->device);
     const char *const texts[][2] = {{"kind", v->kind}, {"by", v->by}, {"name", v->name}, {"note", v->note}};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         key(b, texts[i][0]);
@@ -844,7 +843,22 @@ static void monthly_visit(struct jbuf *b, const struct store_visit *v)
         rounded(b, (double)(v->end_ts - v->start_ts) / 60000.0, 10);
     else
         PUT_LIT(b, "null");
+}
+
+static void monthly_visit(struct jbuf *b, const struct store_visit *v)
+{
+    PUT_LIT(b, "{\"device\":");
+    payload_string(b, v->device);
+    visit_members(b, v);
     jbuf_put(b, "}", 1);
+}
+
+int payload_visit_body(struct jbuf *b, const struct store_visit *v)
+{
+    jbuf_reset(b);
+    PUT_LIT(b, "{\"event\":\"visit\"");
+    visit_members(b, v);
+    return done(b);
 }
 
 static void monthly_incident(struct jbuf *b, const struct monthly_incident *x)

@@ -184,8 +184,8 @@ struct store_visit {
     char device[NAME_MAX_LEN];
     char kind[VISIT_KIND_LEN];
     int64_t start_ts, end_ts;
-    char by[NAME_MAX_LEN];
-    char name[NAME_MAX_LEN];
+    char by[NAME_MAX_LEN + 8]; /* a command's identity or name: up to 64 bytes */
+    char name[NAME_MAX_LEN + 8];
     char note[VISIT_NOTE_LEN];
 };
 /* Inserts v (setting v->id) when v->id is 0, else rewrites the row. */

@@ -22,7 +22,7 @@ static const struct row table[] = {
     {"reload/ops", "{}", 0, NULL, NULL},
     {"reload/ops", " {\"id\":\"r-2\"} ", 0, NULL, "r-2"},
     /* the command word */
-    {"status/ops", "{}", 0, "unknown command (expected ack or reload)", NULL},
+    {"status/ops", "{}", 0, "unknown command (expected ack, reload, visit or report)", NULL},
     {"ACK/ops", "{}", 0, "unknown command", NULL},
     {"/ops", "{}", 0, "unknown command", NULL},
     /* the identity: the sender's MQTT user name, one topic level */
@@ -56,6 +56,15 @@ static const struct row table[] = {
      "unknown key \"Note\" (expected id, alert_id, by, note)", NULL},
     {"ack/ops", "{\"alert_id\":\"a\\u0000b\",\"by\":\"wang\"}", 0, "\\u0000 in a string", NULL},
     {"ack/ops", "{\"alert_id\":\"a-1\",\"by\":\"wa\\tng\"}", 0, "by: holds a control character", NULL},
+    /* visits and monthly reports */
+    {"visit/lift-co", "{\"device\":\"lift-1\",\"kind\":\"maintenance\",\"by\":\"wang\",\"note\":\"15-day items\"}", 0,
+     NULL, NULL},
+    {"visit/drain-co", "{\"device\":\"mh-3\",\"kind\":\"cleaning\"}", 0, NULL, NULL},
+    {"visit/drain-co", "{\"device\":\"mh-3\",\"kind\":\"repair\"}", 0,
+     "kind: \"repair\" is not a visit (expected maintenance, patrol or cleaning)", NULL},
+    {"visit/drain-co", "{\"kind\":\"patrol\"}", 0, "device: missing (expected a string)", NULL},
+    {"report/ops", "{\"month\":\"2026-11\",\"contract\":\"elevator-om\",\"id\":\"q\"}", 0, NULL, "q"},
+    {"report/ops", "{\"month\":\"2026-11\"}", 0, "contract: missing (expected a string)", NULL},
     /* an id that is not valid is not echoed */
     {"reload/ops", "{\"id\":5}", 0, "id: 5 is a number (expected a string)", NULL},
 };
@@ -134,6 +143,15 @@ static void test_permit(void)
     CHECK_CONTAINS(err, "no contract covers this alert's device: only an admin may ack it");
     CHECK(commands_permit(&who[1], &reload, NULL, err, sizeof err) == -1);
     CHECK_CONTAINS(err, "lift-co is a contractor: only an admin may reload");
+    /* Visits of its own devices and reports of its own contracts. */
+    struct command visit = {.kind = CMD_VISIT, .name = "visit"}, report = {.kind = CMD_REPORT, .name = "report"};
+    CHECK(commands_permit(&who[1], &visit, &lift, err, sizeof err) == 0);
+    CHECK(commands_permit(&who[1], &visit, &sewage, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "lift-co is a contractor and this device is under contract \"sewage-om\", not one of its own");
+    CHECK(commands_permit(&who[1], &report, &fast, err, sizeof err) == 0);
+    CHECK(commands_permit(&who[1], &report, &sewage, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "lift-co is a contractor and contract \"sewage-om\" is not one of its own");
+    CHECK(commands_permit(&who[0], &report, &sewage, err, sizeof err) == 0);
 }
 
 int main(void)
