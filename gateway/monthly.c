@@ -198,7 +198,7 @@ static void take_alert(struct monthly_report *r, const cJSON *a, double *elapsed
         incident(r, a, sv, cleared);
 }
 
-static void take_days(struct monthly_report *r)
+static void take_days(struct monthly_report *r, double *due)
 {
     const struct monthly_input *in = r->in;
     for (int i = 0; i < in->ndays; i++) {
@@ -209,12 +209,13 @@ static void take_days(struct monthly_report *r)
         struct monthly_device_figures *f = &r->devices[k];
         f->up_ms += d->up_ms;
         f->online_ms += d->online_ms;
-        f->polls_due += (int64_t)floor(d->polls_due + 1e-9);
+        due[k] += d->polls_due;
         f->polls_ok += d->polls_ok;
     }
     double month = (double)(in->to - in->from);
     for (int k = 0; k < r->ndevices; k++) {
         struct monthly_device_figures *f = &r->devices[k];
+        f->polls_due = llround(due[k]); /* time run over the interval: whole polls, nearest */
         f->availability = month > 0 ? (double)f->online_ms / month : NAN;
         f->up_share = month > 0 ? (double)f->up_ms / month : NAN;
         f->completeness = f->polls_due > 0 ? fmin(1.0, (double)f->polls_ok / (double)f->polls_due) : NAN;
@@ -253,7 +254,8 @@ int monthly_compute(const struct monthly_input *in, struct monthly_report *r)
     r->devices = calloc((size_t)in->ndevices + 1, sizeof *r->devices);
     r->visits = calloc((size_t)in->nvisits + 1, sizeof *r->visits);
     double *elapsed[MONTHLY_STAGES] = {0};
-    int oom = !r->counts || !r->incidents || !r->devices || !r->visits;
+    double *due = calloc((size_t)in->ndevices + 1, sizeof *due); /* each device's, summed unrounded */
+    int oom = !r->counts || !r->incidents || !r->devices || !r->visits || !due;
     for (int k = 0; k < MONTHLY_STAGES; k++)
         oom |= !(elapsed[k] = calloc(slots, sizeof(double)));
     if (!oom) {
@@ -277,11 +279,12 @@ int monthly_compute(const struct monthly_input *in, struct monthly_report *r)
         for (int l = 1; l <= MONTHLY_LEVELS_MAX; l++)
             if (r->escalations[l])
                 r->max_level = l;
-        take_days(r);
+        take_days(r, due);
         take_visits(r);
     }
     for (int k = 0; k < MONTHLY_STAGES; k++)
         free(elapsed[k]);
+    free(due);
     if (oom) {
         monthly_free(r);
         return -1;
