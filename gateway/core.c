@@ -527,6 +527,7 @@ static void command_ack(struct core *c, const struct command *cmd, const struct 
 {
     char err[1024];
     const struct device *d = engine_alert_device(c->engine, cmd->alert_id);
+    bool overdue = !d && (d = maintenance_alert_device(c->maint, cmd->alert_id)) != NULL;
     if (!d) {
         snprintf(err, sizeof err, "unknown alert \"%s\"", cmd->alert_id);
         refuse(c, cmd, err);
@@ -538,7 +539,8 @@ static void command_ack(struct core *c, const struct command *cmd, const struct 
     }
     c->ack_note = cmd->note;
     c->ack_name = cmd->by;
-    int rc = engine_ack(c->engine, cmd->alert_id, cmd->identity, clock_wall_ms(), &c->sink);
+    int rc = overdue ? maintenance_ack(c->maint, cmd->alert_id, cmd->identity, clock_wall_ms(), &c->sink)
+                     : engine_ack(c->engine, cmd->alert_id, cmd->identity, clock_wall_ms(), &c->sink);
     c->ack_note = c->ack_name = NULL;
     follow_engine(c);
     c->cmds.accepted++;

@@ -173,6 +173,35 @@ struct store_visit *maintenance_visit_end(struct maintenance *m, int device, int
     return &w->visit;
 }
 
+static struct watch *active_with_id(const struct maintenance *m, const char *alert_id)
+{
+    for (int i = 0; i < m->n; i++)
+        if (m->w[i].active && !strcmp(m->w[i].overdue.id, alert_id))
+            return &m->w[i];
+    return NULL;
+}
+
+const struct device *maintenance_alert_device(const struct maintenance *m, const char *alert_id)
+{
+    const struct watch *w = active_with_id(m, alert_id);
+    return w ? w->dev : NULL;
+}
+
+int maintenance_ack(struct maintenance *m, const char *alert_id, const char *by, int64_t now_ms,
+                    const struct alert_sink *sink)
+{
+    struct watch *w = active_with_id(m, alert_id);
+    if (!w)
+        return -1;
+    if (w->overdue.acked)
+        return 1;
+    w->overdue.acked = true;
+    w->overdue.acked_ts = now_ms;
+    snprintf(w->overdue.acked_by, sizeof w->overdue.acked_by, "%s", by);
+    emit(m, w, ALERT_ACKNOWLEDGED, now_ms, sink);
+    return 0;
+}
+
 static void raise_overdue(struct maintenance *m, struct watch *w, int64_t now, const struct alert_sink *sink)
 {
     struct alert *a = &w->overdue;

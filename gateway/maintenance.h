@@ -47,6 +47,12 @@ struct store_visit *maintenance_visit_end(struct maintenance *m, int device, int
 /* The visit under way of a device, or NULL. */
 struct store_visit *maintenance_open_visit(struct maintenance *m, int device);
 
+/* cmd/ack of an overdue alert: the device it is of (NULL: no active one has that id), and the
+ * ack itself: 0 acknowledged (event through sink), 1 already, -1 unknown. */
+const struct device *maintenance_alert_device(const struct maintenance *m, const char *alert_id);
+int maintenance_ack(struct maintenance *m, const char *alert_id, const char *by, int64_t now_ms,
+                    const struct alert_sink *sink);
+
 /* Raises maintenance_overdue where the interval has passed. */
 void maintenance_tick(struct maintenance *m, int64_t now_ms, const struct alert_sink *sink);
 

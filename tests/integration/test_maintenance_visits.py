@@ -3,7 +3,7 @@
 (cmd/visit), the clock moves 31 minutes on and the car leaves inspection: a visit of 31 min by
 that person is stored and published. lift-2 is never visited: 15 days after its first
 registration it gets maintenance_overdue (major, under the elevator contract) while lift-1, visited
-half an hour later, has none yet; on lift-1's own day 16 it gets one too, and a new visit of 31
+half an hour later, has none yet; the contractor acknowledges it (cmd/ack); on lift-1's own day 16 it gets one too, and a new visit of 31
 minutes clears it. A visit shorter than 30 minutes does not.
 
 No step races the clock: every deadline is reached by moving the clock past it."""
@@ -92,6 +92,11 @@ def test(started):
         raise h.TestFailure("maintenance_overdue of lift-2: %r" % raised)
     if alerts(sub, "lift-1", "raised"):
         raise h.TestFailure("lift-1, visited at %s, overdue at %s" % (utc(visited), utc(registered // 1000 + 15 * DAY_S)))
+    # The contractor acknowledges it like any alert of its contract.
+    sub.publish(PREFIX + "/cmd/ack/lift-co", json.dumps({"alert_id": raised["id"], "id": "k-1"}).encode())
+    acked = h.wait_until("maintenance_overdue of lift-2 acknowledged", lambda: alerts(sub, "lift-2", "acknowledged"))
+    if acked[0]["acked_by"] != "lift-co" or acked[0]["id"] != raised["id"]:
+        raise h.TestFailure("acknowledged %r" % acked)
 
     # lift-1's own day 16.
     clock.set(utc(visited + 15 * DAY_S + 60))
