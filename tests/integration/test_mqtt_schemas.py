@@ -1,7 +1,8 @@
 """The MQTT contract as written (docs/mqtt.md) against what the daemon really publishes: every
 message of a run that produces each payload kind — status online and offline, device states,
 readings, a point_missing event, alert events and the active list, daily reports across a local
-midnight (faked wall clock), metrics, a command reply — must satisfy the JSON Schema of its
+midnight (faked wall clock), a visit event and a monthly report (asked for by cmd/report),
+metrics, a command reply — must satisfy the JSON Schema of its
 section, and carry no member that schema does not declare. A member added to a payload without
 its documentation, or a schema that no longer fits, fails here."""
 
@@ -25,6 +26,7 @@ SECTIONS = [
     (r"alerts", "alert event"),
     (r"alerts/active", "active alerts"),
     (r"reports/daily/[^/]+", "daily report"),
+    (r"reports/monthly/[^/]+", "monthly report"),
     (r"metrics", "metrics"),
     (r"(cmd/)?repl(y|ies)(/.*)?", "reply"),
 ]
@@ -103,7 +105,8 @@ def test(started):
                         "asset": {"registration_code": "31103101002019120001", "lat": 31.2304, "lon": 121.4737}}]}
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt(metrics_s=1),
                         contracts=[{"id": "drain-om", "contractor": "某排水维保公司", "covers": ["sewage"],
-                                    "respond_minutes": {"major": 240}}])
+                                    "respond_minutes": {"major": 240}}],
+                        commands={"commanders": {"tester": {"role": "admin"}}})
     d = h.Daemon(work, cfg, env=h.faked_clock(START))
     started.append(d)
 
@@ -122,6 +125,11 @@ def test(started):
                  lambda: any(p.get("state") == "offline" for _, p, _ in sub.received("/devices/lift-1/state")), 30)
     sub.publish(PREFIX + "/cmd/nonsense/tester", b"{}")
     h.wait_until("a reply to the refused command", lambda: "reply" in kinds(), 20)
+    sub.publish(PREFIX + "/cmd/visit/tester",
+                json.dumps({"device": "manhole-1", "kind": "patrol", "by": "张师傅", "note": "巡检"}).encode())
+    sub.publish(PREFIX + "/cmd/report/tester", json.dumps({"month": "2026-10", "contract": "drain-om"}).encode())
+    h.wait_until("a visit event and a monthly report",
+                 lambda: "monthly report" in kinds() and any(p.get("event") == "visit" for _, p, _ in sub.received("/events")), 20)
     if d.stop() != 0:
         raise h.TestFailure("the daemon exited %s:\n%s" % (d.proc.returncode, d.output()))
     started.remove(d)
