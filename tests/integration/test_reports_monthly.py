@@ -59,7 +59,9 @@ def test(started):
                         commands={"commanders": {"ops": {"role": "admin"},
                                                  "lift-co": {"role": "contractor", "contracts": ["elevator-om"]}}})
     db = cfg["store"]["path"]
-    clock = h.SetClock(work, at(1))
+    # 5 s into November: the clock is set in whole seconds, and a start in October's last second
+    # would make October this install's first month, reported at its end.
+    clock = h.SetClock(work, at(1, seconds=5))
     daemon = h.Daemon(work, cfg, env=clock.env())
     started.append(daemon)
 
