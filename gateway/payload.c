@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
+
 void jbuf_reset(struct jbuf *b)
 {
     b->len = 0;
@@ -774,22 +776,44 @@ static const char *const monthly_labels[][2] = {
     {"resolved_ts", "解救 rescued"},
 };
 
+/* Members of a report section from tables: whole numbers, and numbers rounded to 1/scale. The
+ * first of an object is written without its comma. */
+struct named_int {
+    const char *k;
+    int64_t v;
+};
+struct named_num {
+    const char *k;
+    double v, scale;
+};
+
+static void put_ints(struct jbuf *b, const struct named_int *m, size_t n, bool first)
+{
+    for (size_t i = 0; i < n; i++) {
+        member(b, m[i].k, first && i == 0);
+        payload_int(b, m[i].v);
+    }
+}
+
+static void put_nums(struct jbuf *b, const struct named_num *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        member(b, m[i].k, false);
+        rounded(b, m[i].v, m[i].scale);
+    }
+}
+
 static void monthly_stages(struct jbuf *b, const struct monthly_report *r)
 {
     jbuf_put(b, "{", 1);
     for (int k = 0; k < MONTHLY_STAGES; k++) {
         const struct monthly_stage *s = &r->stages[k];
+        const struct named_int counts[] = {{"on_time", s->on_time}, {"late", s->late}, {"open", s->open}};
+        const struct named_num times[] = {{"median_s", s->median_s, 1000}, {"worst_s", s->worst_s, 1000}};
         member(b, monthly_stage_names[k], k == 0);
-        PUT_LIT(b, "{\"on_time\":");
-        payload_int(b, s->on_time);
-        key(b, "late");
-        payload_int(b, s->late);
-        key(b, "open");
-        payload_int(b, s->open);
-        key(b, "median_s");
-        rounded(b, s->median_s, 1000);
-        key(b, "worst_s");
-        rounded(b, s->worst_s, 1000);
+        jbuf_put(b, "{", 1);
+        put_ints(b, counts, NELEM(counts), true);
+        put_nums(b, times, NELEM(times));
         jbuf_put(b, "}", 1);
     }
     jbuf_put(b, "}", 1);
@@ -797,32 +821,24 @@ static void monthly_stages(struct jbuf *b, const struct monthly_report *r)
 
 static void monthly_device(struct jbuf *b, const struct monthly_device_figures *f)
 {
+    const struct named_int counts[] = {{"polls_due", f->polls_due},
+                                       {"polls_ok", f->polls_ok},
+                                       {"visits", f->visits},
+                                       {"maintenance_visits", f->maintenance_visits},
+                                       {"maintenance_visits_long", f->maintenance_long}};
+    const struct named_num figures[] = {{"availability", f->availability, 1e4},
+                                        {"gateway_up", f->up_share, 1e4},
+                                        {"completeness", f->completeness, 1e4},
+                                        {"maintenance_minutes", f->maintenance_minutes, 10},
+                                        {"overdue_days", f->overdue_days, 100}};
     PUT_LIT(b, "{\"device\":");
     payload_string(b, f->dev->id);
     key(b, "location");
     payload_string(b, f->dev->location ? f->dev->location : "");
     key(b, "kind");
     payload_string(b, f->dev->kind ? f->dev->kind : "");
-    key(b, "availability");
-    rounded(b, f->availability, 1e4);
-    key(b, "gateway_up");
-    rounded(b, f->up_share, 1e4);
-    key(b, "polls_due");
-    payload_int(b, f->polls_due);
-    key(b, "polls_ok");
-    payload_int(b, f->polls_ok);
-    key(b, "completeness");
-    rounded(b, f->completeness, 1e4);
-    key(b, "visits");
-    payload_int(b, f->visits);
-    key(b, "maintenance_visits");
-    payload_int(b, f->maintenance_visits);
-    key(b, "maintenance_visits_long");
-    payload_int(b, f->maintenance_long);
-    key(b, "maintenance_minutes");
-    rounded(b, f->maintenance_minutes, 10);
-    key(b, "overdue_days");
-    rounded(b, f->overdue_days, 100);
+    put_ints(b, counts, NELEM(counts), false);
+    put_nums(b, figures, NELEM(figures));
     jbuf_put(b, "}", 1);
 }
 
@@ -930,10 +946,9 @@ int payload_monthly_report(struct jbuf *b, const char *gateway, int64_t ts_ms, c
     key(b, "escalations");
     jbuf_put(b, "[", 1);
     for (int l = 1; l <= r->max_level; l++) {
-        jbuf_puts(b, l > 1 ? ",{\"level\":" : "{\"level\":");
-        payload_int(b, l);
-        key(b, "count");
-        payload_int(b, r->escalations[l]);
+        const struct named_int level[] = {{"level", l}, {"count", r->escalations[l]}};
+        jbuf_puts(b, l > 1 ? ",{" : "{");
+        put_ints(b, level, NELEM(level), true);
         jbuf_put(b, "}", 1);
     }
     PUT_LIT(b, "],\"devices\":[");

@@ -38,6 +38,38 @@ static int prepare_write(struct store *s, const char *sql, sqlite3_stmt **st)
     return 0;
 }
 
+/* Runs a query of rows between ?1 and ?2 (and, when it has a ?3, of device), handing each row
+ * to row (which returns -1 to stop). Returns the rows seen, or -1. */
+static int walk(struct store *s, const char *sql, int64_t from, int64_t to, const char *device,
+                int (*row)(void *ctx, sqlite3_stmt *st), void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    if (sqlite3_bind_parameter_count(st) >= 3)
+        bind_text(st, 3, device);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        n++;
+        if (row(ctx, st) < 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+/* The caller's callback and context, for walk's row functions. */
+struct walk_to {
+    store_visit_fn visit;
+    store_device_day_fn day;
+    store_alert_fn alert;
+    void *ctx;
+};
+
 int store_put_visit(struct store *s, struct store_visit *v)
 {
     sqlite3_stmt *st;
@@ -67,36 +99,28 @@ int store_put_visit(struct store *s, struct store_visit *v)
     return 0;
 }
 
+static int visit_row(void *ctx, sqlite3_stmt *st)
+{
+    const struct walk_to *w = ctx;
+    struct store_visit v = {.id = sqlite3_column_int64(st, 0),
+                            .start_ts = sqlite3_column_int64(st, 3),
+                            .end_ts = sqlite3_column_int64(st, 4)};
+    copy_col(v.device, sizeof v.device, st, 1);
+    copy_col(v.kind, sizeof v.kind, st, 2);
+    copy_col(v.by, sizeof v.by, st, 5);
+    copy_col(v.name, sizeof v.name, st, 6);
+    copy_col(v.note, sizeof v.note, st, 7);
+    return w->visit(w->ctx, &v);
+}
+
 int store_visits(struct store *s, const char *device, int64_t from, int64_t to, store_visit_fn fn, void *ctx)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, device, kind, start_ts, end_ts, by, name, note FROM visits"
-                           " WHERE (?1 IS NULL OR device = ?1) AND start_ts < ?3 AND (end_ts IS NULL OR end_ts >= ?2)"
-                           " ORDER BY start_ts, id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    bind_text(st, 1, device);
-    sqlite3_bind_int64(st, 2, from);
-    sqlite3_bind_int64(st, 3, to);
-    int rc, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct store_visit v = {.id = sqlite3_column_int64(st, 0),
-                                .start_ts = sqlite3_column_int64(st, 3),
-                                .end_ts = sqlite3_column_int64(st, 4)};
-        copy_col(v.device, sizeof v.device, st, 1);
-        copy_col(v.kind, sizeof v.kind, st, 2);
-        copy_col(v.by, sizeof v.by, st, 5);
-        copy_col(v.name, sizeof v.name, st, 6);
-        copy_col(v.note, sizeof v.note, st, 7);
-        n++;
-        if (fn(ctx, &v) < 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? n : -1;
+    struct walk_to w = {.visit = fn, .ctx = ctx};
+    return walk(s,
+                "SELECT id, device, kind, start_ts, end_ts, by, name, note FROM visits"
+                " WHERE start_ts < ?2 AND (end_ts IS NULL OR end_ts >= ?1) AND (?3 IS NULL OR device = ?3)"
+                " ORDER BY start_ts, id",
+                from, to, device, visit_row, &w);
 }
 
 int store_last_long_visit(struct store *s, const char *device, const char *kind, int64_t min_ms, int64_t *end_ts)
@@ -135,32 +159,25 @@ int store_put_device_day(struct store *s, const struct store_device_day *d)
     return write_done(s, st, "save device day");
 }
 
+static int day_row(void *ctx, sqlite3_stmt *st)
+{
+    const struct walk_to *w = ctx;
+    struct store_device_day d = {.day_start = sqlite3_column_int64(st, 1),
+                                 .up_ms = sqlite3_column_int64(st, 2),
+                                 .online_ms = sqlite3_column_int64(st, 3),
+                                 .polls_due = sqlite3_column_double(st, 4),
+                                 .polls_ok = sqlite3_column_int64(st, 5)};
+    copy_col(d.device, sizeof d.device, st, 0);
+    return w->day(w->ctx, &d);
+}
+
 int store_device_days(struct store *s, int64_t from, int64_t to, store_device_day_fn fn, void *ctx)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT device, day_start, up_ms, online_ms, polls_due, polls_ok FROM device_day"
-                           " WHERE day_start >= ?1 AND day_start < ?2 ORDER BY device, day_start",
-                           -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, to);
-    int rc, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct store_device_day d = {.day_start = sqlite3_column_int64(st, 1),
-                                     .up_ms = sqlite3_column_int64(st, 2),
-                                     .online_ms = sqlite3_column_int64(st, 3),
-                                     .polls_due = sqlite3_column_double(st, 4),
-                                     .polls_ok = sqlite3_column_int64(st, 5)};
-        copy_col(d.device, sizeof d.device, st, 0);
-        n++;
-        if (fn(ctx, &d) < 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? n : -1;
+    struct walk_to w = {.day = fn, .ctx = ctx};
+    return walk(s,
+                "SELECT device, day_start, up_ms, online_ms, polls_due, polls_ok FROM device_day"
+                " WHERE day_start >= ?1 AND day_start < ?2 ORDER BY device, day_start",
+                from, to, NULL, day_row, &w);
 }
 
 int store_device_since(struct store *s, const char *device, int64_t now_ms, int64_t *since)
@@ -183,27 +200,20 @@ int store_device_since(struct store *s, const char *device, int64_t now_ms, int6
     return write_done(s, st, "save device registration");
 }
 
+static int alert_row(void *ctx, sqlite3_stmt *st)
+{
+    const struct walk_to *w = ctx;
+    const char *json = (const char *)sqlite3_column_text(st, 0);
+    return json ? w->alert(w->ctx, json) : 0;
+}
+
 int store_alerts_between(struct store *s, int64_t from, int64_t to, store_alert_fn fn, void *ctx)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT json FROM alerts WHERE raised_ts < ?2 AND (cleared_ts IS NULL OR cleared_ts >= ?1)"
-                           " ORDER BY raised_ts, id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, to);
-    int rc, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *json = (const char *)sqlite3_column_text(st, 0);
-        n++;
-        if (json && fn(ctx, json) < 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? n : -1;
+    struct walk_to w = {.alert = fn, .ctx = ctx};
+    return walk(s,
+                "SELECT json FROM alerts WHERE raised_ts < ?2 AND (cleared_ts IS NULL OR cleared_ts >= ?1)"
+                " ORDER BY raised_ts, id",
+                from, to, NULL, alert_row, &w);
 }
 
 int store_get_mark(struct store *s, const char *key, int64_t *value)

@@ -35,15 +35,7 @@ def visits(sub, device):
 
 def test(started):
     work = h.Workdir("maintenance-visits")
-    lift = {"mode": 0, "moving": False, "dir_up": False, "door_zone": True, "door_open": False, "door_closed": True,
-            "occupied": False, "safety_circuit": True, "door_lock": True, "mains_power": True, "floor": 1,
-            "speed": 0.0, "runs": 100, "running_hours": 10, "door_cycles": 200}
-    scen = h.scenario(work, [{"unit": 1, "driver": "elevator/generic", "values": lift},
-                             {"unit": 2, "driver": "elevator/generic", "values": dict(lift)}])
-    sim, broker, sub = h.stack(started, work, scen, PREFIX + "/#")
-    bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
-           "devices": [{"id": "lift-1", "unit": 1, "driver": "elevator/generic", "poll_ms": 200},
-                       {"id": "lift-2", "unit": 2, "driver": "elevator/generic", "poll_ms": 200}]}
+    sim, broker, sub, bus = h.two_lifts(started, work, PREFIX + "/#")
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt(),
                         contracts=[{"id": "elevator-om", "contractor": "某电梯维保公司", "covers": ["elevator"],
                                     "respond_minutes": {"major": 240}}],
@@ -52,7 +44,8 @@ def test(started):
     clock = h.SetClock(work, START)
     d = h.Daemon(work, cfg, env=clock.env())
     started.append(d)
-    h.wait_until("both lifts read", lambda: h.scalar(db, "SELECT count(DISTINCT device_id) FROM outbox WHERE kind = 1") == 2)
+    h.wait_until("both lifts read", lambda: sub.received("/devices/lift-1/readings") and
+                 sub.received("/devices/lift-2/readings"))
     registered = h.scalar(db, "SELECT ts FROM device_since WHERE device = 'lift-2'")
     start_s = calendar.timegm(time.strptime(START, "%Y-%m-%d %H:%M:%S"))
     if not registered or abs(registered / 1000 - start_s) > 60:
