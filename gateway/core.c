@@ -303,22 +303,20 @@ static void handle(struct core *c, const struct msg *m)
     }
     const struct device *d = c->cfg->devices[m->device];
     switch (m->kind) {
-    case MSG_READING: {
-        bool ok = false;
-        for (int k = 0; k < m->npoints && !ok; k++) {
+    case MSG_READING:
+        for (int k = 0; k < m->npoints; k++) {
             if (m->quality[k] == Q_OK) {
                 c->last_ok_ts[m->device] = m->ts_ms;
-                ok = true;
+                break;
             }
         }
-        daycounts_poll(c->days, m->device, ok);
+        daycounts_poll(c->days, m->device, m->quality, m->npoints);
         /* A failed write is counted by the store (metrics: store.write_errors); polling goes on. */
         store_append_reading(c->store, d, m, NULL);
         reports_reading(c->reports, m->device, m->ts_ms, m->values, m->quality, m->npoints, report_emit, c);
         engine_handle(c->engine, m, &c->sink);
         follow_engine(c);
         break;
-    }
     case MSG_DEVICE_ONLINE:
     case MSG_DEVICE_OFFLINE:
         daycounts_online(c->days, m->device, m->kind == MSG_DEVICE_ONLINE);

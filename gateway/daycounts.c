@@ -73,10 +73,13 @@ void daycounts_restore(struct daycounts *dc, const struct store_device_day *d, i
     }
 }
 
-void daycounts_poll(struct daycounts *dc, int device, bool ok)
+void daycounts_poll(struct daycounts *dc, int device, const uint8_t *quality, int npoints)
 {
     if (device < 0 || device >= dc->n)
         return;
+    bool ok = false;
+    for (int k = 0; k < npoints && !ok; k++)
+        ok = quality[k] == Q_OK;
     if (ok) {
         dc->devs[device].day.polls_ok++;
         dc->devs[device].online = true;

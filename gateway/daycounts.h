@@ -31,8 +31,9 @@ void daycounts_free(struct daycounts *dc);
 /* Goes on from a day saved before a restart, when it is the day of now (else it was closed). */
 void daycounts_restore(struct daycounts *dc, const struct store_device_day *d, int64_t now_ms);
 
-/* A poll's result, and the device's state as the pollers tell it. */
-void daycounts_poll(struct daycounts *dc, int device, bool ok);
+/* A poll's result (its points' quality: a valid value of any point makes it a poll made), and
+ * the device's state as the pollers tell it. */
+void daycounts_poll(struct daycounts *dc, int device, const uint8_t *quality, int npoints);
 void daycounts_online(struct daycounts *dc, int device, bool online);
 
 /* Counts the span since the last tick; a day that ended is handed to save and a new begun. */

@@ -913,10 +913,8 @@ int payload_monthly_report(struct jbuf *b, const char *gateway, int64_t ts_ms, c
         key(b, texts[i][0]);
         payload_string(b, texts[i][1] ? texts[i][1] : "");
     }
-    key(b, "from_ts");
-    payload_int(b, in->from);
-    key(b, "to_ts");
-    payload_int(b, in->to);
+    const struct named_int bounds[] = {{"from_ts", in->from}, {"to_ts", in->to}};
+    put_ints(b, bounds, NELEM(bounds), false);
     key(b, "labels");
     jbuf_put(b, "{", 1);
     for (size_t i = 0; i < sizeof monthly_labels / sizeof monthly_labels[0]; i++) {
@@ -939,10 +937,8 @@ int payload_monthly_report(struct jbuf *b, const char *gateway, int64_t ts_ms, c
     PUT_LIT(b, "]}");
     key(b, "stages");
     monthly_stages(b, r);
-    key(b, "self_cleared");
-    payload_int(b, r->self_cleared);
-    key(b, "resolved");
-    payload_int(b, r->resolved);
+    const struct named_int outcomes[] = {{"self_cleared", r->self_cleared}, {"resolved", r->resolved}};
+    put_ints(b, outcomes, NELEM(outcomes), false);
     key(b, "escalations");
     jbuf_put(b, "[", 1);
     for (int l = 1; l <= r->max_level; l++) {

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "daycounts.h"
 #include "monthly.h"
 
 #define F 1793462400000LL  /* 2026-11-01 00:00 in Shanghai */
@@ -205,6 +206,55 @@ static void test_bounds(void)
     cJSON_Delete(a);
 }
 
+/* Day counts: time between ticks split at local midnight; a step of more than 31 days counts
+ * nothing; polls due are time run over the poll interval. */
+static struct store_device_day saved[8];
+static int nsaved;
+
+static void save(void *ctx, const struct store_device_day *d)
+{
+    (void)ctx;
+    if (nsaved < 8)
+        saved[nsaved++] = *d;
+}
+
+static void test_daycounts(void)
+{
+    struct device dev = {.id = "lift-1", .poll_ms = 1000};
+    struct device *devs[] = {&dev};
+    struct config cfg = {.ndevices = 1, .devices = devs};
+    struct daycounts *dc = daycounts_new(&cfg, F - 10 * S); /* 23:59:50 on 31 October */
+    CHECK(dc != NULL);
+    daycounts_tick(dc, F - 5 * S, save, NULL); /* 5 s run, offline */
+    const uint8_t good[2] = {Q_OFFLINE, Q_OK}, bad[2] = {Q_INVALID, Q_OFFLINE};
+    daycounts_poll(dc, 0, good, 2); /* online from here */
+    daycounts_poll(dc, 0, bad, 2);
+    daycounts_tick(dc, F + 20 * S, save, NULL);
+    CHECK(nsaved == 1 && saved[0].day_start == F - DAY && saved[0].up_ms == 10 * S && saved[0].online_ms == 5 * S &&
+          saved[0].polls_ok == 1);
+    CHECK_NEAR(saved[0].polls_due, 10, 1e-9);
+    daycounts_online(dc, 0, false);
+    daycounts_tick(dc, F + 30 * S, save, NULL);
+    daycounts_save(dc, save, NULL);
+    CHECK(nsaved == 2 && saved[1].day_start == F && saved[1].up_ms == 30 * S && saved[1].online_ms == 20 * S &&
+          saved[1].polls_ok == 0);
+    /* the clock set 40 days on: nothing counted, the days in between never begun */
+    daycounts_tick(dc, F + 40 * DAY, save, NULL);
+    daycounts_tick(dc, F + 40 * DAY + 7 * S, save, NULL);
+    daycounts_save(dc, save, NULL);
+    CHECK(nsaved == 4 && saved[2].day_start == F && saved[2].up_ms == 30 * S);
+    CHECK(saved[3].day_start == F + 40 * DAY && saved[3].up_ms == 7 * S && saved[3].online_ms == 0);
+    /* a saved day of today goes on after a restart; one of another day is left as it was */
+    struct daycounts *again = daycounts_new(&cfg, F + 40 * DAY + 10 * S);
+    daycounts_restore(again, &saved[0], F + 40 * DAY + 10 * S);
+    daycounts_restore(again, &saved[3], F + 40 * DAY + 10 * S);
+    daycounts_tick(again, F + 40 * DAY + 12 * S, save, NULL);
+    daycounts_save(again, save, NULL);
+    CHECK(nsaved == 5 && saved[4].day_start == F + 40 * DAY && saved[4].up_ms == 9 * S);
+    daycounts_free(dc);
+    daycounts_free(again);
+}
+
 int main(void)
 {
     setenv("TZ", "Asia/Shanghai", 1);
@@ -213,5 +263,6 @@ int main(void)
     test_stages();
     test_days_visits();
     test_bounds();
+    test_daycounts();
     return check_report();
 }
