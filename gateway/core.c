@@ -867,7 +867,8 @@ static int restore_report(void *ctx, const char *device, int64_t day_start_ms, c
 }
 
 /* maintenance_overdue alerts are the maintenance interval's, not a rule's: taken out of the
- * saved list before the engine reads it (it would clear an alert of a rule it does not know). */
+ * saved list before the engine reads it (it would clear an alert of a rule it does not know).
+ * One of an elevator no longer configured stays in it, and the engine clears it. */
 static void take_maintenance_alerts(struct core *c, cJSON *saved)
 {
     cJSON *o = saved->child;
@@ -875,11 +876,9 @@ static void take_maintenance_alerts(struct core *c, cJSON *saved)
         cJSON *next = o->next;
         struct alert a;
         const cJSON *rule = cJSON_GetObjectItemCaseSensitive(o, "rule");
-        if (cJSON_IsString(rule) && !strcmp(rule->valuestring, MAINTENANCE_RULE)) {
-            if (alert_from_json(o, &a) == 0)
-                maintenance_restore_alert(c->maint, &a);
+        if (cJSON_IsString(rule) && !strcmp(rule->valuestring, MAINTENANCE_RULE) && alert_from_json(o, &a) == 0 &&
+            maintenance_restore_alert(c->maint, &a) == 0)
             cJSON_Delete(cJSON_DetachItemViaPointer(saved, o));
-        }
         o = next;
     }
 }

@@ -115,12 +115,12 @@ int maintenance_restore_alert(struct maintenance *m, const struct alert *a)
     if (strcmp(a->rule, MAINTENANCE_RULE) != 0)
         return -1;
     struct watch *w = watch_named(m, a->device);
-    if (w) {
-        w->overdue = *a;
-        w->active = true;
-        m->gen++;
-    }
-    return 0; /* ours even when the device is gone: the engine must not clear it as unknown */
+    if (!w)
+        return -1; /* its elevator is gone: left to the engine, which clears it as of no device */
+    w->overdue = *a;
+    w->active = true;
+    m->gen++;
+    return 0;
 }
 
 struct store_visit *maintenance_visit_start(struct maintenance *m, int device, int64_t ts)

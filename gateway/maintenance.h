@@ -33,7 +33,7 @@ int maintenance_days(const struct maintenance *m, int device);
 
 /* At start, from the store: where the device's interval starts (the end of its last long
  * enough visit, else its first registration), a visit under way, an active overdue alert
- * (returns 0 when it was one of ours, -1 when not). */
+ * (returns 0 when it is now held here, -1 when it is not one, or its elevator is gone). */
 void maintenance_set_since(struct maintenance *m, int device, int64_t since);
 void maintenance_restore_visit(struct maintenance *m, const struct store_visit *v);
 int maintenance_restore_alert(struct maintenance *m, const struct alert *a);

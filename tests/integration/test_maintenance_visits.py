@@ -4,7 +4,7 @@
 that person is stored and published. lift-2 is never visited: 15 days after its first
 registration it gets maintenance_overdue (major, under the elevator contract) while lift-1, visited
 half an hour later, has none yet; the contractor acknowledges it (cmd/ack); on lift-1's own day 16 it gets one too, and a new visit of 31
-minutes clears it. A visit shorter than 30 minutes does not.
+minutes clears it. A restart keeps both alerts as they are. A visit shorter than 30 minutes does not clear it.
 
 No step races the clock: every deadline is reached by moving the clock past it."""
 
@@ -99,6 +99,19 @@ def test(started):
         if sorted(a["device"] for a in m["alerts"] if a["rule"] == "maintenance_overdue") == ["lift-1", "lift-2"]])
     if not active:
         raise h.TestFailure("alerts/active %r" % sub.received("/alerts/active"))
+
+    # A restart keeps both alerts active, raises nothing again and clears nothing.
+    if d.stop() != 0:
+        raise h.TestFailure("daemon exited %s:\n%s" % (d.proc.returncode, d.output()))
+    started.remove(d)
+    n_lists = len(sub.received("/alerts/active"))
+    d = h.Daemon(work, cfg, name="restarted", env=clock.env())
+    started.append(d)
+    after = h.wait_until("alerts/active after the restart", lambda: sub.received("/alerts/active")[n_lists:])[-1][1]
+    if sorted(a["device"] for a in after["alerts"] if a["rule"] == "maintenance_overdue") != ["lift-1", "lift-2"]:
+        raise h.TestFailure("alerts/active after the restart: %r" % after)
+    if len(alerts(sub, "lift-1", "raised")) != 1 or alerts(sub, "lift-2", "cleared"):
+        raise h.TestFailure("the restart raised or cleared: %r" % [m for _, m, _ in sub.received("/alerts")])
 
     # A visit too short does not clear it; a long enough one does.
     visit("lift-1", 1, 10)
