@@ -35,13 +35,13 @@ static const struct spec reload_keys[] = {
 static const struct spec visit_keys[] = {
     {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
     {"device", true, CMD_ID_MAX, false, offsetof(struct command, device)},
-    {"kind", true, sizeof ((struct command *)0)->visit_kind - 1, false, offsetof(struct command, visit_kind)},
+    {"kind", true, sizeof((struct command *)0)->visit_kind - 1, false, offsetof(struct command, visit_kind)},
     {"by", false, CMD_ID_MAX, false, offsetof(struct command, by)},
     {"note", false, CMD_NOTE_MAX, true, offsetof(struct command, note)},
 };
 static const struct spec report_keys[] = {
     {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
-    {"month", true, sizeof ((struct command *)0)->month - 1, false, offsetof(struct command, month)},
+    {"month", true, sizeof((struct command *)0)->month - 1, false, offsetof(struct command, month)},
     {"contract", true, CMD_ID_MAX, false, offsetof(struct command, contract)},
 };
 static const char *const visit_kinds[] = {"maintenance", "patrol", "cleaning"};
@@ -224,8 +224,8 @@ int commands_permit(const struct commander *who, const struct command *cmd, cons
         return fail(err, errn, "%s is a contractor and contract \"%s\" is not one of its own", who->identity,
                     covering ? covering->id : cmd->contract);
     if (!covering)
-        return fail(err, errn, "%s is a contractor and no contract covers %s: only an admin may %s it",
-                    who->identity, what, cmd->name);
-    return fail(err, errn, "%s is a contractor and %s is under contract \"%s\", not one of its own",
-                who->identity, cmd->kind == CMD_ACK ? "this alert" : what, covering->id);
+        return fail(err, errn, "%s is a contractor and no contract covers %s: only an admin may %s it", who->identity,
+                    what, cmd->name);
+    return fail(err, errn, "%s is a contractor and %s is under contract \"%s\", not one of its own", who->identity,
+                cmd->kind == CMD_ACK ? "this alert" : what, covering->id);
 }

@@ -50,8 +50,8 @@ static const char *const tls_keys[] = {"ca_file", "cert_file", "key_file", "inse
 /* The lowest TLS version offered; 1.0 and 1.1 are refused by name, not as a typo. */
 static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3"};
 static const char *const tls_versions_old[] = {"tlsv1.1", "tlsv1.0", "tlsv1", "sslv3"};
-static const char *const contract_keys[] = {"id", "contractor", "covers", "respond_minutes", "respond_seconds",
-                                              "maintenance_days"};
+static const char *const contract_keys[] = {
+    "id", "contractor", "covers", "respond_minutes", "respond_seconds", "maintenance_days"};
 static const char *const alerts_keys[] = {"escalate_every_s", "flap_max", "flap_window_s", "flap_hold_s",
                                           "comm_lost_s"};
 static const char *const severity_keys[] = {"critical", "major", "minor", "info"};

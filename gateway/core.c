@@ -53,8 +53,9 @@
 #define STOP_FLUSH_MS 2000
 #define TICK_MS 1000            /* rules' time-driven transitions and the report day's end */
 #define REFUSAL_WINDOW_MS 60000 /* commands.refusals_per_minute counts in this window */
-#define DAYS_SAVE_MS 60000      /* the day counts under way reach the store this often */
-#define MONTHLY_MARK "monthly_reported" /* meta: local midnight starting the last month reported */
+
+/* The day counts under way reach the store this often (flash wears with every write). */
+#define DAYS_SAVE_MS 60000
 
 /* When the last reload was applied (monotonic ms; 0: none yet). It outlives a core: a reload
  * ends one core_run and starts the next, and the limit on reloads must span them. */
@@ -94,12 +95,15 @@ struct core {
     bool active_dirty;   /* alerts/active to publish */
     int64_t active_seq;  /* seq of the newest alert event: committed before the list goes */
     int64_t next_tick;
-    struct daycounts *days;   /* each device's counts of the day: the month's availability */
-    struct maintenance *maint; /* visits and maintenance_overdue */
-    int64_t next_days_save;
-    int64_t monthly_done; /* the start of the last month whose reports went out */
     bool reload;         /* a valid config is waiting: stop, and core_run says CORE_RELOAD */
     struct config *next; /* that config, parsed and checked once, handed to the caller */
+
+    /* The month's supervision: each device's counts of the day (availability), visits and
+     * maintenance_overdue, and the last month whose reports went out. */
+    struct daycounts *days;
+    struct maintenance *maint;
+    int64_t next_days_save;
+    int64_t monthly_done;
 };
 
 static const struct device *device_by_id(const struct config *cfg, const char *id)
@@ -578,14 +582,6 @@ static void command_reload(struct core *c, const struct command *cmd, const stru
     reply(c, cmd, true, err);
 }
 
-/* A latest visit of a device, found in the store. */
-static int last_visit(void *ctx, const struct store_visit *v)
-{
-    if (!strcmp(v->kind, "maintenance"))
-        *(struct store_visit *)ctx = *v;
-    return 0;
-}
-
 /* cmd/visit: who made an elevator's maintenance visit (the one under way, or the last one
  * ended within a day), or a patrol or cleaning of any device, recorded as made now. */
 static void command_visit(struct core *c, const struct command *cmd, const struct commander *who)
@@ -601,32 +597,12 @@ static void command_visit(struct core *c, const struct command *cmd, const struc
         refuse(c, cmd, err);
         return;
     }
-    int64_t now = clock_wall_ms();
-    struct store_visit found = {0}, *v = &found;
-    if (!strcmp(cmd->visit_kind, "maintenance")) {
-        if (!maintenance_watched(c->maint, d->index)) {
-            snprintf(err, sizeof err,
-                     "kind: %s is not an elevator: its maintenance visit is not told by an inspection mode "
-                     "(expected patrol or cleaning)",
-                     d->id);
-            refuse(c, cmd, err);
-            return;
-        }
-        v = maintenance_open_visit(c->maint, d->index);
-        if (!v && store_visits(c->store, d->id, now - 86400000, now + 1, last_visit, &found) >= 0 && found.id)
-            v = &found;
-        if (!v) {
-            snprintf(err, sizeof err,
-                     "no maintenance visit of %s under way or ended in the last 24 h: a visit begins when the car "
-                     "enters inspection mode",
-                     d->id);
-            refuse(c, cmd, err);
-            return;
-        }
-    } else {
-        snprintf(found.device, sizeof found.device, "%s", d->id);
-        snprintf(found.kind, sizeof found.kind, "%s", cmd->visit_kind);
-        found.start_ts = found.end_ts = now;
+    struct store_visit scratch;
+    struct store_visit *v =
+        monthly_named_visit(c->store, c->maint, d, cmd->visit_kind, clock_wall_ms(), &scratch, err, sizeof err);
+    if (!v) {
+        refuse(c, cmd, err);
+        return;
     }
     snprintf(v->by, sizeof v->by, "%s", cmd->identity);
     if (cmd->by[0])
@@ -675,7 +651,8 @@ static void command_report(struct core *c, const struct command *cmd, const stru
         refuse(c, cmd, err);
         return;
     }
-    if (commands_permit(who, cmd, k, err, sizeof err) < 0 || !publish_monthly(c, k, cmd->month, false, err, sizeof err)) {
+    if (commands_permit(who, cmd, k, err, sizeof err) < 0 ||
+        !publish_monthly(c, k, cmd->month, false, err, sizeof err)) {
         refuse(c, cmd, err);
         return;
     }
@@ -685,23 +662,12 @@ static void command_report(struct core *c, const struct command *cmd, const stru
     reply(c, cmd, true, err);
 }
 
-/* The start of the month before the one holding ts. */
-static int64_t previous_month(int64_t ts, char *month, size_t n)
-{
-    int64_t from, to;
-    monthly_name(ts, month, n);
-    if (monthly_bounds(month, &from, &to) < 0)
-        return 0;
-    monthly_name(from - 1, month, n);
-    return monthly_bounds(month, &from, &to) < 0 ? 0 : from;
-}
-
 /* At the site's month end (or at the first chance after, the broker connected), every
  * contract's report of the month that ended. Made from the store, so waiting changes nothing. */
 static void monthly_due(struct core *c, int64_t wall)
 {
     char month[16], err[256];
-    int64_t from = previous_month(wall, month, sizeof month);
+    int64_t from = monthly_previous(wall, month, sizeof month);
     if (from <= c->monthly_done || !c->pub || !publish_connected(c->pub))
         return;
     int sent = 0;
@@ -715,7 +681,7 @@ static void monthly_due(struct core *c, int64_t wall)
         return;
     log_info("reports: monthly reports of %s published (%d contracts)", month, sent);
     c->monthly_done = from;
-    store_set_mark(c->store, MONTHLY_MARK, from);
+    store_set_mark(c->store, MONTHLY_REPORTED_MARK, from);
 }
 
 static void on_command(void *ctx, const char *topic, const void *payload, size_t len, bool retained)
@@ -866,66 +832,6 @@ static int restore_report(void *ctx, const char *device, int64_t day_start_ms, c
     return 0;
 }
 
-/* maintenance_overdue alerts are the maintenance interval's, not a rule's: taken out of the
- * saved list before the engine reads it (it would clear an alert of a rule it does not know).
- * One of an elevator no longer configured stays in it, and the engine clears it. */
-static void take_maintenance_alerts(struct core *c, cJSON *saved)
-{
-    cJSON *o = saved->child;
-    while (o) {
-        cJSON *next = o->next;
-        struct alert a;
-        const cJSON *rule = cJSON_GetObjectItemCaseSensitive(o, "rule");
-        if (cJSON_IsString(rule) && !strcmp(rule->valuestring, MAINTENANCE_RULE) && alert_from_json(o, &a) == 0 &&
-            maintenance_restore_alert(c->maint, &a) == 0)
-            cJSON_Delete(cJSON_DetachItemViaPointer(saved, o));
-        o = next;
-    }
-}
-
-static int restore_day(void *ctx, const struct store_device_day *d)
-{
-    struct core *c = ctx;
-    daycounts_restore(c->days, d, clock_wall_ms());
-    return 0;
-}
-
-static int restore_visit(void *ctx, const struct store_visit *v)
-{
-    struct core *c = ctx;
-    maintenance_restore_visit(c->maint, v);
-    return 0;
-}
-
-/* What the month's supervision goes on from: today's counts, each elevator's interval (from
- * its last long enough visit, or from its first registration on a fresh install), a visit
- * under way, the last month reported (none before this install's first month). */
-static int start_supervision(struct core *c, int64_t now)
-{
-    int64_t day = reports_day_start(now);
-    if (store_device_days(c->store, day, day + 1, restore_day, c) < 0 ||
-        store_visits(c->store, NULL, now, now + 1, restore_visit, c) < 0 ||
-        store_get_mark(c->store, MONTHLY_MARK, &c->monthly_done) < 0) {
-        log_err("reports: cannot read the month's records from the store");
-        return -1;
-    }
-    for (int i = 0; i < c->cfg->ndevices; i++) {
-        const char *id = c->cfg->devices[i]->id;
-        int64_t since = 0, visit = 0;
-        if (store_device_since(c->store, id, now, &since) < 0 ||
-            store_last_long_visit(c->store, id, "maintenance", MAINTENANCE_MIN_MS, &visit) < 0)
-            return -1;
-        maintenance_set_since(c->maint, i, since > visit ? since : visit);
-    }
-    if (!c->monthly_done) {
-        char month[16];
-        c->monthly_done = previous_month(now, month, sizeof month);
-        store_set_mark(c->store, MONTHLY_MARK, c->monthly_done);
-    }
-    c->next_days_save = clock_mono_ms() + DAYS_SAVE_MS;
-    return 0;
-}
-
 /* The rules engine and the daily reports, with what was saved before a restart: the active
  * alerts come back without an event (they are not raised again), the day's counts go on. */
 static int start_rules(struct core *c)
@@ -960,7 +866,7 @@ static int start_rules(struct core *c)
         log_err("alerts: cannot read the active alerts saved in the store");
         return -1;
     }
-    take_maintenance_alerts(c, saved);
+    maintenance_take_saved(c->maint, saved);
     int bad = 0, n = cJSON_GetArraySize(saved);
     int placed = engine_restore_json(c->engine, saved, now, &c->sink, &bad);
     cJSON_Delete(saved);
@@ -970,8 +876,11 @@ static int start_rules(struct core *c)
     if (bad)
         log_warn("alerts: %d saved alerts do not read back; they are left as they are", bad);
     store_report_days(c->store, restore_report, c);
-    if (start_supervision(c, now) < 0)
+    if (monthly_restore(c->store, cfg, c->days, c->maint, now, &c->monthly_done) < 0) {
+        log_err("reports: cannot read the month's records from the store");
         return -1;
+    }
+    c->next_days_save = clock_mono_ms() + DAYS_SAVE_MS;
     /* Minutes in alarm go on from the alerts active now. */
     int nact = engine_active(c->engine, NULL, 0);
     struct alert *list = calloc((size_t)(nact ? nact : 1), sizeof *list);

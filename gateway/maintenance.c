@@ -123,6 +123,20 @@ int maintenance_restore_alert(struct maintenance *m, const struct alert *a)
     return 0;
 }
 
+void maintenance_take_saved(struct maintenance *m, cJSON *saved)
+{
+    cJSON *o = saved->child;
+    while (o) {
+        cJSON *next = o->next;
+        struct alert a;
+        const cJSON *rule = cJSON_GetObjectItemCaseSensitive(o, "rule");
+        if (cJSON_IsString(rule) && !strcmp(rule->valuestring, MAINTENANCE_RULE) && alert_from_json(o, &a) == 0 &&
+            maintenance_restore_alert(m, &a) == 0)
+            cJSON_Delete(cJSON_DetachItemViaPointer(saved, o));
+        o = next;
+    }
+}
+
 struct store_visit *maintenance_visit_start(struct maintenance *m, int device, int64_t ts)
 {
     struct watch *w = watch_of(m, device);
@@ -153,8 +167,7 @@ static void emit(struct maintenance *m, struct watch *w, enum alert_event_kind k
         sink->emit(sink->ctx, &ev);
 }
 
-struct store_visit *maintenance_visit_end(struct maintenance *m, int device, int64_t ts,
-                                          const struct alert_sink *sink)
+struct store_visit *maintenance_visit_end(struct maintenance *m, int device, int64_t ts, const struct alert_sink *sink)
 {
     struct watch *w = watch_of(m, device);
     if (!w || !w->open)

@@ -38,12 +38,16 @@ void maintenance_set_since(struct maintenance *m, int device, int64_t since);
 void maintenance_restore_visit(struct maintenance *m, const struct store_visit *v);
 int maintenance_restore_alert(struct maintenance *m, const struct alert *a);
 
+/* Takes the maintenance_overdue alerts out of a JSON array of saved alerts (the store's active
+ * ones, before the engine reads them: it would clear an alert of a rule it does not know). One
+ * of an elevator no longer configured stays in it, and the engine clears it. */
+void maintenance_take_saved(struct maintenance *m, cJSON *saved);
+
 /* Inspection began / ended: the visit to store (its row id is kept in it), or NULL when the
  * device is not watched or (at end) none was under way. An end that makes the visit long
  * enough restarts the interval and clears an overdue alert through sink. */
 struct store_visit *maintenance_visit_start(struct maintenance *m, int device, int64_t ts);
-struct store_visit *maintenance_visit_end(struct maintenance *m, int device, int64_t ts,
-                                          const struct alert_sink *sink);
+struct store_visit *maintenance_visit_end(struct maintenance *m, int device, int64_t ts, const struct alert_sink *sink);
 /* The visit under way of a device, or NULL. */
 struct store_visit *maintenance_open_visit(struct maintenance *m, int device);
 

@@ -14,8 +14,8 @@ int monthly_bounds(const char *month, int64_t *from, int64_t *to)
 {
     int y, m;
     char tail;
-    if (!month || strlen(month) != 7 || sscanf(month, "%4d-%2d%c", &y, &m, &tail) != 2 || month[4] != '-' ||
-        y < 1970 || y > 9999 || m < 1 || m > 12)
+    if (!month || strlen(month) != 7 || sscanf(month, "%4d-%2d%c", &y, &m, &tail) != 2 || month[4] != '-' || y < 1970 ||
+        y > 9999 || m < 1 || m > 12)
         return -1;
     struct tm a = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = 1, .tm_isdst = -1};
     struct tm b = {.tm_year = y - 1900, .tm_mon = m, .tm_mday = 1, .tm_isdst = -1}; /* mktime wraps month 12 */
@@ -33,6 +33,16 @@ void monthly_name(int64_t ts, char *out, size_t n)
     struct tm tm;
     localtime_r(&t, &tm);
     strftime(out, n, "%Y-%m", &tm);
+}
+
+int64_t monthly_previous(int64_t ts, char *month, size_t n)
+{
+    int64_t from, to;
+    monthly_name(ts, month, n);
+    if (monthly_bounds(month, &from, &to) < 0)
+        return 0;
+    monthly_name(from - 1, month, n);
+    return monthly_bounds(month, &from, &to) < 0 ? 0 : from;
 }
 
 /* A time member: a number > 0, else 0 (absent, null, 0). */

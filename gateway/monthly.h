@@ -37,9 +37,9 @@ struct monthly_device {
 
 struct monthly_input {
     const char *contract, *contractor, *timezone;
-    char month[8]; /* "2026-11" */
-    int64_t from, to;  /* local midnights: the first of the month and of the next */
-    int64_t now;       /* when it is made: a stage not done is judged up to min(now, to) */
+    char month[8];    /* "2026-11" */
+    int64_t from, to; /* local midnights: the first of the month and of the next */
+    int64_t now;      /* when it is made: a stage not done is judged up to min(now, to) */
     int ndevices;
     const struct monthly_device *devices;
     const cJSON *alerts; /* array of alert records (any contract: those of contract are taken) */
@@ -66,10 +66,10 @@ struct monthly_device_figures {
     const struct monthly_device *dev;
     int64_t up_ms, online_ms;
     int64_t polls_due, polls_ok;
-    double availability; /* online share of the month, 0..1 */
-    double up_share;     /* share of the month the gateway ran */
-    double completeness; /* polls_ok / polls_due; NaN when none were due */
-    int visits;          /* every kind, started in the month */
+    double availability;                      /* online share of the month, 0..1 */
+    double up_share;                          /* share of the month the gateway ran */
+    double completeness;                      /* polls_ok / polls_due; NaN when none were due */
+    int visits;                               /* every kind, started in the month */
     int maintenance_visits, maintenance_long; /* and those at least min_visit_ms long */
     double maintenance_minutes;
     double overdue_days; /* maintenance_overdue active in the month */
@@ -102,6 +102,9 @@ struct monthly_report {
 int monthly_bounds(const char *month, int64_t *from, int64_t *to);
 /* The month holding ts, "2026-11" (n >= 8). */
 void monthly_name(int64_t ts, char *out, size_t n);
+
+/* The month before the one holding ts: its start, its name in month (n >= 8); 0 on error. */
+int64_t monthly_previous(int64_t ts, char *month, size_t n);
 
 /* 0, or -1 out of memory (out then holds nothing to free). */
 int monthly_compute(const struct monthly_input *in, struct monthly_report *out);

@@ -905,10 +905,8 @@ int payload_monthly_report(struct jbuf *b, const char *gateway, int64_t ts_ms, c
     key(b, "ts");
     payload_int(b, ts_ms);
     PUT_LIT(b, ",\"report\":\"monthly\"");
-    const char *const texts[][2] = {{"month", in->month},
-                                    {"timezone", in->timezone},
-                                    {"contract", in->contract},
-                                    {"contractor", in->contractor}};
+    const char *const texts[][2] = {
+        {"month", in->month}, {"timezone", in->timezone}, {"contract", in->contract}, {"contractor", in->contractor}};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         key(b, texts[i][0]);
         payload_string(b, texts[i][1] ? texts[i][1] : "");

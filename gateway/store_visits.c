@@ -74,10 +74,11 @@ int store_put_visit(struct store *s, struct store_visit *v)
 {
     sqlite3_stmt *st;
     if (prepare_write(s,
-                      v->id ? "UPDATE visits SET device = ?1, kind = ?2, start_ts = ?3, end_ts = ?4, by = ?5, name = ?6,"
-                              " note = ?7 WHERE id = ?8"
-                            : "INSERT INTO visits(device, kind, start_ts, end_ts, by, name, note)"
-                              " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                      v->id
+                          ? "UPDATE visits SET device = ?1, kind = ?2, start_ts = ?3, end_ts = ?4, by = ?5, name = ?6,"
+                            " note = ?7 WHERE id = ?8"
+                          : "INSERT INTO visits(device, kind, start_ts, end_ts, by, name, note)"
+                            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                       &st) < 0)
         return -1;
     sqlite3_bind_text(st, 1, v->device, -1, SQLITE_STATIC);

@@ -15,8 +15,14 @@
 
 static struct monthly_input input(cJSON *alerts)
 {
-    struct monthly_input in = {.contract = "lift-om", .contractor = "某电梯公司", .timezone = "Asia/Shanghai",
-                               .month = "2026-11", .from = F, .to = TO, .now = TO + 5 * DAY, .alerts = alerts,
+    struct monthly_input in = {.contract = "lift-om",
+                               .contractor = "某电梯公司",
+                               .timezone = "Asia/Shanghai",
+                               .month = "2026-11",
+                               .from = F,
+                               .to = TO,
+                               .now = TO + 5 * DAY,
+                               .alerts = alerts,
                                .min_visit_ms = 30 * 60 * S};
     return in;
 }
@@ -50,14 +56,14 @@ static void legacy(cJSON *arr, const char *rule, const char *sev, long long rais
 static void test_legacy(void)
 {
     cJSON *a = cJSON_CreateArray();
-    legacy(a, "door_failure", "minor", 1000, 30, 2000, 0, "lift-om");    /* on time 30 s, resolved */
-    legacy(a, "door_failure", "minor", 3000, 60, 0, 0, "lift-om");       /* on time 60 s, active */
-    legacy(a, "overspeed", "critical", 5000, 120, 0, 1, "lift-om");      /* late 120 s, level 1 */
-    legacy(a, "overspeed", "critical", 7000, 300, 0, 2, "lift-om");      /* late 300 s, levels 1 and 2 */
-    legacy(a, "power_failure", "major", 9000, 0, 50, 0, "lift-om");      /* cleared before due: not counted */
-    legacy(a, "power_failure", "major", 11000, 0, 500, 0, "lift-om");    /* never acked, due passed: late */
-    legacy(a, "door_failure", "minor", 11000, 30, 0, 0, "drain-om");     /* another contract */
-    legacy(a, "door_failure", "minor", -100, 30, 0, 0, "lift-om");       /* raised in October */
+    legacy(a, "door_failure", "minor", 1000, 30, 2000, 0, "lift-om");             /* on time 30 s, resolved */
+    legacy(a, "door_failure", "minor", 3000, 60, 0, 0, "lift-om");                /* on time 60 s, active */
+    legacy(a, "overspeed", "critical", 5000, 120, 0, 1, "lift-om");               /* late 120 s, level 1 */
+    legacy(a, "overspeed", "critical", 7000, 300, 0, 2, "lift-om");               /* late 300 s, levels 1 and 2 */
+    legacy(a, "power_failure", "major", 9000, 0, 50, 0, "lift-om");               /* cleared before due: not counted */
+    legacy(a, "power_failure", "major", 11000, 0, 500, 0, "lift-om");             /* never acked, due passed: late */
+    legacy(a, "door_failure", "minor", 11000, 30, 0, 0, "drain-om");              /* another contract */
+    legacy(a, "door_failure", "minor", -100, 30, 0, 0, "lift-om");                /* raised in October */
     legacy(a, "stop_outside_zone", "major", 30 * 86400 - 60, 0, 0, 0, "lift-om"); /* due in December: open */
     struct monthly_input in = input(a);
     struct monthly_report r;
@@ -87,15 +93,16 @@ static void test_stages(void)
     cJSON *a = cJSON_CreateArray();
     long long b1 = F + 20000 * S, b2 = F + 30000 * S;
     char json[1024];
-    snprintf(json, sizeof json,
-             "{\"id\":\"lift-2:trapped_passenger:%lld\",\"device\":\"lift-2\",\"rule\":\"trapped_passenger\","
-             "\"severity\":\"critical\",\"contract\":\"lift-om\",\"raised_ts\":%lld,\"acked_ts\":%lld,"
-             "\"cleared_ts\":%lld,\"escalation\":3,\"outcome\":\"resolved\",\"escalated_to\":[{\"level\":1,"
-             "\"name\":\"站长\",\"identity\":\"ops\"}],\"stages\":{\"ack\":{\"due_ts\":%lld,\"ts\":%lld,\"by\":\"wang\","
-             "\"met\":true},\"on_site\":{\"due_ts\":%lld,\"ts\":%lld,\"met\":true},\"resolve\":{\"due_ts\":%lld,"
-             "\"ts\":%lld,\"met\":null}}}",
-             b1, b1, b1 + 120 * S, b1 + 2400 * S, b1 + 300 * S, b1 + 120 * S, b1 + 1800 * S, b1 + 1500 * S,
-             b1 + 3600 * S, b1 + 2400 * S);
+    snprintf(
+        json, sizeof json,
+        "{\"id\":\"lift-2:trapped_passenger:%lld\",\"device\":\"lift-2\",\"rule\":\"trapped_passenger\","
+        "\"severity\":\"critical\",\"contract\":\"lift-om\",\"raised_ts\":%lld,\"acked_ts\":%lld,"
+        "\"cleared_ts\":%lld,\"escalation\":3,\"outcome\":\"resolved\",\"escalated_to\":[{\"level\":1,"
+        "\"name\":\"站长\",\"identity\":\"ops\"}],\"stages\":{\"ack\":{\"due_ts\":%lld,\"ts\":%lld,\"by\":\"wang\","
+        "\"met\":true},\"on_site\":{\"due_ts\":%lld,\"ts\":%lld,\"met\":true},\"resolve\":{\"due_ts\":%lld,"
+        "\"ts\":%lld,\"met\":null}}}",
+        b1, b1, b1 + 120 * S, b1 + 2400 * S, b1 + 300 * S, b1 + 120 * S, b1 + 1800 * S, b1 + 1500 * S, b1 + 3600 * S,
+        b1 + 2400 * S);
     cJSON_AddItemToArray(a, cJSON_Parse(json));
     snprintf(json, sizeof json,
              "{\"id\":\"lift-2:trapped_passenger:%lld\",\"device\":\"lift-2\",\"rule\":\"trapped_passenger\","
