@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "daycounts.h"
+#include "maintenance.h"
 #include "monthly.h"
 
 #define F 1793462400000LL  /* 2026-11-01 00:00 in Shanghai */
@@ -262,6 +263,68 @@ static void test_daycounts(void)
     daycounts_free(again);
 }
 
+/* The maintenance interval: maintenance_days from the device's own param, else its contract's,
+ * else the profile's; overdue when the days pass without a visit of 30 min; a visit of 30 min
+ * clears it, a shorter one does not; a sewage device is not watched. */
+static struct alert_event events[16];
+static int nevents;
+
+static void sink_emit(void *ctx, const struct alert_event *ev)
+{
+    (void)ctx;
+    if (nevents < 16)
+        events[nevents++] = *ev;
+}
+
+static void test_maintenance(void)
+{
+    static struct profile lift_p = {
+        .kind = "elevator", .nparams = 1, .params = {{"maintenance_days", MAINTENANCE_DAYS_DEFAULT}}};
+    static struct profile drain_p = {.kind = "sewage.level"};
+    struct device a = {.id = "lift-a", .profile = &lift_p, .index = 0};
+    struct device b = {
+        .id = "lift-b", .profile = &lift_p, .index = 1, .nparams = 1, .params = {{"maintenance_days", 7}}};
+    struct device c = {.id = "mh-1", .profile = &drain_p, .index = 2};
+    struct device *devs[] = {&a, &b, &c};
+    char covers[1][NAME_MAX_LEN] = {"elevator"};
+    struct contract k = {.id = "lift-om",
+                         .contractor = "某电梯公司",
+                         .ncovers = 1,
+                         .covers = covers,
+                         .respond_s = {0, 3600, 0, 0},
+                         .maintenance_days = 10};
+    struct config cfg = {.ndevices = 3, .devices = devs, .ncontracts = 1, .contracts = &k};
+    struct maintenance *m = maintenance_new(&cfg);
+    struct alert_sink sink = {sink_emit, NULL};
+    CHECK(m && maintenance_watched(m, 0) && maintenance_watched(m, 1) && !maintenance_watched(m, 2));
+    CHECK(maintenance_days(m, 0) == 10 && maintenance_days(m, 1) == 7); /* the contract's; the device's own */
+    maintenance_set_since(m, 0, F);
+    maintenance_set_since(m, 1, F);
+    maintenance_tick(m, F + 7 * DAY - 1, &sink);
+    CHECK(nevents == 0);
+    maintenance_tick(m, F + 7 * DAY, &sink);
+    CHECK(nevents == 1 && events[0].kind == ALERT_RAISED && !strcmp(events[0].alert.device, "lift-b") &&
+          events[0].alert.severity == SEV_MAJOR && !strcmp(events[0].alert.contract, "lift-om") &&
+          events[0].alert.respond_by_ts == F + 7 * DAY + 3600 * S);
+    /* a 29-minute visit of lift-b clears nothing, a 30-minute one does */
+    CHECK(maintenance_visit_start(m, 1, F + 8 * DAY) != NULL);
+    const struct store_visit *v = maintenance_visit_end(m, 1, F + 8 * DAY + 29 * 60 * S, &sink);
+    CHECK(v && v->start_ts == F + 8 * DAY && v->end_ts == F + 8 * DAY + 29 * 60 * S && nevents == 1);
+    CHECK(maintenance_active(m, NULL, 0) == 1);
+    maintenance_visit_start(m, 1, F + 9 * DAY);
+    CHECK(maintenance_ack(m, events[0].alert.id, "lift-co", F + 9 * DAY + 60 * S, &sink) == 0 && nevents == 2 &&
+          events[1].kind == ALERT_ACKNOWLEDGED);
+    maintenance_visit_end(m, 1, F + 9 * DAY + 30 * 60 * S, &sink);
+    CHECK(nevents == 3 && events[2].kind == ALERT_CLEARED && maintenance_active(m, NULL, 0) == 0);
+    /* lift-a at its 10 days; lift-b's interval now runs from its visit's end */
+    maintenance_tick(m, F + 10 * DAY, &sink);
+    CHECK(nevents == 4 && !strcmp(events[3].alert.device, "lift-a"));
+    maintenance_tick(m, F + 9 * DAY + 30 * 60 * S + 7 * DAY - 1, &sink);
+    CHECK(nevents == 4);
+    CHECK(maintenance_visit_end(m, 2, F, &sink) == NULL && maintenance_visit_start(m, 2, F) == NULL);
+    maintenance_free(m);
+}
+
 int main(void)
 {
     setenv("TZ", "Asia/Shanghai", 1);
@@ -271,5 +334,6 @@ int main(void)
     test_days_visits();
     test_bounds();
     test_daycounts();
+    test_maintenance();
     return check_report();
 }
