@@ -56,6 +56,8 @@
 
 /* The day counts under way reach the store this often (flash wears with every write). */
 #define DAYS_SAVE_MS 60000
+/* A month-end report the broker did not take is tried again after this, with its log line. */
+#define MONTHLY_RETRY_MS 60000
 
 /* When the last reload was applied (monotonic ms; 0: none yet). It outlives a core: a reload
  * ends one core_run and starts the next, and the limit on reloads must span them. */
@@ -104,6 +106,7 @@ struct core {
     struct maintenance *maint;
     int64_t next_days_save;
     int64_t monthly_done;
+    int64_t monthly_retry; /* monotonic: after a report the broker did not take, try again then */
 };
 
 static const struct device *device_by_id(const struct config *cfg, const char *id)
@@ -668,7 +671,7 @@ static void monthly_due(struct core *c, int64_t wall)
 {
     char month[16], err[256];
     int64_t from = monthly_previous(wall, month, sizeof month);
-    if (from <= c->monthly_done || !c->pub || !publish_connected(c->pub))
+    if (from <= c->monthly_done || !c->pub || !publish_connected(c->pub) || clock_mono_ms() < c->monthly_retry)
         return;
     int sent = 0;
     for (int i = 0; i < c->cfg->ncontracts; i++) {
@@ -677,8 +680,10 @@ static void monthly_due(struct core *c, int64_t wall)
         else
             log_warn("reports: monthly report of %s for %s: %s", month, c->cfg->contracts[i].id, err);
     }
-    if (sent < c->cfg->ncontracts)
+    if (sent < c->cfg->ncontracts) {
+        c->monthly_retry = clock_mono_ms() + MONTHLY_RETRY_MS; /* every contract's again: retained, harmless */
         return;
+    }
     log_info("reports: monthly reports of %s published (%d contracts)", month, sent);
     c->monthly_done = from;
     store_set_mark(c->store, MONTHLY_REPORTED_MARK, from);
