@@ -8,6 +8,7 @@
 #include "daycounts.h"
 #include "maintenance.h"
 #include "monthly.h"
+#include "payload.h"
 
 #define F 1793462400000LL  /* 2026-11-01 00:00 in Shanghai */
 #define TO 1796054400000LL /* 2026-12-01 00:00 */
@@ -185,6 +186,24 @@ static void test_days_visits(void)
     CHECK(r.nvisits == 3);
     CHECK_NEAR(l1->overdue_days, 0, 1e-12);
     CHECK_NEAR(l2->overdue_days, 3.5, 1e-9); /* 1.5 days of o1, 2 of o2 */
+    /* The body as published: shares to 1e-4, none due is null, a stage without times is null. */
+    struct jbuf b = {0};
+    CHECK(payload_monthly_report(&b, "gw-01", TO + 1000, &r) == 0);
+    CHECK_CONTAINS(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":0,\"ts\":1796054401000,\"report\":\"monthly\","
+                        "\"month\":\"2026-11\",\"timezone\":\"Asia/Shanghai\",\"contract\":\"lift-om\"");
+    CHECK_CONTAINS(b.p, "\"labels\":{\"alerts\":\"告警 alerts\",");
+    CHECK_CONTAINS(b.p, "\"device\":\"lift-1\",\"location\":\"1幢\",\"kind\":\"elevator\",\"polls_due\":648,"
+                        "\"polls_ok\":644,\"visits\":2,\"maintenance_visits\":2,\"maintenance_visits_long\":1,"
+                        "\"availability\":0.9,\"gateway_up\":0.9,\"completeness\":0.9938,\"maintenance_minutes\":55,"
+                        "\"overdue_days\":0}");
+    CHECK_CONTAINS(b.p, "\"on_site\":{\"on_time\":0,\"late\":0,\"open\":0,\"median_s\":null,\"worst_s\":null}");
+    CHECK_CONTAINS(b.p, "\"kind\":\"patrol\",\"by\":\"\",\"name\":\"\",\"note\":\"\",\"start_ts\":1793721600000,"
+                        "\"end_ts\":1793721600000,\"minutes\":0}");
+    CHECK_CONTAINS(b.p, "\"escalations\":[],");
+    cJSON *parsed = cJSON_Parse(b.p);
+    CHECK(parsed != NULL);
+    cJSON_Delete(parsed);
+    jbuf_free(&b);
     monthly_free(&r);
     cJSON_Delete(a);
 }
