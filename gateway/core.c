@@ -205,7 +205,8 @@ static void on_alert(void *ctx, const struct alert_event *ev)
     int64_t seq = 0;
     if (store_append_event(c->store, d, OUTBOX_ALERT, ev->ts, c->alert_body.p, &seq) == 0)
         c->active_seq = seq;
-    if (d)
+    /* An overdue maintenance is the contractor's lapse, not the device's fault or alarm. */
+    if (d && strcmp(a->rule, MAINTENANCE_RULE) != 0)
         reports_alert(c->reports, d->index, ev, report_emit, c);
     if (d && ev->kind == ALERT_OCCURRED)
         inspection(c, d, ev);
