@@ -33,6 +33,19 @@ static const struct spec stage_keys[] = {
 static const struct spec reload_keys[] = {
     {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
 };
+static const struct spec visit_keys[] = {
+    {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
+    {"device", true, CMD_ID_MAX, false, offsetof(struct command, device)},
+    {"kind", true, sizeof((struct command *)0)->visit_kind - 1, false, offsetof(struct command, visit_kind)},
+    {"by", false, CMD_ID_MAX, false, offsetof(struct command, by)},
+    {"note", false, CMD_NOTE_MAX, true, offsetof(struct command, note)},
+};
+static const struct spec report_keys[] = {
+    {"id", false, CMD_ID_MAX, false, offsetof(struct command, id)},
+    {"month", true, sizeof((struct command *)0)->month - 1, false, offsetof(struct command, month)},
+    {"contract", true, CMD_ID_MAX, false, offsetof(struct command, contract)},
+};
+static const char *const visit_kinds[] = {"maintenance", "patrol", "cleaning"};
 
 static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t n, const char *fmt, ...)
@@ -143,12 +156,13 @@ int commands_parse(const char *topic, const void *payload, size_t len, bool reta
     static const struct {
         const char *verb;
         enum command_kind kind;
-    } verbs[] = {{"ack", CMD_ACK}, {"on_site", CMD_ON_SITE}, {"resolve", CMD_RESOLVE}, {"reload", CMD_RELOAD}};
+    } verbs[] = {{"ack", CMD_ACK},       {"on_site", CMD_ON_SITE}, {"resolve", CMD_RESOLVE},
+                 {"reload", CMD_RELOAD}, {"visit", CMD_VISIT},     {"report", CMD_REPORT}};
     for (size_t i = 0; i < NELEM(verbs) && out->kind == CMD_UNKNOWN; i++)
         if (verb == strlen(verbs[i].verb) && !strncmp(topic, verbs[i].verb, verb))
             out->kind = verbs[i].kind;
     if (out->kind == CMD_UNKNOWN)
-        return fail(err, errn, "unknown command (expected ack, on_site, resolve or reload)");
+        return fail(err, errn, "unknown command (expected ack, on_site, resolve, reload, visit or report)");
     if (len == 0)
         return fail(err, errn, "empty payload (expected a JSON object)");
     if (len > CMD_MAX_PAYLOAD)
@@ -168,6 +182,16 @@ int commands_parse(const char *topic, const void *payload, size_t len, bool reta
         rc = fail(err, errn, "payload: %s (expected a JSON object)", what);
     } else if (commands_is_stage(out->kind)) {
         rc = check_object(root, stage_keys, NELEM(stage_keys), out, err, errn);
+    } else if (out->kind == CMD_VISIT) {
+        rc = check_object(root, visit_keys, NELEM(visit_keys), out, err, errn);
+        size_t k = 0;
+        while (rc == 0 && k < NELEM(visit_kinds) && strcmp(out->visit_kind, visit_kinds[k]) != 0)
+            k++;
+        if (rc == 0 && k == NELEM(visit_kinds))
+            rc = fail(err, errn, "kind: \"%s\" is not a visit (expected maintenance, patrol or cleaning)",
+                      out->visit_kind);
+    } else if (out->kind == CMD_REPORT) {
+        rc = check_object(root, report_keys, NELEM(report_keys), out, err, errn);
     } else {
         rc = check_object(root, reload_keys, NELEM(reload_keys), out, err, errn);
     }
@@ -196,14 +220,20 @@ int commands_permit(const struct commander *who, const struct command *cmd, cons
 {
     if (who->role == ROLE_ADMIN)
         return 0;
-    if (!commands_is_stage(cmd->kind))
+    if (cmd->kind == CMD_RELOAD || cmd->kind == CMD_UNKNOWN)
         return fail(err, errn, "%s is a contractor: only an admin may %s", who->identity, cmd->name);
     for (int i = 0; covering && i < who->ncontracts; i++)
         if (strcmp(who->contracts[i], covering->id) == 0)
             return 0;
+    const char *what = commands_is_stage(cmd->kind) ? "this alert's device"
+                       : cmd->kind == CMD_VISIT     ? "this device"
+                                                    : NULL;
+    if (!what)
+        return fail(err, errn, "%s is a contractor and contract \"%s\" is not one of its own", who->identity,
+                    covering ? covering->id : cmd->contract);
     if (!covering)
-        return fail(err, errn, "%s is a contractor and no contract covers this alert's device: only an admin may %s it",
-                    who->identity, cmd->name);
-    return fail(err, errn, "%s is a contractor and this alert is under contract \"%s\", not one of its own",
-                who->identity, covering->id);
+        return fail(err, errn, "%s is a contractor and no contract covers %s: only an admin may %s it", who->identity,
+                    what, cmd->name);
+    return fail(err, errn, "%s is a contractor and %s is under contract \"%s\", not one of its own", who->identity,
+                commands_is_stage(cmd->kind) ? "this alert" : what, covering->id);
 }

@@ -26,7 +26,7 @@
 
 /* CMD_ACK, CMD_ON_SITE and CMD_RESOLVE are the stages of a work order (workorder.h), in order,
  * and take the same payload. */
-enum command_kind { CMD_UNKNOWN, CMD_ACK, CMD_RELOAD, CMD_ON_SITE, CMD_RESOLVE };
+enum command_kind { CMD_UNKNOWN, CMD_ACK, CMD_RELOAD, CMD_ON_SITE, CMD_RESOLVE, CMD_VISIT, CMD_REPORT };
 
 struct command {
     enum command_kind kind;
@@ -35,8 +35,12 @@ struct command {
     bool has_id;
     char id[CMD_ID_MAX + 1];             /* "id": the request's correlation id, echoed in the reply */
     char alert_id[CMD_ALERT_ID_MAX + 1]; /* a stage (ack, on_site, resolve) */
-    char by[CMD_ID_MAX + 1];             /* a stage, optional: a display name; who did it is identity */
-    char note[CMD_NOTE_MAX + 1];         /* a stage, optional */
+    char by[CMD_ID_MAX + 1];             /* a stage, visit: optional, a display name; who did it is identity */
+    char note[CMD_NOTE_MAX + 1];         /* a stage, visit: optional */
+    char device[CMD_ID_MAX + 1];         /* visit */
+    char visit_kind[16];                 /* visit: "maintenance", "patrol" or "cleaning" */
+    char month[16];                      /* report: "2026-11" */
+    char contract[CMD_ID_MAX + 1];       /* report */
 };
 
 /* Validates a command: topic is what follows "<prefix>/cmd/" ("<verb>/<identity>"), payload
@@ -52,10 +56,11 @@ const struct commander *commands_commander(const struct commands_config *cc, con
 /* True for the commands that move a work order's stage (ack, on_site, resolve). */
 bool commands_is_stage(enum command_kind k);
 
-/* Whether who may give cmd. For a stage, covering is the contract that covers the alert's
- * device (NULL: none does). An admin may give any stage of any alert and reload; a contractor
- * may give the stages of the alerts its own contracts cover, nothing else. Returns 0, or -1
- * with err the reason fit for the reply. */
+/* Whether who may give cmd. covering is the contract that covers the alert's device (a stage),
+ * the visited device (visit), or the contract named (report); NULL: none. An admin may do
+ * everything; a contractor may give the stages of the alerts its own contracts cover, record
+ * visits and ask reports under them, and not reload. Returns 0, or -1 with err the reason fit
+ * for the reply. */
 int commands_permit(const struct commander *who, const struct command *cmd, const struct contract *covering, char *err,
                     size_t errn);
 

@@ -44,16 +44,15 @@ static const char *const root_keys[] = {"site", "gateway", "store", "mqtt", "ale
 static const char *const site_keys[] = {"id", "name", "timezone"};
 static const char *const gateway_keys[] = {"id", "drivers_dirs"};
 static const char *const store_keys[] = {"path", "max_mb", "retention_days", "commit_ms", "batch"};
-static const char *const mqtt_keys[] = {"host",          "port",      "qos",          "keepalive_s",
-                                        "protocol",      "client_id", "topic_prefix", "username",
-                                        "password_file", "inflight",  "tls",          "metrics_s",
-                                        "payload",       "batch_ms"};
+static const char *const mqtt_keys[] = {"host",      "port",         "qos",      "keepalive_s",   "protocol",
+                                        "client_id", "topic_prefix", "username", "password_file", "inflight",
+                                        "tls",       "metrics_s",    "payload",  "batch_ms"};
 static const char *const tls_keys[] = {"ca_file", "cert_file", "key_file", "insecure_skip_verify", "tls_version"};
 /* The lowest TLS version offered; 1.0 and 1.1 are refused by name, not as a typo. */
 static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3"};
 static const char *const tls_versions_old[] = {"tlsv1.1", "tlsv1.0", "tlsv1", "sslv3"};
-static const char *const contract_keys[] = {"id",        "contractor", "covers", "respond_minutes", "respond_seconds",
-                                            "deadlines", "escalation"};
+static const char *const contract_keys[] = {
+    "id", "contractor", "covers", "respond_minutes", "respond_seconds", "deadlines", "escalation", "maintenance_days"};
 static const char *const alerts_keys[] = {"escalate_every_s", "flap_max", "flap_window_s", "flap_hold_s",
                                           "comm_lost_s"};
 static const char *const severity_keys[] = {"critical", "major", "minor", "info"};
@@ -412,7 +411,8 @@ static int parse_contract(struct jctx *c, const cJSON *obj, struct contract *k)
         json_get_string(c, obj, "contractor", NULL, true, "the contractor's name", k->contractor,
                         sizeof k->contractor) < 0 ||
         json_get_child(c, obj, "covers", cJSON_Array, true, &covers) < 0 || parse_respond(c, obj, k) ||
-        config_parse_contract_terms(c, obj, k))
+        config_parse_contract_terms(c, obj, k) ||
+        json_get_int(c, obj, "maintenance_days", 1, 366, 0, false, &k->maintenance_days) < 0)
         return -1;
     size_t mark = json_enter_key(c, "covers");
     int n = cJSON_GetArraySize(covers);

@@ -34,9 +34,12 @@
 #include "clock.h"
 #include "commands.h"
 #include "config.h"
+#include "daycounts.h"
 #include "dtu_listener.h"
 #include "engine.h"
 #include "log.h"
+#include "maintenance.h"
+#include "monthly_make.h"
 #include "payload.h"
 #include "publish.h"
 #include "queue.h"
@@ -53,6 +56,11 @@
 #define STOP_FLUSH_MS 2000
 #define TICK_MS 1000            /* rules' time-driven transitions and the report day's end */
 #define REFUSAL_WINDOW_MS 60000 /* commands.refusals_per_minute counts in this window */
+
+/* The day counts under way reach the store this often (flash wears with every write). */
+#define DAYS_SAVE_MS 60000
+/* A month-end report the broker did not take is tried again after this, with its log line. */
+#define MONTHLY_RETRY_MS 60000
 
 /* When the last reload was applied (monotonic ms; 0: none yet). It outlives a core: a reload
  * ends one core_run and starts the next, and the limit on reloads must span them. */
@@ -93,6 +101,14 @@ struct core {
     int64_t next_tick;
     bool reload;         /* a valid config is waiting: stop, and core_run says CORE_RELOAD */
     struct config *next; /* that config, parsed and checked once, handed to the caller */
+
+    /* The month's supervision: each device's counts of the day (availability), visits and
+     * maintenance_overdue, and the last month whose reports went out. */
+    struct daycounts *days;
+    struct maintenance *maint;
+    int64_t next_days_save;
+    int64_t monthly_done;
+    int64_t monthly_retry; /* monotonic: after a report the broker did not take, try again then */
 };
 
 /* The time the gateway records (timebase.h). It outlives a core: a reload while the clock is
@@ -130,6 +146,12 @@ static void report_save(void *ctx, const char *device, int64_t day_start_ms, con
 {
     struct core *c = ctx;
     store_put_report_day(c->store, device, day_start_ms, json);
+}
+
+static void day_save(void *ctx, const struct store_device_day *d)
+{
+    struct core *c = ctx;
+    store_put_device_day(c->store, d);
 }
 
 static const char *alert_state(const struct alert *a)
@@ -170,6 +192,27 @@ static void tell_party(struct core *c, const struct alert_event *ev, const struc
                  a->escalation, topic);
 }
 
+/* A visit's row, and its event (at its start, at its end, when someone tells who made it). */
+static void save_visit(struct core *c, const struct device *d, struct store_visit *v)
+{
+    if (store_put_visit(c->store, v) < 0)
+        return;
+    if (payload_visit_body(&c->out, v) == 0)
+        store_append_event(c->store, d, OUTBOX_EVENT, v->end_ts ? v->end_ts : v->start_ts, c->out.p, NULL);
+}
+
+/* An elevator's inspection events are its maintenance visits. */
+static void inspection(struct core *c, const struct device *d, const struct alert_event *ev)
+{
+    struct store_visit *v = NULL;
+    if (!strcmp(ev->alert.rule, "inspection_start"))
+        v = maintenance_visit_start(c->maint, d->index, ev->ts);
+    else if (!strcmp(ev->alert.rule, "inspection_end"))
+        v = maintenance_visit_end(c->maint, d->index, ev->ts, &c->sink);
+    if (v)
+        save_visit(c, d, v);
+}
+
 /* The alert sink: one outbox row per event, the alert's row brought up to date, the day's
  * report told. */
 static void on_alert(void *ctx, const struct alert_event *ev)
@@ -199,15 +242,18 @@ static void on_alert(void *ctx, const struct alert_event *ev)
         if (ev->kind == ALERT_ESCALATED)
             tell_party(c, ev, d, seq);
     }
-    if (d)
+    /* An overdue maintenance is the contractor's lapse, not the device's fault or alarm. */
+    if (d && strcmp(a->rule, MAINTENANCE_RULE) != 0)
         reports_alert(c->reports, d->index, ev, report_emit, c);
+    if (d && ev->kind == ALERT_OCCURRED)
+        inspection(c, d, ev);
 }
 
 /* After anything that may have changed the active list: the rows of the active alerts follow
  * it (a flapping flag changes no event), and alerts/active is due. */
 static void follow_engine(struct core *c)
 {
-    uint64_t g = engine_generation(c->engine);
+    uint64_t g = engine_generation(c->engine) + maintenance_generation(c->maint);
     if (g == c->active_gen)
         return;
     c->active_gen = g;
@@ -226,11 +272,13 @@ static void publish_active(struct core *c)
 {
     if (!c->pub || !c->active_dirty || !publish_connected(c->pub) || store_committed_seq(c->store) < c->active_seq)
         return;
-    int n = engine_active(c->engine, NULL, 0);
-    struct alert *list = calloc((size_t)(n ? n : 1), sizeof *list);
-    const char **locs = calloc((size_t)(n ? n : 1), sizeof *locs);
+    /* The rules' alerts and the maintenance interval's. */
+    int ne = engine_active(c->engine, NULL, 0), nm = maintenance_active(c->maint, NULL, 0), n = ne + nm;
+    struct alert *list = calloc((size_t)n + 1, sizeof *list);
+    const char **locs = calloc((size_t)n + 1, sizeof *locs);
     if (list && locs) {
-        n = engine_active(c->engine, list, n);
+        ne = engine_active(c->engine, list, ne);
+        n = ne + maintenance_active(c->maint, list + ne, nm);
         for (int i = 0; i < n; i++) {
             const struct device *d = device_by_id(c->cfg, list[i].device);
             locs[i] = d ? d->location : "";
@@ -307,6 +355,7 @@ static void handle(struct core *c, const struct msg *m)
                 break;
             }
         }
+        daycounts_poll(c->days, m->device, m->quality, m->npoints);
         /* A failed write is counted by the store (metrics: store.write_errors); polling goes on. */
         store_append_reading(c->store, d, m, NULL);
         reports_reading(c->reports, m->device, m->ts_ms, m->values, m->quality, m->npoints, report_emit, c);
@@ -315,6 +364,7 @@ static void handle(struct core *c, const struct msg *m)
         break;
     case MSG_DEVICE_ONLINE:
     case MSG_DEVICE_OFFLINE:
+        daycounts_online(c->days, m->device, m->kind == MSG_DEVICE_ONLINE);
         handle_state(c, m);
         engine_handle(c->engine, m, &c->sink);
         follow_engine(c);
@@ -483,8 +533,7 @@ static void reply(struct core *c, const struct command *cmd, bool ok, const char
 {
     char topic[16 + CMD_ID_MAX];
     snprintf(topic, sizeof topic, "reply/%s", cmd->identity);
-    if (payload_reply(&c->out, c->cfg->gateway_id, core_now(c), cmd->name, cmd->has_id ? cmd->id : NULL, ok,
-                      text) == 0)
+    if (payload_reply(&c->out, c->cfg->gateway_id, core_now(c), cmd->name, cmd->has_id ? cmd->id : NULL, ok, text) == 0)
         publish_direct(c->pub, topic, c->out.p, c->out.len, false);
 }
 
@@ -525,6 +574,7 @@ static void command_stage(struct core *c, const struct command *cmd, const struc
     char err[1024];
     enum stage stage = cmd->kind == CMD_ACK ? STAGE_ACK : cmd->kind == CMD_ON_SITE ? STAGE_ON_SITE : STAGE_RESOLVE;
     const struct device *d = engine_alert_device(c->engine, cmd->alert_id);
+    bool overdue = !d && (d = maintenance_alert_device(c->maint, cmd->alert_id)) != NULL;
     if (!d) {
         snprintf(err, sizeof err, "unknown alert \"%s\"", cmd->alert_id);
         refuse(c, cmd, err);
@@ -534,7 +584,10 @@ static void command_stage(struct core *c, const struct command *cmd, const struc
         refuse(c, cmd, err);
         return;
     }
-    int rc = engine_stage(c->engine, cmd->alert_id, stage, cmd->identity, cmd->by, cmd->note, core_now(c), &c->sink);
+    int rc = overdue ? maintenance_stage(c->maint, cmd->alert_id, stage, cmd->identity, cmd->by, cmd->note, core_now(c),
+                                         &c->sink)
+                     : engine_stage(c->engine, cmd->alert_id, stage, cmd->identity, cmd->by, cmd->note, core_now(c),
+                                    &c->sink);
     follow_engine(c);
     char shown_id[CMD_ALERT_ID_MAX + 1];
     printable(shown_id, sizeof shown_id, cmd->alert_id);
@@ -581,6 +634,110 @@ static void command_reload(struct core *c, const struct command *cmd, const stru
     reply(c, cmd, true, err);
 }
 
+/* cmd/visit: who made an elevator's maintenance visit (the one under way, or the last one
+ * ended within a day), or a patrol or cleaning of any device, recorded as made now. */
+static void command_visit(struct core *c, const struct command *cmd, const struct commander *who)
+{
+    char err[1024];
+    const struct device *d = device_by_id(c->cfg, cmd->device);
+    if (!d) {
+        snprintf(err, sizeof err, "device: \"%s\" is not a device of this gateway", cmd->device);
+        refuse(c, cmd, err);
+        return;
+    }
+    if (commands_permit(who, cmd, alert_contract_for(c->cfg, d), err, sizeof err) < 0) {
+        refuse(c, cmd, err);
+        return;
+    }
+    struct store_visit scratch;
+    struct store_visit *v =
+        monthly_named_visit(c->store, c->maint, d, cmd->visit_kind, core_now(c), &scratch, err, sizeof err);
+    if (!v) {
+        refuse(c, cmd, err);
+        return;
+    }
+    snprintf(v->by, sizeof v->by, "%s", cmd->identity);
+    if (cmd->by[0])
+        snprintf(v->name, sizeof v->name, "%s", cmd->by);
+    if (cmd->note[0])
+        snprintf(v->note, sizeof v->note, "%s", cmd->note);
+    save_visit(c, d, v);
+    c->cmds.accepted++;
+    log_notice("commands: %s visit of %s recorded by %s", cmd->visit_kind, d->id, cmd->identity);
+    snprintf(err, sizeof err, "%s visit of %s recorded", cmd->visit_kind, d->id);
+    reply(c, cmd, true, err);
+}
+
+static const struct contract *contract_by_id(const struct config *cfg, const char *id)
+{
+    for (int i = 0; i < cfg->ncontracts; i++)
+        if (!strcmp(cfg->contracts[i].id, id))
+            return &cfg->contracts[i];
+    return NULL;
+}
+
+/* The monthly report of contract k on reports/monthly/<contract>: retained at the month's end,
+ * not when asked for a past month (the latest month stays the one the broker keeps). Returns
+ * 1 published, 0 not (err says why). */
+static int publish_monthly(struct core *c, const struct contract *k, const char *month, bool retain, char *err,
+                           size_t n)
+{
+    struct jbuf body = {0};
+    char topic[32 + NAME_MAX_LEN];
+    snprintf(topic, sizeof topic, "reports/monthly/%s", k->id);
+    int rc = monthly_make(c->store, c->cfg, k, month, core_now(c), &body, err, n);
+    if (rc == 0 && publish_direct(c->pub, topic, body.p, body.len, retain) <= 0) {
+        snprintf(err, n, "the broker did not take the report of %s", month);
+        rc = -1;
+    }
+    jbuf_free(&body);
+    return rc == 0;
+}
+
+static void command_report(struct core *c, const struct command *cmd, const struct commander *who)
+{
+    char err[1024];
+    const struct contract *k = contract_by_id(c->cfg, cmd->contract);
+    if (!k) {
+        snprintf(err, sizeof err, "contract: \"%s\" is not a contract of this gateway's config", cmd->contract);
+        refuse(c, cmd, err);
+        return;
+    }
+    if (commands_permit(who, cmd, k, err, sizeof err) < 0 ||
+        !publish_monthly(c, k, cmd->month, false, err, sizeof err)) {
+        refuse(c, cmd, err);
+        return;
+    }
+    c->cmds.accepted++;
+    log_notice("commands: monthly report of %s for %s sent to %s", cmd->month, k->id, cmd->identity);
+    snprintf(err, sizeof err, "monthly report of %s for %s published on reports/monthly/%s", cmd->month, k->id, k->id);
+    reply(c, cmd, true, err);
+}
+
+/* At the site's month end (or at the first chance after, the broker connected), every
+ * contract's report of the month that ended. Made from the store, so waiting changes nothing. */
+static void monthly_due(struct core *c, int64_t wall)
+{
+    char month[16], err[256];
+    int64_t from = monthly_previous(wall, month, sizeof month);
+    if (from <= c->monthly_done || !c->pub || !publish_connected(c->pub) || clock_mono_ms() < c->monthly_retry)
+        return;
+    int sent = 0;
+    for (int i = 0; i < c->cfg->ncontracts; i++) {
+        if (publish_monthly(c, &c->cfg->contracts[i], month, true, err, sizeof err))
+            sent++;
+        else
+            log_warn("reports: monthly report of %s for %s: %s", month, c->cfg->contracts[i].id, err);
+    }
+    if (sent < c->cfg->ncontracts) {
+        c->monthly_retry = clock_mono_ms() + MONTHLY_RETRY_MS; /* every contract's again: retained, harmless */
+        return;
+    }
+    log_info("reports: monthly reports of %s published (%d contracts)", month, sent);
+    c->monthly_done = from;
+    store_set_mark(c->store, MONTHLY_REPORTED_MARK, from);
+}
+
 static void on_command(void *ctx, const char *topic, const void *payload, size_t len, bool retained)
 {
     struct core *c = ctx;
@@ -601,6 +758,10 @@ static void on_command(void *ctx, const char *topic, const void *payload, size_t
         command_stage(c, &cmd, who);
     else if (cmd.kind == CMD_RELOAD)
         command_reload(c, &cmd, who);
+    else if (cmd.kind == CMD_VISIT)
+        command_visit(c, &cmd, who);
+    else if (cmd.kind == CMD_REPORT)
+        command_report(c, &cmd, who);
 }
 
 static int min_timeout(int a, int b)
@@ -631,6 +792,8 @@ static void clock_synchronized_now(struct core *c, const struct timebase_step *s
     log_notice("clock: synchronized; times recorded since %" PRId64 " corrected by %+" PRId64 " ms", st->lo,
                st->delta_ms);
     engine_shift(c->engine, st);
+    maintenance_shift(c->maint, st);
+    store_correct_times(c->store, st->lo, st->hi, st->delta_ms);
     follow_engine(c); /* the alerts corrected are saved and alerts/active sent again */
     reports_shift(c->reports, st);
     for (int i = 0; i < c->cfg->ndevices; i++)
@@ -687,7 +850,14 @@ static int turn(struct core *c, int sfd)
         int64_t wall = core_now(c);
         engine_tick(c->engine, wall, &c->sink);
         reports_tick(c->reports, wall, report_emit, c);
+        daycounts_tick(c->days, wall, day_save, c);
+        maintenance_tick(c->maint, wall, &c->sink);
+        if (now >= c->next_days_save) {
+            daycounts_save(c->days, day_save, c);
+            c->next_days_save = now + DAYS_SAVE_MS;
+        }
         follow_engine(c);
+        monthly_due(c, wall);
         c->next_tick = now + TICK_MS;
     }
     if (commit_due_in(c) == 0)
@@ -775,7 +945,9 @@ static int start_rules(struct core *c)
     c->sink = (struct alert_sink){on_alert, c};
     c->engine = engine_new(cfg, &opt, now, &err);
     c->reports = reports_new(cfg, now);
-    if (!c->engine || !c->reports) {
+    c->days = daycounts_new(cfg, now);
+    c->maint = maintenance_new(cfg);
+    if (!c->engine || !c->reports || !c->days || !c->maint) {
         log_err("%s", err.msg[0] ? err.msg : "rules: out of memory");
         return -1;
     }
@@ -785,6 +957,7 @@ static int start_rules(struct core *c)
         log_err("alerts: cannot read the active alerts saved in the store");
         return -1;
     }
+    maintenance_take_saved(c->maint, saved);
     int bad = 0, n = cJSON_GetArraySize(saved);
     int placed = engine_restore_json(c->engine, saved, now, &c->sink, &bad);
     cJSON_Delete(saved);
@@ -794,6 +967,11 @@ static int start_rules(struct core *c)
     if (bad)
         log_warn("alerts: %d saved alerts do not read back; they are left as they are", bad);
     store_report_days(c->store, restore_report, c);
+    if (monthly_restore(c->store, cfg, c->days, c->maint, now, &c->monthly_done) < 0) {
+        log_err("reports: cannot read the month's records from the store");
+        return -1;
+    }
+    c->next_days_save = clock_mono_ms() + DAYS_SAVE_MS;
     /* Minutes in alarm go on from the alerts active now. */
     int nact = engine_active(c->engine, NULL, 0);
     struct alert *list = calloc((size_t)(nact ? nact : 1), sizeof *list);
@@ -850,7 +1028,8 @@ int core_run(struct config *cfg, bool reloaded, struct config **next)
         timebase_init(&timebase, clock_synchronized(&unknown), clock_wall_ms(), clock_mono_ms());
         timebase_started = true;
         if (unknown)
-            log_warn("clock: the kernel's NTP state cannot be read (adjtimex refused): times are taken as synchronized");
+            log_warn(
+                "clock: the kernel's NTP state cannot be read (adjtimex refused): times are taken as synchronized");
     }
     struct core c = {.cfg = cfg, .started_ts = core_now(NULL)};
     struct diag err;
@@ -947,6 +1126,10 @@ out:
         drain(&c);
     if (c.store)
         store_flush_overflow(c.store, core_now(&c));
+    if (c.store && c.days) { /* the day's counts up to the stop */
+        daycounts_tick(c.days, core_now(&c), day_save, &c);
+        daycounts_save(c.days, day_save, &c);
+    }
     if (c.store && commit_all(&c) < 0)
         rc = 1;
     if (c.pub) {
@@ -959,6 +1142,8 @@ out:
     store_close(c.store);
     engine_free(c.engine);
     reports_free(c.reports);
+    daycounts_free(c.days);
+    maintenance_free(c.maint);
     jbuf_free(&c.alert_body);
     jbuf_free(&c.alert_row);
     jbuf_free(&c.party_body);

@@ -217,6 +217,7 @@ struct contract {
     int due_s[4][3];
     int nparties; /* the escalation chain, level 1 first */
     struct escalation_party parties[CONTRACT_MAX_PARTIES];
+    int maintenance_days; /* longest interval between maintenance visits; 0 = the device's */
 };
 
 struct tls_config {

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
+
 void jbuf_reset(struct jbuf *b)
 {
     b->len = 0;
@@ -887,6 +889,234 @@ int payload_alerts_active(struct jbuf *b, const char *gateway, int64_t ts_ms, in
         if (i)
             jbuf_put(b, ",", 1);
         alert_object(b, &list[i], locations ? locations[i] : "");
+    }
+    jbuf_put(b, "]", 1);
+    return done(b);
+}
+
+/* ---- the monthly report ---- */
+
+/* A member of an object: first opens it without a comma. */
+static void member(struct jbuf *b, const char *k, bool first)
+{
+    jbuf_put(b, first ? "\"" : ",\"", first ? 1 : 2);
+    jbuf_puts(b, k);
+    jbuf_put(b, "\":", 2);
+}
+
+/* A share or a count of days, rounded to what a report shows (4 or 2 decimals). */
+static void rounded(struct jbuf *b, double v, double scale)
+{
+    payload_number(b, isfinite(v) ? round(v * scale) / scale : v);
+}
+
+/* Each section's label, Chinese first with English beside, as the report is read. */
+static const char *const monthly_labels[][2] = {
+    {"alerts", "告警 alerts"},
+    {"stages", "工单环节 work-order stages"},
+    {"ack", "响应 acknowledged"},
+    {"on_site", "到场 on site"},
+    {"resolve", "处置 resolved"},
+    {"self_cleared", "自行恢复 self-cleared"},
+    {"escalations", "升级 escalations"},
+    {"devices", "设备 devices"},
+    {"availability", "在线率 availability"},
+    {"completeness", "数据完整率 data completeness"},
+    {"visits", "维保记录 maintenance visits"},
+    {"overdue_days", "超期天数 overdue days"},
+    {"trapped", "困人事件 trapped passengers"},
+    {"raised_ts", "接警 raised"},
+    {"acknowledged_ts", "出动 dispatched"},
+    {"on_site_ts", "抵达 on site"},
+    {"resolved_ts", "解救 rescued"},
+};
+
+/* Members of a report section from tables: whole numbers, and numbers rounded to 1/scale. The
+ * first of an object is written without its comma. */
+struct named_int {
+    const char *k;
+    int64_t v;
+};
+struct named_num {
+    const char *k;
+    double v, scale;
+};
+
+static void put_ints(struct jbuf *b, const struct named_int *m, size_t n, bool first)
+{
+    for (size_t i = 0; i < n; i++) {
+        member(b, m[i].k, first && i == 0);
+        payload_int(b, m[i].v);
+    }
+}
+
+static void put_nums(struct jbuf *b, const struct named_num *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        member(b, m[i].k, false);
+        rounded(b, m[i].v, m[i].scale);
+    }
+}
+
+static void monthly_stages(struct jbuf *b, const struct monthly_report *r)
+{
+    jbuf_put(b, "{", 1);
+    for (int k = 0; k < MONTHLY_STAGES; k++) {
+        const struct monthly_stage *s = &r->stages[k];
+        const struct named_int counts[] = {{"on_time", s->on_time}, {"late", s->late}, {"open", s->open}};
+        const struct named_num times[] = {{"median_s", s->median_s, 1000}, {"worst_s", s->worst_s, 1000}};
+        member(b, monthly_stage_names[k], k == 0);
+        jbuf_put(b, "{", 1);
+        put_ints(b, counts, NELEM(counts), true);
+        put_nums(b, times, NELEM(times));
+        jbuf_put(b, "}", 1);
+    }
+    jbuf_put(b, "}", 1);
+}
+
+static void monthly_device(struct jbuf *b, const struct monthly_device_figures *f)
+{
+    const struct named_int counts[] = {{"polls_due", f->polls_due},
+                                       {"polls_ok", f->polls_ok},
+                                       {"visits", f->visits},
+                                       {"maintenance_visits", f->maintenance_visits},
+                                       {"maintenance_visits_long", f->maintenance_long}};
+    const struct named_num figures[] = {{"availability", f->availability, 1e4},
+                                        {"gateway_up", f->up_share, 1e4},
+                                        {"completeness", f->completeness, 1e4},
+                                        {"maintenance_minutes", f->maintenance_minutes, 10},
+                                        {"overdue_days", f->overdue_days, 100}};
+    PUT_LIT(b, "{\"device\":");
+    payload_string(b, f->dev->id);
+    key(b, "location");
+    payload_string(b, f->dev->location ? f->dev->location : "");
+    key(b, "kind");
+    payload_string(b, f->dev->kind ? f->dev->kind : "");
+    put_ints(b, counts, NELEM(counts), false);
+    put_nums(b, figures, NELEM(figures));
+    jbuf_put(b, "}", 1);
+}
+
+/* A visit's members after the first, each led by a comma. */
+static void visit_members(struct jbuf *b, const struct store_visit *v)
+{
+    const char *const texts[][2] = {{"kind", v->kind}, {"by", v->by}, {"name", v->name}, {"note", v->note}};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        key(b, texts[i][0]);
+        payload_string(b, texts[i][1]);
+    }
+    key(b, "start_ts");
+    payload_int(b, v->start_ts);
+    key(b, "end_ts");
+    ts_or_null(b, v->end_ts);
+    key(b, "minutes");
+    if (v->end_ts)
+        rounded(b, (double)(v->end_ts - v->start_ts) / 60000.0, 10);
+    else
+        PUT_LIT(b, "null");
+}
+
+static void monthly_visit(struct jbuf *b, const struct store_visit *v)
+{
+    PUT_LIT(b, "{\"device\":");
+    payload_string(b, v->device);
+    visit_members(b, v);
+    jbuf_put(b, "}", 1);
+}
+
+int payload_visit_body(struct jbuf *b, const struct store_visit *v)
+{
+    jbuf_reset(b);
+    PUT_LIT(b, "{\"event\":\"visit\"");
+    visit_members(b, v);
+    return done(b);
+}
+
+static void monthly_incident(struct jbuf *b, const struct monthly_incident *x)
+{
+    PUT_LIT(b, "{\"id\":");
+    payload_string(b, x->id);
+    key(b, "device");
+    payload_string(b, x->device);
+    const struct {
+        const char *k;
+        int64_t v;
+    } times[] = {{"raised_ts", x->raised},
+                 {"acknowledged_ts", x->acknowledged},
+                 {"on_site_ts", x->on_site},
+                 {"resolved_ts", x->resolved}};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        key(b, times[i].k);
+        ts_or_null(b, times[i].v);
+    }
+    jbuf_put(b, "}", 1);
+}
+
+int payload_monthly_report(struct jbuf *b, const char *gateway, int64_t ts_ms, const struct monthly_report *r)
+{
+    const struct monthly_input *in = r->in;
+    jbuf_reset(b);
+    head(b, gateway, 0);
+    key(b, "ts");
+    payload_int(b, ts_ms);
+    PUT_LIT(b, ",\"report\":\"monthly\"");
+    const char *const texts[][2] = {
+        {"month", in->month}, {"timezone", in->timezone}, {"contract", in->contract}, {"contractor", in->contractor}};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        key(b, texts[i][0]);
+        payload_string(b, texts[i][1] ? texts[i][1] : "");
+    }
+    const struct named_int bounds[] = {{"from_ts", in->from}, {"to_ts", in->to}};
+    put_ints(b, bounds, NELEM(bounds), false);
+    key(b, "labels");
+    jbuf_put(b, "{", 1);
+    for (size_t i = 0; i < sizeof monthly_labels / sizeof monthly_labels[0]; i++) {
+        member(b, monthly_labels[i][0], i == 0);
+        payload_string(b, monthly_labels[i][1]);
+    }
+    PUT_LIT(b, "},\"alerts\":{\"total\":");
+    payload_int(b, r->alerts);
+    key(b, "by_rule");
+    jbuf_put(b, "[", 1);
+    for (int i = 0; i < r->ncounts; i++) {
+        jbuf_puts(b, i ? ",{\"rule\":" : "{\"rule\":");
+        payload_string(b, r->counts[i].rule);
+        key(b, "severity");
+        payload_string(b, r->counts[i].severity);
+        key(b, "count");
+        payload_int(b, r->counts[i].count);
+        jbuf_put(b, "}", 1);
+    }
+    PUT_LIT(b, "]}");
+    key(b, "stages");
+    monthly_stages(b, r);
+    const struct named_int outcomes[] = {{"self_cleared", r->self_cleared}, {"resolved", r->resolved}};
+    put_ints(b, outcomes, NELEM(outcomes), false);
+    key(b, "escalations");
+    jbuf_put(b, "[", 1);
+    for (int l = 1; l <= r->max_level; l++) {
+        const struct named_int level[] = {{"level", l}, {"count", r->escalations[l]}};
+        jbuf_puts(b, l > 1 ? ",{" : "{");
+        put_ints(b, level, NELEM(level), true);
+        jbuf_put(b, "}", 1);
+    }
+    PUT_LIT(b, "],\"devices\":[");
+    for (int i = 0; i < r->ndevices; i++) {
+        if (i)
+            jbuf_put(b, ",", 1);
+        monthly_device(b, &r->devices[i]);
+    }
+    PUT_LIT(b, "],\"visits\":[");
+    for (int i = 0; i < r->nvisits; i++) {
+        if (i)
+            jbuf_put(b, ",", 1);
+        monthly_visit(b, r->visits[i]);
+    }
+    PUT_LIT(b, "],\"trapped\":[");
+    for (int i = 0; i < r->nincidents; i++) {
+        if (i)
+            jbuf_put(b, ",", 1);
+        monthly_incident(b, &r->incidents[i]);
     }
     jbuf_put(b, "]", 1);
     return done(b);

@@ -9,6 +9,7 @@
 
 #include "alerts.h"
 #include "bus.h"
+#include "monthly.h"
 #include "reports.h"
 #include "store.h"
 
@@ -124,6 +125,15 @@ int payload_buffer_overflow_body(struct jbuf *b, int64_t evicted, int64_t evicte
 /* The stored body of a daily report (the members after the head of reports/daily in
  * docs/mqtt.md). 0, or -1 out of memory. */
 int payload_daily_report(struct jbuf *b, const struct daily_report *r);
+
+/* The monthly report of a contract (docs/mqtt.md, "monthly report"): the head with seq 0 (it
+ * is made from the store, not an outbox row), ts, then the month's figures. 0, or -1 out of
+ * memory. */
+/* The stored body of a visit event (docs/mqtt.md, "event"): {"event":"visit", "kind", "by",
+ * "name", "note", "start_ts", "end_ts" (null under way), "minutes"}. */
+int payload_visit_body(struct jbuf *b, const struct store_visit *v);
+
+int payload_monthly_report(struct jbuf *b, const char *gateway, int64_t ts_ms, const struct monthly_report *r);
 
 /* One alert as a JSON object, {"device", then the members of an alert event but "event"}: the
  * form of each entry of alerts/active, and what the store keeps of an active alert, read back

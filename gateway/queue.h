@@ -26,11 +26,11 @@ struct dtu_takeover {
 /* One message, allocated by the producer with msg_new and freed by the consumer. */
 struct msg {
     enum msg_kind kind;
-    int device;    /* device->index */
-    int64_t ts_ms;   /* wall time the poll was read; the core replaces it with the time it records */
-    int64_t mono_ms; /* monotonic time, read with ts_ms (timebase.h) */
+    int device;          /* device->index */
+    int64_t ts_ms;       /* wall time the poll was read; the core replaces it with the time it records */
+    int64_t mono_ms;     /* monotonic time, read with ts_ms (timebase.h) */
     bool clock_unsynced; /* set by the core: ts_ms was taken before the clock synchronized */
-    int point;     /* MSG_POINT_MISSING */
+    int point;           /* MSG_POINT_MISSING */
     int npoints;
     int errors;     /* failed cycles behind an offline event */
     double *values; /* npoints entries, inside the same allocation */

@@ -164,7 +164,66 @@ int store_put_report_day(struct store *s, const char *device, int64_t day_start_
 typedef int (*store_report_fn)(void *ctx, const char *device, int64_t day_start_ms, const char *json);
 int store_report_days(struct store *s, store_report_fn fn, void *ctx);
 
-/* store_expire also deletes cleared alerts older than retention_days. */
+/* store_expire also deletes cleared alerts older than retention_days, but never younger than
+ * STORE_HISTORY_DAYS: a month's report (monthly.h) is made from them, for any of the last months. */
+#define STORE_HISTORY_DAYS 100
+
+/* ---- the month's supervision (store_visits.c) ----
+ * Visits, each device's counts of each local day, and when a device was first registered. Kept
+ * STORE_HISTORY_DAYS (or retention_days when longer), whatever becomes of the readings. Writes
+ * go into the open group-commit transaction. */
+
+#define VISIT_KIND_LEN 16
+#define VISIT_NOTE_LEN 520
+
+/* A visit: maintenance (an elevator's inspection mode, start to end) or a patrol or cleaning
+ * (a point in time: start == end). end_ts 0: under way. by is who announced it (the
+ * commander's identity), name the display name given; "" when nobody did. */
+struct store_visit {
+    int64_t id; /* 0: not stored yet */
+    char device[NAME_MAX_LEN];
+    char kind[VISIT_KIND_LEN];
+    int64_t start_ts, end_ts;
+    char by[NAME_MAX_LEN + 8]; /* a command's identity or name: up to 64 bytes */
+    char name[NAME_MAX_LEN + 8];
+    char note[VISIT_NOTE_LEN];
+};
+/* Inserts v (setting v->id) when v->id is 0, else rewrites the row. */
+int store_put_visit(struct store *s, struct store_visit *v);
+/* Visits of device (NULL: every device) that overlap [from, to) (an open one overlaps what
+ * follows its start), oldest first. Returns how many, or -1. */
+typedef int (*store_visit_fn)(void *ctx, const struct store_visit *v);
+int store_visits(struct store *s, const char *device, int64_t from, int64_t to, store_visit_fn fn, void *ctx);
+/* The end of the latest visit of device of kind that lasted at least min_ms: 0 when none. */
+int store_last_long_visit(struct store *s, const char *device, const char *kind, int64_t min_ms, int64_t *end_ts);
+
+/* One device's counts of one local day. */
+struct store_device_day {
+    char device[NAME_MAX_LEN];
+    int64_t day_start;
+    int64_t up_ms;     /* the gateway ran */
+    int64_t online_ms; /* and the device answered */
+    double polls_due;  /* up time / poll interval */
+    int64_t polls_ok;  /* polls that read a valid value (stored) */
+};
+int store_put_device_day(struct store *s, const struct store_device_day *d);
+/* Days with day_start in [from, to), by device then day. Returns how many, or -1. */
+typedef int (*store_device_day_fn)(void *ctx, const struct store_device_day *d);
+int store_device_days(struct store *s, int64_t from, int64_t to, store_device_day_fn fn, void *ctx);
+
+/* When device was first registered: now_ms is recorded the first time it is asked. */
+int store_device_since(struct store *s, const char *device, int64_t now_ms, int64_t *since);
+
+/* The clock synchronized: the registrations and visits recorded with times in [lo, hi] (the
+ * unsynchronized span, timebase.h) are moved by delta_ms, in the open transaction. */
+int store_correct_times(struct store *s, int64_t lo, int64_t hi, int64_t delta_ms);
+
+/* Alerts (their json) raised before to and not cleared before from, oldest first. */
+int store_alerts_between(struct store *s, int64_t from, int64_t to, store_alert_fn fn, void *ctx);
+
+/* A number kept under key in the store's meta table (0 when absent). */
+int store_get_mark(struct store *s, const char *key, int64_t *value);
+int store_set_mark(struct store *s, const char *key, int64_t value);
 
 void store_close(struct store *s);
 

@@ -34,6 +34,18 @@ static const char *const migrations[] = {
     "CREATE INDEX alerts_active ON alerts(raised_ts) WHERE cleared_ts IS NULL;"
     "CREATE TABLE report_day(device TEXT PRIMARY KEY, day_start INTEGER NOT NULL, json TEXT NOT NULL)"
     "  WITHOUT ROWID;",
+    /* The month's supervision (store_visits.c): maintenance and patrol visits; each device's
+     * counts of each local day (time the gateway ran, time online, polls due and made), which
+     * outlive the readings; when each device was first registered, where the maintenance
+     * interval of a fresh install starts; alerts by the time they were raised, for a month's. */
+    "CREATE TABLE visits(id INTEGER PRIMARY KEY, device TEXT NOT NULL, kind TEXT NOT NULL,"
+    "  start_ts INTEGER NOT NULL, end_ts INTEGER, by TEXT, name TEXT, note TEXT);"
+    "CREATE INDEX visits_device ON visits(device, start_ts);"
+    "CREATE TABLE device_day(device TEXT NOT NULL, day_start INTEGER NOT NULL, up_ms INTEGER NOT NULL,"
+    "  online_ms INTEGER NOT NULL, polls_due REAL NOT NULL, polls_ok INTEGER NOT NULL,"
+    "  PRIMARY KEY(device, day_start)) WITHOUT ROWID;"
+    "CREATE TABLE device_since(device TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX alerts_raised ON alerts(raised_ts);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

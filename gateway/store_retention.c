@@ -226,8 +226,13 @@ int64_t store_expire(struct store *s, int64_t now_wall_ms, int max)
         n = sqlite3_column_int64(st, 1);
     }
     sqlite3_finalize(st);
-    /* Cleared alerts are history like sent rows: kept as long, never the active ones. */
-    if (run_bound(s, "DELETE FROM alerts WHERE cleared_ts IS NOT NULL AND cleared_ts < ?1", cutoff, 0) != SQLITE_OK) {
+    /* Cleared alerts are history like sent rows, never the active ones; with visits and device
+     * days they are kept at least STORE_HISTORY_DAYS, what the month's reports are made of. */
+    int64_t history =
+        s->retention_days > STORE_HISTORY_DAYS ? cutoff : now_wall_ms - (int64_t)STORE_HISTORY_DAYS * 86400000;
+    if (run_bound(s, "DELETE FROM alerts WHERE cleared_ts IS NOT NULL AND cleared_ts < ?1", history, 0) != SQLITE_OK ||
+        run_bound(s, "DELETE FROM visits WHERE end_ts IS NOT NULL AND end_ts < ?1", history, 0) != SQLITE_OK ||
+        run_bound(s, "DELETE FROM device_day WHERE day_start < ?1", history, 0) != SQLITE_OK) {
         store__check_rolled_back(s);
         return -1;
     }

@@ -37,7 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                         "on_site/ops",
                                         "resolve/ops",
                                         "resolve/",
-                                        "on_site"};
+                                        "on_site",
+                                        "visit/ops",
+                                        "report/ops"};
     if (size < 1)
         return 0;
     const char *name = names[(data[0] >> 1) % (sizeof names / sizeof names[0])];
@@ -74,6 +76,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_field(cmd.alert_id, CMD_ALERT_ID_MAX, 0);
             check_field(cmd.by, CMD_ID_MAX, 0);
             check_field(cmd.note, CMD_NOTE_MAX, 1);
+        } else if (cmd.kind == CMD_VISIT) {
+            if (strcmp(name, "visit/ops") != 0 || cmd.device[0] == '\0' || cmd.visit_kind[0] == '\0')
+                abort();
+            check_field(cmd.device, CMD_ID_MAX, 0);
+            check_field(cmd.visit_kind, sizeof cmd.visit_kind - 1, 0);
+            check_field(cmd.by, CMD_ID_MAX, 0);
+            check_field(cmd.note, CMD_NOTE_MAX, 1);
+        } else if (cmd.kind == CMD_REPORT) {
+            if (strcmp(name, "report/ops") != 0 || cmd.month[0] == '\0' || cmd.contract[0] == '\0')
+                abort();
+            check_field(cmd.month, sizeof cmd.month - 1, 0);
+            check_field(cmd.contract, CMD_ID_MAX, 0);
         } else if (cmd.kind != CMD_RELOAD || strcmp(name, "reload/ops") != 0) {
             abort();
         }

@@ -313,6 +313,26 @@ class SetClock:
         return _faketime(FAKETIME_TIMESTAMP_FILE=self.path, FAKETIME_NO_CACHE="1")
 
 
+def lift_at_rest(**changes):
+    """The simulator's values of an elevator/generic lift standing at floor 1 in normal service,
+    door closed, nobody in, with `changes`."""
+    return dict({"mode": 0, "moving": False, "dir_up": False, "door_zone": True, "door_open": False,
+                 "door_closed": True, "occupied": False, "safety_circuit": True, "door_lock": True,
+                 "mains_power": True, "floor": 1, "speed": 0.0, "runs": 100, "running_hours": 10,
+                 "door_cycles": 200}, **changes)
+
+
+def two_lifts(started, work, topic, poll_ms=(200, 200), params=({}, {})):
+    """The simulator serving two lifts at rest (units 1 and 2), a broker and a subscriber to
+    topic (stack); returns (sim, broker, subscriber, bus) with the bus of lift-1 and lift-2."""
+    scen = scenario(work, [{"unit": u, "driver": "elevator/generic", "values": lift_at_rest()} for u in (1, 2)])
+    sim, broker, sub = stack(started, work, scen, topic)
+    bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
+           "devices": [{"id": "lift-%d" % u, "unit": u, "driver": "elevator/generic", "poll_ms": poll_ms[u - 1],
+                        "location": "%d幢" % u, "params": params[u - 1]} for u in (1, 2)]}
+    return sim, broker, sub, bus
+
+
 def scenario(work, devices, steps=(), name="scenario.json"):
     """Writes a simulator scenario serving `devices`; returns its path."""
     path = work.file(name)

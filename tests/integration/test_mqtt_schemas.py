@@ -2,8 +2,9 @@
 message of a run that produces each payload kind — status online and offline, device states,
 readings, a point_missing event, alert events and the active list, daily reports across a local
 midnight (faked wall clock), metrics, a command reply, the work-order stages of an alert (ack,
-on_site, resolved) and an escalation with its copy on the party's topic, and then contract v2's
-batched readings from a second run with mqtt.payload "v2" — must satisfy the JSON Schema of its
+on_site, resolved) and an escalation with its copy on the party's topic, a visit event and a
+monthly report (asked for by cmd/report), and then contract v2's batched readings from a second
+run with mqtt.payload "v2" — must satisfy the JSON Schema of its
 section, and carry no member that schema does not declare. A member added to a payload without
 its documentation, or a schema that no longer fits, fails here."""
 
@@ -29,6 +30,7 @@ SECTIONS = [
     (r"alerts/active", "active alerts"),
     (r"escalations/[^/]+", "alert event"),
     (r"reports/daily/[^/]+", "daily report"),
+    (r"reports/monthly/[^/]+", "monthly report"),
     (r"metrics", "metrics"),
     (r"(cmd/)?repl(y|ies)(/.*)?", "reply"),
 ]
@@ -151,8 +153,13 @@ def test(started):
                  lambda: len([t for t, _, _ in sub.received() if "/reports/daily/" in t]) >= 2, 60)
     h.wait_until("lift-1 published offline",
                  lambda: any(p.get("state") == "offline" for _, p, _ in sub.received("/devices/lift-1/state")), 30)
-    sub.publish(PREFIX + "/cmd/nonsense/tester", b"{}")
+    sub.publish(PREFIX + "/cmd/nonsense/ops", b"{}")
     h.wait_until("a reply to the refused command", lambda: "reply" in kinds(), 20)
+    sub.publish(PREFIX + "/cmd/visit/ops",
+                json.dumps({"device": "manhole-1", "kind": "patrol", "by": "张师傅", "note": "巡检"}).encode())
+    sub.publish(PREFIX + "/cmd/report/ops", json.dumps({"month": "2026-10", "contract": "drain-om"}).encode())
+    h.wait_until("a visit event and a monthly report",
+                 lambda: "monthly report" in kinds() and any(p.get("event") == "visit" for _, p, _ in sub.received("/events")), 20)
     if d.stop() != 0:
         raise h.TestFailure("the daemon exited %s:\n%s" % (d.proc.returncode, d.output()))
     started.remove(d)

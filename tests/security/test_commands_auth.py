@@ -6,6 +6,9 @@ gateway logged in as its own user with commanders from its config.
   contractor are refused and change nothing: the alert stays unacknowledged and goes on
   escalating; the daemon is the same process and logs no reload. The lift contractor's ack of
   it, the drainage contractor's of its own alert and the admin's "unchanged" reload work.
+- A contractor's visit of another contract's device and its request of another contract's
+  monthly report are refused; the admin's reports of both contracts are published, and the ACL
+  lets each contractor read only its own contract's.
 - A user publishing on another's identity topic, and a dashboard publishing any command, are
   stopped by the broker: nothing reaches the gateway.
 - A 1 MB command (dropped by the broker's max_packet_size) and a 200 kB one (dropped for the
@@ -19,6 +22,7 @@ import json
 import os
 import re
 import sys
+import time
 
 import harness as h
 from acl_broker import GATEWAY_USER, broker_settings, gateway_password, passwords
@@ -163,6 +167,20 @@ def test(started):
     new = d.output()[out0:]
     check(all(w not in new for w in ("drain-co", "ops-admin", "dashboard")),
           "a command stopped at the broker reached the gateway", new)
+
+    # Visits and monthly reports stay within a contractor's own contracts, by command and by ACL.
+    r = ask(drain, "visit", {"device": "lift-a", "kind": "patrol", "id": "x-5"})
+    check(r["ok"] is False and "under contract \"elevator-om\", not one of its own" in r["error"], "another's visit", r)
+    month = time.strftime("%Y-%m", time.gmtime(time.time() + 8 * 3600 - 32 * 86400))  # a past month, Shanghai
+    r = ask(drain, "report", {"month": month, "contract": "elevator-om", "id": "x-6"})
+    check(r["ok"] is False and "contract \"elevator-om\" is not one of its own" in r["error"], "another's report", r)
+    reports = client("drain-co", PREFIX + "/reports/monthly/#", name="drain-co's reports")
+    for k in ("elevator-om", "sewage-om"):
+        check(ask(admin, "report", {"month": month, "contract": k})["ok"] is True, "the admin's report of " + k)
+    h.wait_until("the admin's reports at the dashboard", lambda: len(dash.received("/reports/monthly/sewage-om")) and
+                 len(dash.received("/reports/monthly/elevator-om")))
+    got = h.wait_until("drain-co's own report", lambda: reports.received())
+    check([t for t, _, _ in got] == [PREFIX + "/reports/monthly/sewage-om"], "drain-co read", [t for t, _, _ in got])
 
     # The admin's reload of the files as they run: unchanged, nothing restarted.
     r = ask(admin, "reload", {"id": "x-4"})

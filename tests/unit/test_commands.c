@@ -27,9 +27,9 @@ static const struct row table[] = {
      "unknown key \"stage\" (expected id, alert_id, by, note)", NULL},
     {"on_site/ops", "{}", 0, "alert_id: missing", NULL},
     {"resolve/ops", "{\"alert_id\":\"a-17\"}", 1, "retained command refused", NULL},
-    {"onsite/ops", "{}", 0, "unknown command (expected ack, on_site, resolve or reload)", NULL},
+    {"onsite/ops", "{}", 0, "unknown command (expected ack, on_site, resolve, reload, visit or report)", NULL},
     /* the command word */
-    {"status/ops", "{}", 0, "unknown command (expected ack, on_site, resolve or reload)", NULL},
+    {"status/ops", "{}", 0, "unknown command (expected ack, on_site, resolve, reload, visit or report)", NULL},
     {"ACK/ops", "{}", 0, "unknown command", NULL},
     {"/ops", "{}", 0, "unknown command", NULL},
     /* the identity: the sender's MQTT user name, one topic level */
@@ -63,6 +63,15 @@ static const struct row table[] = {
      "unknown key \"Note\" (expected id, alert_id, by, note)", NULL},
     {"ack/ops", "{\"alert_id\":\"a\\u0000b\",\"by\":\"wang\"}", 0, "\\u0000 in a string", NULL},
     {"ack/ops", "{\"alert_id\":\"a-1\",\"by\":\"wa\\tng\"}", 0, "by: holds a control character", NULL},
+    /* visits and monthly reports */
+    {"visit/lift-co", "{\"device\":\"lift-1\",\"kind\":\"maintenance\",\"by\":\"wang\",\"note\":\"15-day items\"}", 0,
+     NULL, NULL},
+    {"visit/drain-co", "{\"device\":\"mh-3\",\"kind\":\"cleaning\"}", 0, NULL, NULL},
+    {"visit/drain-co", "{\"device\":\"mh-3\",\"kind\":\"repair\"}", 0,
+     "kind: \"repair\" is not a visit (expected maintenance, patrol or cleaning)", NULL},
+    {"visit/drain-co", "{\"kind\":\"patrol\"}", 0, "device: missing (expected a string)", NULL},
+    {"report/ops", "{\"month\":\"2026-11\",\"contract\":\"elevator-om\",\"id\":\"q\"}", 0, NULL, "q"},
+    {"report/ops", "{\"month\":\"2026-11\"}", 0, "contract: missing (expected a string)", NULL},
     /* an id that is not valid is not echoed */
     {"reload/ops", "{\"id\":5}", 0, "id: 5 is a number (expected a string)", NULL},
 };
@@ -150,6 +159,15 @@ static void test_permit(void)
     CHECK_CONTAINS(err, "this alert is under contract \"sewage-om\", not one of its own");
     CHECK(commands_permit(&who[1], &resolve, NULL, err, sizeof err) == -1);
     CHECK_CONTAINS(err, "only an admin may resolve it");
+    /* Visits of its own devices and reports of its own contracts. */
+    struct command visit = {.kind = CMD_VISIT, .name = "visit"}, report = {.kind = CMD_REPORT, .name = "report"};
+    CHECK(commands_permit(&who[1], &visit, &lift, err, sizeof err) == 0);
+    CHECK(commands_permit(&who[1], &visit, &sewage, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "lift-co is a contractor and this device is under contract \"sewage-om\", not one of its own");
+    CHECK(commands_permit(&who[1], &report, &fast, err, sizeof err) == 0);
+    CHECK(commands_permit(&who[1], &report, &sewage, err, sizeof err) == -1);
+    CHECK_CONTAINS(err, "lift-co is a contractor and contract \"sewage-om\" is not one of its own");
+    CHECK(commands_permit(&who[0], &report, &sewage, err, sizeof err) == 0);
 }
 
 int main(void)

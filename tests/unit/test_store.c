@@ -397,7 +397,7 @@ static void test_alerts_and_reports(void)
     diag_clear(&err);
     CHECK(store_open(path, &s, &err) == 0);
     CHECK(store_register(s, &cfg, &err) == 0);
-    CHECK(count(path, "PRAGMA user_version") == 3);
+    CHECK(count(path, "PRAGMA user_version") == 4);
     CHECK(store_last_seq(s) == 7);
 
     struct store_alert a = {"manhole-3:high_level:1000", "manhole-3", "high_level", "major", "raised", 1000, "",
@@ -440,9 +440,13 @@ static void test_alerts_and_reports(void)
     CHECK(store_fetch_unsent(s, &cur, rows, 4) == 3);
     CHECK(rows[1].seq == 8 && rows[1].kind == OUTBOX_ALERT);
     CHECK(rows[2].seq == 9 && rows[2].kind == OUTBOX_REPORT && !strcmp(rows[2].body, "{\"report\":\"daily\"}"));
-    /* Retention of 2 days at day 10: the cleared alert (cleared at 4 s) goes, the active stays. */
+    /* Retention of 2 days: a cleared alert is still kept at day 10, for the month's reports
+     * (STORE_HISTORY_DAYS); past those it goes (cleared at 4 s), the active one stays. */
     CHECK(store_set_limits(s, 0, 2) == 0);
     CHECK(store_expire(s, 10 * 86400000LL, 100) == 0); /* no sent row: only alerts go */
+    CHECK(store_commit(s) == 0);
+    CHECK(count(path, "SELECT count(*) FROM alerts") == 2);
+    CHECK(store_expire(s, (STORE_HISTORY_DAYS + 1) * 86400000LL, 100) == 0);
     CHECK(store_commit(s) == 0);
     CHECK(count(path, "SELECT count(*) FROM alerts") == 1);
     CHECK(count(path, "SELECT count(*) FROM alerts WHERE rule = 'high_level'") == 1);
@@ -463,7 +467,7 @@ int main(void)
     diag_clear(&err);
     CHECK(store_open(path, &s, &err) == 0);
     CHECK(store_register(s, &cfg, &err) == 0);
-    CHECK(count(path, "PRAGMA user_version") == 3);
+    CHECK(count(path, "PRAGMA user_version") == 4);
     CHECK(count(path, "SELECT count(*) FROM points") == 3);
 
     struct msg *m = msg_new(MSG_READING, 0, 1700000000123LL, 3);
