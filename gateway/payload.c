@@ -315,6 +315,11 @@ int payload_row(struct jbuf *b, const char *gateway, const struct outbox_row *r)
     jbuf_put(b, "}", 1);
     name_list(b, "invalid", r, Q_INVALID);
     name_list(b, "offline", r, Q_OFFLINE);
+    /* Report by exception: what a consumer needs to rebuild the series (docs/mqtt.md). */
+    key(b, "full");
+    jbuf_puts(b, r->full ? "true" : "false");
+    key(b, "snapshot_ts");
+    payload_int(b, r->full ? r->ts_ms : r->snapshot_ts);
     return done(b);
 }
 
