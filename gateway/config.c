@@ -557,7 +557,8 @@ static int parse_device(struct jctx *c, const cJSON *obj, const struct bus_confi
         return -1;
     if (has && !(d->report_max_s >= 0 && d->report_max_s <= 86400))
         return json_fail_key(c, "report_max_s",
-                             "%.15g seconds between full snapshots (expected 0..86400; 0: every poll)", d->report_max_s);
+                             "%.15g seconds between full snapshots (expected 0..86400; 0: every poll)",
+                             d->report_max_s);
     return 0;
 }
 

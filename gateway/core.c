@@ -72,7 +72,7 @@ struct core {
     int64_t next_expire;
     int watchdog_ms; /* 0: systemd's watchdog is off */
     int64_t next_watchdog;
-    int64_t *last_ok_ts; /* by device index: wall ms of the last poll with a good value */
+    int64_t *last_ok_ts;          /* by device index: wall ms of the last poll with a good value */
     struct exception_state *sent; /* by device index: what its reading rows last carried */
     struct jbuf out;
     struct engine *engine;

@@ -3,6 +3,7 @@
  * space, types that suit their table, and decimals/sum references resolved to point indices. */
 #include "profile.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -23,8 +24,8 @@ static const char *const top_keys[] = {"driver", "kind",   "description", "manua
                                        "params", "points", "rules",       "codes",  "max_read_registers",
                                        "inputs"};
 static const char *const input_keys[] = {"unit", "doc"};
-static const char *const point_keys[] = {"name",  "table",         "address", "type",  "order", "unit",
-                                         "scale", "offset",        "min",     "max",   "doc",   "bit",
+static const char *const point_keys[] = {"name",  "table",         "address", "type",   "order",   "unit",
+                                         "scale", "offset",        "min",     "max",    "doc",     "bit",
                                          "bits",  "decimals_from", "sum",     "report", "deadband"};
 static const char *const report_keys[] = {"as", "how"};
 /* Indexed by enum report_how, REPORT_NONE first (never written in a profile). */
@@ -279,6 +280,22 @@ static int parse_point(struct jctx *c, const cJSON *obj, int base, struct profil
     return parse_report(c, obj, p, i);
 }
 
+/* Why a point may not have a deadband, or NULL when it may. */
+static const char *no_deadband_why(const struct point *pt, const cJSON *codes)
+{
+    if (pt->type == VT_BOOL)
+        return "a bool is a state";
+    if (pt->bit >= 0)
+        return "a bit field is a state or a code";
+    if (codes && cJSON_GetObjectItemCaseSensitive(codes, pt->name))
+        return "a point with a code table is a code";
+    if (pt->table == TABLE_DERIVED)
+        return "a sum is a totalizer, a counter";
+    if (pt->report_how == REPORT_DELTA)
+        return "a point the daily report counts by \"delta\" is a counter";
+    return NULL;
+}
+
 /* "deadband": a number >= 0 in the point's unit, or a string "<number>%" of the last sent value.
  * Only a measured value has one: a state, a code or a counter is sent on every change, since a
  * change of one of them too small to tell is no change of it at all. */
@@ -298,7 +315,8 @@ static int parse_deadband(struct jctx *c, const cJSON *obj, const cJSON *codes, 
         char *end;
         size_t n = strlen(s);
         pt->deadband = n > 1 && s[n - 1] == '%' ? strtod(s, &end) : NAN;
-        if (!isfinite(pt->deadband) || end != s + n - 1 || s[0] == ' ')
+        if (!isfinite(pt->deadband) || end != s + n - 1 ||
+            !(isdigit((unsigned char)s[0]) || s[0] == '.' || s[0] == '-'))
             return json_fail_key(c, "deadband", "%s is not a deadband (%s)", t, expected);
         if (pt->deadband > 100)
             return json_fail_key(c, "deadband", "%s is more than 100 %% of the value (%s)", t, expected);
@@ -308,12 +326,7 @@ static int parse_deadband(struct jctx *c, const cJSON *obj, const cJSON *codes, 
     }
     if (!(pt->deadband >= 0) || !isfinite(pt->deadband))
         return json_fail_key(c, "deadband", "%s is negative (%s)", t, expected);
-    const char *what = pt->type == VT_BOOL                                      ? "a bool is a state"
-                       : pt->bit >= 0                                           ? "a bit field is a state or a code"
-                       : codes && cJSON_GetObjectItemCaseSensitive(codes, pt->name) ? "a point with a code table is a code"
-                       : pt->table == TABLE_DERIVED                             ? "a sum is a totalizer, a counter"
-                       : pt->report_how == REPORT_DELTA ? "a point the daily report counts by \"delta\" is a counter"
-                                                        : NULL;
+    const char *what = no_deadband_why(pt, codes);
     if (what)
         return json_fail_key(c, "deadband", "%s on \"%s\": %s, sent on every change (expected no deadband)", t,
                              pt->name, what);

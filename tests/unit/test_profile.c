@@ -256,6 +256,8 @@ static void test_deadband(void)
     ERR(HEAD PT "'deadband':'0.5'}]}", "points[0].deadband: \"0.5\" is not a deadband", "in the point's unit");
     ERR(HEAD PT "'deadband':'%'}]}", "points[0].deadband: \"%\" is not a deadband", NULL);
     ERR(HEAD PT "'deadband':'1 %'}]}", "points[0].deadband: \"1 %\" is not a deadband", NULL);
+    ERR(HEAD PT "'deadband':'\\t1%'}]}", "is not a deadband", NULL);
+    ERR(HEAD PT "'deadband':'inf%'}]}", "points[0].deadband: \"inf%\" is not a deadband", NULL);
     ERR(HEAD PT "'deadband':'-2%'}]}", "points[0].deadband: \"-2%\" is negative", NULL);
     ERR(HEAD PT "'deadband':'150%'}]}", "\"150%\" is more than 100 % of the value", NULL);
     ERR(HEAD PT "'deadband':true}]}", "points[0].deadband: true is not a deadband", NULL);
