@@ -84,6 +84,18 @@ static void temp_path(char *path, size_t n, const char *name)
     remove_db(path);
 }
 
+/* A new store at a temporary path, with the test's device registered. */
+static struct store *fresh_store(char *path, size_t n, const char *name)
+{
+    temp_path(path, n, name);
+    struct store *s = NULL;
+    struct diag err;
+    diag_clear(&err);
+    CHECK(store_open(path, &s, &err) == 0);
+    CHECK(store_register(s, &cfg, &err) == 0);
+    return s;
+}
+
 static struct msg *reading(int64_t ts, double level)
 {
     struct msg *m = msg_new(MSG_READING, 0, ts, 3);
@@ -100,12 +112,7 @@ static struct msg *reading(int64_t ts, double level)
 static void test_outbox(void)
 {
     char path[96];
-    temp_path(path, sizeof path, "outbox");
-    struct store *s;
-    struct diag err;
-    diag_clear(&err);
-    CHECK(store_open(path, &s, &err) == 0);
-    CHECK(store_register(s, &cfg, &err) == 0);
+    struct store *s = fresh_store(path, sizeof path, "outbox");
 
     struct msg *m = reading(1000, 0.5);
     int64_t seq;
@@ -193,18 +200,12 @@ static long long meta_evicted(const char *path)
     return count(path, "SELECT value FROM meta WHERE key = 'evicted_unsent'");
 }
 
-/* Retention with a 1 MB file: sent readings go first, then the oldest unsent ones; events stay. */
 /* Report by exception: a row holding part of its poll keeps the time of its device's last full
  * snapshot, and only the points given; a full one reads back with its own time. */
 static void test_partial_rows(void)
 {
     char path[96];
-    temp_path(path, sizeof path, "partial");
-    struct store *s;
-    struct diag err;
-    diag_clear(&err);
-    CHECK(store_open(path, &s, &err) == 0);
-    CHECK(store_register(s, &cfg, &err) == 0);
+    struct store *s = fresh_store(path, sizeof path, "partial");
     struct msg *m = reading(1000, 0.5);
     int64_t seq;
     CHECK(store_append_reading(s, &dev, m, &seq) == 0 && seq == 1);
@@ -226,6 +227,7 @@ static void test_partial_rows(void)
     remove_db(path);
 }
 
+/* Retention with a 1 MB file: sent readings go first, then the oldest unsent ones; events stay. */
 static void test_eviction_order(void)
 {
     char path[96];
