@@ -74,6 +74,7 @@ struct core {
     int64_t next_watchdog;
     int64_t *last_ok_ts;          /* by device index: wall ms of the last poll with a good value */
     struct exception_state *sent; /* by device index: what its reading rows last carried */
+    uint64_t sent_rollbacks;      /* store_rollbacks when sent[] was last known to be stored */
     struct jbuf out;
     struct engine *engine;
     struct reports *reports;
@@ -243,26 +244,36 @@ static void raise_gateway_alert(struct core *c, const char *rule, enum severity 
 static void append_reading(struct core *c, const struct device *d, const struct msg *m)
 {
     bool send[MAX_POINTS], full;
+    /* Rows rolled back never leave the box: what sent[] says was sent may not have been. */
+    if (store_rollbacks(c->store) != c->sent_rollbacks) {
+        c->sent_rollbacks = store_rollbacks(c->store);
+        for (int i = 0; i < c->cfg->ndevices; i++)
+            exception_reset(&c->sent[i]);
+    }
     struct exception_state *st = &c->sent[m->device];
     int n = exception_filter(st, d->profile, exception_report_max_ms(d), d->poll_ms / 2, m->ts_ms, m->values,
                              m->quality, send, &full);
     if (n == 0)
         return;
-    /* A failed write is counted by the store (metrics: store.write_errors); polling goes on. */
+    /* A failed write is counted by the store (metrics: store.write_errors); polling goes on, and
+     * the next poll is a full snapshot. */
     if (full) {
-        store_append_reading(c->store, d, m, NULL);
+        if (store_append_reading(c->store, d, m, NULL) < 0)
+            exception_reset(st);
         return;
     }
     struct msg *part = msg_new(MSG_READING, m->device, m->ts_ms, m->npoints);
     if (!part) {
         log_err("core: %s: out of memory writing a reading", d->id);
+        exception_reset(st);
         return;
     }
     for (int k = 0; k < m->npoints; k++) {
         part->values[k] = m->values[k];
         part->quality[k] = send[k] ? m->quality[k] : Q_UNREAD;
     }
-    store_append_partial(c->store, d, part, st->snapshot_ts, NULL);
+    if (store_append_partial(c->store, d, part, st->snapshot_ts, NULL) < 0)
+        exception_reset(st);
     msg_free(part);
 }
 
@@ -828,6 +839,7 @@ int core_run(struct config *cfg, bool reloaded, struct config **next)
     }
     for (int i = 0; i < cfg->ndevices; i++)
         exception_reset(&c.sent[i]);
+    c.sent_rollbacks = store_rollbacks(c.store);
     /* A file over a lowered max_mb is brought down before anything is added to it. */
     store_enforce_limits(c.store, c.started_ts);
     store_commit(c.store);
