@@ -55,13 +55,10 @@ def test(started):
                                subscriber=dict(client_id="o-and-m", clean=False))
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
            "devices": [
-               # Readings count polls here: every poll stored and published in full (report_max_s 0).
-               {"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 50, "report_max_s": 0},
-               {"id": "flow-main", "unit": 2, "driver": "flow/electromagnetic-generic", "poll_ms": 50,
-                "report_max_s": 0},
-               {"id": "manhole-7", "unit": 3, "driver": "level/ultrasonic-generic", "poll_ms": 50, "report_max_s": 0},
-           ] + [{"id": "flow-%d" % u, "unit": u, "driver": "flow/electromagnetic-generic", "poll_ms": 50,
-                 "report_max_s": 0}
+               {"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 50},
+               {"id": "flow-main", "unit": 2, "driver": "flow/electromagnetic-generic", "poll_ms": 50},
+               {"id": "manhole-7", "unit": 3, "driver": "level/ultrasonic-generic", "poll_ms": 50},
+           ] + [{"id": "flow-%d" % u, "unit": u, "driver": "flow/electromagnetic-generic", "poll_ms": 50}
                 for u in range(4, 9)]}
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt(qos=1, keepalive_s=5, inflight=50))
     cfg["store"]["commit_ms"] = 100
