@@ -78,5 +78,14 @@ def test(started):
     h.wait_until("site0's readings subscribed", lambda: (pub.publish(
         "caretaker/site0/gw-0/devices/lift-1/readings", reading), "runs 5000" in chrome.text(card0))[1], 10, 0.5)
 
+    # Report by exception: a partial reading changes the points it carries, the others stand.
+    partial = json.dumps({"v": 1, "gateway": "gw-0", "seq": 12, "ts": 1796400002000, "device": "lift-1",
+                          "values": {"runs": 5001}, "full": False, "snapshot_ts": 1796400001000}).encode()
+    pub.publish("caretaker/site0/gw-0/devices/lift-1/readings", partial)
+    h.wait_until("runs 5001 shown", lambda: "runs 5001" in chrome.text(card0), 5)
+    values = chrome.js("return window.caretakerDashboard.model.gateways['caretaker/site0/gw-0'].devices['lift-1'].values")
+    if values != {"floor": 4, "runs": 5001}:
+        raise h.TestFailure("after a partial reading the device holds %r" % (values,))
+
 
 sys.exit(h.run(test))
