@@ -150,6 +150,12 @@ static void test_defaults_and_relative_paths(void)
         config_free(c);
     }
     /* TLS without a CA file verifies against the system's CAs; TLS 1.2 is the floor unless 1.3 asked */
+    /* report_max_s: seconds, a fraction allowed (the poll interval of a 500 ms elevator). */
+    c = OK(HEAD "'buses':[" RTU("{'id':'m','unit':1,'driver':'level/ultrasonic-generic','report_max_s':0.5}") "]}",
+           "caretaker.json");
+    if (c)
+        CHECK(c->devices[0]->report_max_s == 0.5);
+    config_free(c);
     c = OK(HEAD "'mqtt':{'tls':{}}}", "caretaker.json");
     if (c) {
         CHECK(c->mqtt.tls.enabled && !c->mqtt.tls.insecure_skip_verify && c->mqtt.tls.ca_file[0] == '\0');
