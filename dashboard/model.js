@@ -83,11 +83,19 @@ var CaretakerModel = (function () {
     var d = device(g, t.device);
     if (d.ts !== null && p.ts < d.ts) return; // a replayed backlog row is older than what is shown
     d.ts = p.ts;
-    d.values = p.values || {};
-    d.bad = (p.invalid || []).concat(p.offline || []);
+    var vals = p.values || {}, bad = (p.invalid || []).concat(p.offline || []);
+    if (p.full === false) {
+      // Report by exception (docs/mqtt.md): only the points that changed; the others hold.
+      d.bad = d.bad.filter(function (n) { return !(n in vals) && bad.indexOf(n) < 0; }).concat(bad);
+      for (var n in vals) d.values[n] = vals[n];
+      for (var j = 0; j < bad.length; j++) delete d.values[bad[j]];
+    } else {
+      d.values = vals;
+      d.bad = bad;
+    }
     for (var i = 0; i < TREND_POINTS.length; i++) {
       var k = TREND_POINTS[i];
-      if (typeof d.values[k] === "number") addTrend(d, k, p.ts, d.values[k]);
+      if (typeof vals[k] === "number") addTrend(d, k, p.ts, vals[k]);
     }
   }
 
@@ -98,7 +106,8 @@ var CaretakerModel = (function () {
       grp.readings.forEach(function (r) {
         var values = {};
         for (var i = 0; i < grp.points.length; i++) if (r.values[i] !== null) values[grp.points[i]] = r.values[i];
-        onReading(g, { device: grp.device }, { ts: r.ts, values: values, invalid: r.invalid, offline: r.offline });
+        onReading(g, { device: grp.device },
+                  { ts: r.ts, values: values, invalid: r.invalid, offline: r.offline, full: r.full });
       });
     });
   }

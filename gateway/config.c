@@ -63,8 +63,8 @@ static const char *const bus_rtu_keys[] = {"port",      "baud",  "parity", "data
 static const char *const bus_tcp_keys[] = {"host", "port"};
 static const char *const bus_dtu_keys[] = {"listen",    "port",        "dtu_id", "register_pattern",
                                            "heartbeat", "secret_file", "allow",  "insecure_no_secret"};
-static const char *const device_keys[] = {"id",         "unit",    "driver", "poll_ms", "location",
-                                          "timeout_ms", "retries", "params", "inputs",  "asset"};
+static const char *const device_keys[] = {"id",      "unit",   "driver", "poll_ms", "location",    "timeout_ms",
+                                          "retries", "params", "inputs", "asset",   "report_max_s"};
 static const char *const asset_keys[] = {"registration_code", "number", "lat", "lon"};
 
 static const struct int_field store_ints[] = {
@@ -561,6 +561,13 @@ static int parse_device(struct jctx *c, const cJSON *obj, const struct bus_confi
         json_get_int(c, obj, "retries", 0, 10, b->retries, false, &d->retries) < 0 || parse_device_params(c, obj, d) ||
         parse_device_inputs(c, obj, d) || parse_asset(c, obj, &d->asset))
         return -1;
+    int has = json_get_number(c, obj, "report_max_s", -1, false, &d->report_max_s);
+    if (has < 0)
+        return -1;
+    if (has && !(d->report_max_s >= 0 && d->report_max_s <= 86400))
+        return json_fail_key(c, "report_max_s",
+                             "%.15g seconds between full snapshots (expected 0..86400; 0: every poll)",
+                             d->report_max_s);
     return 0;
 }
 

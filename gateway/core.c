@@ -37,6 +37,7 @@
 #include "daycounts.h"
 #include "dtu_listener.h"
 #include "engine.h"
+#include "exception.h"
 #include "log.h"
 #include "maintenance.h"
 #include "monthly_make.h"
@@ -82,7 +83,9 @@ struct core {
     int64_t next_expire;
     int watchdog_ms; /* 0: systemd's watchdog is off */
     int64_t next_watchdog;
-    int64_t *last_ok_ts; /* by device index: wall ms of the last poll with a good value */
+    int64_t *last_ok_ts;          /* by device index: wall ms of the last poll with a good value */
+    struct exception_state *sent; /* by device index: what its reading rows last carried */
+    uint64_t sent_rollbacks;      /* store_rollbacks when sent[] was last known to be stored */
     struct jbuf out;
     struct engine *engine;
     struct reports *reports;
@@ -297,6 +300,8 @@ static void handle_state(struct core *c, const struct msg *m)
     bool online = m->kind == MSG_DEVICE_ONLINE;
     if (online)
         c->last_ok_ts[m->device] = m->ts_ms;
+    /* The first poll after either change is a full snapshot; the gap row below is one already. */
+    exception_reset(&c->sent[m->device]);
     const struct bus_config *b = device_bus(c->cfg, d);
     struct payload_device_info info = {b ? b->id : "", d->location, d->driver, d->profile ? d->profile->kind : "",
                                        d->unit,        &d->asset};
@@ -318,6 +323,44 @@ static void handle_state(struct core *c, const struct msg *m)
 }
 
 static void raise_gateway_alert(struct core *c, const char *rule, enum severity sev, const char *zh, const char *en);
+
+/* Report by exception: of a poll, only what changed beyond its deadband goes into the outbox,
+ * and nothing at all when nothing did; every point once report_max_s has passed. */
+static void append_reading(struct core *c, const struct device *d, const struct msg *m)
+{
+    bool send[MAX_POINTS], full;
+    /* Rows rolled back never leave the box: what sent[] says was sent may not have been. */
+    if (store_rollbacks(c->store) != c->sent_rollbacks) {
+        c->sent_rollbacks = store_rollbacks(c->store);
+        for (int i = 0; i < c->cfg->ndevices; i++)
+            exception_reset(&c->sent[i]);
+    }
+    struct exception_state *st = &c->sent[m->device];
+    int n = exception_filter(st, d->profile, exception_report_max_ms(d), d->poll_ms / 2, m->ts_ms, m->values,
+                             m->quality, send, &full);
+    if (n == 0)
+        return;
+    /* A failed write is counted by the store (metrics: store.write_errors); polling goes on, and
+     * the next poll is a full snapshot. */
+    if (full) {
+        if (store_append_reading(c->store, d, m, NULL) < 0)
+            exception_reset(st);
+        return;
+    }
+    struct msg *part = msg_new(MSG_READING, m->device, m->ts_ms, m->npoints);
+    if (!part) {
+        log_err("core: %s: out of memory writing a reading", d->id);
+        exception_reset(st);
+        return;
+    }
+    for (int k = 0; k < m->npoints; k++) {
+        part->values[k] = m->values[k];
+        part->quality[k] = send[k] ? m->quality[k] : Q_UNREAD;
+    }
+    if (store_append_partial(c->store, d, part, st->snapshot_ts, NULL) < 0)
+        exception_reset(st);
+    msg_free(part);
+}
 
 /* A DTU's silent connection was taken over: an event naming both peers; the takeover that makes
  * the id contested also raises a one-shot alert of the gateway (docs/alerts.md). */
@@ -356,8 +399,7 @@ static void handle(struct core *c, const struct msg *m)
             }
         }
         daycounts_poll(c->days, m->device, m->quality, m->npoints);
-        /* A failed write is counted by the store (metrics: store.write_errors); polling goes on. */
-        store_append_reading(c->store, d, m, NULL);
+        append_reading(c, d, m);
         reports_reading(c->reports, m->device, m->ts_ms, m->values, m->quality, m->npoints, report_emit, c);
         engine_handle(c->engine, m, &c->sink);
         follow_engine(c);
@@ -1058,10 +1100,14 @@ int core_run(struct config *cfg, bool reloaded, struct config **next)
     c.q = queue_new(QUEUE_CAPACITY);
     c.buses = calloc((size_t)cfg->nbuses + 1, sizeof *c.buses);
     c.last_ok_ts = calloc((size_t)cfg->ndevices + 1, sizeof *c.last_ok_ts);
-    if (!c.q || !c.buses || !c.last_ok_ts || sfd < 0) {
+    c.sent = calloc((size_t)cfg->ndevices + 1, sizeof *c.sent);
+    if (!c.q || !c.buses || !c.last_ok_ts || !c.sent || sfd < 0) {
         log_err("core: cannot set up: %s", strerror(errno));
         goto out;
     }
+    for (int i = 0; i < cfg->ndevices; i++)
+        exception_reset(&c.sent[i]);
+    c.sent_rollbacks = store_rollbacks(c.store);
     /* A file over a lowered max_mb is brought down before anything is added to it. */
     store_enforce_limits(c.store, c.started_ts);
     store_commit(c.store);
@@ -1151,6 +1197,7 @@ out:
     queue_free(c.q);
     free(c.buses);
     free(c.last_ok_ts);
+    free(c.sent);
     free(c.refusal_replies);
     jbuf_free(&c.out);
     if (sfd >= 0)

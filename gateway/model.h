@@ -74,6 +74,10 @@ struct point {
     int16_t sum[MAX_SUM_TERMS];
     enum report_how report_how;
     char report_as[NAME_MAX_LEN]; /* the daily report's member it feeds ("volume") */
+    /* Report by exception (exception.h): the largest change of the value that is not sent, in the
+     * point's unit, or in percent of the last sent value when deadband_pct. 0: every change. */
+    double deadband;
+    bool deadband_pct;
 };
 
 struct param {
@@ -135,6 +139,9 @@ struct device {
     int poll_ms;
     int timeout_ms; /* inherits the bus's when not set */
     int retries;
+    /* A full snapshot of every point at least this often (report by exception, exception.h);
+     * < 0 when the config leaves it to the profile's param report_max_s, else the default. */
+    double report_max_s;
     int nparams;
     struct param params[MAX_PARAMS];      /* overrides of profile params */
     struct input_bind inputs[MAX_INPUTS]; /* by profile input index; unbound inputs are unknown */

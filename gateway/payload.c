@@ -279,6 +279,11 @@ static void reading_tail(struct jbuf *b, const struct outbox_row *r)
 {
     name_list(b, "invalid", r, Q_INVALID);
     name_list(b, "offline", r, Q_OFFLINE);
+    /* Report by exception: what a consumer needs to rebuild the series (docs/mqtt.md). */
+    key(b, "full");
+    jbuf_puts(b, r->full ? "true" : "false");
+    key(b, "snapshot_ts");
+    payload_int(b, r->full ? r->ts_ms : r->snapshot_ts);
 }
 
 /* v1: "values" by point name, then the tail. */

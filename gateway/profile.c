@@ -3,7 +3,9 @@
  * space, types that suit their table, and decimals/sum references resolved to point indices. */
 #include "profile.h"
 
+#include <ctype.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +24,9 @@ static const char *const top_keys[] = {"driver", "kind",   "description", "manua
                                        "params", "points", "rules",       "codes",  "max_read_registers",
                                        "inputs"};
 static const char *const input_keys[] = {"unit", "doc"};
-static const char *const point_keys[] = {"name",  "table",         "address", "type",  "order", "unit",
-                                         "scale", "offset",        "min",     "max",   "doc",   "bit",
-                                         "bits",  "decimals_from", "sum",     "report"};
+static const char *const point_keys[] = {"name",  "table",         "address", "type",   "order",   "unit",
+                                         "scale", "offset",        "min",     "max",    "doc",     "bit",
+                                         "bits",  "decimals_from", "sum",     "report", "deadband"};
 static const char *const report_keys[] = {"as", "how"};
 /* Indexed by enum report_how, REPORT_NONE first (never written in a profile). */
 static const char *const report_hows[] = {"", "delta", "peak", "mean", "time_in", "rises"};
@@ -278,6 +280,74 @@ static int parse_point(struct jctx *c, const cJSON *obj, int base, struct profil
     return parse_report(c, obj, p, i);
 }
 
+/* Why a point may not have a deadband, or NULL when it may. */
+static const char *no_deadband_why(const struct point *pt, const cJSON *codes)
+{
+    if (pt->type == VT_BOOL)
+        return "a bool is a state";
+    if (pt->bit >= 0)
+        return "a bit field is a state or a code";
+    if (codes && cJSON_GetObjectItemCaseSensitive(codes, pt->name))
+        return "a point with a code table is a code";
+    if (pt->table == TABLE_DERIVED)
+        return "a sum is a totalizer, a counter";
+    if (pt->report_how == REPORT_DELTA)
+        return "a point the daily report counts by \"delta\" is a counter";
+    return NULL;
+}
+
+/* "deadband": a number >= 0 in the point's unit, or a string "<number>%" of the last sent value.
+ * Only a measured value has one: a state, a code or a counter is sent on every change, since a
+ * change of one of them too small to tell is no change of it at all. */
+static int parse_deadband(struct jctx *c, const cJSON *obj, const cJSON *codes, struct point *pt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "deadband");
+    if (!v)
+        return 0;
+    char t[64];
+    json_value_text(v, t, sizeof t);
+    static const char *const expected =
+        "expected a number >= 0 in the point's unit, like 0.01, or a percent of the last sent value, like \"0.5%\"";
+    if (cJSON_IsNumber(v)) {
+        pt->deadband = v->valuedouble;
+    } else if (cJSON_IsString(v)) {
+        const char *s = v->valuestring;
+        char *end;
+        size_t n = strlen(s);
+        pt->deadband = n > 1 && s[n - 1] == '%' ? strtod(s, &end) : NAN;
+        if (!isfinite(pt->deadband) || end != s + n - 1 ||
+            !(isdigit((unsigned char)s[0]) || s[0] == '.' || s[0] == '-'))
+            return json_fail_key(c, "deadband", "%s is not a deadband (%s)", t, expected);
+        if (pt->deadband > 100)
+            return json_fail_key(c, "deadband", "%s is more than 100 %% of the value (%s)", t, expected);
+        pt->deadband_pct = true;
+    } else {
+        return json_fail_key(c, "deadband", "%s is not a deadband (%s)", t, expected);
+    }
+    if (!(pt->deadband >= 0) || !isfinite(pt->deadband))
+        return json_fail_key(c, "deadband", "%s is negative (%s)", t, expected);
+    const char *what = no_deadband_why(pt, codes);
+    if (what)
+        return json_fail_key(c, "deadband", "%s on \"%s\": %s, sent on every change (expected no deadband)", t,
+                             pt->name, what);
+    return 0;
+}
+
+/* After the code tables are known: each point's deadband, and whether the point may have one. */
+static int parse_deadbands(struct jctx *c, const cJSON *points, const cJSON *codes, struct profile *p)
+{
+    size_t mark = json_enter_key(c, "points");
+    int i = 0;
+    for (const cJSON *obj = points->child; obj; obj = obj->next, i++) {
+        size_t m2 = json_enter_index(c, i);
+        if (parse_deadband(c, obj, codes, &p->points[i]))
+            return -1;
+        json_leave(c, m2);
+    }
+    json_leave(c, mark);
+    return 0;
+}
+
 /* Looks a referenced point up by name: exists, with a suggestion when it does not. */
 static int resolve_ref(struct jctx *c, const struct profile *p, const char *name)
 {
@@ -389,6 +459,9 @@ static int parse_params(struct jctx *c, const cJSON *params, struct profile *p)
         snprintf(pa->name, sizeof pa->name, "%s", obj->string);
         if (json_get_number(c, obj, "default", 0, true, &pa->value) < 0)
             return -1;
+        if (strcmp(pa->name, "report_max_s") == 0 && !(pa->value >= 0 && pa->value <= 86400))
+            return json_fail_key(c, "default",
+                                 "%.15g seconds between full snapshots (expected 0..86400; 0: every poll)", pa->value);
         const char *text;
         if (json_get_text(c, obj, "unit", false, &text) < 0 || json_get_text(c, obj, "doc", false, &text) < 0)
             return -1;
@@ -523,6 +596,8 @@ static int parse_root(struct jctx *c, const cJSON *root, struct profile *p)
     if (json_get_child(c, root, "codes", cJSON_Object, false, &codes) < 0)
         return -1;
     if (codes && check_codes(c, codes))
+        return -1;
+    if (parse_deadbands(c, points, codes, p))
         return -1;
     if (json_get_child(c, root, "rules", cJSON_Array, false, &rules) < 0)
         return -1;

@@ -39,6 +39,12 @@ int store_set_limits(struct store *s, int max_mb, int retention_days);
  * is full, old readings are evicted (see store_enforce_limits) and the append retried once. */
 int store_append_reading(struct store *s, const struct device *d, const struct msg *m, int64_t *seq_out);
 
+/* The same for a reading row that holds only some points of its poll (report by exception, the
+ * others Q_UNREAD in m): snapshot_ts is the poll time of the device's last full snapshot, kept
+ * with the row for its message. 0 makes it a full snapshot, as store_append_reading. */
+int store_append_partial(struct store *s, const struct device *d, const struct msg *m, int64_t snapshot_ts,
+                         int64_t *seq_out);
+
 /* Appends an event row (device state change, missing point, alert event...) with a JSON
  * object body; d may be NULL for gateway-wide events. */
 int store_append_event(struct store *s, const struct device *d, enum outbox_kind kind, int64_t ts_ms,
@@ -80,6 +86,10 @@ struct outbox_row {
     const char *body;   /* JSON object of non-reading kinds; NULL for readings */
     int nvalues;
     const struct outbox_value *values;
+    /* Readings (report by exception): full when the row holds every point read in its poll;
+     * snapshot_ts the poll time of the device's last full snapshot (ts_ms when full). */
+    int full;
+    int64_t snapshot_ts;
 };
 
 /* Where a publisher is in the outbox: the highest seq it has taken of each class. Zero it to

@@ -53,7 +53,7 @@ int store__step_reset(sqlite3_stmt *st)
 
 /* Returns an SQLite result code; on success the row is in the open transaction. */
 int store__insert_outbox(struct store *s, enum outbox_kind kind, int device, int64_t ts, const char *body,
-                         int64_t *seq_out)
+                         int64_t snapshot_ts, int64_t *seq_out)
 {
     int64_t seq = s->last_seq + 1;
     sqlite3_stmt *st = s->ins_outbox;
@@ -68,6 +68,10 @@ int store__insert_outbox(struct store *s, enum outbox_kind kind, int device, int
         sqlite3_bind_text(st, 5, body, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 5);
+    if (snapshot_ts)
+        sqlite3_bind_int64(st, 6, snapshot_ts);
+    else
+        sqlite3_bind_null(st, 6);
     int rc = store__step_reset(st);
     if (rc != SQLITE_DONE)
         return rc;
@@ -93,12 +97,13 @@ static void discard_row(struct store *s, int64_t seq, int values)
     }
 }
 
-static int append_reading_once(struct store *s, const struct device *d, const struct msg *m, int64_t *seq_out)
+static int append_reading_once(struct store *s, const struct device *d, const struct msg *m, int64_t snapshot_ts,
+                               int64_t *seq_out)
 {
     if (store__begin(s) < 0)
         return SQLITE_ERROR;
     int64_t seq;
-    int rc = store__insert_outbox(s, OUTBOX_READING, d->index, m->ts_ms, NULL, &seq);
+    int rc = store__insert_outbox(s, OUTBOX_READING, d->index, m->ts_ms, NULL, snapshot_ts, &seq);
     if (rc != SQLITE_OK)
         return rc;
     sqlite3_stmt *st = s->ins_reading;
@@ -145,14 +150,20 @@ int store__write_failed(struct store *s, int rc, const char *what)
 
 int store_append_reading(struct store *s, const struct device *d, const struct msg *m, int64_t *seq_out)
 {
+    return store_append_partial(s, d, m, 0, seq_out);
+}
+
+int store_append_partial(struct store *s, const struct device *d, const struct msg *m, int64_t snapshot_ts,
+                         int64_t *seq_out)
+{
     int64_t seq = 0;
     if (s->in_tx && s->pending_msgs % CHECK_EVERY == CHECK_EVERY - 1 && store_enforce_limits(s, m->ts_ms) < 0)
         store__check_rolled_back(s);
-    int rc = append_reading_once(s, d, m, &seq);
+    int rc = append_reading_once(s, d, m, snapshot_ts, &seq);
     for (int i = 0; rc == SQLITE_FULL && i < (int)NELEM(full_targets) && store__ceiling(s) > 0; i++) {
         store__check_rolled_back(s);
         if (store__evict(s, s->cap_pages * full_targets[i] / 100, m->ts_ms) >= 0 && store_commit(s) == 0)
-            rc = append_reading_once(s, d, m, &seq);
+            rc = append_reading_once(s, d, m, snapshot_ts, &seq);
     }
     if (rc != SQLITE_OK)
         return store__write_failed(s, rc, "insert reading");
@@ -166,11 +177,11 @@ int store_append_event(struct store *s, const struct device *d, enum outbox_kind
 {
     int64_t seq = 0;
     int dev = d ? d->index : -1;
-    int rc = store__begin(s) < 0 ? SQLITE_ERROR : store__insert_outbox(s, kind, dev, ts_ms, json_body, &seq);
+    int rc = store__begin(s) < 0 ? SQLITE_ERROR : store__insert_outbox(s, kind, dev, ts_ms, json_body, 0, &seq);
     for (int i = 0; rc == SQLITE_FULL && i < (int)NELEM(full_targets) && store__ceiling(s) > 0; i++) {
         store__check_rolled_back(s);
         if (store__evict(s, s->cap_pages * full_targets[i] / 100, ts_ms) >= 0 && store_commit(s) == 0)
-            rc = store__begin(s) < 0 ? SQLITE_ERROR : store__insert_outbox(s, kind, dev, ts_ms, json_body, &seq);
+            rc = store__begin(s) < 0 ? SQLITE_ERROR : store__insert_outbox(s, kind, dev, ts_ms, json_body, 0, &seq);
     }
     if (rc != SQLITE_OK)
         return store__write_failed(s, rc, "insert event");

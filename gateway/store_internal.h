@@ -113,9 +113,10 @@ void store__check_rolled_back(struct store *s);
 int store__write_failed(struct store *s, int rc, const char *what);
 /* Writes the acknowledged range [mark_lo, mark_hi] as sent. */
 int store__flush_marks(struct store *s);
-/* One outbox row in the open transaction; an SQLite result code. */
+/* One outbox row in the open transaction; an SQLite result code. snapshot_ts: 0, or that of a
+ * reading row holding part of its poll (store_append_partial). */
 int store__insert_outbox(struct store *s, enum outbox_kind kind, int device, int64_t ts, const char *body,
-                         int64_t *seq_out);
+                         int64_t snapshot_ts, int64_t *seq_out);
 /* The ceiling in pages (max_mb or the disk's), measured now; sets s->cap_pages. */
 int64_t store__ceiling(struct store *s);
 /* Brings the pages in use down to target_pages; the readings evicted, or -1. */

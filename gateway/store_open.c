@@ -46,6 +46,9 @@ static const char *const migrations[] = {
     "  PRIMARY KEY(device, day_start)) WITHOUT ROWID;"
     "CREATE TABLE device_since(device TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX alerts_raised ON alerts(raised_ts);",
+    /* Report by exception: a reading row holding only some points of its poll keeps the poll
+     * time of its device's last full snapshot; NULL on a full snapshot and on other kinds. */
+    "ALTER TABLE outbox ADD COLUMN snapshot_ts INTEGER;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -168,7 +171,8 @@ static struct store *open_at(const char *path, struct diag *err, int *corrupt, b
     s->evicted_unsent_committed = s->evicted_unsent;
     s->last_seq = max_seq > meta_seq ? max_seq : meta_seq;
     s->committed_seq = s->last_seq;
-    if (prepare(s, "INSERT INTO outbox(seq, kind, device_id, ts, body) VALUES(?,?,?,?,?)", &s->ins_outbox) ||
+    if (prepare(s, "INSERT INTO outbox(seq, kind, device_id, ts, body, snapshot_ts) VALUES(?,?,?,?,?,?)",
+                &s->ins_outbox) ||
         prepare(s, "INSERT INTO readings(seq, point_id, value, quality) VALUES(?,?,?,?)", &s->ins_reading) ||
         prepare(s, "INSERT OR REPLACE INTO meta(key, value) VALUES('last_seq', ?)", &s->set_last_seq) ||
         prepare(s, "UPDATE outbox SET sent = 1 WHERE seq BETWEEN ?1 AND ?2 AND sent = 0", &s->mark_range) ||
@@ -176,10 +180,11 @@ static struct store *open_at(const char *path, struct diag *err, int *corrupt, b
                 "SELECT seq, kind, device_id, ts, body FROM outbox WHERE sent = 0 AND kind IN (2, 3, 4, 5)"
                 " AND seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
                 &s->fetch_events) ||
-        prepare(s,
-                "SELECT seq, device_id, ts FROM outbox WHERE sent = 0 AND kind = 1 AND seq > ?1 AND seq <= ?2"
-                " ORDER BY seq LIMIT ?3",
-                &s->fetch_readings) ||
+        prepare(
+            s,
+            "SELECT seq, device_id, ts, snapshot_ts FROM outbox WHERE sent = 0 AND kind = 1 AND seq > ?1 AND seq <= ?2"
+            " ORDER BY seq LIMIT ?3",
+            &s->fetch_readings) ||
         prepare(s, "SELECT seq, point_id, value, quality FROM readings WHERE seq BETWEEN ?1 AND ?2",
                 &s->fetch_values) ||
         prepare(s,

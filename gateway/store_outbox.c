@@ -70,6 +70,8 @@ static int fetch_readings(struct store *s, struct outbox_cursor *c, struct outbo
         r->kind = OUTBOX_READING;
         r->device = store__name_of(&s->dev_names, sqlite3_column_int64(st, 1));
         r->ts_ms = sqlite3_column_int64(st, 2);
+        r->full = sqlite3_column_type(st, 3) == SQLITE_NULL;
+        r->snapshot_ts = r->full ? r->ts_ms : sqlite3_column_int64(st, 3);
         s->slots[n].body_off = SIZE_MAX;
         n++;
     }

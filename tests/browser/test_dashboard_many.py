@@ -78,13 +78,26 @@ def test(started):
     h.wait_until("site0's readings subscribed", lambda: (pub.publish(
         "caretaker/site0/gw-0/devices/lift-1/readings", reading), "runs 5000" in chrome.text(card0))[1], 10, 0.5)
 
+    # Report by exception: a partial reading changes the points it carries, the others stand.
+    partial = json.dumps({"v": 1, "gateway": "gw-0", "seq": 12, "ts": 1796400002000, "device": "lift-1",
+                          "values": {"runs": 5001}, "full": False, "snapshot_ts": 1796400001000}).encode()
+    pub.publish("caretaker/site0/gw-0/devices/lift-1/readings", partial)
+    h.wait_until("runs 5001 shown", lambda: "runs 5001" in chrome.text(card0), 5)
+    values = chrome.js("return window.caretakerDashboard.model.gateways['caretaker/site0/gw-0'].devices['lift-1'].values")
+    if values != {"floor": 4, "runs": 5001}:
+        raise h.TestFailure("after a partial reading the device holds %r" % (values,))
     # A contract v2 batch: the device's latest reading in it is what the card shows.
     batch = json.dumps({"v": 2, "gateway": "gw-0", "devices": [
         {"device": "lift-1", "points": ["floor", "runs"], "readings": [
-            {"seq": 12, "ts": 1796400002000, "values": [5, 5001]},
-            {"seq": 14, "ts": 1796400003000, "values": [6, 5002]}]}]}).encode()
+            {"seq": 13, "ts": 1796400003000, "values": [5, 5002], "full": True, "snapshot_ts": 1796400003000},
+            {"seq": 14, "ts": 1796400004000, "values": [6, 5003], "full": True, "snapshot_ts": 1796400004000}]},
+        {"device": "lift-1", "points": ["runs"], "readings": [
+            {"seq": 15, "ts": 1796400005000, "values": [5004], "full": False, "snapshot_ts": 1796400004000}]}]}).encode()
     pub.publish("caretaker/site0/gw-0/v2/readings", batch)
-    chrome.wait_text("a v2 batch's latest reading shown", card0, "runs 5002")
+    chrome.wait_text("a v2 batch's latest reading shown", card0, "runs 5004")
+    values = chrome.js("return window.caretakerDashboard.model.gateways['caretaker/site0/gw-0'].devices['lift-1'].values")
+    if values != {"floor": 6, "runs": 5004}:
+        raise h.TestFailure("after a v2 batch ending in a partial reading the device holds %r" % (values,))
 
 
 sys.exit(h.run(test))

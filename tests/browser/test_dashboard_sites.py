@@ -48,10 +48,13 @@ def test(started):
         {"unit": 2, "driver": "elevator/generic", "values": LIFT},
         {"unit": 3, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.45}}],
         {USER: PASSWORD, OM_USER: OM_PASSWORD}, acl=ACL)
-    level = {"driver": "level/ultrasonic-generic", "poll_ms": 250, "params": {"pipe_d_m": 3.0}}
+    # A card shows the readings that arrive once it is open, and these values stand still: every
+    # poll published in full (report_max_s 0), so the card fills without waiting for a snapshot.
+    level = {"driver": "level/ultrasonic-generic", "poll_ms": 250, "params": {"pipe_d_m": 3.0}, "report_max_s": 0}
     cfg_a = gateway_config(work, "gw-a", "hongmei", "gw-a", sim, broker, [
         dict(level, id="manhole-a", unit=1, location="3号楼北侧窨井"),
-        {"id": "lift-a", "unit": 2, "driver": "elevator/generic", "poll_ms": 250, "location": "3幢1单元"}])
+        {"id": "lift-a", "unit": 2, "driver": "elevator/generic", "poll_ms": 250, "location": "3幢1单元",
+         "report_max_s": 0}])
     cfg_b = gateway_config(work, "gw-b", "xinhua", "gw-b", sim, broker, [
         dict(level, id="manhole-b", unit=3, location="小区总排口")])
     gw_a = h.Daemon(work, cfg_a, name="gw-a", env=h.faked_clock(START_A))

@@ -32,7 +32,9 @@ def expected(level):
 
 
 def devices(prefix):
-    return [{"id": "%s-%s" % (prefix, NAMES[u]), "unit": u, "driver": "level/ultrasonic-generic", "poll_ms": 100}
+    # Readings count polls here: every poll stored and published in full (report_max_s 0).
+    return [{"id": "%s-%s" % (prefix, NAMES[u]), "unit": u, "driver": "level/ultrasonic-generic", "poll_ms": 100,
+             "report_max_s": 0}
             for u in UNITS]
 
 

@@ -55,7 +55,9 @@ def test(started):
     sim = h.Sim(work, scen, tcp=True)
     started.append(sim)
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
-           "devices": [{"id": "manhole-%d" % u, "unit": u, "driver": "level/ultrasonic-generic", "poll_ms": POLL_MS}
+           # Readings count polls here: every poll stored and published in full (report_max_s 0).
+           "devices": [{"id": "manhole-%d" % u, "unit": u, "driver": "level/ultrasonic-generic", "poll_ms": POLL_MS,
+                        "report_max_s": 0}
                        for u in range(1, DEVICES + 1)]}
     cfg = h.base_config(work, [bus])
     db = cfg["store"]["path"]

@@ -36,7 +36,9 @@ def damage_pages(db):
 def one_case(started, sim, name, damage):
     work = h.Workdir("fault-corrupt-" + name)
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
-           "devices": [{"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 50}]}
+           # Readings count polls here: every poll stored and published in full (report_max_s 0).
+           "devices": [{"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 50,
+                        "report_max_s": 0}]}
     cfg = h.base_config(work, [bus])
     db = cfg["store"]["path"]
     first = h.Daemon(work, cfg, name="before")

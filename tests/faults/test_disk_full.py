@@ -24,7 +24,9 @@ DEVICES = 6
 
 def bus_for(sim, poll_ms=50):
     return {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
-            "devices": [{"id": "manhole-%d" % u, "unit": u, "driver": "level/ultrasonic-generic", "poll_ms": poll_ms}
+            # Readings count polls here: every poll stored and published in full (report_max_s 0).
+            "devices": [{"id": "manhole-%d" % u, "unit": u, "driver": "level/ultrasonic-generic", "poll_ms": poll_ms,
+                         "report_max_s": 0}
                         for u in range(1, DEVICES + 1)]}
 
 

@@ -67,8 +67,10 @@ def test(started):
     sim, broker, sub = h.stack(started, work, scen, PREFIX + "/devices/#")
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 2000,
            "devices": [
-               {"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100},
-               {"id": "flow-main", "unit": 2, "driver": "flow/electromagnetic-generic", "poll_ms": 100},
+               # Readings count polls here: every poll stored and published in full (report_max_s 0).
+               {"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100, "report_max_s": 0},
+               {"id": "flow-main", "unit": 2, "driver": "flow/electromagnetic-generic", "poll_ms": 100,
+                "report_max_s": 0},
            ]}
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt(qos=1))
     vg = Valgrind(work, binary, cfg)

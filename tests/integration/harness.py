@@ -324,12 +324,13 @@ def lift_at_rest(**changes):
 
 def two_lifts(started, work, topic, poll_ms=(200, 200), params=({}, {})):
     """The simulator serving two lifts at rest (units 1 and 2), a broker and a subscriber to
-    topic (stack); returns (sim, broker, subscriber, bus) with the bus of lift-1 and lift-2."""
+    topic (stack); returns (sim, broker, subscriber, bus) with the bus of lift-1 and lift-2, each
+    poll published in full (report_max_s 0), so readings count polls."""
     scen = scenario(work, [{"unit": u, "driver": "elevator/generic", "values": lift_at_rest()} for u in (1, 2)])
     sim, broker, sub = stack(started, work, scen, topic)
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
            "devices": [{"id": "lift-%d" % u, "unit": u, "driver": "elevator/generic", "poll_ms": poll_ms[u - 1],
-                        "location": "%d幢" % u, "params": params[u - 1]} for u in (1, 2)]}
+                        "location": "%d幢" % u, "params": params[u - 1], "report_max_s": 0} for u in (1, 2)]}
     return sim, broker, sub, bus
 
 

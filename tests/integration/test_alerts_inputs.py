@@ -30,11 +30,13 @@ def test(started):
                              {"unit": 4, "driver": "flow/electromagnetic-generic", "values": {"flow": 0.0}}])
     sim, broker, sub = h.stack(started, work, scen, PREFIX + "/#")
     fast = {"blockage_for_s": 1, "pipe_d_m": 2.0}  # a wide pipe: no surcharge alerts in the way
+    # The manholes' readings count polls below: every poll published in full (report_max_s 0).
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
            "devices": [
                {"id": "manhole-up", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100, "params": fast,
-                "inputs": {"downstream_level": "manhole-down.level"}},
-               {"id": "manhole-down", "unit": 2, "driver": "level/ultrasonic-generic", "poll_ms": 100, "params": fast},
+                "report_max_s": 0, "inputs": {"downstream_level": "manhole-down.level"}},
+               {"id": "manhole-down", "unit": 2, "driver": "level/ultrasonic-generic", "poll_ms": 100, "params": fast,
+                "report_max_s": 0},
                {"id": "pump-1", "unit": 3, "driver": "pump/controller-generic", "poll_ms": 100,
                 "params": {"no_flow_s": 1}, "inputs": {"outlet_flow": "main-flow.flow"}},
                {"id": "main-flow", "unit": 4, "driver": "flow/electromagnetic-generic", "poll_ms": 100},

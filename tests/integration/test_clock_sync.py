@@ -44,7 +44,7 @@ def test(started):
     sim, broker, sub = h.stack(started, work, h.scenario(work, [{"unit": 1, "driver": "elevator/generic",
                                                                  "values": RUNNING}]), PREFIX + "/#")
     buses = [{"id": "bus-lift", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
-              "devices": [{"id": "lift-1", "unit": 1, "driver": "elevator/generic", "poll_ms": 200,
+              "devices": [{"id": "lift-1", "unit": 1, "driver": "elevator/generic", "poll_ms": 200, "report_max_s": 0,
                            "params": {"trapped_s": 2, "stop_outside_zone_s": 600}}]}]
     contracts = [{"id": "elevator-om", "contractor": "某电梯维保公司", "covers": ["elevator"],
                   "respond_seconds": {"critical": 20}}]

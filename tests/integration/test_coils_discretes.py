@@ -46,7 +46,9 @@ def test(started):
     for a in range(2, 12):
         sim.cmd("raw 5 discrete %d %d" % (a, a in DISCRETES_ON))
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
-           "devices": [{"id": "pump-station", "unit": 5, "driver": "test/coils-inputs", "poll_ms": 100}]}
+           # The readings are checked poll by poll: every poll published in full (report_max_s 0).
+           "devices": [{"id": "pump-station", "unit": 5, "driver": "test/coils-inputs", "poll_ms": 100,
+                        "report_max_s": 0}]}
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt())
     cfg["gateway"]["drivers_dirs"] = [PROFILES]
     db = cfg["store"]["path"]

@@ -18,7 +18,9 @@ def test(started):
     sim = h.Sim(work, scen, tcp=True)
     started.append(sim)
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "max_gap": 10,
-           "devices": [{"id": "manhole-5", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 50}]}
+           # Readings count polls here: every poll published in full (report_max_s 0).
+           "devices": [{"id": "manhole-5", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 50,
+                        "report_max_s": 0}]}
     cfg = h.base_config(work, [bus])
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)

@@ -75,7 +75,7 @@ def test(started):
                                broker=dict(persistence=True), subscriber=dict(client_id="o-and-m", clean=False))
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
            "devices": [{"id": d, "unit": u, "driver": "level/ultrasonic-generic", "poll_ms": 100,
-                        "params": {"pipe_d_m": 3.0}} for d, u in UNITS.items()]}
+                        "params": {"pipe_d_m": 3.0}, "report_max_s": 0} for d, u in UNITS.items()]}
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt(payload="v2", batch_ms=1500, keepalive_s=5))
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)

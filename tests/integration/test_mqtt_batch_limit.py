@@ -18,7 +18,8 @@ def test(started):
     sim, broker, sub = h.stack(started, work, h.scenario(work, devices), PREFIX + "/v2/readings",
                                broker=dict(extra="max_packet_size %d" % MAX_PACKET))
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
-           "devices": [{"id": "pit-%d" % u, "unit": u, "driver": "level/ultrasonic-generic", "poll_ms": 50}
+           "devices": [{"id": "pit-%d" % u, "unit": u, "driver": "level/ultrasonic-generic", "poll_ms": 50,
+                        "report_max_s": 0}
                        for u in (1, 2, 3)]}
     # A window far longer than the test: only the size can close a batch.
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt(payload="v2", batch_ms=60000))

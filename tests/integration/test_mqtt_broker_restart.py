@@ -50,10 +50,12 @@ def test(started):
     work = h.Workdir("mqtt-restart")
     sim, broker, sub = h.stack(started, work, scenario(work), PREFIX + "/devices/#", broker=dict(persistence=True),
                                subscriber=dict(client_id="o-and-m", clean=False))
+    # Readings are the traffic under test: every poll published in full (report_max_s 0).
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
            "devices": [
-               {"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 50},
-               {"id": "flow-main", "unit": 2, "driver": "flow/electromagnetic-generic", "poll_ms": 50},
+               {"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 50, "report_max_s": 0},
+               {"id": "flow-main", "unit": 2, "driver": "flow/electromagnetic-generic", "poll_ms": 50,
+                "report_max_s": 0},
            ]}
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt(qos=1, keepalive_s=5, inflight=20))
     db = cfg["store"]["path"]

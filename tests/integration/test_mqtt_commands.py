@@ -42,7 +42,9 @@ def test(started):
     work = h.Workdir("mqtt-cmd")
     sim, broker, sub = h.stack(started, work, scenario(work), PREFIX + "/#")
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
-           "devices": [{"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100}]}
+           # Readings show the daemon polling on: every poll published in full (report_max_s 0).
+           "devices": [{"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100,
+                        "report_max_s": 0}]}
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt(),
                         commands={"reload_interval_s": 1, "refusals_per_minute": 1000,
                                   "commanders": {ADMIN: {"role": "admin"}}})

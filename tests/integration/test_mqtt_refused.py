@@ -22,8 +22,10 @@ def test(started):
         f.write("topic readwrite %s/status\ntopic readwrite %s/metrics\ntopic readwrite %s/devices/+/state\n"
                 "topic readwrite %s/cmd/#\n" % (PREFIX, PREFIX, PREFIX, PREFIX))
     sim, broker, _ = h.stack(started, work, scen, broker=dict(extra="acl_file %s" % acl))
+    # Readings are the traffic the broker refuses: every poll published in full (report_max_s 0).
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
-           "devices": [{"id": "manhole-1", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100}]}
+           "devices": [{"id": "manhole-1", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100,
+                        "report_max_s": 0}]}
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt(protocol="5"))
     db = cfg["store"]["path"]
     d = h.Daemon(work, cfg)

@@ -53,7 +53,8 @@ def test(started):
 
     def config(gw, port, ca="ca.pem", password_file=pw_file):
         bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 500,
-               "devices": [{"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100}]}
+               "devices": [{"id": "manhole-3", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100,
+                            "report_max_s": 0}]}  # readings are the traffic under test: every poll in full
         cfg = h.base_config(work, [bus], mqtt=broker.mqtt(
             port=port, username="gw-01", password_file=password_file,
             tls={"ca_file": work.file(ca), "cert_file": work.file("client.pem"), "key_file": work.file("client.key")}))

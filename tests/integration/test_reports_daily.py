@@ -40,10 +40,12 @@ def test(started):
     scen = h.scenario(work, [{"unit": 1, "driver": "elevator/generic", "values": lift},
                              {"unit": 2, "driver": "level/ultrasonic-generic", "values": {"decimals": 2, "level": 0.30}}])
     sim, broker, sub = h.stack(started, work, scen, PREFIX + "/reports/daily/+")
+    # The report counts polls, checked against the stored readings: every poll stored in full
+    # (report_max_s 0).
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 300,
-           "devices": [{"id": "lift-1", "unit": 1, "driver": "elevator/generic", "poll_ms": 200},
+           "devices": [{"id": "lift-1", "unit": 1, "driver": "elevator/generic", "poll_ms": 200, "report_max_s": 0},
                        {"id": "manhole-1", "unit": 2, "driver": "level/ultrasonic-generic", "poll_ms": 200,
-                        "params": {"pipe_d_m": 2.0, "high_m": 2.0}}]}
+                        "params": {"pipe_d_m": 2.0, "high_m": 2.0}, "report_max_s": 0}]}
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt())
     db = cfg["store"]["path"]
 

@@ -27,12 +27,14 @@ def test(started):
     ])
     sim = h.Sim(work, scen, tcp=True)
     started.append(sim)
+    # The store growing shows the daemon at work: every poll written in full (report_max_s 0).
     bus = {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim.tcp_port, "timeout_ms": 100,
            "retries": 0, "offline_after": 2,
            "devices": [
                {"id": "manhole-1", "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 100,
-                "location": "3号楼北侧窨井"},
-               {"id": "manhole-2", "unit": 2, "driver": "level/ultrasonic-generic", "poll_ms": 100},
+                "location": "3号楼北侧窨井", "report_max_s": 0},
+               {"id": "manhole-2", "unit": 2, "driver": "level/ultrasonic-generic", "poll_ms": 100,
+                "report_max_s": 0},
            ]}
     cfg = h.base_config(work, [bus])
     db = cfg["store"]["path"]

@@ -60,7 +60,9 @@ def check_refuses(work, cfg, want):
 def dtu_bus(bus_id, port, dtu_id, secret_path, device, **extra):
     bus = {"id": bus_id, "type": "dtu", "listen": "127.0.0.1:%d" % port, "dtu_id": dtu_id,
            "secret_file": secret_path, "heartbeat": "HB", "timeout_ms": 300, "retries": 0, "offline_after": 50,
-           "devices": [{"id": device, "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 200}]}
+           # Readings count polls here: every poll stored and published in full (report_max_s 0).
+           "devices": [{"id": device, "unit": 1, "driver": "level/ultrasonic-generic", "poll_ms": 200,
+                        "report_max_s": 0}]}
     bus.update(extra)
     return bus
 

@@ -174,7 +174,9 @@ class HostileDtu:
 
 
 def devices(prefix, units):
-    return [{"id": "%s-%d" % (prefix, u), "unit": u, "driver": DRIVER, "poll_ms": 100} for u in units]
+    # Readings count polls here: every poll stored and published in full (report_max_s 0).
+    return [{"id": "%s-%d" % (prefix, u), "unit": u, "driver": DRIVER, "poll_ms": 100,
+             "report_max_s": 0} for u in units]
 
 
 def rows(db, dev):

@@ -29,7 +29,8 @@ static struct outbox_row reading(int64_t seq, int64_t ts, const char *device)
                                .ts_ms = ts,
                                .device = device,
                                .nvalues = lift ? 2 : 3,
-                               .values = lift ? lift_vals : pit_vals};
+                               .values = lift ? lift_vals : pit_vals,
+                               .full = 1};
 }
 
 static void test_grouped(void)
@@ -48,11 +49,11 @@ static void test_grouped(void)
     CHECK(batch_render(&b, &out) == 0);
     CHECK_JSON(out.p, "{\"v\":2,\"gateway\":\"gw-01\",\"devices\":["
                       "{\"device\":\"lift-1\",\"points\":[\"floor\",\"door\"],\"readings\":["
-                      "{\"seq\":41,\"ts\":1700000000000,\"values\":[3,0]},"
-                      "{\"seq\":45,\"ts\":1700000001000,\"values\":[3,0]}]},"
+                      "{\"seq\":41,\"ts\":1700000000000,\"values\":[3,0],\"full\":true,\"snapshot_ts\":1700000000000},"
+                      "{\"seq\":45,\"ts\":1700000001000,\"values\":[3,0],\"full\":true,\"snapshot_ts\":1700000001000}]},"
                       "{\"device\":\"pit-\\\"2\\\"\",\"points\":[\"level\",\"temp\",\"status\"],\"readings\":["
                       "{\"seq\":42,\"ts\":1700000000010,\"values\":[0.82,null,null],"
-                      "\"invalid\":[\"temp\"],\"offline\":[\"status\"]}]}]}");
+                      "\"invalid\":[\"temp\"],\"offline\":[\"status\"],\"full\":true,\"snapshot_ts\":1700000000010}]}]}");
     CHECK(batch_bytes(&b) == out.len);
     CHECK(batch_count(&b) == 3);
     const int64_t *seqs = batch_seqs(&b);
@@ -66,20 +67,23 @@ static void test_grouped(void)
     CHECK(batch_render(&b, &out) == 0);
     CHECK_JSON(out.p, "{\"v\":2,\"gateway\":\"gw-01\",\"devices\":[{\"device\":\"pit-\\\"2\\\"\","
                       "\"points\":[\"level\",\"temp\",\"status\"],\"readings\":[{\"seq\":46,\"ts\":5,"
-                      "\"values\":[0.82,null,null],\"invalid\":[\"temp\"],\"offline\":[\"status\"]}]}]}");
+                      "\"values\":[0.82,null,null],\"invalid\":[\"temp\"],\"offline\":[\"status\"],\"full\":true,"
+                      "\"snapshot_ts\":5}]}]}");
     CHECK(batch_bytes(&b) == out.len);
 
     /* The same device with other points (its profile changed at a reload): a group of its own. */
     batch_clear(&b);
     struct outbox_row full = reading(50, 1, "lift-1"), floor_only = reading(51, 2, "lift-1");
     floor_only.nvalues = 1;
+    floor_only.full = 0; /* report by exception: only the floor changed */
+    floor_only.snapshot_ts = 1;
     CHECK(batch_add(&b, &full, 1 << 20) == 0 && batch_add(&b, &floor_only, 1 << 20) == 0);
     CHECK(batch_render(&b, &out) == 0);
     CHECK_JSON(out.p, "{\"v\":2,\"gateway\":\"gw-01\",\"devices\":["
                       "{\"device\":\"lift-1\",\"points\":[\"floor\",\"door\"],\"readings\":["
-                      "{\"seq\":50,\"ts\":1,\"values\":[3,0]}]},"
+                      "{\"seq\":50,\"ts\":1,\"values\":[3,0],\"full\":true,\"snapshot_ts\":1}]},"
                       "{\"device\":\"lift-1\",\"points\":[\"floor\"],\"readings\":["
-                      "{\"seq\":51,\"ts\":2,\"values\":[3]}]}]}");
+                      "{\"seq\":51,\"ts\":2,\"values\":[3],\"full\":false,\"snapshot_ts\":1}]}]}");
     CHECK(batch_bytes(&b) == out.len);
     jbuf_free(&out);
     batch_free(&b);
@@ -91,17 +95,18 @@ static void test_bound(void)
     struct jbuf out = {0};
     CHECK(batch_init(&b, "gw-01") == 0);
     /* {"v":2,"gateway":"gw-01","devices":[{"device":"lift-1","points":["floor","door"],
-     * "readings":[{"seq":1,"ts":0,"values":[3,0]}]}]} is 128 bytes; a second reading of lift-1
-     * adds 32 (a comma and {"seq":2,"ts":0,"values":[3,0]}). */
+     * "readings":[{"seq":1,"ts":0,"values":[3,0],"full":true,"snapshot_ts":0}]}]} is 156 bytes; a
+     * second reading of lift-1 adds 60 (a comma and {"seq":2,"ts":0,"values":[3,0],"full":true,
+     * "snapshot_ts":0}). */
     struct outbox_row r1 = reading(1, 0, "lift-1"), r2 = reading(2, 0, "lift-1"), r3 = reading(3, 0, "lift-1");
     CHECK(batch_add(&b, &r1, 10) == 0); /* an empty batch takes one reading whatever the bound */
-    CHECK(batch_bytes(&b) == 128);
-    CHECK(batch_add(&b, &r2, 128 + 31) == 1); /* one byte short: refused, nothing added */
-    CHECK(batch_count(&b) == 1 && batch_bytes(&b) == 128);
-    CHECK(batch_add(&b, &r2, 128 + 32) == 0); /* exactly at the bound */
-    CHECK(batch_add(&b, &r3, 128 + 32) == 1);
+    CHECK(batch_bytes(&b) == 156);
+    CHECK(batch_add(&b, &r2, 156 + 59) == 1); /* one byte short: refused, nothing added */
+    CHECK(batch_count(&b) == 1 && batch_bytes(&b) == 156);
+    CHECK(batch_add(&b, &r2, 156 + 60) == 0); /* exactly at the bound */
+    CHECK(batch_add(&b, &r3, 156 + 60) == 1);
     CHECK(batch_render(&b, &out) == 0);
-    CHECK(out.len == 128 + 32);
+    CHECK(out.len == 156 + 60);
     CHECK(batch_bytes(&b) == out.len);
     /* a new device costs its group's opening as well, and the comma between groups */
     struct outbox_row p = reading(4, 0, "pit");

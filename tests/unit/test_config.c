@@ -108,6 +108,7 @@ static void test_example(void)
     CHECK(c->devices[1] == &rtu->devices[1] && c->devices[2] == &tcp->devices[0]);
     const struct device *level = c->devices[0], *lift1 = c->devices[2], *lift2 = c->devices[3];
     CHECK(strcmp(level->location, "3号楼北侧窨井") == 0 && level->poll_ms == 5000);
+    CHECK(level->report_max_s < 0); /* not given: the profile's, else the default */
     CHECK(level->timeout_ms == 300 && level->retries == 1 && lift1->timeout_ms == 1000);
     /* two elevators, one profile: three profiles for four devices */
     CHECK(c->nprofiles == 3 && lift1->profile == lift2->profile && lift1->profile != NULL);
@@ -154,6 +155,12 @@ static void test_defaults_and_relative_paths(void)
         config_free(c);
     }
     /* TLS without a CA file verifies against the system's CAs; TLS 1.2 is the floor unless 1.3 asked */
+    /* report_max_s: seconds, a fraction allowed (the poll interval of a 500 ms elevator). */
+    c = OK(HEAD "'buses':[" RTU("{'id':'m','unit':1,'driver':'level/ultrasonic-generic','report_max_s':0.5}") "]}",
+           "caretaker.json");
+    if (c)
+        CHECK(c->devices[0]->report_max_s == 0.5);
+    config_free(c);
     c = OK(HEAD "'mqtt':{'tls':{}}}", "caretaker.json");
     if (c) {
         CHECK(c->mqtt.tls.enabled && !c->mqtt.tls.insecure_skip_verify && c->mqtt.tls.ca_file[0] == '\0');
@@ -198,6 +205,11 @@ static void test_errors(void)
     /* out of range */
     ERR(HEAD "'buses':[" RTU("{'id':'m','unit':1,'driver':'level/ultrasonic-generic','poll_ms':10}") "]}",
         "buses[0].devices[0].poll_ms: 10 is out of range (expected an integer 50..86400000)", NULL);
+    ERR(HEAD "'buses':[" RTU("{'id':'m','unit':1,'driver':'level/ultrasonic-generic','report_max_s':-1}") "]}",
+        "buses[0].devices[0].report_max_s: -1 seconds between full snapshots (expected 0..86400; 0: every poll)",
+        NULL);
+    ERR(HEAD "'buses':[" RTU("{'id':'m','unit':1,'driver':'level/ultrasonic-generic','report_max_s':'60'}") "]}",
+        "buses[0].devices[0].report_max_s: \"60\" is a string", NULL);
     ERR(HEAD "'buses':[" RTU("{'id':'m','unit':248,'driver':'level/ultrasonic-generic'}") "]}",
         "buses[0].devices[0].unit: 248 is out of range (expected an integer 1..247)", NULL);
     ERR(HEAD "'buses':[{'id':'b','type':'rtu','port':'/dev/ttyS1','baud':14400,'devices':[" LEVEL "]}]}",

@@ -93,11 +93,11 @@ static void test_reading(void)
         {"distance", INFINITY, Q_OK}, /* cannot be stored so, but must not make bad JSON */
     };
     struct outbox_row r = {.seq = 42, .kind = OUTBOX_READING, .ts_ms = 1700000000123LL, .device = "manhole-3",
-                           .nvalues = 5, .values = vals};
+                           .nvalues = 5, .values = vals, .full = 1, .snapshot_ts = 1700000000123LL};
     CHECK(payload_row(&b, GW, &r) == 0);
     CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":42,\"ts\":1700000000123,\"device\":\"manhole-3\","
                     "\"values\":{\"level\":0.82,\"decimals\":2},\"invalid\":[\"temperature\",\"distance\"],"
-                    "\"offline\":[\"status\"]}");
+                    "\"offline\":[\"status\"],\"full\":true,\"snapshot_ts\":1700000000123}");
     CHECK(!payload_row_retained(&r));
     jbuf_reset(&b);
     payload_row_topic(&b, PREFIX, &r);
@@ -110,14 +110,25 @@ static void test_reading(void)
     r.ts_ms = 0;
     CHECK(payload_row(&b, GW, &r) == 0);
     CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":1,\"ts\":0,\"device\":\"\xe6\x97\xa7-1\","
-                    "\"values\":{\"level\":0.82,\"decimals\":2}}");
+                    "\"values\":{\"level\":0.82,\"decimals\":2},\"full\":true,\"snapshot_ts\":0}");
+
+    /* Report by exception: a row with only the points that moved names its last full snapshot. */
+    r.full = 0;
+    r.ts_ms = 1700000000623LL;
+    r.snapshot_ts = 1700000000123LL;
+    r.nvalues = 1;
+    CHECK(payload_row(&b, GW, &r) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":1,\"ts\":1700000000623,\"device\":\"\xe6\x97\xa7-1\","
+                    "\"values\":{\"level\":0.82},\"full\":false,\"snapshot_ts\":1700000000123}");
+    r.full = 1;
+    r.ts_ms = 0;
 
     /* A poll where every read failed: empty values, all offline */
     r.nvalues = 1;
     r.values = &vals[3];
     CHECK(payload_row(&b, GW, &r) == 0);
     CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":1,\"ts\":0,\"device\":\"\xe6\x97\xa7-1\","
-                    "\"values\":{},\"offline\":[\"status\"]}");
+                    "\"values\":{},\"offline\":[\"status\"],\"full\":true,\"snapshot_ts\":0}");
 
     /* A name that would change the topic's shape */
     r.device = "a/b+c#";

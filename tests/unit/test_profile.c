@@ -236,6 +236,50 @@ static void test_minimal_defaults(void)
     free(p);
 }
 
+/* "deadband": a number in the point's unit, or "<n>%"; refused where a change is always news. */
+static void test_deadband(void)
+{
+    struct profile *p = calloc(1, sizeof *p);
+    struct diag d;
+    diag_clear(&d);
+    const char *t = q(HEAD "'points':[{'name':'a','table':'holding','address':0,'type':'int16','deadband':0.01},"
+                           "{'name':'b','table':'holding','address':1,'type':'float32','deadband':'0.5%'},"
+                           "{'name':'c','table':'holding','address':3,'type':'uint16'}]}");
+    CHECK_MSG(profile_parse(t, strlen(t), "x.json", p, &d) == 0, "%s", d.msg);
+    CHECK(p->points[0].deadband == 0.01 && !p->points[0].deadband_pct);
+    CHECK(p->points[1].deadband == 0.5 && p->points[1].deadband_pct);
+    CHECK(p->points[2].deadband == 0 && !p->points[2].deadband_pct);
+    profile_release(p);
+    free(p);
+#define PT "'points':[{'name':'a','table':'holding','address':0,'type':'float32',"
+    ERR(HEAD PT "'deadband':-1}]}", "points[0].deadband: -1 is negative", "like \"0.5%\"");
+    ERR(HEAD PT "'deadband':'0.5'}]}", "points[0].deadband: \"0.5\" is not a deadband", "in the point's unit");
+    ERR(HEAD PT "'deadband':'%'}]}", "points[0].deadband: \"%\" is not a deadband", NULL);
+    ERR(HEAD PT "'deadband':'1 %'}]}", "points[0].deadband: \"1 %\" is not a deadband", NULL);
+    ERR(HEAD PT "'deadband':'\\t1%'}]}", "is not a deadband", NULL);
+    ERR(HEAD PT "'deadband':'inf%'}]}", "points[0].deadband: \"inf%\" is not a deadband", NULL);
+    ERR(HEAD PT "'deadband':'-2%'}]}", "points[0].deadband: \"-2%\" is negative", NULL);
+    ERR(HEAD PT "'deadband':'150%'}]}", "\"150%\" is more than 100 % of the value", NULL);
+    ERR(HEAD PT "'deadband':true}]}", "points[0].deadband: true is not a deadband", NULL);
+#undef PT
+    ERR(HEAD "'points':[{'name':'door','table':'coil','address':0,'deadband':1}]}",
+        "points[0].deadband: 1 on \"door\": a bool is a state, sent on every change", NULL);
+    ERR(HEAD "'points':[{'name':'mode','table':'holding','address':0,'type':'uint16','bit':0,'bits':4,"
+             "'deadband':1}]}",
+        "points[0].deadband: 1 on \"mode\": a bit field is a state or a code", NULL);
+    ERR(HEAD "'points':[{'name':'fault','table':'holding','address':0,'type':'uint16','deadband':1}],"
+             "'codes':{'fault':{'0':'none'}}}",
+        "points[0].deadband: 1 on \"fault\": a point with a code table is a code", NULL);
+    ERR(HEAD "'points':[{'name':'runs','table':'holding','address':0,'type':'uint32','deadband':10,"
+             "'report':{'as':'runs','how':'delta'}}]}",
+        "points[0].deadband: 10 on \"runs\": a point the daily report counts by \"delta\" is a counter", NULL);
+    ERR(HEAD "'points':[{'name':'i','table':'holding','address':0,'type':'int32'},"
+             "{'name':'total','sum':['i'],'deadband':'1%'}]}",
+        "points[1].deadband: \"1%\" on \"total\": a sum is a totalizer", NULL);
+    ERR(HEAD "'params':{'report_max_s':{'default':-5}},'points':[{'name':'a','table':'coil','address':0}]}",
+        "params.report_max_s.default: -5 seconds between full snapshots (expected 0..86400", NULL);
+}
+
 static void test_errors(void)
 {
     /* document-level */
@@ -741,6 +785,7 @@ int main(void)
     test_level_decimals_and_params();
     test_elevator_fields();
     test_minimal_defaults();
+    test_deadband();
     test_errors();
     test_duplicate_in_large_object();
     test_files_find_and_list();

@@ -201,8 +201,10 @@ int main(void)
     CHECK(store_commit(s) == 0);
     CHECK(publish_pump(p) == 1);
     const struct stub_publish *three = &stub.pub[stub.npub - 1];
-    CHECK_MSG(strstr(three->topic, "/v2/readings") && strstr(three->payload, "\"values\":[9]},{") &&
-                  strstr(three->payload, "\"values\":[7]},{") && strstr(three->payload, "\"values\":[8]}]"),
+    CHECK_MSG(strstr(three->topic, "/v2/readings") && strstr(three->payload, "\"seq\":9,") &&
+                  strstr(three->payload, "\"values\":[9],\"full\":true,") &&
+                  strstr(three->payload, "\"values\":[7],\"full\":true,") &&
+                  strstr(three->payload, "\"values\":[8],\"full\":true,") && strstr(three->payload, "}]}]}"),
               "%s", three->payload);
     stub_ack(three->mid, 0);
     CHECK(store_commit(s) == 0);

@@ -84,6 +84,18 @@ static void temp_path(char *path, size_t n, const char *name)
     remove_db(path);
 }
 
+/* A new store at a temporary path, with the test's device registered. */
+static struct store *fresh_store(char *path, size_t n, const char *name)
+{
+    temp_path(path, n, name);
+    struct store *s = NULL;
+    struct diag err;
+    diag_clear(&err);
+    CHECK(store_open(path, &s, &err) == 0);
+    CHECK(store_register(s, &cfg, &err) == 0);
+    return s;
+}
+
 static struct msg *reading(int64_t ts, double level)
 {
     struct msg *m = msg_new(MSG_READING, 0, ts, 3);
@@ -100,12 +112,7 @@ static struct msg *reading(int64_t ts, double level)
 static void test_outbox(void)
 {
     char path[96];
-    temp_path(path, sizeof path, "outbox");
-    struct store *s;
-    struct diag err;
-    diag_clear(&err);
-    CHECK(store_open(path, &s, &err) == 0);
-    CHECK(store_register(s, &cfg, &err) == 0);
+    struct store *s = fresh_store(path, sizeof path, "outbox");
 
     struct msg *m = reading(1000, 0.5);
     int64_t seq;
@@ -144,8 +151,11 @@ static void test_outbox(void)
         CHECK(rows[3].values[0].value == 0.75);
     }
     CHECK(cur.event == 4 && cur.reading == 3);
+    /* Full snapshots, as every poll was before report by exception. */
+    CHECK(rows[2].full && rows[2].snapshot_ts == 1000 && rows[3].full && rows[3].snapshot_ts == 1002);
     /* The cursor skips what is in flight */
     CHECK(store_fetch_unsent(s, &cur, rows, 8) == 0);
+
 
     /* A window of two takes the events alone */
     struct outbox_cursor cur2 = {0, 0};
@@ -188,6 +198,33 @@ static void test_outbox(void)
 static long long meta_evicted(const char *path)
 {
     return count(path, "SELECT value FROM meta WHERE key = 'evicted_unsent'");
+}
+
+/* Report by exception: a row holding part of its poll keeps the time of its device's last full
+ * snapshot, and only the points given; a full one reads back with its own time. */
+static void test_partial_rows(void)
+{
+    char path[96];
+    struct store *s = fresh_store(path, sizeof path, "partial");
+    struct msg *m = reading(1000, 0.5);
+    int64_t seq;
+    CHECK(store_append_reading(s, &dev, m, &seq) == 0 && seq == 1);
+    m->ts_ms = 1500;
+    m->values[0] = 0.6;
+    m->quality[1] = Q_UNREAD;
+    m->quality[2] = Q_UNREAD;
+    CHECK(store_append_partial(s, &dev, m, 1000, &seq) == 0 && seq == 2);
+    CHECK(store_commit(s) == 0);
+    struct outbox_row rows[4];
+    struct outbox_cursor cur = {0, 0};
+    CHECK(store_fetch_unsent(s, &cur, rows, 4) == 2);
+    CHECK(rows[0].full && rows[0].snapshot_ts == 1000 && rows[0].nvalues == 3);
+    CHECK(!rows[1].full && rows[1].snapshot_ts == 1000 && rows[1].ts_ms == 1500 && rows[1].nvalues == 1);
+    CHECK(rows[1].nvalues == 1 && !strcmp(rows[1].values[0].point, "level") && rows[1].values[0].value == 0.6);
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE snapshot_ts IS NULL") == 1);
+    msg_free(m);
+    store_close(s);
+    remove_db(path);
 }
 
 /* Retention with a 1 MB file: sent readings go first, then the oldest unsent ones; events stay. */
@@ -397,7 +434,7 @@ static void test_alerts_and_reports(void)
     diag_clear(&err);
     CHECK(store_open(path, &s, &err) == 0);
     CHECK(store_register(s, &cfg, &err) == 0);
-    CHECK(count(path, "PRAGMA user_version") == 4);
+    CHECK(count(path, "PRAGMA user_version") == 5);
     CHECK(store_last_seq(s) == 7);
 
     struct store_alert a = {"manhole-3:high_level:1000", "manhole-3", "high_level", "major", "raised", 1000, "",
@@ -467,7 +504,7 @@ int main(void)
     diag_clear(&err);
     CHECK(store_open(path, &s, &err) == 0);
     CHECK(store_register(s, &cfg, &err) == 0);
-    CHECK(count(path, "PRAGMA user_version") == 4);
+    CHECK(count(path, "PRAGMA user_version") == 5);
     CHECK(count(path, "SELECT count(*) FROM points") == 3);
 
     struct msg *m = msg_new(MSG_READING, 0, 1700000000123LL, 3);
@@ -522,6 +559,7 @@ int main(void)
     remove_db(path);
 
     test_outbox();
+    test_partial_rows();
     test_eviction_order();
     test_full_file();
     test_expire();
