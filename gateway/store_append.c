@@ -115,7 +115,6 @@ int store__insert_at(struct store *s, int64_t seq, enum outbox_kind kind, int de
     if (rc != SQLITE_DONE)
         return rc;
     s->pending++;
-    s->pending_msgs++;
     return SQLITE_OK;
 }
 
@@ -130,6 +129,7 @@ int store__insert_outbox(struct store *s, enum outbox_kind kind, int device, int
     int rc = store__insert_at(s, seq, kind, device, ts, body);
     if (rc != SQLITE_OK)
         return rc;
+    s->pending_msgs++; /* lost in a rollback; a spilled reading goes back to memory instead */
     s->pending_durable++;
     if (!s->first_pending_durable)
         s->first_pending_durable = seq;

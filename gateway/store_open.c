@@ -38,7 +38,7 @@ static const char *const migrations[] = {
      * not ok as [point_id,null,quality], instead of a `readings` row per point (a quarter of the
      * bytes of a buffered poll). Rows written before keep their `readings` rows; the view shows
      * both. */
-    "DROP VIEW reading_values;"
+    "DROP VIEW IF EXISTS reading_values;"
     "CREATE VIEW reading_values AS SELECT o.seq, d.name AS device, p.name AS point, o.ts,"
     "  r.value, r.quality FROM readings r JOIN outbox o ON o.seq = r.seq"
     "  JOIN points p ON p.id = r.point_id JOIN devices d ON d.id = p.device_id"
@@ -231,7 +231,7 @@ static struct store *open_at(const char *path, struct diag *err, int *corrupt, b
                 " AND seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
                 &s->fetch_events) ||
         prepare(s,
-                "SELECT seq, device_id, ts FROM outbox WHERE sent = 0 AND kind = 1 AND seq > ?1 AND seq <= ?2"
+                "SELECT seq, device_id, ts, body FROM outbox WHERE sent = 0 AND kind = 1 AND seq > ?1 AND seq <= ?2"
                 " ORDER BY seq LIMIT ?3",
                 &s->fetch_readings) ||
         prepare(s, "SELECT seq, point_id, value, quality FROM readings WHERE seq BETWEEN ?1 AND ?2",
