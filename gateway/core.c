@@ -6,7 +6,11 @@
  * the active alerts and report days saved before a restart put back, publisher set up and its
  * first connect begun, pollers started, then READY. Order at stop: pollers stopped, queue
  * drained, commit, the publisher given a bounded time to flush, acknowledgements committed,
- * store closed.
+ * store closed (which writes the readings still held in memory: a clean stop loses none).
+ *
+ * Readings are held in memory by the store and written only when the broker has not
+ * acknowledged them within the store's spill bound; the loop's timer for that is set only while
+ * some are held, and the group-commit timer only while durable rows are pending.
  *
  * Alerts: every event the engine emits is an outbox row (kind 4) and an update of its alerts
  * row, in the same group-commit transaction, so a commit keeps both or neither: an event is
@@ -49,6 +53,9 @@
 #define EXPIRE_BATCH 10000     /* rows per pass, so a first pass over a year stays short */
 #define STOP_FLUSH_MS 2000
 #define TICK_MS 1000            /* rules' time-driven transitions and the report day's end */
+/* The day's report accumulators are written this often when nothing else is committed: readings
+ * are mostly never written now, and a crash costs at most this much of the day's counts. */
+#define REPORT_SAVE_MS 60000
 #define REFUSAL_WINDOW_MS 60000 /* commands.refusals_per_minute counts in this window */
 
 /* When the last reload was applied (monotonic ms; 0: none yet). It outlives a core: a reload
@@ -89,6 +96,7 @@ struct core {
     bool active_dirty;   /* alerts/active to publish */
     int64_t active_seq;  /* seq of the newest alert event: committed before the list goes */
     int64_t next_tick;
+    int64_t next_report_save;
     bool reload;         /* a valid config is waiting: stop, and core_run says CORE_RELOAD */
     struct config *next; /* that config, parsed and checked once, handed to the caller */
 };
@@ -303,6 +311,7 @@ static int commit_all(struct core *c)
 static void commit(struct core *c)
 {
     commit_all(c);
+    c->next_report_save = clock_mono_ms() + REPORT_SAVE_MS;
     /* Checked after each commit: the file's size only grows by what a commit wrote. */
     store_enforce_limits(c->store, clock_wall_ms());
 }
@@ -587,8 +596,10 @@ static int turn(struct core *c, int sfd)
         if (publish_connected(c->pub))
             timeout = min_timeout(timeout, until(c->next_metrics, now));
     }
+    timeout = min_timeout(timeout, store_spill_due_in(c->store, now));
     timeout = min_timeout(timeout, until(c->next_expire, now));
     timeout = min_timeout(timeout, until(c->next_tick, now));
+    timeout = min_timeout(timeout, until(c->next_report_save, now));
     if (c->watchdog_ms)
         timeout = min_timeout(timeout, until(c->next_watchdog, now));
     int r = poll(fds, 3, timeout);
@@ -611,6 +622,16 @@ static int turn(struct core *c, int sfd)
     if (commit_due_in(c) == 0)
         commit(c);
     now = clock_mono_ms();
+    /* Readings the broker has not acknowledged in time (or all of them, while it is away) go to
+     * the file; the limits are checked after, as after any commit. */
+    if (store_spill_due_in(c->store, now) == 0) {
+        store_spill(c->store);
+        store_enforce_limits(c->store, clock_wall_ms());
+    }
+    if (now >= c->next_report_save) {
+        reports_save(c->reports, report_save, c);
+        commit(c);
+    }
     if (c->pub) {
         publish_io(c->pub, fds[2].fd >= 0 ? fds[2].revents : 0, now);
         bool fresh = publish_take_connected(c->pub);
@@ -832,6 +853,7 @@ int core_run(struct config *cfg, bool reloaded, struct config **next)
     sd_ready(status);
     c.next_metrics = clock_mono_ms() + (int64_t)cfg->mqtt.metrics_s * 1000;
     c.next_tick = clock_mono_ms() + TICK_MS;
+    c.next_report_save = clock_mono_ms() + REPORT_SAVE_MS;
     c.next_expire = clock_mono_ms() + 5000;
     c.watchdog_ms = sd_watchdog_interval_ms();
     c.next_watchdog = clock_mono_ms();
