@@ -329,6 +329,26 @@ def latest(db_path, device, point):
     return rows[0] if rows else None
 
 
+def seq_skipped(messages):
+    """The (from, to) ranges the gateway announced in seq_skipped events among parsed payloads."""
+    return sorted((m["from"], m["to"]) for m in messages if m.get("event") == "seq_skipped")
+
+
+def unexplained_gaps(seen, ranges, lo, hi):
+    """Seqs in [lo, hi] neither seen nor inside an announced seq_skipped range, and per range the
+    seqs it holds that were not seen up to the highest one seen in it (those handed out and lost:
+    the rest of a range was never used, and no consumer can tell more)."""
+    gaps, q = [], lo
+    for a, b in sorted(ranges) + [(hi + 1, hi + 1)]:
+        gaps += [x for x in range(q, min(a, hi + 1)) if x not in seen]
+        q = max(q, b + 1)
+    lost = []
+    for a, b in ranges:
+        top = max((q for q in seen if a <= q <= b), default=a - 1)
+        lost.append(sum(1 for q in range(a, top + 1) if q not in seen))
+    return gaps, lost
+
+
 def run(test_fn):
     """Runs one test function with cleanup of whatever it started; exit code for ctest."""
     started = []
