@@ -323,6 +323,18 @@ def scalar(db_path, sql, args=()):
     return rows[0][0] if rows else None
 
 
+def latest_received(sub, device, point):
+    """(value, quality) of a point in the newest reading of a device a Subscriber received: what
+    `latest` reads from the store, for readings the broker acknowledged (never written)."""
+    got = [m for _, m, _ in sub.received("/devices/%s/readings" % device)]
+    if not got:
+        return None
+    m = max(got, key=lambda m: m["seq"])
+    if point in m.get("values", {}):
+        return (m["values"][point], 0)
+    return (None, 1) if point in m.get("invalid", []) else (None, 2) if point in m.get("offline", []) else None
+
+
 def latest(db_path, device, point):
     rows = query(db_path, "SELECT value, quality FROM reading_values WHERE device = ? AND point = ? "
                           "ORDER BY seq DESC LIMIT 1", (device, point))
@@ -494,6 +506,37 @@ class Subscriber:
     def stop(self):
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class ReadingMirror(Subscriber):
+    """The readings a consumer receives, kept in a SQLite file of its own (`path`) with the
+    store's `reading_values` columns (seq, device, point, ts, value, quality) and a `polls` table
+    (seq, device, ts), one row per seq however often it came. Readings the broker acknowledges
+    in time are never written to the gateway's store (docs/store.md), so a test that looks at
+    the values polled while a broker is up looks here."""
+
+    def __init__(self, work, port, prefix, name="reading mirror"):
+        self.path = work.file("received.db")
+        self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS polls(seq INTEGER PRIMARY KEY, device TEXT, ts INTEGER)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS reading_values(seq INTEGER, device TEXT, point TEXT, ts INTEGER,"
+                        " value REAL, quality INTEGER)")
+        Subscriber.__init__(self, port, prefix + "/devices/+/readings", name=name)
+
+    def _on_message(self, client, userdata, msg):
+        Subscriber._on_message(self, client, userdata, msg)
+        m = json.loads(msg.payload.decode("utf-8"))
+        with self.lock:
+            if self.db.execute("INSERT OR IGNORE INTO polls VALUES(?,?,?)", (m["seq"], m["device"], m["ts"])).rowcount:
+                rows = [(m["seq"], m["device"], k, m["ts"], v, 0) for k, v in m.get("values", {}).items()]
+                rows += [(m["seq"], m["device"], k, m["ts"], None, 1) for k in m.get("invalid", [])]
+                rows += [(m["seq"], m["device"], k, m["ts"], None, 2) for k in m.get("offline", [])]
+                self.db.executemany("INSERT INTO reading_values VALUES(?,?,?,?,?,?)", rows)
+
+    def stop(self):
+        Subscriber.stop(self)
+        self.db.close()
 
 
 def stack(started, work, scenario, topic=None, sim_extra=(), broker=None, subscriber=None):
