@@ -108,9 +108,10 @@ static void bench_decode_store(const char *path, long polls, int acked)
             store_mark_sent(s, seq);
         msg_free(m);
         readings += POINTS;
-        /* Group commit as the core does: by batch size (1000 rows by default); readings held in
-         * memory are written when the tier is full (4096 polls or 1 MiB), as with no broker. */
-        if (store_pending_rows(s) >= 1000)
+        /* Commits as the core does: by batch size (1000 rows by default), and whatever durable
+         * is pending (here a new block of seqs) at once, for its timer; readings held in memory
+         * are written when the tier is full (4096 polls or 1 MiB), as with no broker. */
+        if (store_pending_rows(s) >= 1000 || store_durable_pending(s))
             store_commit(s);
     }
     store_commit(s);
