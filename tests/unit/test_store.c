@@ -166,6 +166,9 @@ static void test_outbox(void)
     /* The reading acknowledged from memory was never written */
     CHECK(count(path, "SELECT count(*) FROM outbox WHERE sent = 1") == 2);
     CHECK(count(path, "SELECT count(*) FROM outbox WHERE kind = 1") == 0);
+    struct store_memory_stats ms;
+    store_memory_stats(s, &ms);
+    CHECK(ms.held == 1 && ms.acked == 1 && ms.spills == 0 && ms.spilled == 0 && ms.bytes > 0);
 
     struct store_backlog bl;
     CHECK(store_backlog(s, &bl) == 0);
@@ -183,6 +186,8 @@ static void test_outbox(void)
     CHECK(store_spill_due_in(s, clock_mono_ms()) > 0);
     CHECK(store_spill(s) == 0);
     CHECK(store_spill_due_in(s, clock_mono_ms()) == -1);
+    store_memory_stats(s, &ms);
+    CHECK(ms.held == 0 && ms.spills == 1 && ms.spilled == 4 && ms.bytes == 0);
     CHECK(count(path, "SELECT count(*) FROM outbox WHERE kind = 1 AND body IS NOT NULL") == 4);
     CHECK(count(path, "SELECT count(*) FROM readings") == 0);
     struct outbox_cursor stored = {0, 0};
