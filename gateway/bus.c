@@ -11,13 +11,17 @@
  */
 #include "bus.h"
 
+#include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "decode.h"
@@ -45,6 +49,7 @@ struct bus {
     struct queue *q;
     pthread_t thread;
     atomic_int stop;
+    int stop_fd; /* an eventfd written by bus_stop: the poller sleeps on it until its next deadline */
     struct transport *tp;
     int64_t next_connect_ms;
     struct complaint link_complaint;
@@ -333,6 +338,19 @@ static void run_due(struct bus *b, struct device_rt *d, int64_t due)
     d->next_due = next;
 }
 
+/* Sleeps until the deadline or a stop, whichever comes first: one wake-up per poll, none between
+ * polls however long the interval. */
+static void sleep_until(struct bus *b, int64_t deadline)
+{
+    while (!atomic_load(&b->stop)) {
+        int64_t left = deadline - clock_mono_ms();
+        if (left <= 0)
+            return;
+        struct pollfd p = {.fd = b->stop_fd, .events = POLLIN};
+        poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+    }
+}
+
 static void *bus_thread(void *arg)
 {
     struct bus *b = arg;
@@ -343,7 +361,7 @@ static void *bus_thread(void *arg)
                 next = &b->devs[i];
         if (!next)
             break;
-        clock_sleep_until(next->next_due, &b->stop);
+        sleep_until(b, next->next_due);
         if (atomic_load(&b->stop))
             break;
         run_due(b, next, next->next_due);
@@ -359,9 +377,14 @@ int bus_start(const struct bus_config *cfg, struct queue *q, struct bus **out)
         return -1;
     b->cfg = cfg;
     b->q = q;
+    b->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     b->devs = calloc((size_t)cfg->ndevices, sizeof *b->devs);
     b->tp = transport_new(cfg);
     transport_dtu_report_to(b->tp, q);
+    if (b->stop_fd < 0) {
+        log_err("bus %s: cannot make its stop event", cfg->id);
+        goto fail;
+    }
     if (!b->devs || !b->tp) {
         log_err("bus %s: out of memory", cfg->id);
         goto fail;
@@ -385,6 +408,8 @@ int bus_start(const struct bus_config *cfg, struct queue *q, struct bus **out)
     *out = b;
     return 0;
 fail:
+    if (b->stop_fd >= 0)
+        close(b->stop_fd);
     transport_free(b->tp);
     free(b->devs);
     free(b);
@@ -396,7 +421,11 @@ void bus_stop(struct bus *b)
     if (!b)
         return;
     atomic_store(&b->stop, 1);
+    uint64_t one = 1;
+    if (write(b->stop_fd, &one, sizeof one) < 0)
+        log_err("bus %s: cannot wake its poller to stop", b->cfg->id);
     pthread_join(b->thread, NULL);
+    close(b->stop_fd);
     transport_free(b->tp);
     free(b->devs);
     free(b);

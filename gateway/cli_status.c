@@ -106,8 +106,10 @@ static void latest_by_device(sqlite3 *db, int kind, struct dev_row *devs, int n,
     static const char *const sql[] = {
         "SELECT device_id, max(seq) FROM outbox WHERE kind = ?1 GROUP BY device_id",
         /* the offline marker is a reading row too; "last reading" means the last one read */
-        "SELECT o.device_id, max(o.seq), o.ts FROM outbox o WHERE o.kind = ?1 AND EXISTS "
-        "(SELECT 1 FROM readings r WHERE r.seq = o.seq AND r.quality = 0) GROUP BY o.device_id"};
+        "SELECT o.device_id, max(o.seq), o.ts FROM outbox o WHERE o.kind = ?1 AND (EXISTS "
+        "(SELECT 1 FROM readings r WHERE r.seq = o.seq AND r.quality = 0) OR EXISTS "
+        /* a buffered poll's body: [point_id,value] for a good value, [point_id,null,quality] else */
+        "(SELECT 1 FROM json_each(o.body) j WHERE json_array_length(j.value) = 2)) GROUP BY o.device_id"};
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, sql[reading], -1, &st, NULL) != SQLITE_OK)
         return;
@@ -157,8 +159,10 @@ static void print_readings(FILE *out, sqlite3 *db, const struct dev_row *d, int6
     fprintf(out, "  %s at %s\n", d->name, when);
     if (sqlite3_prepare_v2(
             db,
-            "SELECT p.name, p.unit, r.value, r.quality FROM readings r JOIN points p ON p.id = r.point_id "
-            "WHERE r.seq = ?1 ORDER BY p.id",
+            "SELECT p.name, p.unit, r.value, r.quality, p.id FROM readings r JOIN points p ON p.id = r.point_id "
+            "WHERE r.seq = ?1 UNION ALL SELECT p.name, p.unit, json_extract(j.value, '$[1]'),"
+            " coalesce(json_extract(j.value, '$[2]'), 0), p.id FROM outbox o JOIN json_each(o.body) j"
+            " JOIN points p ON p.id = json_extract(j.value, '$[0]') WHERE o.seq = ?1 AND o.kind = 1 ORDER BY 5",
             -1, &st, NULL) != SQLITE_OK)
         return;
     sqlite3_bind_int64(st, 1, d->reading_seq);

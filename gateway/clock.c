@@ -1,7 +1,6 @@
-/* clock: thin wrappers over clock_gettime, nanosleep and the kernel's NTP state. */
+/* clock: thin wrappers over clock_gettime and the kernel's NTP state. */
 #include "clock.h"
 
-#include <errno.h>
 #include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,23 +20,6 @@ int64_t clock_mono_ms(void)
 int64_t clock_wall_ms(void)
 {
     return read_ms(CLOCK_REALTIME);
-}
-
-void clock_sleep_until(int64_t deadline, const atomic_int *stop)
-{
-    for (;;) {
-        if (stop && atomic_load(stop))
-            return;
-        int64_t now = clock_mono_ms();
-        if (now >= deadline)
-            return;
-        int64_t step = deadline - now;
-        if (stop && step > 50)
-            step = 50;
-        struct timespec ts = {.tv_sec = step / 1000, .tv_nsec = (step % 1000) * 1000000};
-        while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-            ;
-    }
 }
 
 int clock_synchronized(int *unknown)

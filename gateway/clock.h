@@ -2,7 +2,6 @@
 #ifndef CARETAKER_CLOCK_H
 #define CARETAKER_CLOCK_H
 
-#include <stdatomic.h>
 #include <stdint.h>
 
 int64_t clock_mono_ms(void);
@@ -11,9 +10,5 @@ int64_t clock_wall_ms(void);
  * as an NTP client leaves it. When the kernel cannot be asked (a system-call filter), the flag
  * systemd-timesyncd leaves in /run answers; when neither can, 1 with *unknown set. */
 int clock_synchronized(int *unknown);
-
-/* Sleeps until the monotonic deadline, or returns early when *stop becomes nonzero
- * (checked at least every 50 ms). */
-void clock_sleep_until(int64_t deadline_mono_ms, const atomic_int *stop);
 
 #endif

@@ -6,7 +6,11 @@
  * the active alerts and report days saved before a restart put back, publisher set up and its
  * first connect begun, pollers started, then READY. Order at stop: pollers stopped, queue
  * drained, commit, the publisher given a bounded time to flush, acknowledgements committed,
- * store closed.
+ * store closed (which writes the readings still held in memory: a clean stop loses none).
+ *
+ * Readings are held in memory by the store and written only when the broker has not
+ * acknowledged them within the store's spill bound; the loop's timer for that is set only while
+ * some are held, and the group-commit timer only while durable rows are pending.
  *
  * Alerts: every event the engine emits is an outbox row (kind 4) and an update of its alerts
  * row, in the same group-commit transaction, so a commit keeps both or neither: an event is
@@ -55,11 +59,18 @@
 #define EXPIRE_EVERY_MS 600000 /* retention_days is coarse; one pass per 10 minutes */
 #define EXPIRE_BATCH 10000     /* rows per pass, so a first pass over a year stays short */
 #define STOP_FLUSH_MS 2000
-#define TICK_MS 1000            /* rules' time-driven transitions and the report day's end */
+#define TICK_MS 1000 /* rules' time-driven transitions and the report day's end */
+/* The day's report accumulators are written this often (and at a day's end and a stop): readings
+ * are mostly never written now, so this is what keeps them. A crash costs at most this much of
+ * the day's counts; at the reference site a save of every device's day writes about 70 KiB, so
+ * once a minute alone would be 100 MiB a day of flash, once in 5 minutes 20 MiB. */
+#define REPORT_SAVE_MS 300000
 #define REFUSAL_WINDOW_MS 60000 /* commands.refusals_per_minute counts in this window */
 
-/* The day counts under way reach the store this often (flash wears with every write). */
-#define DAYS_SAVE_MS 60000
+/* The day counts under way (availability, completeness) reach the store this often, in the
+ * same commit as the report's accumulators: flash wears with every write. A crash costs at most
+ * this much of a day's counts. */
+#define DAYS_SAVE_MS REPORT_SAVE_MS
 /* A month-end report the broker did not take is tried again after this, with its log line. */
 #define MONTHLY_RETRY_MS 60000
 
@@ -102,6 +113,8 @@ struct core {
     bool active_dirty;   /* alerts/active to publish */
     int64_t active_seq;  /* seq of the newest alert event: committed before the list goes */
     int64_t next_tick;
+    int64_t next_report_save;
+    bool reports_due;    /* the report accumulators go into the next commit */
     bool reload;         /* a valid config is waiting: stop, and core_run says CORE_RELOAD */
     struct config *next; /* that config, parsed and checked once, handed to the caller */
 
@@ -137,6 +150,7 @@ static void report_emit(void *ctx, int device, const struct daily_report *rep)
 {
     struct core *c = ctx;
     const struct device *d = c->cfg->devices[device];
+    c->reports_due = true;
     if (payload_daily_report(&c->report_body, rep) < 0) {
         log_err("reports: %s: out of memory writing the daily report", d->id);
         return;
@@ -399,10 +413,12 @@ static void handle(struct core *c, const struct msg *m)
             }
         }
         daycounts_poll(c->days, m->device, m->quality, m->npoints);
-        append_reading(c, d, m);
         reports_reading(c->reports, m->device, m->ts_ms, m->values, m->quality, m->npoints, report_emit, c);
         engine_handle(c->engine, m, &c->sink);
         follow_engine(c);
+        /* After the alert events it raised: a reading is published from memory at once, but not
+         * past a durable row still uncommitted (store_fetch_unsent), so the alert goes first. */
+        append_reading(c, d, m);
         break;
     case MSG_DEVICE_ONLINE:
     case MSG_DEVICE_OFFLINE:
@@ -420,12 +436,16 @@ static void handle(struct core *c, const struct msg *m)
     }
 }
 
-/* The day's report accumulators go into the transaction they describe, so after a crash the
- * readings and the counts made of them agree. */
+/* The day's report accumulators go into the commit when they are due: with the daily report a
+ * day's end emitted (the report and the new day kept together, so a restart neither loses nor
+ * repeats it), every REPORT_SAVE_MS, and at a stop. Not with every commit: readings are mostly
+ * never written, and every device's day in each alert's commit would cost more than the alert. */
 static int commit_all(struct core *c)
 {
-    if (c->reports && store_in_transaction(c->store))
+    if (c->reports && c->reports_due) {
         reports_save(c->reports, report_save, c);
+        c->reports_due = false;
+    }
     return store_commit(c->store);
 }
 
@@ -838,6 +858,7 @@ static void clock_synchronized_now(struct core *c, const struct timebase_step *s
     store_correct_times(c->store, st->lo, st->hi, st->delta_ms);
     follow_engine(c); /* the alerts corrected are saved and alerts/active sent again */
     reports_shift(c->reports, st);
+    c->reports_due = true;
     for (int i = 0; i < c->cfg->ndevices; i++)
         c->last_ok_ts[i] = timebase_correct(st, c->last_ok_ts[i]);
     clock_event(c, true, st->lo + st->delta_ms, st->hi + st->delta_ms, st->delta_ms);
@@ -873,8 +894,10 @@ static int turn(struct core *c, int sfd)
         if (publish_connected(c->pub))
             timeout = min_timeout(timeout, until(c->next_metrics, now));
     }
+    timeout = min_timeout(timeout, store_spill_due_in(c->store, now));
     timeout = min_timeout(timeout, until(c->next_expire, now));
     timeout = min_timeout(timeout, until(c->next_tick, now));
+    timeout = min_timeout(timeout, until(c->next_report_save, now));
     if (c->watchdog_ms)
         timeout = min_timeout(timeout, until(c->next_watchdog, now));
     int r = poll(fds, 3, timeout);
@@ -905,6 +928,17 @@ static int turn(struct core *c, int sfd)
     if (commit_due_in(c) == 0)
         commit(c);
     now = clock_mono_ms();
+    /* Readings the broker has not acknowledged in time (or all of them, while it is away) go to
+     * the file; the limits are checked after, as after any commit. */
+    if (store_spill_due_in(c->store, now) == 0) {
+        store_spill(c->store);
+        store_enforce_limits(c->store, core_now(c));
+    }
+    if (now >= c->next_report_save) {
+        c->reports_due = true;
+        commit(c);
+        c->next_report_save = now + REPORT_SAVE_MS;
+    }
     if (c->pub) {
         publish_io(c->pub, fds[2].fd >= 0 ? fds[2].revents : 0, now);
         bool fresh = publish_take_connected(c->pub);
@@ -1152,6 +1186,7 @@ int core_run(struct config *cfg, bool reloaded, struct config **next)
     sd_ready(status);
     c.next_metrics = clock_mono_ms() + (int64_t)cfg->mqtt.metrics_s * 1000;
     c.next_tick = clock_mono_ms() + TICK_MS;
+    c.next_report_save = clock_mono_ms() + REPORT_SAVE_MS;
     c.next_expire = clock_mono_ms() + 5000;
     c.watchdog_ms = sd_watchdog_interval_ms();
     c.next_watchdog = clock_mono_ms();
@@ -1176,6 +1211,7 @@ out:
         daycounts_tick(c.days, core_now(&c), day_save, &c);
         daycounts_save(c.days, day_save, &c);
     }
+    c.reports_due = true;
     if (c.store && commit_all(&c) < 0)
         rc = 1;
     if (c.pub) {

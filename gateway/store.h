@@ -34,9 +34,10 @@ int store_register(struct store *s, const struct config *cfg, struct diag *err);
  * than retention_days (0: kept) are deleted by store_expire. */
 int store_set_limits(struct store *s, int max_mb, int retention_days);
 
-/* Appends one poll of a device; opens the group-commit transaction if none is open.
- * Points of quality Q_OFFLINE in a partial poll are stored with a NULL value. When the file
- * is full, old readings are evicted (see store_enforce_limits) and the append retried once. */
+/* Appends one poll of a device: it is held in memory with its seq (no write) and published from
+ * there; acknowledged within SPILL_MS (1 s) it is never written. Otherwise it is spilled to the
+ * file (store_spill) as one outbox row whose body holds its values. Points of quality Q_OFFLINE
+ * in a partial poll keep a NULL value. */
 int store_append_reading(struct store *s, const struct device *d, const struct msg *m, int64_t *seq_out);
 
 /* The same for a reading row that holds only some points of its poll (report by exception, the
@@ -45,23 +46,47 @@ int store_append_reading(struct store *s, const struct device *d, const struct m
 int store_append_partial(struct store *s, const struct device *d, const struct msg *m, int64_t snapshot_ts,
                          int64_t *seq_out);
 
+/* Milliseconds until the oldest reading held in memory is due to be spilled; -1 when none is
+ * held (then no timer is needed). */
+int store_spill_due_in(const struct store *s, int64_t now_mono_ms);
+/* Writes every reading held in memory to the file in one transaction, committed. 0 or -1 (they
+ * stay held and are tried again). store_close spills too: a clean stop loses nothing. */
+int store_spill(struct store *s);
+
+struct store_memory_stats {
+    int64_t held;             /* readings in memory not yet acknowledged nor written */
+    int64_t bytes;            /* the tier's memory */
+    uint64_t spills, spilled; /* transactions that wrote readings from memory, and those readings */
+    uint64_t acked;           /* readings acknowledged from memory: never written */
+    uint64_t dropped;         /* readings dropped from a full tier the file would not take */
+};
+void store_memory_stats(const struct store *s, struct store_memory_stats *out);
+
+/* The seqs that may have been handed out and lost in the last unclean stop: [from, to], both 0
+ * when the last stop was clean. Told once at start in a seq_skipped event. */
+void store_skipped(const struct store *s, int64_t *from, int64_t *to);
+
 /* Appends an event row (device state change, missing point, alert event...) with a JSON
  * object body; d may be NULL for gateway-wide events. */
 int store_append_event(struct store *s, const struct device *d, enum outbox_kind kind, int64_t ts_ms,
                        const char *json_body, int64_t *seq_out);
 
 /* Commits the open transaction, if any. On failure the transaction is rolled back, its rows
- * counted as lost and -1 returned; the caller keeps running (a full disk must not stop polling). */
+ * counted as lost (their seqs are not handed out again: the readings in memory may hold
+ * higher ones) and -1 returned; the caller keeps running (a full disk must not stop polling). */
 int store_commit(struct store *s);
 
 /* True while a transaction is open (rows appended or rows marked sent). */
 int store_in_transaction(const struct store *s);
+/* True when the open transaction holds rows to commit promptly (events, states, alerts, marks). */
+int store_durable_pending(const struct store *s);
 /* Rows appended since the last commit, and the monotonic ms when the transaction began. */
 int store_pending_rows(const struct store *s);
 int64_t store_pending_since_ms(const struct store *s);
 
-/* The last seq handed out, and the last one that is durable. Only committed seqs may leave the
- * box: a seq rolled back (or lost in a crash) is handed out again with other data. */
+/* The last seq handed out, and the highest that may be published: every row below it is
+ * committed or a reading held in memory (publishable at once), never a row of another kind
+ * still uncommitted. */
 int64_t store_last_seq(const struct store *s);
 int64_t store_committed_seq(const struct store *s);
 

@@ -15,7 +15,12 @@ static void rolled_back(struct store *s)
     s->in_tx = 0;
     s->pending = 0;
     s->pending_msgs = 0;
-    s->last_seq = s->committed_seq;
+    s->pending_durable = 0;
+    s->first_pending_durable = 0;
+    /* The seqs rolled back are not handed out again (readings in memory may hold higher ones);
+     * the reservation written in the transaction is gone, so the next seq writes it again. */
+    s->reserved = s->reserved_committed;
+    store__mem_rolled_back(s);
     s->evicted_unsent = s->evicted_unsent_committed;
     s->overflow_n = s->overflow_n_committed; /* the rows evicted came back with the rollback */
     s->overflow_first_ts = s->overflow_first_ts_committed;
@@ -40,6 +45,8 @@ int store__begin(struct store *s)
     s->in_tx = 1;
     s->pending = 0;
     s->pending_msgs = 0;
+    s->pending_durable = 0;
+    s->first_pending_durable = 0;
     s->pending_since = clock_mono_ms();
     return 0;
 }
@@ -51,11 +58,48 @@ int store__step_reset(sqlite3_stmt *st)
     return rc;
 }
 
-/* Returns an SQLite result code; on success the row is in the open transaction. */
-int store__insert_outbox(struct store *s, enum outbox_kind kind, int device, int64_t ts, const char *body,
-                         int64_t snapshot_ts, int64_t *seq_out)
+int store__set_meta(struct store *s, const char *key, int64_t value)
 {
-    int64_t seq = s->last_seq + 1;
+    sqlite3_bind_text(s->set_meta, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s->set_meta, 2, value);
+    int rc = store__step_reset(s->set_meta);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int store__reserve(struct store *s)
+{
+    if (s->last_seq + 1 <= s->reserved)
+        return 0;
+    /* One small write per SEQ_BLOCK seqs: after a crash, seqs go on above it. Seqs past the
+     * durable reservation are not published before it commits (store__horizon). */
+    int64_t want = s->last_seq + SEQ_BLOCK;
+    if (store__begin(s) < 0 || store__set_meta(s, "seq_reserved", want) != SQLITE_OK) {
+        store__check_rolled_back(s);
+        return -1;
+    }
+    s->reserved = want;
+    s->pending++;
+    s->pending_durable++;
+    return 0;
+}
+
+int store__next_seq(struct store *s, int64_t *seq)
+{
+    if (store__reserve(s) < 0)
+        return -1;
+    *seq = ++s->last_seq;
+    return 0;
+}
+
+int64_t store__horizon(const struct store *s)
+{
+    int64_t h = s->first_pending_durable ? s->first_pending_durable - 1 : s->last_seq;
+    return h < s->reserved_committed ? h : s->reserved_committed;
+}
+
+int store__insert_at(struct store *s, int64_t seq, enum outbox_kind kind, int device, int64_t ts, const char *body,
+                     int64_t snapshot_ts)
+{
     sqlite3_stmt *st = s->ins_outbox;
     sqlite3_bind_int64(st, 1, seq);
     sqlite3_bind_int(st, 2, (int)kind);
@@ -75,58 +119,25 @@ int store__insert_outbox(struct store *s, enum outbox_kind kind, int device, int
     int rc = store__step_reset(st);
     if (rc != SQLITE_DONE)
         return rc;
-    s->last_seq = seq;
     s->pending++;
-    s->pending_msgs++;
-    *seq_out = seq;
     return SQLITE_OK;
 }
 
-/* Takes back a row whose values could not all be written, so no half reading is ever sent. */
-static void discard_row(struct store *s, int64_t seq, int values)
+/* Returns an SQLite result code; on success the row is in the open transaction. A seq whose
+ * row fails is not handed out again. */
+int store__insert_outbox(struct store *s, enum outbox_kind kind, int device, int64_t ts, const char *body,
+                         int64_t *seq_out)
 {
-    if (!s->in_tx || sqlite3_get_autocommit(s->db))
-        return;
-    char sql[128];
-    snprintf(sql, sizeof sql, "DELETE FROM readings WHERE seq = %" PRId64 "; DELETE FROM outbox WHERE seq = %" PRId64,
-             seq, seq);
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK) {
-        s->last_seq = seq - 1;
-        s->pending -= 1 + values;
-        s->pending_msgs--;
-    }
-}
-
-static int append_reading_once(struct store *s, const struct device *d, const struct msg *m, int64_t snapshot_ts,
-                               int64_t *seq_out)
-{
-    if (store__begin(s) < 0)
-        return SQLITE_ERROR;
     int64_t seq;
-    int rc = store__insert_outbox(s, OUTBOX_READING, d->index, m->ts_ms, NULL, snapshot_ts, &seq);
+    if (store__next_seq(s, &seq) < 0)
+        return SQLITE_ERROR;
+    int rc = store__insert_at(s, seq, kind, device, ts, body, 0);
     if (rc != SQLITE_OK)
         return rc;
-    sqlite3_stmt *st = s->ins_reading;
-    const int64_t *rows = s->point_row[d->index];
-    int written = 0;
-    for (int k = 0; k < m->npoints; k++) {
-        if (m->quality[k] == Q_UNREAD)
-            continue;
-        sqlite3_bind_int64(st, 1, seq);
-        sqlite3_bind_int64(st, 2, rows[k]);
-        if (m->quality[k] == Q_OK && isfinite(m->values[k]))
-            sqlite3_bind_double(st, 3, m->values[k]);
-        else
-            sqlite3_bind_null(st, 3);
-        sqlite3_bind_int(st, 4, m->quality[k] == Q_OK && !isfinite(m->values[k]) ? Q_INVALID : m->quality[k]);
-        rc = store__step_reset(st);
-        if (rc != SQLITE_DONE) {
-            discard_row(s, seq, written);
-            return rc;
-        }
-        written++;
-        s->pending++;
-    }
+    s->pending_msgs++; /* lost in a rollback; a spilled reading goes back to memory instead */
+    s->pending_durable++;
+    if (!s->first_pending_durable)
+        s->first_pending_durable = seq;
     *seq_out = seq;
     return SQLITE_OK;
 }
@@ -156,20 +167,24 @@ int store_append_reading(struct store *s, const struct device *d, const struct m
 int store_append_partial(struct store *s, const struct device *d, const struct msg *m, int64_t snapshot_ts,
                          int64_t *seq_out)
 {
-    int64_t seq = 0;
-    if (s->in_tx && s->pending_msgs % CHECK_EVERY == CHECK_EVERY - 1 && store_enforce_limits(s, m->ts_ms) < 0)
-        store__check_rolled_back(s);
-    int rc = append_reading_once(s, d, m, snapshot_ts, &seq);
-    for (int i = 0; rc == SQLITE_FULL && i < (int)NELEM(full_targets) && store__ceiling(s) > 0; i++) {
-        store__check_rolled_back(s);
-        if (store__evict(s, s->cap_pages * full_targets[i] / 100, m->ts_ms) >= 0 && store_commit(s) == 0)
-            rc = append_reading_once(s, d, m, snapshot_ts, &seq);
+    int64_t seq;
+    if (store__next_seq(s, &seq) < 0)
+        return store__write_failed(s, SQLITE_ERROR, "reserve seqs");
+    if (store__mem_put(s, d, m, seq, snapshot_ts) < 0) {
+        s->lost_rows++;
+        return store__write_failed(s, SQLITE_NOMEM, "hold a reading");
     }
-    if (rc != SQLITE_OK)
-        return store__write_failed(s, rc, "insert reading");
     if (seq_out)
         *seq_out = seq;
     return 0;
+}
+
+int store__make_room(struct store *s, int attempt, int64_t now_wall_ms)
+{
+    if (attempt >= (int)NELEM(full_targets) || store__ceiling(s) <= 0)
+        return 0;
+    store__check_rolled_back(s);
+    return store__evict(s, s->cap_pages * full_targets[attempt] / 100, now_wall_ms) >= 0 && store_commit(s) == 0;
 }
 
 int store_append_event(struct store *s, const struct device *d, enum outbox_kind kind, int64_t ts_ms,
@@ -177,11 +192,11 @@ int store_append_event(struct store *s, const struct device *d, enum outbox_kind
 {
     int64_t seq = 0;
     int dev = d ? d->index : -1;
-    int rc = store__begin(s) < 0 ? SQLITE_ERROR : store__insert_outbox(s, kind, dev, ts_ms, json_body, 0, &seq);
-    for (int i = 0; rc == SQLITE_FULL && i < (int)NELEM(full_targets) && store__ceiling(s) > 0; i++) {
-        store__check_rolled_back(s);
-        if (store__evict(s, s->cap_pages * full_targets[i] / 100, ts_ms) >= 0 && store_commit(s) == 0)
-            rc = store__begin(s) < 0 ? SQLITE_ERROR : store__insert_outbox(s, kind, dev, ts_ms, json_body, 0, &seq);
+    int rc = store__begin(s) < 0 ? SQLITE_ERROR : store__insert_outbox(s, kind, dev, ts_ms, json_body, &seq);
+    for (int i = 0; rc == SQLITE_FULL; i++) {
+        if (!store__make_room(s, i, ts_ms))
+            break;
+        rc = store__begin(s) < 0 ? SQLITE_ERROR : store__insert_outbox(s, kind, dev, ts_ms, json_body, &seq);
     }
     if (rc != SQLITE_OK)
         return store__write_failed(s, rc, "insert event");
@@ -214,15 +229,19 @@ int store_commit(struct store *s)
     store__flush_marks(s);
     if (!s->in_tx) /* the flush failed and took the transaction with it */
         return -1;
-    sqlite3_bind_int64(s->set_last_seq, 1, s->last_seq);
-    int rc = store__step_reset(s->set_last_seq);
-    if (rc == SQLITE_DONE)
+    int rc = SQLITE_OK;
+    if (s->first_pending_durable) {
+        /* Where a crash could start losing readings held in memory: told at the next start.
+         * Written with rows that are written anyway, never alone (see store_skipped). */
+        int64_t seq = 0, ts;
+        rc = store__set_meta(s, "unsafe_from", store__mem_oldest(s, &seq, &ts) ? seq : s->last_seq + 1);
+    }
+    if (rc == SQLITE_OK)
         rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK && rc != SQLITE_DONE) {
         log_err("store: commit failed: %s", sqlite3_errmsg(s->db));
         if (!sqlite3_get_autocommit(s->db))
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        /* The rolled-back seqs were never published; handing them out again keeps seq gapless. */
         rolled_back(s);
         s->write_errors++;
         return -1;
@@ -230,7 +249,11 @@ int store_commit(struct store *s)
     s->in_tx = 0;
     s->pending = 0;
     s->pending_msgs = 0;
+    s->pending_durable = 0;
+    s->first_pending_durable = 0;
     s->committed_seq = s->last_seq;
+    s->reserved_committed = s->reserved;
+    store__mem_committed(s);
     if (s->disk_tight)
         sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     if (log_release(&s->write_complaint))
@@ -264,7 +287,12 @@ int64_t store_last_seq(const struct store *s)
 
 int64_t store_committed_seq(const struct store *s)
 {
-    return s->committed_seq;
+    return store__horizon(s);
+}
+
+int store_durable_pending(const struct store *s)
+{
+    return s->in_tx && (s->pending_durable > 0 || s->mark_hi > 0);
 }
 
 uint64_t store_rollbacks(const struct store *s)

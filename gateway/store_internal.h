@@ -18,16 +18,31 @@
 #include "log.h"
 #include "store.h"
 #include "array.h"
+#include "payload.h"
 
 /* Invariants of the store:
- * - seq is strictly increasing over the life of the file: it is max(outbox.seq) restored at open,
- *   and meta 'last_seq' is kept so deleting old rows never lets a seq be handed out twice.
+ * - seq is strictly increasing over the life of the file, and never handed out twice even
+ *   after a crash: seqs are reserved in blocks (meta 'seq_reserved', one write per SEQ_BLOCK),
+ *   and a start after an unclean stop continues above the reservation.
  * - One transaction is open at most; rows become durable only at store_commit (synchronous=FULL
  *   in WAL mode: a commit survives power loss, which the outbox's delivery promise needs).
- * - A seq above committed_seq may be rolled back and handed out again with other data, so the
- *   outbox never returns one: only committed rows may be published.
+ * - Readings are held in memory first (store_memory.c) and written only when not acknowledged
+ *   within SPILL_MS. The readings in memory always have higher seqs than every reading in the
+ *   file (a spill takes them all), so a crash can lose only seqs above the last one stored.
+ * - Rows of every other kind are published only once committed: the outbox returns nothing
+ *   at or above the first uncommitted one, nor above the durable reservation.
  * - Retention evicts readings only; rows of every other kind leave the outbox by being sent.
  */
+
+/* Seqs reserved by one durable write. */
+#define SEQ_BLOCK 65536
+/* A reading not acknowledged this long after it was polled is written to the file: the most a
+ * power cut or a SIGKILL can take. Also the longest a reading waits in memory while the
+ * broker is away, so the file gets one transaction per SPILL_MS then. */
+#define SPILL_MS 1000
+/* The memory tier's bounds: when either is reached it is spilled whole. */
+#define MEM_ROWS 4096
+#define MEM_BYTES (1 << 20)
 
 /* Eviction starts when pages in use pass HIGH % of max_mb and stops at LOW %: the gap makes
  * it run in occasional batches, not on every commit. Usage is checked every CHECK_EVERY rows
@@ -58,13 +73,51 @@ struct fetch_slot {
     size_t val_off;  /* in vals */
 };
 
+/* A reading held in memory: points by their row id, so a spill needs no lookup. */
+struct mem_value {
+    int64_t point_row;
+    double value;
+    int quality;
+};
+
+enum mem_state {
+    MEM_HELD,    /* only here */
+    MEM_ACKED,   /* the broker has it: dropped, never written */
+    MEM_SPILLED, /* inserted in the open transaction: dropped when it commits */
+};
+
+struct mem_reading {
+    int64_t seq, ts_ms, born_ms; /* born: monotonic ms when appended */
+    int64_t snapshot_ts;         /* report by exception: 0 for a full snapshot (store_append_partial) */
+    int device;                  /* device->index */
+    int nvalues;
+    enum mem_state state;
+    struct mem_value *v;
+};
+
+/* Readings in seq order: a ring of MEM_ROWS, oldest at head. */
+struct mem_tier {
+    struct mem_reading *ring;
+    int head, n;
+    int held; /* entries MEM_HELD */
+    size_t bytes;
+    uint64_t spills, spilled, acked, dropped;
+};
+
 struct store {
     sqlite3 *db;
-    sqlite3_stmt *ins_outbox, *ins_reading, *set_last_seq, *mark_range;
+    sqlite3_stmt *ins_outbox, *mark_range;
     sqlite3_stmt *put_alert, *put_report;
     sqlite3_stmt *fetch_events, *fetch_readings, *fetch_values;
+    sqlite3_stmt *set_meta;
     int64_t last_seq;
-    int64_t committed_seq; /* last_seq as of the last successful commit */
+    int64_t committed_seq;                /* last_seq as of the last successful commit */
+    int64_t reserved, reserved_committed; /* meta 'seq_reserved': in the transaction, durable */
+    int64_t first_pending_durable;        /* lowest seq of a non-reading row not committed; 0 none */
+    int pending_durable;                  /* rows in the transaction that must be committed promptly */
+    struct mem_tier mem;
+    int running;                      /* marked running in the file: a close marks the stop clean */
+    int64_t skipped_from, skipped_to; /* seqs told in a seq_skipped event at open; 0 none */
     int in_tx;
     int pending;      /* rows (outbox and readings) in the open transaction */
     int pending_msgs; /* outbox rows among them: what a rollback loses */
@@ -99,6 +152,30 @@ struct store {
     size_t slots_cap;
 };
 
+/* ---- the memory tier (store_memory.c) ---- */
+/* Holds one poll with the given seq; spills the tier first when it is full. 0 or -1. */
+int store__mem_put(struct store *s, const struct device *d, const struct msg *m, int64_t seq, int64_t snapshot_ts);
+/* Fills rows[first..max) with held readings of seq in (after, upto], values copied into the
+ * fetch buffers; returns the new count. */
+int store__mem_fetch(struct store *s, int64_t after, int64_t upto, struct outbox_row *rows, int first, int max);
+/* An acknowledgement of a held reading: 1 when it was one (now dropped), 0 when the seq is not
+ * held here (stored, or spilled in the open transaction). */
+int store__mem_ack(struct store *s, int64_t seq);
+/* After a commit: spilled readings are durable and leave memory. After a rollback: they are held
+ * again. */
+void store__mem_committed(struct store *s);
+void store__mem_rolled_back(struct store *s);
+/* The oldest held reading (seq, ts), and how many are held; 0 when none. */
+int store__mem_oldest(const struct store *s, int64_t *seq, int64_t *ts_ms);
+void store__mem_free(struct store *s);
+/* A poll's values in the compact form of an outbox row's body: [[point_id,value],...], a point
+ * not ok as [point_id,null,quality]. */
+int store__encode_values(struct jbuf *out, const struct mem_value *v, int n);
+/* Reads the body back into the fetch buffers; the values read, or -1 on a malformed body. */
+int store__decode_values(struct store *s, const char *body);
+
+/* Grows *buf to hold need elements of elem bytes, doubling. 0 or -1. */
+int store__grow(void **buf, size_t *cap, size_t need, size_t elem);
 /* Runs sql (no rows wanted); on failure err says what the store could not do. */
 int store__exec(struct store *s, const char *sql, struct diag *err);
 /* The first column of the first row of sql. 0, or -1. */
@@ -113,10 +190,24 @@ void store__check_rolled_back(struct store *s);
 int store__write_failed(struct store *s, int rc, const char *what);
 /* Writes the acknowledged range [mark_lo, mark_hi] as sent. */
 int store__flush_marks(struct store *s);
-/* One outbox row in the open transaction; an SQLite result code. snapshot_ts: 0, or that of a
- * reading row holding part of its poll (store_append_partial). */
+/* One outbox row in the open transaction; an SQLite result code. */
 int store__insert_outbox(struct store *s, enum outbox_kind kind, int device, int64_t ts, const char *body,
-                         int64_t snapshot_ts, int64_t *seq_out);
+                         int64_t *seq_out);
+/* The same with a seq already handed out (a reading spilled from memory). */
+int store__insert_at(struct store *s, int64_t seq, enum outbox_kind kind, int device, int64_t ts, const char *body,
+                     int64_t snapshot_ts);
+/* Writes a new reservation in the transaction when the next seq is past the current one. */
+int store__reserve(struct store *s);
+/* The next seq, its reservation written in the transaction when the block is used up. 0 or -1. */
+int store__next_seq(struct store *s, int64_t *seq);
+/* After a write refused for a full file: evicts (deeper at each attempt) and commits. 1 when
+ * room was made and the write may be tried again, 0 when there is nothing more to try. */
+int store__make_room(struct store *s, int attempt, int64_t now_wall_ms);
+/* One meta row in the open transaction (or on its own when none is open). An SQLite code. */
+int store__set_meta(struct store *s, const char *key, int64_t value);
+/* Where rows stop being publishable: below the first uncommitted durable row and within the
+ * durable reservation. */
+int64_t store__horizon(const struct store *s);
 /* The ceiling in pages (max_mb or the disk's), measured now; sets s->cap_pages. */
 int64_t store__ceiling(struct store *s);
 /* Brings the pages in use down to target_pages; the readings evicted, or -1. */

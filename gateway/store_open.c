@@ -49,6 +49,18 @@ static const char *const migrations[] = {
     /* Report by exception: a reading row holding only some points of its poll keeps the poll
      * time of its device's last full snapshot; NULL on a full snapshot and on other kinds. */
     "ALTER TABLE outbox ADD COLUMN snapshot_ts INTEGER;",
+    /* A reading is one outbox row: its values in the body, [[point_id,value],...] with a point
+     * not ok as [point_id,null,quality], instead of a `readings` row per point (a quarter of the
+     * bytes of a buffered poll). Rows written before keep their `readings` rows; the view shows
+     * both. */
+    "DROP VIEW IF EXISTS reading_values;"
+    "CREATE VIEW reading_values AS SELECT o.seq, d.name AS device, p.name AS point, o.ts,"
+    "  r.value, r.quality FROM readings r JOIN outbox o ON o.seq = r.seq"
+    "  JOIN points p ON p.id = r.point_id JOIN devices d ON d.id = p.device_id"
+    " UNION ALL SELECT o.seq, d.name, p.name, o.ts, CAST(json_extract(j.value, '$[1]') AS REAL),"
+    "  coalesce(json_extract(j.value, '$[2]'), 0) FROM outbox o JOIN json_each(o.body) j"
+    "  JOIN points p ON p.id = json_extract(j.value, '$[0]') JOIN devices d ON d.id = p.device_id"
+    "  WHERE o.kind = 1 AND o.body IS NOT NULL;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -142,6 +154,54 @@ static int check_pages(struct store *s, struct diag *err, int *corrupt)
     return -1;
 }
 
+/* What the file says of the last stop: the seqs reserved, whether it was running (no clean
+ * stop since), where readings held in memory began at its last commit, the last stored reading. */
+struct seq_marks {
+    int64_t reserved, running, unsafe_from, max_reading;
+};
+
+/* At start: after an unclean stop, the seqs that may have been handed out to readings held in
+ * memory and lost are told in one seq_skipped event. Readings in memory always come after every
+ * stored one and after unsafe_from (written with each commit of other rows), so the range starts
+ * above both and ends at the reservation. Then the file is marked running, and a block reserved. */
+static int mark_running(struct store *s, const struct seq_marks *m)
+{
+    if (m->running && m->reserved) {
+        int64_t from = m->max_reading + 1 > m->unsafe_from ? m->max_reading + 1 : m->unsafe_from;
+        if (from <= m->reserved) {
+            s->skipped_from = from;
+            s->skipped_to = m->reserved;
+        }
+    }
+    if (store__begin(s) < 0 || store__set_meta(s, "running", 1) != SQLITE_OK)
+        return -1;
+    if (s->skipped_from) {
+        char body[192];
+        int64_t seq;
+        snprintf(body, sizeof body,
+                 "{\"event\":\"seq_skipped\",\"from\":%" PRId64 ",\"to\":%" PRId64
+                 ",\"reason\":\"unclean_stop\",\"at_risk_ms\":%d}",
+                 s->skipped_from, s->skipped_to, SPILL_MS);
+        if (store__insert_outbox(s, OUTBOX_EVENT, -1, clock_wall_ms(), body, &seq) != SQLITE_OK)
+            return -1;
+        log_warn("store: the last stop was not clean: seqs %" PRId64 "..%" PRId64
+                 " may include readings of its last %d ms that were lost; told in a seq_skipped event",
+                 s->skipped_from, s->skipped_to, SPILL_MS);
+    } else if (store__reserve(s) < 0) { /* the first block reserved now, not at the first poll */
+        return -1;
+    }
+    if (store_commit(s) < 0)
+        return -1;
+    s->running = 1;
+    return 0;
+}
+
+void store_skipped(const struct store *s, int64_t *from, int64_t *to)
+{
+    *from = s->skipped_from;
+    *to = s->skipped_to;
+}
+
 static struct store *open_at(const char *path, struct diag *err, int *corrupt, bool pages)
 {
     struct store *s = calloc(1, sizeof *s);
@@ -161,8 +221,13 @@ static struct store *open_at(const char *path, struct diag *err, int *corrupt, b
         (pages && check_pages(s, err, corrupt) < 0) || migrate(s, err) < 0)
         goto fail;
     int64_t max_seq = 0, meta_seq = 0;
+    struct seq_marks marks = {0};
     if (store__query_int(s, "SELECT max(seq) FROM outbox", &max_seq) < 0 ||
         store__query_int(s, "SELECT value FROM meta WHERE key = 'last_seq'", &meta_seq) < 0 ||
+        store__query_int(s, "SELECT value FROM meta WHERE key = 'seq_reserved'", &marks.reserved) < 0 ||
+        store__query_int(s, "SELECT value FROM meta WHERE key = 'running'", &marks.running) < 0 ||
+        store__query_int(s, "SELECT value FROM meta WHERE key = 'unsafe_from'", &marks.unsafe_from) < 0 ||
+        store__query_int(s, "SELECT max(seq) FROM outbox WHERE kind = 1", &marks.max_reading) < 0 ||
         store__query_int(s, "SELECT value FROM meta WHERE key = 'evicted_unsent'", &s->evicted_unsent) < 0 ||
         store__query_int(s, "PRAGMA page_size", &s->page_size) < 0) {
         diag_set(err, "store %s: %s", path, sqlite3_errmsg(s->db));
@@ -170,21 +235,22 @@ static struct store *open_at(const char *path, struct diag *err, int *corrupt, b
     }
     s->evicted_unsent_committed = s->evicted_unsent;
     s->last_seq = max_seq > meta_seq ? max_seq : meta_seq;
-    s->committed_seq = s->last_seq;
+    if (marks.reserved > s->last_seq)
+        s->last_seq = marks.reserved;
+    s->committed_seq = s->reserved = s->reserved_committed = s->last_seq;
     if (prepare(s, "INSERT INTO outbox(seq, kind, device_id, ts, body, snapshot_ts) VALUES(?,?,?,?,?,?)",
                 &s->ins_outbox) ||
-        prepare(s, "INSERT INTO readings(seq, point_id, value, quality) VALUES(?,?,?,?)", &s->ins_reading) ||
-        prepare(s, "INSERT OR REPLACE INTO meta(key, value) VALUES('last_seq', ?)", &s->set_last_seq) ||
+        prepare(s, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", &s->set_meta) ||
         prepare(s, "UPDATE outbox SET sent = 1 WHERE seq BETWEEN ?1 AND ?2 AND sent = 0", &s->mark_range) ||
         prepare(s,
                 "SELECT seq, kind, device_id, ts, body FROM outbox WHERE sent = 0 AND kind IN (2, 3, 4, 5)"
                 " AND seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
                 &s->fetch_events) ||
-        prepare(
-            s,
-            "SELECT seq, device_id, ts, snapshot_ts FROM outbox WHERE sent = 0 AND kind = 1 AND seq > ?1 AND seq <= ?2"
-            " ORDER BY seq LIMIT ?3",
-            &s->fetch_readings) ||
+        prepare(s,
+                "SELECT seq, device_id, ts, body, snapshot_ts FROM outbox WHERE sent = 0 AND kind = 1 AND seq > ?1 AND "
+                "seq <= ?2"
+                " ORDER BY seq LIMIT ?3",
+                &s->fetch_readings) ||
         prepare(s, "SELECT seq, point_id, value, quality FROM readings WHERE seq BETWEEN ?1 AND ?2",
                 &s->fetch_values) ||
         prepare(s,
@@ -193,6 +259,10 @@ static struct store *open_at(const char *path, struct diag *err, int *corrupt, b
                 &s->put_alert) ||
         prepare(s, "INSERT OR REPLACE INTO report_day(device, day_start, json) VALUES(?,?,?)", &s->put_report)) {
         diag_set(err, "store %s: %s", path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    if (mark_running(s, &marks) < 0) {
+        diag_set(err, "store %s: cannot write: %s", path, sqlite3_errmsg(s->db));
         goto fail;
     }
     return s;
@@ -313,15 +383,16 @@ static int open_store(const char *path, bool pages, struct store **out, struct d
         snprintf(s->corruption, sizeof s->corruption, "%.150s", what);
         int64_t floor = seq_floor(salvaged);
         if (floor > s->last_seq) {
-            char sql[96];
-            snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta(key, value) VALUES('last_seq', %lld)",
-                     (long long)floor);
+            char sql[160];
+            snprintf(sql, sizeof sql,
+                     "INSERT OR REPLACE INTO meta(key, value) VALUES('last_seq', %lld), ('seq_reserved', %lld)",
+                     (long long)floor, (long long)floor);
             if (store__exec(s, sql, err) < 0) {
                 store_close(s);
                 put_back(path, moved);
                 return -1;
             }
-            s->last_seq = s->committed_seq = floor;
+            s->last_seq = s->committed_seq = s->reserved = s->reserved_committed = floor;
         }
         log_notice("store %s: fresh store continues after seq %lld", path, (long long)s->last_seq);
     }
@@ -489,11 +560,21 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
-    if (s->in_tx)
-        store_commit(s);
+    /* A clean stop: the readings held in memory are written, and the reservation given back,
+     * so the next start goes on from the last seq with nothing to announce. */
+    if (s->running) {
+        store_spill(s);
+        if (store__begin(s) == 0 && store__set_meta(s, "last_seq", s->last_seq) == SQLITE_OK &&
+            store__set_meta(s, "seq_reserved", s->last_seq) == SQLITE_OK &&
+            store__set_meta(s, "running", 0) == SQLITE_OK)
+            store_commit(s);
+        else if (s->in_tx)
+            store_commit(s);
+        if (s->mem.held)
+            log_err("store: %d readings held in memory could not be written at stop", s->mem.held);
+    }
     sqlite3_finalize(s->ins_outbox);
-    sqlite3_finalize(s->ins_reading);
-    sqlite3_finalize(s->set_last_seq);
+    sqlite3_finalize(s->set_meta);
     sqlite3_finalize(s->mark_range);
     sqlite3_finalize(s->fetch_events);
     sqlite3_finalize(s->fetch_readings);
@@ -511,5 +592,6 @@ void store_close(struct store *s)
     free(s->vals);
     free(s->arena);
     free(s->slots);
+    store__mem_free(s);
     free(s);
 }

@@ -2,7 +2,7 @@
  * on acknowledgement, and the backlog counted. */
 #include "store_internal.h"
 
-static int grow(void **buf, size_t *cap, size_t need, size_t elem)
+int store__grow(void **buf, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;
@@ -19,7 +19,7 @@ static int grow(void **buf, size_t *cap, size_t need, size_t elem)
 
 static size_t arena_add(struct store *s, const char *text, size_t len)
 {
-    if (grow((void **)&s->arena, &s->arena_cap, s->arena_len + len + 1, 1) < 0)
+    if (store__grow((void **)&s->arena, &s->arena_cap, s->arena_len + len + 1, 1) < 0)
         return SIZE_MAX;
     size_t off = s->arena_len;
     memcpy(s->arena + off, text, len);
@@ -32,7 +32,7 @@ static int fetch_events(struct store *s, struct outbox_cursor *c, struct outbox_
 {
     sqlite3_stmt *st = s->fetch_events;
     sqlite3_bind_int64(st, 1, c->event);
-    sqlite3_bind_int64(st, 2, s->committed_seq);
+    sqlite3_bind_int64(st, 2, store__horizon(s));
     sqlite3_bind_int(st, 3, max);
     int n = 0;
     while (n < max && sqlite3_step(st) == SQLITE_ROW) {
@@ -56,11 +56,46 @@ static int fetch_events(struct store *s, struct outbox_cursor *c, struct outbox_
     return n;
 }
 
+/* The values of one stored reading: its body (compact form), or for a row written before
+ * bodies held them, its rows in `readings`. */
+static int stored_values(struct store *s, struct outbox_row *r, struct fetch_slot *slot)
+{
+    slot->val_off = s->nvals;
+    if (slot->body_off != SIZE_MAX) {
+        int n = store__decode_values(s, s->arena + slot->body_off);
+        if (n < 0) {
+            log_err("store: seq %" PRId64 ": its values do not read back; sent without them", r->seq);
+            s->nvals = slot->val_off;
+            n = 0;
+        }
+        r->nvalues = n;
+        slot->body_off = SIZE_MAX;
+        return 0;
+    }
+    sqlite3_stmt *st = s->fetch_values;
+    sqlite3_bind_int64(st, 1, r->seq);
+    sqlite3_bind_int64(st, 2, r->seq);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (store__grow((void **)&s->vals, &s->vals_cap, s->nvals + 1, sizeof *s->vals) < 0)
+            break;
+        struct outbox_value *v = &s->vals[s->nvals++];
+        v->point = store__name_of(&s->point_names, sqlite3_column_int64(st, 1));
+        v->value = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 2);
+        v->quality = sqlite3_column_int(st, 3);
+        r->nvalues++;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+/* Stored readings first, then those held in memory: every seq in memory is above every stored
+ * reading's, so the two together come oldest first. */
 static int fetch_readings(struct store *s, struct outbox_cursor *c, struct outbox_row *rows, int first, int max)
 {
+    int64_t upto = store__horizon(s);
     sqlite3_stmt *st = s->fetch_readings;
     sqlite3_bind_int64(st, 1, c->reading);
-    sqlite3_bind_int64(st, 2, s->committed_seq);
+    sqlite3_bind_int64(st, 2, upto);
     sqlite3_bind_int(st, 3, max - first);
     int n = first;
     while (n < max && sqlite3_step(st) == SQLITE_ROW) {
@@ -70,44 +105,21 @@ static int fetch_readings(struct store *s, struct outbox_cursor *c, struct outbo
         r->kind = OUTBOX_READING;
         r->device = store__name_of(&s->dev_names, sqlite3_column_int64(st, 1));
         r->ts_ms = sqlite3_column_int64(st, 2);
-        r->full = sqlite3_column_type(st, 3) == SQLITE_NULL;
-        r->snapshot_ts = r->full ? r->ts_ms : sqlite3_column_int64(st, 3);
-        s->slots[n].body_off = SIZE_MAX;
+        r->full = sqlite3_column_type(st, 4) == SQLITE_NULL;
+        r->snapshot_ts = r->full ? r->ts_ms : sqlite3_column_int64(st, 4);
+        const char *body = (const char *)sqlite3_column_text(st, 3);
+        s->slots[n].body_off = body ? arena_add(s, body, (size_t)sqlite3_column_bytes(st, 3)) : SIZE_MAX;
+        if (body && s->slots[n].body_off == SIZE_MAX)
+            break;
         n++;
     }
     sqlite3_reset(st);
-    if (n == first)
-        return n;
-    /* One range scan of readings for all the rows taken: values come in (seq, point_id) order,
-     * the rows in seq order, so one pass pairs them. Sent rows inside the range are skipped. */
-    st = s->fetch_values;
-    sqlite3_bind_int64(st, 1, rows[first].seq);
-    sqlite3_bind_int64(st, 2, rows[n - 1].seq);
-    int i = first;
-    s->slots[i].val_off = s->nvals;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(st, 0);
-        while (i < n && rows[i].seq < seq) {
-            i++;
-            if (i < n)
-                s->slots[i].val_off = s->nvals;
-        }
-        if (i == n)
-            break;
-        if (rows[i].seq != seq)
-            continue;
-        if (grow((void **)&s->vals, &s->vals_cap, s->nvals + 1, sizeof *s->vals) < 0)
-            break;
-        struct outbox_value *v = &s->vals[s->nvals++];
-        v->point = store__name_of(&s->point_names, sqlite3_column_int64(st, 1));
-        v->value = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 2);
-        v->quality = sqlite3_column_int(st, 3);
-        rows[i].nvalues++;
-    }
-    sqlite3_reset(st);
-    for (i++; i < n; i++)
-        s->slots[i].val_off = s->nvals;
-    c->reading = rows[n - 1].seq;
+    for (int i = first; i < n; i++)
+        stored_values(s, &rows[i], &s->slots[i]);
+    int64_t after = n > first ? rows[n - 1].seq : c->reading;
+    n = store__mem_fetch(s, after, upto, rows, n, max);
+    if (n > first)
+        c->reading = rows[n - 1].seq;
     return n;
 }
 
@@ -117,7 +129,7 @@ int store_fetch_unsent(struct store *s, struct outbox_cursor *c, struct outbox_r
         return 0;
     if (s->in_tx && store__flush_marks(s) < 0)
         return -1;
-    if (grow((void **)&s->slots, &s->slots_cap, (size_t)max, sizeof *s->slots) < 0)
+    if (store__grow((void **)&s->slots, &s->slots_cap, (size_t)max, sizeof *s->slots) < 0)
         return -1;
     s->nvals = 0;
     s->arena_len = 0;
@@ -134,8 +146,10 @@ int store_fetch_unsent(struct store *s, struct outbox_cursor *c, struct outbox_r
 
 int store_mark_sent(struct store *s, int64_t seq)
 {
-    if (seq <= 0 || seq > s->committed_seq)
+    if (seq <= 0 || seq > store__horizon(s))
         return -1;
+    if (store__mem_ack(s, seq))
+        return 0; /* held in memory: dropped, nothing to write */
     if (s->mark_hi && seq == s->mark_hi + 1) {
         s->mark_hi = seq;
         return 0;
@@ -154,10 +168,17 @@ int store_backlog(struct store *s, struct store_backlog *out)
     memset(out, 0, sizeof *out);
     if (s->in_tx && store__flush_marks(s) < 0)
         return -1;
+    int64_t mem_seq = 0, mem_ts = 0;
+    int held = store__mem_oldest(s, &mem_seq, &mem_ts);
     if (store__query_int(s, "SELECT count(*) FROM outbox WHERE sent = 0", &out->rows) < 0)
         return -1;
-    if (!out->rows)
+    if (!out->rows) {
+        out->rows = held;
+        out->oldest_seq = mem_seq;
+        out->oldest_ts_ms = mem_ts;
         return 0;
+    }
+    out->rows += held;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT min(seq) FROM outbox WHERE sent = 0 AND kind = ?1", -1, &st, NULL) !=
         SQLITE_OK)
@@ -172,6 +193,11 @@ int store_backlog(struct store *s, struct store_backlog *out)
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
+    if (held && (!out->oldest_seq || mem_seq < out->oldest_seq)) {
+        out->oldest_seq = mem_seq;
+        out->oldest_ts_ms = mem_ts;
+        return 0;
+    }
     char sql[80];
     snprintf(sql, sizeof sql, "SELECT ts FROM outbox WHERE seq = %" PRId64, out->oldest_seq);
     return store__query_int(s, sql, &out->oldest_ts_ms);

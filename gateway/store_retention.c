@@ -110,7 +110,7 @@ static int overflow_event(struct store *s, int64_t now_wall_ms)
                                           s->overflow_last_ts, s->max_pages * s->page_size / 1048576);
     int64_t seq;
     if (rc == 0 && store__begin(s) == 0)
-        rc = store__insert_outbox(s, OUTBOX_EVENT, -1, now_wall_ms, body.p, 0, &seq) == SQLITE_OK ? 0 : -1;
+        rc = store__insert_outbox(s, OUTBOX_EVENT, -1, now_wall_ms, body.p, &seq) == SQLITE_OK ? 0 : -1;
     else
         rc = -1;
     jbuf_free(&body);

@@ -387,10 +387,42 @@ def scalar(db_path, sql, args=()):
     return rows[0][0] if rows else None
 
 
+def latest_received(sub, device, point):
+    """(value, quality) of a point in the newest reading of a device a Subscriber received: what
+    `latest` reads from the store, for readings the broker acknowledged (never written)."""
+    got = [m for _, m, _ in sub.received("/devices/%s/readings" % device)]
+    if not got:
+        return None
+    m = max(got, key=lambda m: m["seq"])
+    if point in m.get("values", {}):
+        return (m["values"][point], 0)
+    return (None, 1) if point in m.get("invalid", []) else (None, 2) if point in m.get("offline", []) else None
+
+
 def latest(db_path, device, point):
     rows = query(db_path, "SELECT value, quality FROM reading_values WHERE device = ? AND point = ? "
                           "ORDER BY seq DESC LIMIT 1", (device, point))
     return rows[0] if rows else None
+
+
+def seq_skipped(messages):
+    """The (from, to) ranges the gateway announced in seq_skipped events among parsed payloads."""
+    return sorted((m["from"], m["to"]) for m in messages if m.get("event") == "seq_skipped")
+
+
+def unexplained_gaps(seen, ranges, lo, hi):
+    """Seqs in [lo, hi] neither seen nor inside an announced seq_skipped range, and per range the
+    seqs it holds that were not seen up to the highest one seen in it (those handed out and lost:
+    the rest of a range was never used, and no consumer can tell more)."""
+    gaps, q = [], lo
+    for a, b in sorted(ranges) + [(hi + 1, hi + 1)]:
+        gaps += [x for x in range(q, min(a, hi + 1)) if x not in seen]
+        q = max(q, b + 1)
+    lost = []
+    for a, b in ranges:
+        top = max((q for q in seen if a <= q <= b), default=a - 1)
+        lost.append(sum(1 for q in range(a, top + 1) if q not in seen))
+    return gaps, lost
 
 
 def run(test_fn):
@@ -538,6 +570,37 @@ class Subscriber:
     def stop(self):
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class ReadingMirror(Subscriber):
+    """The readings a consumer receives, kept in a SQLite file of its own (`path`) with the
+    store's `reading_values` columns (seq, device, point, ts, value, quality) and a `polls` table
+    (seq, device, ts), one row per seq however often it came. Readings the broker acknowledges
+    in time are never written to the gateway's store (docs/store.md), so a test that looks at
+    the values polled while a broker is up looks here."""
+
+    def __init__(self, work, port, prefix, name="reading mirror"):
+        self.path = work.file("received.db")
+        self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS polls(seq INTEGER PRIMARY KEY, device TEXT, ts INTEGER)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS reading_values(seq INTEGER, device TEXT, point TEXT, ts INTEGER,"
+                        " value REAL, quality INTEGER)")
+        Subscriber.__init__(self, port, prefix + "/devices/+/readings", name=name)
+
+    def _on_message(self, client, userdata, msg):
+        Subscriber._on_message(self, client, userdata, msg)
+        m = json.loads(msg.payload.decode("utf-8"))
+        with self.lock:
+            if self.db.execute("INSERT OR IGNORE INTO polls VALUES(?,?,?)", (m["seq"], m["device"], m["ts"])).rowcount:
+                rows = [(m["seq"], m["device"], k, m["ts"], v, 0) for k, v in m.get("values", {}).items()]
+                rows += [(m["seq"], m["device"], k, m["ts"], None, 1) for k in m.get("invalid", [])]
+                rows += [(m["seq"], m["device"], k, m["ts"], None, 2) for k in m.get("offline", [])]
+                self.db.executemany("INSERT INTO reading_values VALUES(?,?,?,?,?,?)", rows)
+
+    def stop(self):
+        Subscriber.stop(self)
+        self.db.close()
 
 
 def stack(started, work, scenario, topic=None, sim_extra=(), broker=None, subscriber=None):

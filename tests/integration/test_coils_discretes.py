@@ -51,14 +51,16 @@ def test(started):
                         "report_max_s": 0}]}
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt())
     cfg["gateway"]["drivers_dirs"] = [PROFILES]
-    db = cfg["store"]["path"]
+    received = h.ReadingMirror(work, broker.port, PREFIX)  # delivered readings are not written
+    started.append(received)
+    db = received.path
     d = h.Daemon(work, cfg)
     started.append(d)
 
-    h.wait_until("a reading in the store", lambda: stored(db)[0])
+    h.wait_until("a reading received", lambda: stored(db)[0])
     values, bad = stored(db)
     if values != EXPECTED or bad:
-        raise h.TestFailure("stored %r (not good: %r), expected %r" % (values, bad, EXPECTED))
+        raise h.TestFailure("received %r (not good: %r), expected %r" % (values, bad, EXPECTED))
     h.wait_until("a reading at the broker", lambda: published(sub))
     if published(sub) != EXPECTED:
         raise h.TestFailure("published %r, expected %r" % (published(sub), EXPECTED))
@@ -68,7 +70,7 @@ def test(started):
     sim.cmd("raw 5 coil 1 1")
     sim.cmd("raw 5 discrete 3 0")
     changed = dict(EXPECTED, alarm_17=0, pump_2=1, float_high=0)
-    h.wait_until("the changed bits in the store", lambda: stored(db)[0] == changed)
+    h.wait_until("the changed bits received", lambda: stored(db)[0] == changed)
     h.wait_until("the changed bits at the broker", lambda: published(sub) == changed)
     if d.stop() != 0:
         raise h.TestFailure("daemon exited %s:\n%s" % (d.proc.returncode, d.output()))

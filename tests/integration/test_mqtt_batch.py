@@ -94,11 +94,16 @@ def test(started):
         ((i, m) for i, (t, m, _) in enumerate(sub.received())
          if t == PREFIX + "/alerts" and m["device"] == "pit-1" and m["event"] == "raised"), None), 20)
     check(alert["v"] == 1, "alerts keep their v1 body", alert)
-    trigger = h.scalar(db, "SELECT max(o.seq) FROM outbox o JOIN devices d ON d.id = o.device_id "
-                           "WHERE o.kind = 1 AND d.name = 'pit-1' AND o.seq < ?", (alert["seq"],))
-    carried = h.wait_until("the batch with the reading that raised it", lambda: arrivals(sub)[0].get(trigger), 10)
+
+    def trigger():
+        """The seq of pit-1's reading taken when the alert was raised (its ts is the alert's)."""
+        return next((r["seq"] for _, m in batches(sub) for dev, r in readings(m)
+                     if dev == "pit-1" and r["ts"] == alert["ts"]), None)
+
+    seq = h.wait_until("the reading that raised it", trigger, 10)
+    carried = arrivals(sub)[0][seq]
     check(carried[1] > alert_at, "the alert (message %d) arrived after the batch holding its reading seq %d "
-          "(message %d)" % (alert_at, trigger, carried[1]))
+          "(message %d)" % (alert_at, seq, carried[1]))
 
     # The broker away: the backlog grows; back: it drains in few large messages.
     broker.stop()

@@ -1,6 +1,7 @@
 /* test_publish_order: the publisher's ordering rules without a broker or a device — libmosquitto
- * replaced at link time by stub_mosquitto.c, the store a real SQLite file. Only committed rows
- * leave the box; alerts and events go before readings though appended after them; a row is
+ * replaced at link time by stub_mosquitto.c, the store a real SQLite file. Readings held in
+ * memory leave at once, rows of other kinds only once committed, and committed alerts and events
+ * go before readings; a row is
  * marked sent on its acknowledgement, and one the broker refuses (an MQTT 5 reason code) stays
  * unsent and goes again. In contract v2, readings wait in a batch while alerts go at once; one
  * acknowledgement marks every row of a batch sent, one refusal leaves them all unsent. */
@@ -94,24 +95,23 @@ int main(void)
     int first = stub.npub; /* the online status went out at the connect */
     CHECK(stub_find("/status", 0) && strstr(stub_find("/status", 0)->payload, "\"online\""));
 
-    /* Appended, not committed: nothing leaves the box, whatever the window. */
+    /* Appended: the reading is held in memory and leaves at once; the alert, appended after it,
+     * leaves only once committed. */
     int64_t r1 = reading(s, 0.5);
     int64_t ev = 0;
     CHECK(store_append_event(s, &dev, OUTBOX_ALERT, clock_wall_ms(),
                              "{\"event\":\"raised\",\"id\":\"manhole-3:high_level:1\"}", &ev) == 0);
     CHECK(ev > r1);
-    CHECK(publish_pump(p) == 0 && stub.npub == first);
-
-    /* Committed: the alert first, though appended after the reading. */
+    CHECK(publish_pump(p) == 1 && stub.npub == first + 1);
     CHECK(store_commit(s) == 0);
-    CHECK(publish_pump(p) == 2 && stub.npub == first + 2);
-    const struct stub_publish *a = &stub.pub[first], *r = &stub.pub[first + 1];
-    CHECK_MSG(strstr(a->topic, "/alerts") && strstr(a->payload, "\"raised\""), "first: %s", a->topic);
+    CHECK(publish_pump(p) == 1 && stub.npub == first + 2);
+    const struct stub_publish *r = &stub.pub[first], *a = &stub.pub[first + 1];
+    CHECK_MSG(strstr(a->topic, "/alerts") && strstr(a->payload, "\"raised\""), "second: %s", a->topic);
     CHECK_MSG(strstr(r->topic, "/devices/manhole-3/readings") && strstr(r->payload, "\"level\":0.5"),
-              "second: %s %s", r->topic, r->payload);
+              "first: %s %s", r->topic, r->payload);
 
     /* The broker refuses the reading (not authorized) and takes the alert: only the alert is
-     * sent; the reading stays in the outbox. */
+     * sent; the reading stays unsent (held, then written). */
     stub_ack(r->mid, 0x87);
     stub_ack(a->mid, 0);
     CHECK(store_commit(s) == 0);

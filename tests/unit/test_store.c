@@ -7,9 +7,11 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "clock.h"
 #include "store.h"
 
 static struct profile prof;
@@ -125,9 +127,11 @@ static void test_outbox(void)
 
     struct outbox_row rows[8];
     struct outbox_cursor cur = {0, 0};
-    /* Nothing is committed yet: nothing may leave, though this connection sees the rows. */
-    CHECK(store_committed_seq(s) == 0);
-    CHECK(store_fetch_unsent(s, &cur, rows, 8) == 0);
+    /* The events are not committed yet: nothing at or past the first may leave, though this
+     * connection sees the rows. The reading before it is held in memory and may leave at once. */
+    CHECK(store_committed_seq(s) == 1);
+    struct outbox_cursor early = {0, 0};
+    CHECK(store_fetch_unsent(s, &early, rows, 8) == 1 && rows[0].seq == 1 && rows[0].nvalues == 3);
     CHECK(store_commit(s) == 0);
     CHECK(store_committed_seq(s) == 4);
 
@@ -169,7 +173,12 @@ static void test_outbox(void)
     CHECK(store_mark_sent(s, 9) == -1); /* never handed out */
     CHECK(count(path, "SELECT count(*) FROM outbox WHERE sent = 1") == 0);
     CHECK(store_commit(s) == 0);
-    CHECK(count(path, "SELECT count(*) FROM outbox WHERE sent = 1") == 3);
+    /* The reading acknowledged from memory was never written */
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE sent = 1") == 2);
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE kind = 1") == 0);
+    struct store_memory_stats ms;
+    store_memory_stats(s, &ms);
+    CHECK(ms.held == 1 && ms.acked == 1 && ms.spills == 0 && ms.spilled == 0 && ms.bytes > 0);
 
     struct store_backlog bl;
     CHECK(store_backlog(s, &bl) == 0);
@@ -183,7 +192,18 @@ static void test_outbox(void)
     m->ts_ms = 1004;
     for (int i = 0; i < 3; i++)
         CHECK(store_append_reading(s, &dev, m, &seq) == 0); /* 5, 6, 7 */
-    CHECK(store_commit(s) == 0);
+    /* Spilled (not acknowledged in time): one row per poll, its values in the body */
+    CHECK(store_spill_due_in(s, clock_mono_ms()) > 0);
+    CHECK(store_spill(s) == 0);
+    CHECK(store_spill_due_in(s, clock_mono_ms()) == -1);
+    store_memory_stats(s, &ms);
+    CHECK(ms.held == 0 && ms.spills == 1 && ms.spilled == 4 && ms.bytes == 0);
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE kind = 1 AND body IS NOT NULL") == 4);
+    CHECK(count(path, "SELECT count(*) FROM readings") == 0);
+    struct outbox_cursor stored = {0, 0};
+    CHECK(store_fetch_unsent(s, &stored, rows, 8) == 4 && rows[0].seq == 3 && rows[3].seq == 7);
+    CHECK(rows[0].nvalues == 3 && rows[0].values[0].value == 0.75 && rows[0].values[2].quality == Q_OFFLINE);
+    CHECK(!strcmp(rows[0].values[1].point, "decimals") && rows[0].values[1].value == 2);
     CHECK(store_mark_sent(s, 5) == 0 && store_mark_sent(s, 6) == 0);
     CHECK(store_commit(s) == 0);
     char unsent[64];
@@ -221,7 +241,15 @@ static void test_partial_rows(void)
     CHECK(rows[0].full && rows[0].snapshot_ts == 1000 && rows[0].nvalues == 3);
     CHECK(!rows[1].full && rows[1].snapshot_ts == 1000 && rows[1].ts_ms == 1500 && rows[1].nvalues == 1);
     CHECK(rows[1].nvalues == 1 && !strcmp(rows[1].values[0].point, "level") && rows[1].values[0].value == 0.6);
-    CHECK(count(path, "SELECT count(*) FROM outbox WHERE snapshot_ts IS NULL") == 1);
+    /* Spilled to the file (the broker did not take them), they read back the same. */
+    CHECK(store_spill(s) == 0);
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE kind = 1 AND snapshot_ts IS NULL") == 1);
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE kind = 1 AND snapshot_ts = 1000") == 1);
+    cur = (struct outbox_cursor){0, 0};
+    CHECK(store_fetch_unsent(s, &cur, rows, 4) == 2);
+    CHECK(rows[0].full && rows[0].snapshot_ts == 1000 && rows[0].nvalues == 3);
+    CHECK(!rows[1].full && rows[1].snapshot_ts == 1000 && rows[1].ts_ms == 1500 && rows[1].nvalues == 1);
+    CHECK(!strcmp(rows[1].values[0].point, "level") && rows[1].values[0].value == 0.6);
     msg_free(m);
     store_close(s);
     remove_db(path);
@@ -243,6 +271,7 @@ static void test_eviction_order(void)
     /* 500 readings sent, one state event (unsent), then unsent readings until the file fills */
     for (int i = 0; i < 500; i++)
         CHECK(store_append_reading(s, &dev, m, &seq) == 0);
+    CHECK(store_spill(s) == 0);
     CHECK(store_append_event(s, &dev, OUTBOX_DEVICE_STATE, 5001, "{\"state\":\"offline\"}", &event_seq) == 0);
     CHECK(store_commit(s) == 0);
     for (int64_t q = 1; q <= 500; q++)
@@ -256,7 +285,7 @@ static void test_eviction_order(void)
     do {
         for (int i = 0; i < 100; i++)
             CHECK(store_append_reading(s, &dev, m, &seq) == 0);
-        CHECK(store_commit(s) == 0);
+        CHECK(store_spill(s) == 0);
         evicted_now = store_enforce_limits(s, 6000);
         CHECK(evicted_now >= 0);
         CHECK(store_commit(s) == 0);
@@ -325,7 +354,7 @@ static void test_full_file(void)
         if (i % 500 == 499)
             CHECK(store_commit(s) == 0);
     }
-    CHECK(store_commit(s) == 0);
+    CHECK(store_spill(s) == 0);
     CHECK(failures == 0);
     struct store_usage u;
     store_usage(s, &u);
@@ -340,7 +369,7 @@ static void test_full_file(void)
     /* A row larger than the headroom hits the ceiling itself: SQLite rolls the transaction back
      * (SQLITE_FULL), the store evicts and writes it again. The 300 kB body is past the 20 %
      * headroom of 1 MB, and the file was just brought under 90 %. */
-    CHECK(store_append_reading(s, &dev, m, &seq) == 0); /* one row pending, lost in the rollback */
+    CHECK(store_append_event(s, NULL, OUTBOX_EVENT, 7000, "{}", &seq) == 0); /* pending, lost in the rollback */
     size_t big = 300 * 1024;
     char *body = malloc(big + 32);
     snprintf(body, 32, "{\"event\":\"big\",\"pad\":\"");
@@ -378,7 +407,7 @@ static void test_expire(void)
     CHECK(store_append_reading(s, &dev, m, &seq) == 0); /* seq 2: old, unsent */
     m->ts_ms = now - day;
     CHECK(store_append_reading(s, &dev, m, &seq) == 0); /* seq 3: recent, sent */
-    CHECK(store_commit(s) == 0);
+    CHECK(store_spill(s) == 0);
     store_mark_sent(s, 1);
     store_mark_sent(s, 3);
     CHECK(store_commit(s) == 0);
@@ -434,7 +463,7 @@ static void test_alerts_and_reports(void)
     diag_clear(&err);
     CHECK(store_open(path, &s, &err) == 0);
     CHECK(store_register(s, &cfg, &err) == 0);
-    CHECK(count(path, "PRAGMA user_version") == 5);
+    CHECK(count(path, "PRAGMA user_version") == 6);
     CHECK(store_last_seq(s) == 7);
 
     struct store_alert a = {"manhole-3:high_level:1000", "manhole-3", "high_level", "major", "raised", 1000, "",
@@ -491,6 +520,106 @@ static void test_alerts_and_reports(void)
     remove_db(path);
 }
 
+/* Seqs after a crash: readings held in memory are lost, their seqs are never handed out again,
+ * and the start after it tells the range they may lie in; a clean stop writes them and tells
+ * nothing. */
+static void test_unclean_stop(void)
+{
+    char path[96];
+    temp_path(path, sizeof path, "crash");
+    struct diag err;
+    diag_clear(&err);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct store *c;
+        int64_t seq;
+        struct msg *m = reading(1000, 1.0);
+        if (store_open(path, &c, &err) < 0 || store_register(c, &cfg, &err) < 0)
+            _exit(2);
+        for (int i = 0; i < 3; i++)
+            store_append_reading(c, &dev, m, &seq); /* 1, 2, 3 */
+        store_mark_sent(c, 1);
+        store_append_event(c, &dev, OUTBOX_DEVICE_STATE, 1001, "{\"state\":\"online\"}", &seq); /* 4 */
+        store_commit(c);
+        store_append_reading(c, &dev, m, &seq); /* 5 */
+        _exit(seq == 5 ? 0 : 3); /* no close: a crash */
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(count(path, "SELECT count(*) FROM outbox") == 1); /* the event alone */
+
+    struct store *s;
+    CHECK(store_open(path, &s, &err) == 0);
+    CHECK(store_register(s, &cfg, &err) == 0);
+    int64_t from, to, seq;
+    store_skipped(s, &from, &to);
+    CHECK_MSG(from == 2 && to >= 5, "skipped %lld..%lld", (long long)from, (long long)to);
+    CHECK(store_last_seq(s) == to + 1); /* the seq_skipped event */
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM outbox WHERE kind = 3 AND json_extract(body, '$.event') = 'seq_skipped' AND "
+             "json_extract(body, '$.from') = 2 AND json_extract(body, '$.to') = %lld AND "
+             "json_extract(body, '$.reason') = 'unclean_stop' AND json_extract(body, '$.at_risk_ms') > 0",
+             (long long)to);
+    CHECK(count(path, sql) == 1);
+    struct msg *m = reading(2000, 2.0);
+    CHECK(store_append_reading(s, &dev, m, &seq) == 0 && seq == to + 2);
+    store_close(s); /* clean: the reading is written, nothing to tell next time */
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE kind = 1") == 1);
+
+    CHECK(store_open(path, &s, &err) == 0);
+    CHECK(store_register(s, &cfg, &err) == 0);
+    store_skipped(s, &from, &to);
+    CHECK(from == 0 && to == 0);
+    CHECK(store_append_reading(s, &dev, m, &to) == 0 && to == seq + 1);
+    store_close(s);
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE kind = 3") == 1);
+    msg_free(m);
+    remove_db(path);
+}
+
+/* A file of schema 3 with readings waiting to be sent: after the migration they are sent
+ * with their values as they were stored, before the readings of the new form. */
+static void test_old_rows(void)
+{
+    char path[96];
+    temp_path(path, sizeof path, "old");
+    struct store *s;
+    struct diag err;
+    diag_clear(&err);
+    CHECK(store_open(path, &s, &err) == 0);
+    CHECK(store_register(s, &cfg, &err) == 0);
+    store_close(s);
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    CHECK(sqlite3_exec(db,
+                       "INSERT INTO outbox(seq, kind, device_id, ts) VALUES(1, 1, 1, 500), (2, 1, 1, 600);"
+                       "INSERT INTO readings VALUES(1, 1, 0.5, 0), (1, 2, NULL, 2), (2, 1, 0.25, 0);"
+                       "INSERT OR REPLACE INTO meta(key, value) VALUES('seq_reserved', 2), ('last_seq', 2);",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(store_open(path, &s, &err) == 0);
+    CHECK(store_register(s, &cfg, &err) == 0);
+    struct msg *m = reading(700, 0.125);
+    int64_t seq;
+    CHECK(store_append_reading(s, &dev, m, &seq) == 0 && seq == 3);
+    CHECK(store_spill(s) == 0);
+    struct outbox_row rows[4];
+    struct outbox_cursor cur = {0, 0};
+    CHECK(store_fetch_unsent(s, &cur, rows, 4) == 3);
+    CHECK(rows[0].seq == 1 && rows[0].nvalues == 2 && rows[0].values[0].value == 0.5);
+    CHECK(rows[0].values[1].quality == Q_OFFLINE && !strcmp(rows[0].values[1].point, "decimals"));
+    CHECK(rows[1].seq == 2 && rows[1].nvalues == 1 && rows[1].values[0].value == 0.25);
+    CHECK(rows[2].seq == 3 && rows[2].nvalues == 3 && rows[2].values[0].value == 0.125);
+    CHECK(count(path, "SELECT count(*) FROM reading_values") == 6);
+    CHECK(count(path, "SELECT count(*) FROM reading_values WHERE seq = 3 AND point = 'total' AND quality = 2 "
+                      "AND value IS NULL") == 1);
+    store_close(s);
+    msg_free(m);
+    remove_db(path);
+}
+
 int main(void)
 {
     setup();
@@ -504,7 +633,7 @@ int main(void)
     diag_clear(&err);
     CHECK(store_open(path, &s, &err) == 0);
     CHECK(store_register(s, &cfg, &err) == 0);
-    CHECK(count(path, "PRAGMA user_version") == 5);
+    CHECK(count(path, "PRAGMA user_version") == 6);
     CHECK(count(path, "SELECT count(*) FROM points") == 3);
 
     struct msg *m = msg_new(MSG_READING, 0, 1700000000123LL, 3);
@@ -517,11 +646,14 @@ int main(void)
     int64_t seq1, seq2;
     CHECK(store_append_reading(s, &dev, m, &seq1) == 0);
     CHECK(seq1 == 1);
-    CHECK(store_pending_rows(s) == 3); /* one outbox row + two readings */
-    /* Group commit: nothing is visible to readers before the commit */
+    /* Held in memory: nothing written, no transaction to commit */
+    CHECK(!store_in_transaction(s));
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE kind = 1") == 0);
+    CHECK(store_spill(s) == 0);
+    /* One row for the poll, its two points in its body */
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE kind = 1") == 1);
     CHECK(count(path, "SELECT count(*) FROM readings") == 0);
-    CHECK(store_commit(s) == 0);
-    CHECK(count(path, "SELECT count(*) FROM readings") == 2);
+    CHECK(count(path, "SELECT count(*) FROM reading_values") == 2);
     CHECK(count(path, "SELECT count(*) FROM reading_values WHERE device='manhole-3' AND point='level' "
                       "AND value=0.82 AND quality=0 AND ts=1700000000123") == 1);
     /* An invalid value is stored without a number */
@@ -564,5 +696,7 @@ int main(void)
     test_full_file();
     test_expire();
     test_alerts_and_reports();
+    test_unclean_stop();
+    test_old_rows();
     return check_report();
 }
