@@ -328,6 +328,7 @@ static void handle_state(struct core *c, const struct msg *m)
     struct msg *gap = msg_new(MSG_READING, m->device, m->ts_ms, p->npoints);
     if (!gap)
         return;
+    gap->clock_unsynced = m->clock_unsynced;
     for (int k = 0; k < p->npoints; k++) {
         gap->values[k] = NAN;
         gap->quality[k] = Q_OFFLINE;
@@ -371,6 +372,7 @@ static void append_reading(struct core *c, const struct device *d, const struct 
         part->values[k] = m->values[k];
         part->quality[k] = send[k] ? m->quality[k] : Q_UNREAD;
     }
+    part->clock_unsynced = m->clock_unsynced;
     if (store_append_partial(c->store, d, part, st->snapshot_ts, NULL) < 0)
         exception_reset(st);
     msg_free(part);

@@ -284,6 +284,10 @@ static void reading_tail(struct jbuf *b, const struct outbox_row *r)
     jbuf_puts(b, r->full ? "true" : "false");
     key(b, "snapshot_ts");
     payload_int(b, r->full ? r->ts_ms : r->snapshot_ts);
+    if (r->clock_unsynced) { /* ts is held time: see the clock_synchronized event */
+        key(b, "clock");
+        PUT_LIT(b, "\"unsynced\"");
+    }
 }
 
 /* v1: "values" by point name, then the tail. */

@@ -115,6 +115,9 @@ struct outbox_row {
      * snapshot_ts the poll time of the device's last full snapshot (ts_ms when full). */
     int full;
     int64_t snapshot_ts;
+    /* Readings: taken while the wall clock was not synchronized (timebase.h): ts_ms is held time,
+     * to be corrected by the step a clock_synchronized event announces. */
+    bool clock_unsynced;
 };
 
 /* Where a publisher is in the outbox: the highest seq it has taken of each class. Zero it to

@@ -98,7 +98,7 @@ int64_t store__horizon(const struct store *s)
 }
 
 int store__insert_at(struct store *s, int64_t seq, enum outbox_kind kind, int device, int64_t ts, const char *body,
-                     int64_t snapshot_ts)
+                     int64_t snapshot_ts, int flags)
 {
     sqlite3_stmt *st = s->ins_outbox;
     sqlite3_bind_int64(st, 1, seq);
@@ -116,6 +116,10 @@ int store__insert_at(struct store *s, int64_t seq, enum outbox_kind kind, int de
         sqlite3_bind_int64(st, 6, snapshot_ts);
     else
         sqlite3_bind_null(st, 6);
+    if (flags)
+        sqlite3_bind_int(st, 7, flags);
+    else
+        sqlite3_bind_null(st, 7);
     int rc = store__step_reset(st);
     if (rc != SQLITE_DONE)
         return rc;
@@ -131,7 +135,7 @@ int store__insert_outbox(struct store *s, enum outbox_kind kind, int device, int
     int64_t seq;
     if (store__next_seq(s, &seq) < 0)
         return SQLITE_ERROR;
-    int rc = store__insert_at(s, seq, kind, device, ts, body, 0);
+    int rc = store__insert_at(s, seq, kind, device, ts, body, 0, 0);
     if (rc != SQLITE_OK)
         return rc;
     s->pending_msgs++; /* lost in a rollback; a spilled reading goes back to memory instead */

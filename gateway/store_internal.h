@@ -89,6 +89,7 @@ enum mem_state {
 struct mem_reading {
     int64_t seq, ts_ms, born_ms; /* born: monotonic ms when appended */
     int64_t snapshot_ts;         /* report by exception: 0 for a full snapshot (store_append_partial) */
+    int flags;                   /* STORE_FLAG_*: the outbox row's flags column */
     int device;                  /* device->index */
     int nvalues;
     enum mem_state state;
@@ -195,7 +196,9 @@ int store__insert_outbox(struct store *s, enum outbox_kind kind, int device, int
                          int64_t *seq_out);
 /* The same with a seq already handed out (a reading spilled from memory). */
 int store__insert_at(struct store *s, int64_t seq, enum outbox_kind kind, int device, int64_t ts, const char *body,
-                     int64_t snapshot_ts);
+                     int64_t snapshot_ts, int flags);
+/* Bits of the outbox's flags column. */
+#define STORE_FLAG_CLOCK_UNSYNCED 1
 /* Writes a new reservation in the transaction when the next seq is past the current one. */
 int store__reserve(struct store *s);
 /* The next seq, its reservation written in the transaction when the block is used up. 0 or -1. */

@@ -165,7 +165,7 @@ static int spill_rows(struct store *s, int *spilled)
             continue;
         rc = store__encode_values(&body, e->v, e->nvalues) < 0
                  ? SQLITE_NOMEM
-                 : store__insert_at(s, e->seq, OUTBOX_READING, e->device, e->ts_ms, body.p, e->snapshot_ts);
+                 : store__insert_at(s, e->seq, OUTBOX_READING, e->device, e->ts_ms, body.p, e->snapshot_ts, e->flags);
         if (rc == SQLITE_OK) {
             e->state = MEM_SPILLED;
             t->held--;
@@ -257,6 +257,7 @@ int store__mem_put(struct store *s, const struct device *d, const struct msg *m,
                               .ts_ms = m->ts_ms,
                               .born_ms = clock_mono_ms(),
                               .snapshot_ts = snapshot_ts,
+                              .flags = m->clock_unsynced ? STORE_FLAG_CLOCK_UNSYNCED : 0,
                               .device = d->index,
                               .nvalues = n,
                               .state = MEM_HELD,
@@ -285,6 +286,7 @@ int store__mem_fetch(struct store *s, int64_t after, int64_t upto, struct outbox
         r->ts_ms = e->ts_ms;
         r->full = e->snapshot_ts == 0;
         r->snapshot_ts = r->full ? e->ts_ms : e->snapshot_ts;
+        r->clock_unsynced = (e->flags & STORE_FLAG_CLOCK_UNSYNCED) != 0;
         r->device = e->device >= 0 && e->device < s->ndevices ? store__name_of(&s->dev_names, s->device_row[e->device])
                                                               : "unknown";
         s->slots[n].body_off = SIZE_MAX;

@@ -61,6 +61,9 @@ static const char *const migrations[] = {
     "  coalesce(json_extract(j.value, '$[2]'), 0) FROM outbox o JOIN json_each(o.body) j"
     "  JOIN points p ON p.id = json_extract(j.value, '$[0]') JOIN devices d ON d.id = p.device_id"
     "  WHERE o.kind = 1 AND o.body IS NOT NULL;",
+    /* A reading taken while the wall clock was unsynchronized (timebase.h): 1 in bit 0; NULL
+     * for every other row. */
+    "ALTER TABLE outbox ADD COLUMN flags INTEGER;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -238,7 +241,7 @@ static struct store *open_at(const char *path, struct diag *err, int *corrupt, b
     if (marks.reserved > s->last_seq)
         s->last_seq = marks.reserved;
     s->committed_seq = s->reserved = s->reserved_committed = s->last_seq;
-    if (prepare(s, "INSERT INTO outbox(seq, kind, device_id, ts, body, snapshot_ts) VALUES(?,?,?,?,?,?)",
+    if (prepare(s, "INSERT INTO outbox(seq, kind, device_id, ts, body, snapshot_ts, flags) VALUES(?,?,?,?,?,?,?)",
                 &s->ins_outbox) ||
         prepare(s, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", &s->set_meta) ||
         prepare(s, "UPDATE outbox SET sent = 1 WHERE seq BETWEEN ?1 AND ?2 AND sent = 0", &s->mark_range) ||
@@ -247,7 +250,8 @@ static struct store *open_at(const char *path, struct diag *err, int *corrupt, b
                 " AND seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
                 &s->fetch_events) ||
         prepare(s,
-                "SELECT seq, device_id, ts, body, snapshot_ts FROM outbox WHERE sent = 0 AND kind = 1 AND seq > ?1 AND "
+                "SELECT seq, device_id, ts, body, snapshot_ts, flags FROM outbox WHERE sent = 0 AND kind = 1 AND seq > "
+                "?1 AND "
                 "seq <= ?2"
                 " ORDER BY seq LIMIT ?3",
                 &s->fetch_readings) ||

@@ -107,6 +107,7 @@ static int fetch_readings(struct store *s, struct outbox_cursor *c, struct outbo
         r->ts_ms = sqlite3_column_int64(st, 2);
         r->full = sqlite3_column_type(st, 4) == SQLITE_NULL;
         r->snapshot_ts = r->full ? r->ts_ms : sqlite3_column_int64(st, 4);
+        r->clock_unsynced = (sqlite3_column_int(st, 5) & STORE_FLAG_CLOCK_UNSYNCED) != 0;
         const char *body = (const char *)sqlite3_column_text(st, 3);
         s->slots[n].body_off = body ? arena_add(s, body, (size_t)sqlite3_column_bytes(st, 3)) : SIZE_MAX;
         if (body && s->slots[n].body_off == SIZE_MAX)

@@ -120,6 +120,12 @@ static void test_reading(void)
     CHECK(payload_row(&b, GW, &r) == 0);
     CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":1,\"ts\":1700000000623,\"device\":\"\xe6\x97\xa7-1\","
                     "\"values\":{\"level\":0.82},\"full\":false,\"snapshot_ts\":1700000000123}");
+    /* Taken before the clock synchronized: marked, its ts to be corrected by the announced step. */
+    r.clock_unsynced = true;
+    CHECK(payload_row(&b, GW, &r) == 0);
+    CHECK_JSON(b.p, "{\"v\":1,\"gateway\":\"gw-01\",\"seq\":1,\"ts\":1700000000623,\"device\":\"\xe6\x97\xa7-1\","
+                    "\"values\":{\"level\":0.82},\"full\":false,\"snapshot_ts\":1700000000123,\"clock\":\"unsynced\"}");
+    r.clock_unsynced = false;
     r.full = 1;
     r.ts_ms = 0;
 
