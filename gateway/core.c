@@ -1189,6 +1189,9 @@ int core_run(struct config *cfg, bool reloaded, struct config **next)
     c.next_metrics = clock_mono_ms() + (int64_t)cfg->mqtt.metrics_s * 1000;
     c.next_tick = clock_mono_ms() + TICK_MS;
     c.next_report_save = clock_mono_ms() + REPORT_SAVE_MS;
+    /* The day's accumulators are saved at the first commit too: a run that crashes before its
+     * first periodic save must not leave a day with nothing to close at the next start. */
+    c.reports_due = true;
     c.next_expire = clock_mono_ms() + 5000;
     c.watchdog_ms = sd_watchdog_interval_ms();
     c.next_watchdog = clock_mono_ms();
