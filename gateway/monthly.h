@@ -33,6 +33,7 @@ extern const char *const monthly_stage_names[MONTHLY_STAGES];
 /* A device the contract covers. */
 struct monthly_device {
     const char *id, *location, *kind;
+    const struct device_asset *asset; /* its registration code, number, position; NULL: none */
 };
 
 struct monthly_input {

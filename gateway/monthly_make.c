@@ -95,7 +95,8 @@ int monthly_make(struct store *s, const struct config *cfg, const struct contrac
     for (int i = 0; i < cfg->ndevices; i++) {
         const struct device *d = cfg->devices[i];
         if (alert_contract_for(cfg, d) == k)
-            devs[in.ndevices++] = (struct monthly_device){d->id, d->location, d->profile ? d->profile->kind : ""};
+            devs[in.ndevices++] =
+                (struct monthly_device){d->id, d->location, d->profile ? d->profile->kind : "", &d->asset};
     }
     if (store_alerts_between(s, in.from, in.to, take_alert, &g) < 0 ||
         store_device_days(s, in.from, in.to, take_day, &g) < 0 ||

@@ -1001,6 +1001,7 @@ static void monthly_device(struct jbuf *b, const struct monthly_device_figures *
     payload_string(b, f->dev->location ? f->dev->location : "");
     key(b, "kind");
     payload_string(b, f->dev->kind ? f->dev->kind : "");
+    asset_member(b, f->dev->asset); /* filed by its registration code (一梯一档 / 一井一档) */
     put_ints(b, counts, NELEM(counts), false);
     put_nums(b, figures, NELEM(figures));
     jbuf_put(b, "}", 1);

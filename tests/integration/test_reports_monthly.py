@@ -47,6 +47,7 @@ def test(started):
     work = h.Workdir("reports-monthly")
     sim, broker, sub, bus = h.two_lifts(started, work, PREFIX + "/#", poll_ms=(3600000, 200),
                                         params=({}, {"trapped_s": 1, "stop_outside_zone_s": 3600}))
+    bus["devices"][1]["asset"] = {"registration_code": "31103101002019120002", "lat": 31.2304, "lon": 121.4737}
     contract = {"id": "elevator-om", "contractor": "某电梯维保公司", "covers": ["elevator"],
                 "respond_minutes": {"critical": 30, "major": 240}}
     cfg = h.base_config(work, [bus], mqtt=broker.mqtt(), contracts=[contract],
@@ -168,7 +169,8 @@ def test(started):
         "lift-1": dict(device_common, polls_due=648, polls_ok=3, completeness=round(3 / 648, 4), visits=0,
                        maintenance_visits=0, maintenance_visits_long=0, maintenance_minutes=0, overdue_days=11.0),
         "lift-2": dict(device_common, visits=1, maintenance_visits=1, maintenance_visits_long=1,
-                       maintenance_minutes=40.0, overdue_days=6.0),
+                       maintenance_minutes=40.0, overdue_days=6.0,
+                       asset={"registration_code": "31103101002019120002", "lat": 31.2304, "lon": 121.4737}),
     }
     for dev, members in want.items():
         got = devices.get(dev, {})

@@ -140,7 +140,7 @@ static void test_stages(void)
 /* A month whose last three days the box was off: unavailable, not missing data. */
 static void test_days_visits(void)
 {
-    static struct monthly_device devs[] = {{"lift-1", "1幢", "elevator"}, {"lift-2", "2幢", "elevator"}};
+    static struct monthly_device devs[] = {{"lift-1", "1幢", "elevator", NULL}, {"lift-2", "2幢", "elevator", NULL}};
     struct store_device_day days[64];
     int n = 0;
     days[n++] = (struct store_device_day){"lift-1", F - DAY, DAY, DAY, 24, 24}; /* October: not this month */
