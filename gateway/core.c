@@ -860,6 +860,7 @@ static void clock_synchronized_now(struct core *c, const struct timebase_step *s
     store_correct_times(c->store, st->lo, st->hi, st->delta_ms);
     follow_engine(c); /* the alerts corrected are saved and alerts/active sent again */
     reports_shift(c->reports, st);
+    daycounts_shift(c->days, st);
     c->reports_due = true;
     for (int i = 0; i < c->cfg->ndevices; i++)
         c->last_ok_ts[i] = timebase_correct(st, c->last_ok_ts[i]);

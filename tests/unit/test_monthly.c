@@ -9,6 +9,7 @@
 #include "maintenance.h"
 #include "monthly.h"
 #include "payload.h"
+#include "timebase.h"
 
 #define F 1793462400000LL  /* 2026-11-01 00:00 in Shanghai */
 #define TO 1796054400000LL /* 2026-12-01 00:00 */
@@ -278,6 +279,17 @@ static void test_daycounts(void)
     daycounts_tick(again, F + 40 * DAY + 12 * S, save, NULL);
     daycounts_save(again, save, NULL);
     CHECK(nsaved == 5 && saved[4].day_start == F + 40 * DAY && saved[4].up_ms == 9 * S);
+    /* A box booted at 1970-01-01 08:00 (Shanghai 16:00), unsynchronized for 60 s, then NTP: the
+     * minute run belongs to the real day (1 November, F + 5 h), which goes on from there. */
+    struct daycounts *boot = daycounts_new(&cfg, 28800000);
+    daycounts_tick(boot, 28800000 + 60 * S, save, NULL);
+    struct timebase_step st = {.delta_ms = F + 5 * 3600 * S - (28800000 + 60 * S), .lo = 28800000,
+                               .hi = 28800000 + 60 * S};
+    daycounts_shift(boot, &st);
+    daycounts_tick(boot, F + 5 * 3600 * S + 30 * S, save, NULL);
+    daycounts_save(boot, save, NULL);
+    CHECK(nsaved == 6 && saved[5].day_start == F && saved[5].up_ms == 90 * S);
+    daycounts_free(boot);
     daycounts_free(dc);
     daycounts_free(again);
 }
