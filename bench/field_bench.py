@@ -322,7 +322,7 @@ def print_link(r):
     print("emulated 4G link (%d kbit/s up, %d down, RTT %.0f ms ± %.0f, %.1f %% of segments stalled %s ms):"
           % (ln["up_kbit"], ln["down_kbit"], 2 * ln["one_way_ms"], ln["jitter_ms"], 100 * ln["segment_loss"],
              "-".join(str(x) for x in ln["stall_ms"])))
-    print("  backlog                %.2f h of the site built in %.0f s at x%g: %d messages, %s of payload, store %s, %s written"
+    print("  backlog                %.2f h of the site built in %.0f s at x%g: %d rows (distinct seqs; a v2 message holds many), %s of payload, store %s, %s written"
           % (b["site_hours"], b["seconds"], b["speedup"], r["backlog_messages"], human(r["backlog_payload_bytes"]),
              human(b["store_bytes"]), human(b["disk_write_bytes"])))
     print("  drained in             %.1f s from the restart (%.1f s from the connect); 24 h of backlog: %.1f min  %s"
