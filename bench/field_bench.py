@@ -5,7 +5,10 @@
 # (--check only tells whether every figure was produced).
 #
 # usage: bench/field_bench.py [--build DIR] [--only costs,4g] [--duration S] [--out FILE]
-#                             [--backlog-hours H] [--speedup K] [--smoke] [--check] [--keep]
+#                             [--backlog-hours H] [--speedup K] [--payload v1|v2] [--batch-ms MS]
+#                             [--smoke] [--check] [--keep]
+#   --payload v1|v2 (default v2) and --batch-ms (default 5000, as config/example.json) set how
+#          the daemon publishes readings; deadbands and report_max_s are the profiles' own.
 #   costs: the site for --duration s (default 300) against a local mosquitto, through a relay
 #          counting the bytes of the daemon's MQTT connection. No root needed.
 #   4g:    needs root (network namespace, veth, tbf). --backlog-hours of the site's readings are
@@ -92,7 +95,7 @@ def costs_run(args, run_dir, stop):
     stop.append(site)
     listener = Listener(broker_port, PREFIX)
     stop.append(listener)
-    cfg = site.config(os.path.join(run_dir, "caretaker.db"), "127.0.0.1", relay.port)
+    cfg = site.config(os.path.join(run_dir, "caretaker.db"), "127.0.0.1", relay.port, args.payload, args.batch_ms)
     daemon = start_daemon(args.build, run_dir, cfg, "caretaker")
     stop.append(daemon)
     site.start_driver()
@@ -187,7 +190,7 @@ def backlog_phase(args, run_dir, store, stop):
     real_s = args.backlog_hours * 3600.0 / k
     site = Site(args.build, run_dir, k=k, name="backlog")
     stop.append(site)
-    cfg = site.config(store, "127.0.0.1", bl.free_port())  # nothing listens there
+    cfg = site.config(store, "127.0.0.1", bl.free_port(), args.payload, args.batch_ms)  # nothing listens there
     env = None
     start = datetime.fromtimestamp(time.time() - args.backlog_hours * 3600.0, timezone.utc)
     try:
@@ -230,7 +233,7 @@ def link_run(args, run_dir, stop):
     stop.append(relay)
     site = Site(args.build, run_dir, prefix=link.prefix(), name="live")
     stop.append(site)
-    cfg = site.config(store, link.here, relay.port)
+    cfg = site.config(store, link.here, relay.port, args.payload, args.batch_ms)
     t_restore = time.time()
     listener.split_backlog(int(t_restore * 1000))
     daemon = start_daemon(args.build, run_dir, cfg, "caretaker-live", prefix=link.prefix())
@@ -319,7 +322,7 @@ def print_link(r):
     print("emulated 4G link (%d kbit/s up, %d down, RTT %.0f ms ± %.0f, %.1f %% of segments stalled %s ms):"
           % (ln["up_kbit"], ln["down_kbit"], 2 * ln["one_way_ms"], ln["jitter_ms"], 100 * ln["segment_loss"],
              "-".join(str(x) for x in ln["stall_ms"])))
-    print("  backlog                %.2f h of the site built in %.0f s at x%g: %d messages, %s of payload, store %s, %s written"
+    print("  backlog                %.2f h of the site built in %.0f s at x%g: %d rows (distinct seqs; a v2 message holds many), %s of payload, store %s, %s written"
           % (b["site_hours"], b["seconds"], b["speedup"], r["backlog_messages"], human(r["backlog_payload_bytes"]),
              human(b["store_bytes"]), human(b["disk_write_bytes"])))
     print("  drained in             %.1f s from the restart (%.1f s from the connect); 24 h of backlog: %.1f min  %s"
@@ -344,6 +347,8 @@ def main():
     ap.add_argument("--only", default="costs,4g")
     ap.add_argument("--duration", type=float, default=300, help="seconds measured in the costs run")
     ap.add_argument("--warmup", type=float, default=10)
+    ap.add_argument("--payload", choices=("v1", "v2"), default="v2", help="mqtt.payload of the daemon's config")
+    ap.add_argument("--batch-ms", type=int, default=5000, help="mqtt.batch_ms with v2 (config/example.json's value)")
     ap.add_argument("--backlog-hours", type=float, default=24, help="hours of the site's readings in the backlog")
     ap.add_argument("--speedup", type=float, default=10, help="site time per second while the backlog is built (at most 10: the elevators' 500 ms become 50 ms, the config's floor)")
     ap.add_argument("--up-kbit", type=int, default=2000)

@@ -1,5 +1,6 @@
 # listener: the consumer at the broker (paho-mqtt): counts what the gateway delivered, tells the
-# backlog from live data by each message's time, and keeps the arrival time of alert events.
+# backlog from live data by each message's time (each reading's, in a v2 batch), and keeps the
+# arrival time of alert events.
 import json
 import threading
 import time
@@ -34,6 +35,19 @@ def _newest_ts(obj):
         if t is not None and (best is None or t > best):
             best = t
     return best
+
+
+def _seqs_in(body):
+    """(seq, ts) of every outbox row a message carries: the message itself (v1 readings, events,
+    states, alerts), or each reading of a v2 readings batch (devices[].readings[]), whose seqs
+    and times are its readings' own."""
+    if not isinstance(body, dict):
+        return []
+    if body.get("v") == 2 and isinstance(body.get("devices"), list):
+        return [(r.get("seq"), r.get("ts")) for d in body["devices"] if isinstance(d, dict)
+                for r in d.get("readings", ()) if isinstance(r, dict) and r.get("seq")]
+    seq = body.get("seq", 0)
+    return [(seq, _newest_ts(body))] if seq else []
 
 
 class Listener:
@@ -80,12 +94,13 @@ class Listener:
                 self.readings += _readings_in(body)
             if msg.topic.endswith("/alerts") and isinstance(body, dict):
                 self.alert_events.append((now, body.get("device"), body.get("rule"), body.get("event"), body.get("ts")))
-            seq = body.get("seq", 0) if isinstance(body, dict) else 0
-            ts = _newest_ts(body)
-            if self.backlog_before_ms is not None and seq and ts is not None and ts < self.backlog_before_ms:
+            if self.backlog_before_ms is None:
+                return
+            old = [seq for seq, ts in _seqs_in(body) if ts is not None and ts < self.backlog_before_ms]
+            if old:
                 self.old += 1
                 self.old_bytes += len(msg.payload)
-                self.old_seqs.add(seq)
+                self.old_seqs.update(old)
                 self.last_old_arrival = now
                 if self.first_old_arrival is None:
                     self.first_old_arrival = now

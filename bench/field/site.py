@@ -160,8 +160,10 @@ class Site:
             self.stop()
             raise
 
-    def config(self, store_path, mqtt_host, mqtt_port):
-        """The daemon's config for the site at its speedup."""
+    def config(self, store_path, mqtt_host, mqtt_port, payload="v2", batch_ms=5000):
+        """The daemon's config for the site at its speedup, as a field engineer sets it up now:
+        the profiles' own deadbands and the default report_max_s (no device overrides them), and
+        readings as v2 batched over batch_ms (config/example.json's 5000 ms), or v1."""
         buses = {"elevator": {"id": "lifts", "type": "tcp", "host": "127.0.0.1", "port": self.tcp_port,
                               "timeout_ms": 1000, "devices": []},
                  "pump": {"id": "pump-station", "type": "tcp", "host": "127.0.0.1", "port": self.tcp_port,
@@ -175,7 +177,8 @@ class Site:
             "site": {"id": "hongmei", "name": "红梅新村", "timezone": "Asia/Shanghai"},
             "gateway": {"id": "gw-01"},
             "store": {"path": store_path},
-            "mqtt": {"host": mqtt_host, "port": mqtt_port},
+            "mqtt": dict({"host": mqtt_host, "port": mqtt_port, "payload": payload},
+                         **({"batch_ms": batch_ms} if payload == "v2" else {})),
             "contracts": [
                 {"id": "elevator-om", "contractor": "某电梯维保公司", "covers": ["elevator"],
                  "respond_minutes": {"critical": 30, "major": 240, "minor": 1440}},
