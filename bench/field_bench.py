@@ -348,7 +348,7 @@ def main():
     ap.add_argument("--duration", type=float, default=300, help="seconds measured in the costs run")
     ap.add_argument("--warmup", type=float, default=10)
     ap.add_argument("--payload", choices=("v1", "v2"), default="v2", help="mqtt.payload of the daemon's config")
-    ap.add_argument("--batch-ms", type=int, default=5000, help="mqtt.batch_ms with v2 (config/example.json's value)")
+    ap.add_argument("--batch-ms", type=int, default=5000, help="mqtt.batch_ms with v2 (5000: the figures of docs/performance.md; config/example.json ships 0)")
     ap.add_argument("--backlog-hours", type=float, default=24, help="hours of the site's readings in the backlog")
     ap.add_argument("--speedup", type=float, default=10, help="site time per second while the backlog is built (at most 10: the elevators' 500 ms become 50 ms, the config's floor)")
     ap.add_argument("--up-kbit", type=int, default=2000)

@@ -163,7 +163,7 @@ class Site:
     def config(self, store_path, mqtt_host, mqtt_port, payload="v2", batch_ms=5000):
         """The daemon's config for the site at its speedup, as a field engineer sets it up now:
         the profiles' own deadbands and the default report_max_s (no device overrides them), and
-        readings as v2 batched over batch_ms (config/example.json's 5000 ms), or v1."""
+        readings as v2 batched over batch_ms (5000 ms unless told), or v1."""
         buses = {"elevator": {"id": "lifts", "type": "tcp", "host": "127.0.0.1", "port": self.tcp_port,
                               "timeout_ms": 1000, "devices": []},
                  "pump": {"id": "pump-station", "type": "tcp", "host": "127.0.0.1", "port": self.tcp_port,
