@@ -79,7 +79,7 @@ static const struct int_field mqtt_ints[] = {
     {"keepalive_s", 5, 3600, 30, offsetof(struct mqtt_config, keepalive_s)},
     {"inflight", 1, 65535, 100, offsetof(struct mqtt_config, inflight)},
     {"metrics_s", 1, 3600, 60, offsetof(struct mqtt_config, metrics_s)},
-    {"batch_ms", 0, 60000, 1000, offsetof(struct mqtt_config, batch_ms)},
+    {"batch_ms", 0, 60000, 0, offsetof(struct mqtt_config, batch_ms)},
 };
 
 /* The same defaults as the rules' own (rules.h), which apply without an "alerts" section. */

@@ -133,7 +133,7 @@ static void test_defaults_and_relative_paths(void)
         CHECK(c->has_mqtt && strcmp(c->mqtt.host, "127.0.0.1") == 0 && c->mqtt.port == 1883);
         CHECK(!c->mqtt.tls.enabled && c->mqtt.protocol == 5);
         /* v1 readings unless asked: an upgrade never silences a v1 consumer */
-        CHECK(c->mqtt.payload == 1 && c->mqtt.batch_ms == 1000);
+        CHECK(c->mqtt.payload == 1 && c->mqtt.batch_ms == 0);
         CHECK(strcmp(c->mqtt.topic_prefix, "caretaker/hm/gw") == 0);
         CHECK(strcmp(c->timezone, "Asia/Shanghai") == 0);
         /* a gateway may be commissioned before its buses */
