@@ -213,7 +213,7 @@ static void test_bounds(void)
     int64_t from, to;
     CHECK(monthly_bounds("2026-11", &from, &to) == 0 && from == F && to == TO);
     CHECK(monthly_bounds("2026-12", &from, &to) == 0 && from == TO && to == 1798732800000LL);
-    const char *bad[] = {"2026-13", "2026-1", "26-11", "2026-11x", "2026/11", "", "2026-00"};
+    const char *bad[] = {"2026-13", "2026-1", "26-11", "2026-11x", "2026/11", "", "2026-00", "2026-+1", "2026- 1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_MSG(monthly_bounds(bad[i], &from, &to) == -1, "\"%s\" taken", bad[i]);
     char m[16];
