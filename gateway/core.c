@@ -959,10 +959,13 @@ static int turn(struct core *c, int sfd)
         c->next_watchdog = now + c->watchdog_ms;
     }
     if (now >= c->next_expire) {
-        int64_t n = store_expire(c->store, core_now(c), EXPIRE_BATCH);
+        /* Retention is judged by the clock: not while it is unsynchronized, when it may be months
+         * ahead and take the history the monthly reports are made of (alerts, visits, day
+         * counts). Asked again a minute later. */
+        int64_t n = timebase.synced ? store_expire(c->store, core_now(c), EXPIRE_BATCH) : 0;
         if (n > 0)
             log_info("store: %" PRId64 " sent rows past retention deleted", n);
-        c->next_expire = now + (n == EXPIRE_BATCH ? 1000 : EXPIRE_EVERY_MS);
+        c->next_expire = now + (n == EXPIRE_BATCH ? 1000 : timebase.synced ? EXPIRE_EVERY_MS : 60000);
     }
     if (fds[1].revents & POLLIN) {
         struct signalfd_siginfo si;
