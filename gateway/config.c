@@ -1145,6 +1145,14 @@ static int check_params(struct jctx *c, const struct device *d)
             cand[k] = p->params[k].name;
             known = known || strcmp(cand[k], name) == 0;
         }
+        char why[160];
+        if (known && profile_param_out_of_range(name, d->params[i].value, why, sizeof why)) {
+            size_t mark = json_enter_key(c, "params");
+            json_enter_key(c, name);
+            json_fail(c, "%s", why);
+            json_leave(c, mark);
+            return -1;
+        }
         if (known)
             continue;
         size_t mark = json_enter_key(c, "params");

@@ -131,6 +131,10 @@ struct core {
  * unsynchronized must not move the time held. */
 static struct timebase timebase;
 static bool timebase_started;
+/* A fresh install's last month reported was set from a time held before the clock synchronized
+ * (1970 on a box without a clock): set again from the corrected time at the sync, or the month
+ * before the install would be reported as owed. Outlives a core, as the time held does. */
+static bool monthly_mark_held;
 
 static int64_t core_now(const struct core *c)
 {
@@ -848,13 +852,43 @@ static void clock_event(struct core *c, bool synced, int64_t from_ts, int64_t to
         store_append_event(c->store, NULL, OUTBOX_EVENT, core_now(c), c->out.p, NULL);
 }
 
+static int restore_alert(void *ctx, const char *json);
+
+/* The rows of alerts that were in the span and are no longer held (cleared, the work order
+ * closed): the monthly report is made of them, so they are corrected as the active ones are.
+ * Before engine_shift, which saves the active ones corrected: none is corrected twice. */
+static void correct_past_alerts(struct core *c, const struct timebase_step *st)
+{
+    cJSON *rows = cJSON_CreateArray();
+    if (!rows || store_alerts_between(c->store, st->lo, st->hi + 1, restore_alert, rows) < 0) {
+        log_err("alerts: cannot read the alerts of the unsynchronized span; their times are left held");
+        cJSON_Delete(rows);
+        return;
+    }
+    const cJSON *o;
+    cJSON_ArrayForEach(o, rows)
+    {
+        struct alert a, held;
+        if (alert_from_json(o, &a) < 0 || engine_alert(c->engine, a.id, &held) == 0 ||
+            maintenance_alert_device(c->maint, a.id))
+            continue;
+        if (alert_shift(&a, st))
+            save_alert(c, &a);
+    }
+    cJSON_Delete(rows);
+}
+
 /* The clock synchronized: what was recorded while it was not is corrected — the rules' times and
- * the active alerts' deadlines (saved again), the day's report, the devices' last good polls —
- * and an event tells consumers the step, for the readings already sent with held times. */
+ * the active alerts' deadlines (saved again), the rows of alerts closed in the span, the day's
+ * report and day counts (a day moved takes the counts saved under it before a restart), a fresh
+ * install's last month reported, the devices' last good polls (and the next poll of each is a
+ * full snapshot) — and an event tells consumers the step, for the readings already sent with
+ * held times. */
 static void clock_synchronized_now(struct core *c, const struct timebase_step *st)
 {
     log_notice("clock: synchronized; times recorded since %" PRId64 " corrected by %+" PRId64 " ms", st->lo,
                st->delta_ms);
+    correct_past_alerts(c, st);
     engine_shift(c->engine, st);
     maintenance_shift(c->maint, st);
     store_correct_times(c->store, st->lo, st->hi, st->delta_ms);
@@ -862,8 +896,21 @@ static void clock_synchronized_now(struct core *c, const struct timebase_step *s
     reports_shift(c->reports, st);
     daycounts_shift(c->days, st);
     c->reports_due = true;
-    for (int i = 0; i < c->cfg->ndevices; i++)
+    if (monthly_mark_held) {
+        char month[16];
+        c->monthly_done = monthly_previous(core_now(c), month, sizeof month);
+        store_set_mark(c->store, MONTHLY_REPORTED_MARK, c->monthly_done);
+        monthly_mark_held = false;
+    }
+    daycounts_shift(c->days, st);
+    if (monthly_merge_days(c->store, c->days, core_now(c)) < 0)
+        log_err("reports: cannot read today's saved day counts; the day goes on without them");
+    for (int i = 0; i < c->cfg->ndevices; i++) {
         c->last_ok_ts[i] = timebase_correct(st, c->last_ok_ts[i]);
+        /* A partial reading names its snapshot by ts: none after the sync names one of held
+         * time, which a consumer has corrected. The next poll is a full snapshot. */
+        exception_reset(&c->sent[i]);
+    }
     clock_event(c, true, st->lo + st->delta_ms, st->hi + st->delta_ms, st->delta_ms);
 }
 
@@ -960,10 +1007,13 @@ static int turn(struct core *c, int sfd)
         c->next_watchdog = now + c->watchdog_ms;
     }
     if (now >= c->next_expire) {
-        int64_t n = store_expire(c->store, core_now(c), EXPIRE_BATCH);
+        /* Retention is judged by the clock: not while it is unsynchronized, when it may be months
+         * ahead and take the history the monthly reports are made of (alerts, visits, day
+         * counts). Asked again a minute later. */
+        int64_t n = timebase.synced ? store_expire(c->store, core_now(c), EXPIRE_BATCH) : 0;
         if (n > 0)
             log_info("store: %" PRId64 " sent rows past retention deleted", n);
-        c->next_expire = now + (n == EXPIRE_BATCH ? 1000 : EXPIRE_EVERY_MS);
+        c->next_expire = now + (n == EXPIRE_BATCH ? 1000 : timebase.synced ? EXPIRE_EVERY_MS : 60000);
     }
     if (fds[1].revents & POLLIN) {
         struct signalfd_siginfo si;
@@ -1046,10 +1096,13 @@ static int start_rules(struct core *c)
     if (bad)
         log_warn("alerts: %d saved alerts do not read back; they are left as they are", bad);
     store_report_days(c->store, restore_report, c);
-    if (monthly_restore(c->store, cfg, c->days, c->maint, now, &c->monthly_done) < 0) {
+    int fresh = monthly_restore(c->store, cfg, c->days, c->maint, now, &c->monthly_done);
+    if (fresh < 0) {
         log_err("reports: cannot read the month's records from the store");
         return -1;
     }
+    if (fresh && !timebase.synced)
+        monthly_mark_held = true;
     c->next_days_save = clock_mono_ms() + DAYS_SAVE_MS;
     /* Minutes in alarm go on from the alerts active now. */
     int nact = engine_active(c->engine, NULL, 0);

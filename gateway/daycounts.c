@@ -16,6 +16,8 @@ struct dev_day {
     int64_t day_end;
     int poll_ms;
     bool online;
+    int64_t begun; /* when the counts of this day began: its midnight, or a start within it */
+    bool moved;    /* daycounts_shift put the day elsewhere: its saved counts are added */
 };
 
 struct daycounts {
@@ -30,6 +32,7 @@ static void begin(struct dev_day *d, int64_t day_start)
     d->day.up_ms = d->day.online_ms = d->day.polls_ok = 0;
     d->day.polls_due = 0;
     d->day_end = reports_day_end(day_start);
+    d->begun = day_start;
 }
 
 struct daycounts *daycounts_new(const struct config *cfg, int64_t now_ms)
@@ -50,6 +53,7 @@ struct daycounts *daycounts_new(const struct config *cfg, int64_t now_ms)
         snprintf(d->day.device, sizeof d->day.device, "%s", cfg->devices[i]->id);
         d->poll_ms = cfg->devices[i]->poll_ms > 0 ? cfg->devices[i]->poll_ms : 1000;
         begin(d, start);
+        d->begun = now_ms;
     }
     return dc;
 }
@@ -70,7 +74,42 @@ void daycounts_restore(struct daycounts *dc, const struct store_device_day *d, i
         if (strcmp(dc->devs[i].day.device, d->device) == 0) {
             dc->devs[i].day = *d;
             dc->devs[i].day_end = reports_day_end(d->day_start);
+            dc->devs[i].begun = d->day_start;
         }
+    }
+}
+
+void daycounts_merge(struct daycounts *dc, const struct store_device_day *d)
+{
+    for (int i = 0; i < dc->n; i++) {
+        struct dev_day *dd = &dc->devs[i];
+        if (dd->moved && dd->day.day_start == d->day_start && strcmp(dd->day.device, d->device) == 0) {
+            dd->day.up_ms += d->up_ms;
+            dd->day.online_ms += d->online_ms;
+            dd->day.polls_due += d->polls_due;
+            dd->day.polls_ok += d->polls_ok;
+            dd->moved = false;
+        }
+    }
+}
+
+void daycounts_shift(struct daycounts *dc, const struct timebase_step *st)
+{
+    dc->last_tick = timebase_correct(st, dc->last_tick);
+    for (int i = 0; i < dc->n; i++) {
+        struct dev_day *d = &dc->devs[i];
+        d->moved = false;
+        /* Only a day counted wholly in the span: one that began before holds synchronized time
+         * too, and the few minutes of a span that ran past its midnight stay in it. */
+        if (!timebase_in_span(st, d->begun))
+            continue;
+        int64_t start = reports_day_start(d->begun + st->delta_ms);
+        if (start == d->day.day_start)
+            continue;
+        d->begun += st->delta_ms;
+        d->day.day_start = start;
+        d->day_end = reports_day_end(start);
+        d->moved = true;
     }
 }
 

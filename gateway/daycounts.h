@@ -16,6 +16,7 @@
 
 #include "model.h"
 #include "store.h"
+#include "timebase.h"
 
 #define DAYCOUNTS_STEP_MAX_MS (31LL * 86400000)
 
@@ -30,6 +31,13 @@ void daycounts_free(struct daycounts *dc);
 
 /* Goes on from a day saved before a restart, when it is the day of now (else it was closed). */
 void daycounts_restore(struct daycounts *dc, const struct store_device_day *d, int64_t now_ms);
+
+/* The clock synchronized: the time counted in the step's span belongs to the day it corrects
+ * to, not to the day it was held in (a box without a clock boots in 1970 and its saved day of
+ * today is not restored). A day so moved is added the counts saved under its new day by the
+ * next daycounts_merge; a day not moved keeps its own, which are newer than any saved. */
+void daycounts_shift(struct daycounts *dc, const struct timebase_step *st);
+void daycounts_merge(struct daycounts *dc, const struct store_device_day *d);
 
 /* A poll's result (its points' quality: a valid value of any point makes it a poll made), and
  * the device's state as the pollers tell it. */

@@ -5,7 +5,7 @@
  * this only thins what is appended to the outbox as a reading row. A point goes out when its
  * quality changed (ok, invalid, offline), or when it is good and its value moved by more than
  * its deadband (point.deadband) from the value last sent. Every point goes out — a full
- * snapshot — at the first poll after a reset (start, device online or offline) and once
+ * snapshot — at the first poll after a reset (start, device online or offline, clock sync) and once
  * report_max has passed since the last full snapshot: the heartbeat proving the values still
  * hold. A poll in which every point read goes out is a full snapshot too. */
 #ifndef CARETAKER_EXCEPTION_H

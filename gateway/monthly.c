@@ -12,10 +12,14 @@ const char *const monthly_stage_names[MONTHLY_STAGES] = {"ack", "on_site", "reso
 
 int monthly_bounds(const char *month, int64_t *from, int64_t *to)
 {
-    int y, m;
-    char tail;
-    if (!month || strlen(month) != 7 || sscanf(month, "%4d-%2d%c", &y, &m, &tail) != 2 || month[4] != '-' || y < 1970 ||
-        y > 9999 || m < 1 || m > 12)
+    /* Digits only: %d alone would take "2026-+1" or "2026- 1" for January, under that label. */
+    if (!month || strlen(month) != 7 || month[4] != '-')
+        return -1;
+    for (int i = 0; i < 7; i++)
+        if (i != 4 && (month[i] < '0' || month[i] > '9'))
+            return -1;
+    int y = atoi(month), m = atoi(month + 5);
+    if (y < 1970 || m < 1 || m > 12)
         return -1;
     struct tm a = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = 1, .tm_isdst = -1};
     struct tm b = {.tm_year = y - 1900, .tm_mon = m, .tm_mday = 1, .tm_isdst = -1}; /* mktime wraps month 12 */

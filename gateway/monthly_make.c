@@ -135,13 +135,29 @@ struct restoring {
     struct daycounts *dc;
     struct maintenance *m;
     int64_t now;
+    bool merge;
 };
 
 static int restore_day(void *ctx, const struct store_device_day *d)
 {
     struct restoring *r = ctx;
-    daycounts_restore(r->dc, d, r->now);
+    if (r->merge)
+        daycounts_merge(r->dc, d);
+    else
+        daycounts_restore(r->dc, d, r->now);
     return 0;
+}
+
+static int restore_days(struct store *s, struct daycounts *dc, int64_t now_ms, bool merge)
+{
+    struct restoring r = {dc, NULL, now_ms, merge};
+    int64_t day = reports_day_start(now_ms);
+    return store_device_days(s, day, day + 1, restore_day, &r);
+}
+
+int monthly_merge_days(struct store *s, struct daycounts *dc, int64_t now_ms)
+{
+    return restore_days(s, dc, now_ms, true);
 }
 
 static int restore_visit(void *ctx, const struct store_visit *v)
@@ -154,10 +170,8 @@ static int restore_visit(void *ctx, const struct store_visit *v)
 int monthly_restore(struct store *s, const struct config *cfg, struct daycounts *dc, struct maintenance *m,
                     int64_t now_ms, int64_t *reported)
 {
-    struct restoring r = {dc, m, now_ms};
-    int64_t day = reports_day_start(now_ms);
-    if (store_device_days(s, day, day + 1, restore_day, &r) < 0 ||
-        store_visits(s, NULL, now_ms, now_ms + 1, restore_visit, &r) < 0 ||
+    struct restoring r = {dc, m, now_ms, false};
+    if (restore_days(s, dc, now_ms, false) < 0 || store_visits(s, NULL, now_ms, now_ms + 1, restore_visit, &r) < 0 ||
         store_get_mark(s, MONTHLY_REPORTED_MARK, reported) < 0)
         return -1;
     for (int i = 0; i < cfg->ndevices; i++) {
@@ -172,6 +186,7 @@ int monthly_restore(struct store *s, const struct config *cfg, struct daycounts 
         char month[16];
         *reported = monthly_previous(now_ms, month, sizeof month);
         store_set_mark(s, MONTHLY_REPORTED_MARK, *reported);
+        return 1;
     }
     return 0;
 }

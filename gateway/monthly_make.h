@@ -25,9 +25,14 @@ int monthly_make(struct store *s, const struct config *cfg, const struct contrac
 /* At start: today's counts of each device, each elevator's interval (from its last visit long
  * enough, else its first registration, recorded now on a fresh install), a visit under way,
  * and the last month reported (on a fresh install the month before now's: none is owed).
- * Returns 0, or -1 when the store cannot be read. */
+ * Returns 0, 1 when that mark was set now (a fresh install), or -1 when the store cannot be
+ * read. */
 int monthly_restore(struct store *s, const struct config *cfg, struct daycounts *dc, struct maintenance *m,
                     int64_t now_ms, int64_t *reported);
+
+/* After a clock sync moved days under way (daycounts_shift): today's saved counts added to
+ * them. Returns 0, or -1 when the store cannot be read. */
+int monthly_merge_days(struct store *s, struct daycounts *dc, int64_t now_ms);
 
 /* The visit a cmd/visit of kind for device d names: an elevator's maintenance visit under way,
  * else the last one that ended within a day (copied into scratch); a patrol or cleaning made

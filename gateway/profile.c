@@ -459,9 +459,9 @@ static int parse_params(struct jctx *c, const cJSON *params, struct profile *p)
         snprintf(pa->name, sizeof pa->name, "%s", obj->string);
         if (json_get_number(c, obj, "default", 0, true, &pa->value) < 0)
             return -1;
-        if (strcmp(pa->name, "report_max_s") == 0 && !(pa->value >= 0 && pa->value <= 86400))
-            return json_fail_key(c, "default",
-                                 "%.15g seconds between full snapshots (expected 0..86400; 0: every poll)", pa->value);
+        char why[160];
+        if (profile_param_out_of_range(pa->name, pa->value, why, sizeof why))
+            return json_fail_key(c, "default", "%s", why);
         const char *text;
         if (json_get_text(c, obj, "unit", false, &text) < 0 || json_get_text(c, obj, "doc", false, &text) < 0)
             return -1;
@@ -470,6 +470,20 @@ static int parse_params(struct jctx *c, const cJSON *params, struct profile *p)
     }
     json_leave(c, mark);
     return 0;
+}
+
+bool profile_param_out_of_range(const char *name, double v, char *why, size_t n)
+{
+    if (strcmp(name, "report_max_s") == 0 && !(v >= 0 && v <= 86400)) {
+        snprintf(why, n, "%.15g seconds between full snapshots (expected 0..86400; 0: every poll)", v);
+        return true;
+    }
+    /* Whole days: the interval is counted in them, and the contract's key is an integer. */
+    if (strcmp(name, "maintenance_days") == 0 && !(v >= 1 && v <= 366 && v == floor(v))) {
+        snprintf(why, n, "%.15g days between maintenance visits (expected a whole number 1..366)", v);
+        return true;
+    }
+    return false;
 }
 
 /* Inputs: values of other devices the rules read as inputs.<name>; the config binds each. */

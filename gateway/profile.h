@@ -27,6 +27,11 @@ int profile_list(const char *const *dirs, int ndirs, char (**names)[NAME_MAX_LEN
  * drivers directory it is looked up in. */
 bool profile_driver_name_ok(const char *driver);
 
+/* For a param the gateway reads itself (report_max_s, maintenance_days), whether value is out of
+ * its range: true with what is wrong and what is expected in why ("-5 seconds between full
+ * snapshots (expected ...)"); false for a value in range or any other param. */
+bool profile_param_out_of_range(const char *name, double value, char *why, size_t n);
+
 /* Releases what profile_load_file allocated inside p (not p itself). */
 void profile_release(struct profile *p);
 

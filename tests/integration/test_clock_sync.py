@@ -9,7 +9,12 @@ tests/integration/adjtimex_shim.c):
   it (not escalated at once for a deadline 56 years past); it escalates only after its corrected
   deadline; readings are no longer flagged;
 - no daily report is published for a day of 1970: the day counted before the sync is the corrected
-  day."""
+  day;
+- the day counts the monthly report is made of count the polls before the sync in the corrected
+  day, and keep no day of 1970;
+- the install's first month is not reported: the month before the corrected time is not owed;
+- a power failure raised and cleared before the sync is kept with corrected times, as the
+  monthly report reads it."""
 
 import json
 import sys
@@ -35,8 +40,12 @@ def events(sub, name):
     return [m for _, m, _ in sub.received("/events") if m.get("event") == name]
 
 
+def rule_events(sub, rule, kind):
+    return [m for _, m, _ in sub.received("/alerts") if m.get("rule") == rule and m["event"] == kind]
+
+
 def alert_events(sub, kind):
-    return [m for _, m, _ in sub.received("/alerts") if m.get("rule") == "trapped_passenger" and m["event"] == kind]
+    return rule_events(sub, "trapped_passenger", kind)
 
 
 def test(started):
@@ -59,6 +68,12 @@ def test(started):
     early = h.wait_until("readings before the sync", lambda: sub.received("/devices/lift-1/readings"), 20)
     check(all(m.get("clock") == "unsynced" and m["ts"] < YEAR_2000_MS for _, m, _ in early),
           "readings taken before the sync are flagged", early[-1][1])
+
+    # A power cut raised and cleared before the sync: its record is the monthly report's.
+    sim.cmd("set 1 mains_power 0")
+    h.wait_until("power failure raised in 1970", lambda: rule_events(sub, "power_failure", "raised"), 20)
+    sim.cmd("set 1 mains_power 1")
+    h.wait_until("power failure cleared in 1970", lambda: rule_events(sub, "power_failure", "cleared"), 30)
 
     sim.cmd("set 1 moving 0")
     sim.cmd("set 1 speed 0")
@@ -94,6 +109,18 @@ def test(started):
     reports = [m for t, m, _ in sub.received() if "/reports/daily/" in t]
     check(not [r for r in reports if r["day"].startswith("1970")], "no daily report of a 1970 day", reports)
     check(d.stop() == 0, "clean stop", d.proc.returncode)
+
+    monthly = [m for t, m, _ in sub.received() if "/reports/monthly/" in t]
+    check(not monthly, "no monthly report of a month before the install", monthly)
+    # report_max_s 0: a reading per poll; one with a good value is a poll made
+    polled = len({m["seq"] for _, m, _ in sub.received("/devices/lift-1/readings")
+                  if any(v is not None for v in m["values"].values())})
+    days = h.query(cfg["store"]["path"], "SELECT day_start, polls_ok FROM device_day WHERE device = 'lift-1'")
+    check(days and all(day > YEAR_2000_MS for day, _ in days), "no day of 1970 kept", days)
+    check(sum(ok for _, ok in days) >= polled, "every poll delivered is counted in a corrected day", days, polled)
+    held = h.query(cfg["store"]["path"], "SELECT id, raised_ts, cleared_ts FROM alerts WHERE raised_ts < ?1"
+                   " OR cleared_ts < ?1", (YEAR_2000_MS,))
+    check(not held, "the alerts closed before the sync are kept with corrected times", held)
 
 
 if __name__ == "__main__":

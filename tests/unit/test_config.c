@@ -279,6 +279,18 @@ static void test_errors(void)
         NULL);
     ERR(HEAD "'buses':[" RTU("{'id':'m','unit':1,'driver':'level/ultrasonic-generic','params':{'high_m':'1.5'}}") "]}",
         "buses[0].devices[0].params.high_m: \"1.5\" is a string (expected a number)", NULL);
+    /* A param the gateway reads itself has its range where the device sets it too: 0 would fall
+     * back to 15 days unsaid, 2.5 would be cut to 2, 1e12 is no int. */
+#define LIFT_DAYS(v)                                                                                                   \
+    "'buses':[" TCP("{'id':'lift-1','unit':1,'driver':'elevator/generic','params':{'maintenance_days':" v "}}") "]}"
+    ERR(HEAD LIFT_DAYS("0"),
+        "buses[0].devices[0].params.maintenance_days: 0 days between maintenance visits (expected a whole number "
+        "1..366)",
+        NULL);
+    ERR(HEAD LIFT_DAYS("2.5"), "buses[0].devices[0].params.maintenance_days: 2.5 days", NULL);
+    ERR(HEAD LIFT_DAYS("1e12"), "buses[0].devices[0].params.maintenance_days: 1000000000000 days", NULL);
+    struct config *lift = OK(HEAD LIFT_DAYS("30"), "site.json");
+    config_free(lift);
 
     /* TLS refused before any connection is tried */
     ERR(HEAD "'mqtt':{'tls':{'tls_version':'tlsv1.1'}}}",

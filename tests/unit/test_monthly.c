@@ -214,7 +214,7 @@ static void test_bounds(void)
     int64_t from, to;
     CHECK(monthly_bounds("2026-11", &from, &to) == 0 && from == F && to == TO);
     CHECK(monthly_bounds("2026-12", &from, &to) == 0 && from == TO && to == 1798732800000LL);
-    const char *bad[] = {"2026-13", "2026-1", "26-11", "2026-11x", "2026/11", "", "2026-00"};
+    const char *bad[] = {"2026-13", "2026-1", "26-11", "2026-11x", "2026/11", "", "2026-00", "2026-+1", "2026- 1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_MSG(monthly_bounds(bad[i], &from, &to) == -1, "\"%s\" taken", bad[i]);
     char m[16];
@@ -292,6 +292,64 @@ static void test_daycounts(void)
     daycounts_free(boot);
     daycounts_free(dc);
     daycounts_free(again);
+}
+
+/* The clock synchronized (daycounts_shift): a box that booted in 1970 counted its first minute
+ * in 1970's day; it belongs to the corrected day, with what that day had before the restart. A
+ * day that began before the span keeps its counts where they are. */
+static void test_daycounts_sync(void)
+{
+    struct device dev = {.id = "lift-1", .poll_ms = 1000};
+    struct device *devs[] = {&dev};
+    struct config cfg = {.ndevices = 1, .devices = devs};
+    const uint8_t good[1] = {Q_OK};
+    /* saved before the restart: 1 h of 3 November run, 50 min of it online */
+    struct store_device_day before = {.device = "lift-1",
+                                      .day_start = F + 2 * DAY,
+                                      .up_ms = 3600 * S,
+                                      .online_ms = 3000 * S,
+                                      .polls_due = 3600,
+                                      .polls_ok = 3000};
+    struct store_device_day other = before;
+    other.day_start = F + DAY;
+    nsaved = 0;
+    struct daycounts *dc = daycounts_new(&cfg, 0); /* held: 1970-01-01 08:00 in Shanghai */
+    daycounts_restore(dc, &before, 0);             /* not the held day: left */
+    daycounts_poll(dc, 0, good, 1);
+    daycounts_tick(dc, 60 * S, save, NULL);
+    /* synchronized: the minute held at [0, 60 s] was 01:00 to 01:01 on 3 November */
+    struct timebase_step st = {.delta_ms = F + 2 * DAY + 3600 * S, .lo = 0, .hi = 60 * S};
+    daycounts_shift(dc, &st);
+    daycounts_merge(dc, &other); /* another day's row adds nothing */
+    daycounts_merge(dc, &before);
+    daycounts_merge(dc, &before); /* nor the same row twice */
+    daycounts_tick(dc, st.hi + st.delta_ms + 2 * S, save, NULL);
+    daycounts_save(dc, save, NULL);
+    CHECK_MSG(nsaved == 1, "%d days saved", nsaved);
+    CHECK_MSG(saved[0].day_start == F + 2 * DAY, "day %lld", (long long)saved[0].day_start);
+    CHECK_MSG(saved[0].up_ms == 3662 * S && saved[0].online_ms == 3062 * S && saved[0].polls_ok == 3001,
+              "up %lld online %lld ok %lld", (long long)saved[0].up_ms, (long long)saved[0].online_ms,
+              (long long)saved[0].polls_ok);
+    CHECK_NEAR(saved[0].polls_due, 3662, 1e-9);
+    daycounts_free(dc);
+
+    /* Running since 09:00 on 3 November; the span began at 23:59 and the sync moved it 2 min on:
+     * the day is not moved, its saved row of the next day is not added, and the next day counts from
+     * the last tick as corrected. */
+    nsaved = 0;
+    dc = daycounts_new(&cfg, F + 2 * DAY + 9 * 3600 * S);
+    daycounts_tick(dc, F + 3 * DAY - 60 * S, save, NULL);
+    struct timebase_step late = {.delta_ms = 120 * S, .lo = F + 3 * DAY - 60 * S, .hi = F + 3 * DAY - 60 * S};
+    daycounts_shift(dc, &late);
+    struct store_device_day next = before;
+    next.day_start = F + 3 * DAY;
+    daycounts_merge(dc, &next);
+    daycounts_tick(dc, F + 3 * DAY + 120 * S, save, NULL); /* the last tick was at 00:01 */
+    daycounts_save(dc, save, NULL);
+    CHECK_MSG(nsaved == 2 && saved[0].day_start == F + 2 * DAY && saved[0].up_ms == 15 * 3600 * S - 60 * S &&
+                  saved[1].day_start == F + 3 * DAY && saved[1].up_ms == 60 * S,
+              "%d days; up %lld then %lld", nsaved, (long long)saved[0].up_ms, (long long)saved[1].up_ms);
+    daycounts_free(dc);
 }
 
 /* The maintenance interval: maintenance_days from the device's own param, else its contract's,
@@ -377,6 +435,7 @@ int main(void)
     test_days_visits();
     test_bounds();
     test_daycounts();
+    test_daycounts_sync();
     test_maintenance();
     return check_report();
 }

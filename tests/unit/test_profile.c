@@ -278,6 +278,8 @@ static void test_deadband(void)
         "points[1].deadband: \"1%\" on \"total\": a sum is a totalizer", NULL);
     ERR(HEAD "'params':{'report_max_s':{'default':-5}},'points':[{'name':'a','table':'coil','address':0}]}",
         "params.report_max_s.default: -5 seconds between full snapshots (expected 0..86400", NULL);
+    ERR(HEAD "'params':{'maintenance_days':{'default':0}},'points':[{'name':'a','table':'coil','address':0}]}",
+        "params.maintenance_days.default: 0 days between maintenance visits (expected a whole number 1..366)", NULL);
 }
 
 static void test_errors(void)
