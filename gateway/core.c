@@ -894,7 +894,6 @@ static void clock_synchronized_now(struct core *c, const struct timebase_step *s
     store_correct_times(c->store, st->lo, st->hi, st->delta_ms);
     follow_engine(c); /* the alerts corrected are saved and alerts/active sent again */
     reports_shift(c->reports, st);
-    daycounts_shift(c->days, st);
     c->reports_due = true;
     if (monthly_mark_held) {
         char month[16];

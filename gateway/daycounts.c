@@ -171,16 +171,3 @@ void daycounts_save(struct daycounts *dc, daycounts_save_fn save, void *ctx)
     for (int i = 0; i < dc->n; i++)
         save(ctx, &dc->devs[i].day);
 }
-
-void daycounts_shift(struct daycounts *dc, const struct timebase_step *st)
-{
-    dc->last_tick = timebase_correct(st, dc->last_tick);
-    for (int i = 0; i < dc->n; i++) {
-        struct dev_day *d = &dc->devs[i];
-        if (d->day_end <= st->lo || d->day.day_start > st->hi)
-            continue;
-        int64_t from = d->day.day_start > st->lo ? d->day.day_start : st->lo;
-        d->day.day_start = reports_day_start(from + st->delta_ms);
-        d->day_end = reports_day_end(d->day.day_start);
-    }
-}

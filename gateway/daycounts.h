@@ -47,11 +47,6 @@ void daycounts_online(struct daycounts *dc, int device, bool online);
 /* Counts the span since the last tick; a day that ended is handed to save and a new begun. */
 void daycounts_tick(struct daycounts *dc, int64_t now_ms, daycounts_save_fn save, void *ctx);
 
-/* The clock synchronized (timebase.h): the time counted in the unsynchronized span was run in
- * the corrected day, which the day under way becomes. */
-struct timebase_step;
-void daycounts_shift(struct daycounts *dc, const struct timebase_step *st);
-
 /* Hands every device's day under way to save (a periodic save, and at stop). */
 void daycounts_save(struct daycounts *dc, daycounts_save_fn save, void *ctx);
 

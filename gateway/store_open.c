@@ -223,8 +223,10 @@ static struct store *open_at(const char *path, struct diag *err, int *corrupt, b
     /* cache_size: SQLite's default page cache (2000 KiB) fills over hours of a backlog and stays
      * resident; the store touches the tails of the outbox and its indexes, and a drain reads
      * rows in seq order, which the kernel's page cache serves as well. 256 KiB holds those. */
-    if (store__exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                       " PRAGMA cache_size=-256;", err) < 0 ||
+    if (store__exec(s,
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                    " PRAGMA cache_size=-256;",
+                    err) < 0 ||
         (pages && check_pages(s, err, corrupt) < 0) || migrate(s, err) < 0)
         goto fail;
     int64_t max_seq = 0, meta_seq = 0;
