@@ -136,9 +136,8 @@ static bool timebase_started;
  * before the install would be reported as owed. Outlives a core, as the time held does. */
 static bool monthly_mark_held;
 
-static int64_t core_now(const struct core *c)
+static int64_t core_now(void)
 {
-    (void)c;
     return timebase_time(&timebase, clock_wall_ms(), clock_mono_ms());
 }
 
@@ -304,7 +303,7 @@ static void publish_active(struct core *c)
             const struct device *d = device_by_id(c->cfg, list[i].device);
             locs[i] = d ? d->location : "";
         }
-        if (payload_alerts_active(&c->out, c->cfg->gateway_id, core_now(c), c->active_seq, list, locs, n) == 0 &&
+        if (payload_alerts_active(&c->out, c->cfg->gateway_id, core_now(), c->active_seq, list, locs, n) == 0 &&
             publish_direct(c->pub, "alerts/active", c->out.p, c->out.len, true) > 0)
             c->active_dirty = false;
     }
@@ -459,7 +458,7 @@ static void commit(struct core *c)
 {
     commit_all(c);
     /* Checked after each commit: the file's size only grows by what a commit wrote. */
-    store_enforce_limits(c->store, core_now(c));
+    store_enforce_limits(c->store, core_now());
 }
 
 /* Drains the queue; returns the number of messages handled. */
@@ -601,7 +600,7 @@ static void reply(struct core *c, const struct command *cmd, bool ok, const char
 {
     char topic[16 + CMD_ID_MAX];
     snprintf(topic, sizeof topic, "reply/%s", cmd->identity);
-    if (payload_reply(&c->out, c->cfg->gateway_id, core_now(c), cmd->name, cmd->has_id ? cmd->id : NULL, ok, text) == 0)
+    if (payload_reply(&c->out, c->cfg->gateway_id, core_now(), cmd->name, cmd->has_id ? cmd->id : NULL, ok, text) == 0)
         publish_direct(c->pub, topic, c->out.p, c->out.len, false);
 }
 
@@ -652,10 +651,10 @@ static void command_stage(struct core *c, const struct command *cmd, const struc
         refuse(c, cmd, err);
         return;
     }
-    int rc = overdue ? maintenance_stage(c->maint, cmd->alert_id, stage, cmd->identity, cmd->by, cmd->note, core_now(c),
-                                         &c->sink)
-                     : engine_stage(c->engine, cmd->alert_id, stage, cmd->identity, cmd->by, cmd->note, core_now(c),
-                                    &c->sink);
+    int rc =
+        overdue
+            ? maintenance_stage(c->maint, cmd->alert_id, stage, cmd->identity, cmd->by, cmd->note, core_now(), &c->sink)
+            : engine_stage(c->engine, cmd->alert_id, stage, cmd->identity, cmd->by, cmd->note, core_now(), &c->sink);
     follow_engine(c);
     char shown_id[CMD_ALERT_ID_MAX + 1];
     printable(shown_id, sizeof shown_id, cmd->alert_id);
@@ -719,7 +718,7 @@ static void command_visit(struct core *c, const struct command *cmd, const struc
     }
     struct store_visit scratch;
     struct store_visit *v =
-        monthly_named_visit(c->store, c->maint, d, cmd->visit_kind, core_now(c), &scratch, err, sizeof err);
+        monthly_named_visit(c->store, c->maint, d, cmd->visit_kind, core_now(), &scratch, err, sizeof err);
     if (!v) {
         refuse(c, cmd, err);
         return;
@@ -753,7 +752,7 @@ static int publish_monthly(struct core *c, const struct contract *k, const char 
     struct jbuf body = {0};
     char topic[32 + NAME_MAX_LEN];
     snprintf(topic, sizeof topic, "reports/monthly/%s", k->id);
-    int rc = monthly_make(c->store, c->cfg, k, month, core_now(c), &body, err, n);
+    int rc = monthly_make(c->store, c->cfg, k, month, core_now(), &body, err, n);
     if (rc == 0 && publish_direct(c->pub, topic, body.p, body.len, retain) <= 0) {
         snprintf(err, n, "the broker did not take the report of %s", month);
         rc = -1;
@@ -849,7 +848,7 @@ static int until(int64_t when, int64_t now)
 static void clock_event(struct core *c, bool synced, int64_t from_ts, int64_t to_ts, int64_t step_ms)
 {
     if (payload_clock_body(&c->out, synced, from_ts, to_ts, step_ms) == 0)
-        store_append_event(c->store, NULL, OUTBOX_EVENT, core_now(c), c->out.p, NULL);
+        store_append_event(c->store, NULL, OUTBOX_EVENT, core_now(), c->out.p, NULL);
 }
 
 static int restore_alert(void *ctx, const char *json);
@@ -897,12 +896,12 @@ static void clock_synchronized_now(struct core *c, const struct timebase_step *s
     c->reports_due = true;
     if (monthly_mark_held) {
         char month[16];
-        c->monthly_done = monthly_previous(core_now(c), month, sizeof month);
+        c->monthly_done = monthly_previous(core_now(), month, sizeof month);
         store_set_mark(c->store, MONTHLY_REPORTED_MARK, c->monthly_done);
         monthly_mark_held = false;
     }
     daycounts_shift(c->days, st);
-    if (monthly_merge_days(c->store, c->days, core_now(c)) < 0)
+    if (monthly_merge_days(c->store, c->days, core_now()) < 0)
         log_err("reports: cannot read today's saved day counts; the day goes on without them");
     for (int i = 0; i < c->cfg->ndevices; i++) {
         c->last_ok_ts[i] = timebase_correct(st, c->last_ok_ts[i]);
@@ -961,7 +960,7 @@ static int turn(struct core *c, int sfd)
     now = clock_mono_ms();
     if (now >= c->next_tick) {
         check_clock(c);
-        int64_t wall = core_now(c);
+        int64_t wall = core_now();
         engine_tick(c->engine, wall, &c->sink);
         reports_tick(c->reports, wall, report_emit, c);
         daycounts_tick(c->days, wall, day_save, c);
@@ -981,7 +980,7 @@ static int turn(struct core *c, int sfd)
      * the file; the limits are checked after, as after any commit. */
     if (store_spill_due_in(c->store, now) == 0) {
         store_spill(c->store);
-        store_enforce_limits(c->store, core_now(c));
+        store_enforce_limits(c->store, core_now());
     }
     if (now >= c->next_report_save) {
         c->reports_due = true;
@@ -1009,7 +1008,7 @@ static int turn(struct core *c, int sfd)
         /* Retention is judged by the clock: not while it is unsynchronized, when it may be months
          * ahead and take the history the monthly reports are made of (alerts, visits, day
          * counts). Asked again a minute later. */
-        int64_t n = timebase.synced ? store_expire(c->store, core_now(c), EXPIRE_BATCH) : 0;
+        int64_t n = timebase.synced ? store_expire(c->store, core_now(), EXPIRE_BATCH) : 0;
         if (n > 0)
             log_info("store: %" PRId64 " sent rows past retention deleted", n);
         c->next_expire = now + (n == EXPIRE_BATCH ? 1000 : timebase.synced ? EXPIRE_EVERY_MS : 60000);
@@ -1045,7 +1044,7 @@ static int restore_alert(void *ctx, const char *json)
 static int restore_report(void *ctx, const char *device, int64_t day_start_ms, const char *json)
 {
     struct core *c = ctx;
-    if (reports_restore(c->reports, device, day_start_ms, json, core_now(c), report_emit, c) < 0 &&
+    if (reports_restore(c->reports, device, day_start_ms, json, core_now(), report_emit, c) < 0 &&
         device_by_id(c->cfg, device))
         log_warn("reports: %s: the saved counts of the day do not read back; counting afresh", device);
     return 0;
@@ -1067,7 +1066,7 @@ static int start_rules(struct core *c)
     opt.flap_window_ms = (int64_t)cfg->alerts.flap_window_s * 1000;
     opt.flap_hold_ms = (int64_t)cfg->alerts.flap_hold_s * 1000;
     opt.comm_lost_ms = (int64_t)cfg->alerts.comm_lost_s * 1000;
-    int64_t now = core_now(c);
+    int64_t now = core_now();
     struct diag err;
     diag_clear(&err);
     c->sink = (struct alert_sink){on_alert, c};
@@ -1139,7 +1138,7 @@ static void report_moved_store(struct core *c)
 /* A one-shot alert of the gateway itself (device: the gateway id): nothing to clear. */
 static void raise_gateway_alert(struct core *c, const char *rule, enum severity sev, const char *zh, const char *en)
 {
-    struct alert_event ev = {.kind = ALERT_OCCURRED, .ts = core_now(c)};
+    struct alert_event ev = {.kind = ALERT_OCCURRED, .ts = core_now()};
     struct alert *a = &ev.alert;
     snprintf(a->device, sizeof a->device, "%s", c->cfg->gateway_id);
     snprintf(a->rule, sizeof a->rule, "%s", rule);
@@ -1162,7 +1161,7 @@ int core_run(struct config *cfg, bool reloaded, struct config **next)
             log_warn(
                 "clock: the kernel's NTP state cannot be read (adjtimex refused): times are taken as synchronized");
     }
-    struct core c = {.cfg = cfg, .started_ts = core_now(NULL)};
+    struct core c = {.cfg = cfg, .started_ts = core_now()};
     struct diag err;
     diag_clear(&err);
     int rc = 1, sfd = -1;
@@ -1264,9 +1263,9 @@ out:
     if (c.q && c.store && c.engine)
         drain(&c);
     if (c.store)
-        store_flush_overflow(c.store, core_now(&c));
+        store_flush_overflow(c.store, core_now());
     if (c.store && c.days) { /* the day's counts up to the stop */
-        daycounts_tick(c.days, core_now(&c), day_save, &c);
+        daycounts_tick(c.days, core_now(), day_save, &c);
         daycounts_save(c.days, day_save, &c);
     }
     c.reports_due = true;

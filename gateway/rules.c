@@ -581,12 +581,6 @@ int rules_stage(struct rules_device *d, const char *alert_id, enum stage stage, 
     return -1;
 }
 
-int rules_ack(struct rules_device *d, const char *alert_id, const char *by, int64_t now_ms,
-              const struct alert_sink *sink)
-{
-    return rules_stage(d, alert_id, STAGE_ACK, by, NULL, NULL, now_ms, sink);
-}
-
 bool rules_get(const struct rules_device *d, const char *alert_id, struct alert *out)
 {
     for (int i = 0; i < d->ninst; i++)

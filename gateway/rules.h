@@ -136,11 +136,9 @@ void rules_tick(struct rules_device *d, int64_t now_ms, const struct alert_sink 
 /* A work-order stage of the alert with this id, done at now_ms by identity by (name and note
  * optional): 0 done (one ALERT_ACKNOWLEDGED, ALERT_ON_SITE or ALERT_RESOLVED event), 1 the
  * alert is already at that stage, 2 it is past it (no event for either), -1 no such active
- * alert on this device. rules_ack is the ack stage without name or note. */
+ * alert on this device. */
 int rules_stage(struct rules_device *d, const char *alert_id, enum stage stage, const char *by, const char *name,
                 const char *note, int64_t now_ms, const struct alert_sink *sink);
-int rules_ack(struct rules_device *d, const char *alert_id, const char *by, int64_t now_ms,
-              const struct alert_sink *sink);
 
 /* True when this device has an active alert with this id; rules_get also copies it to *out. */
 bool rules_holds(const struct rules_device *d, const char *alert_id);

@@ -164,11 +164,11 @@ static void test_on_delay_escalation_ack_clear(void)
     CHECK(last_event()->alert.next_escalation_ts == respond_by + S(1200));
     /* acknowledged: no more escalation */
     int64_t ack_at = respond_by + S(700);
-    CHECK(rules_ack(d, id, "wang", ack_at, &sink) == 0);
+    CHECK(rules_stage(d, id, STAGE_ACK, "wang", NULL, NULL, ack_at, &sink) == 0);
     CHECK(rec.n == 4 && last_event()->kind == ALERT_ACKNOWLEDGED && strcmp(last_event()->alert.acked_by, "wang") == 0);
     CHECK(last_event()->alert.acked_ts == ack_at);
-    CHECK(rules_ack(d, id, "li", ack_at + 1, &sink) == 1 && rec.n == 4);
-    CHECK(rules_ack(d, "lv1:high:1", "li", ack_at + 1, &sink) == -1);
+    CHECK(rules_stage(d, id, STAGE_ACK, "li", NULL, NULL, ack_at + 1, &sink) == 1 && rec.n == 4);
+    CHECK(rules_stage(d, "lv1:high:1", STAGE_ACK, "li", NULL, NULL, ack_at + 1, &sink) == -1);
     rules_tick(d, respond_by + S(1300), &sink);
     CHECK(rec.n == 4);
     struct alert act[4];
