@@ -592,11 +592,14 @@ class ReadingMirror(Subscriber):
         Subscriber._on_message(self, client, userdata, msg)
         m = json.loads(msg.payload.decode("utf-8"))
         with self.lock:
+            # One transaction per message: a test reading the file never sees part of a poll.
+            self.db.execute("BEGIN")
             if self.db.execute("INSERT OR IGNORE INTO polls VALUES(?,?,?)", (m["seq"], m["device"], m["ts"])).rowcount:
                 rows = [(m["seq"], m["device"], k, m["ts"], v, 0) for k, v in m.get("values", {}).items()]
                 rows += [(m["seq"], m["device"], k, m["ts"], None, 1) for k in m.get("invalid", [])]
                 rows += [(m["seq"], m["device"], k, m["ts"], None, 2) for k in m.get("offline", [])]
                 self.db.executemany("INSERT INTO reading_values VALUES(?,?,?,?,?,?)", rows)
+            self.db.execute("COMMIT")
 
     def stop(self):
         Subscriber.stop(self)
